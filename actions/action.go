@@ -1,0 +1,124 @@
+package actions
+
+import (
+	"context"
+	"time"
+
+	"github.com/firebreak/firebreak/engine/event"
+)
+
+// ParamType is the type a parameter value must have once rendered.
+type ParamType string
+
+// Parameter types.
+const (
+	String   ParamType = "string"
+	Int      ParamType = "int"
+	Bool     ParamType = "bool"
+	Duration ParamType = "duration" // a Go duration string such as "15m"
+	Map      ParamType = "map"      // an object of string keys
+	Any      ParamType = "any"      // any JSON value (a webhook body, say)
+)
+
+// Param documents one parameter an action accepts.
+type Param struct {
+	Name     string    `json:"name"`
+	Type     ParamType `json:"type"`
+	Required bool      `json:"required,omitempty"`
+	Doc      string    `json:"doc"`
+	// Default is used when the parameter is absent; nil means none.
+	Default any `json:"default,omitempty"`
+	// Enum, when set, lists the only allowed values (strings).
+	Enum []string `json:"enum,omitempty"`
+	// Min and Max bound Int parameters when non-nil.
+	Min *int `json:"min,omitempty"`
+	Max *int `json:"max,omitempty"`
+	// Secret marks a parameter whose value must never be logged or audited.
+	Secret bool `json:"secret,omitempty"`
+}
+
+// Spec is what an action says about itself: the catalogue printed by
+// `firebreak actions` and the README's action reference are made from it.
+type Spec struct {
+	// ID is namespaced: kubernetes.restart, webhook.notify.
+	ID          string  `json:"id"`
+	Description string  `json:"description"`
+	Params      []Param `json:"params"`
+	// Example is a valid `with:` block.
+	Example map[string]any `json:"example"`
+	// Destructive actions change production state (restart, scale, block).
+	Destructive bool `json:"destructive"`
+	// Reversible actions undo themselves or can be undone (an IP block expires).
+	Reversible bool `json:"reversible"`
+	// Permissions lists the RBAC rules or host privileges the action needs,
+	// for example "apps/deployments: get, patch" or "CAP_NET_ADMIN".
+	Permissions []string `json:"permissions,omitempty"`
+}
+
+// Target names what an action run touches. Guards (protected targets,
+// budgets, breakers) key on it.
+type Target struct {
+	Kind      string `json:"kind,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Name      string `json:"name,omitempty"`
+	IP        string `json:"ip,omitempty"`
+}
+
+// String returns a stable key for the target, such as
+// "Deployment/shop/cart" or "ip/192.0.2.7".
+func (t Target) String() string {
+	switch {
+	case t.IP != "":
+		return "ip/" + t.IP
+	case t.Namespace != "":
+		return t.Kind + "/" + t.Namespace + "/" + t.Name
+	case t.Kind != "" || t.Name != "":
+		return t.Kind + "/" + t.Name
+	}
+	return ""
+}
+
+// Request is one execution of an action.
+type Request struct {
+	// Params are the rendered parameters, already checked by Validate.
+	Params map[string]any
+	// Event is the event that triggered the run; read-only.
+	Event *event.Event
+	// Playbook and Step name the step being run.
+	Playbook string
+	Step     int
+	// DryRun asks the action to say exactly what it would do and change nothing.
+	DryRun bool
+	// Attempt counts from 1.
+	Attempt int
+}
+
+// Result is what a run observed and did. It is written to the audit trail.
+type Result struct {
+	// Summary is one human sentence: "restarted Deployment shop/cart".
+	Summary string `json:"summary"`
+	// Before and After hold what the action observed before and after the
+	// change (for Kubernetes: resourceVersion and the changed fields).
+	Before map[string]any `json:"before,omitempty"`
+	After  map[string]any `json:"after,omitempty"`
+	// Output holds values later steps or on_resolved steps may use
+	// (previous replica count, Slack thread ts, …).
+	Output map[string]any `json:"output,omitempty"`
+	// RetryAfter, when set on a failed run, is the delay the remote system asked for.
+	RetryAfter time.Duration `json:"-"`
+}
+
+// Action is one integration. Implementations must be safe for concurrent use.
+type Action interface {
+	// Spec describes the action.
+	Spec() Spec
+	// Validate checks parameters at load time (only literal values are
+	// present; templated ones are absent) and again at run time with every
+	// value rendered. Errors should be ParamError values, joined.
+	Validate(params map[string]any, final bool) error
+	// Target returns what a run with these rendered parameters touches.
+	Target(params map[string]any) Target
+	// Run executes the action. It must honour ctx (its deadline is the
+	// step's timeout) and, with req.DryRun, change nothing.
+	Run(ctx context.Context, req Request) (Result, error)
+}

@@ -1,0 +1,34 @@
+package actions
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors.
+var (
+	// ErrUnknownAction is returned by Registry.Get for an id nobody registered.
+	ErrUnknownAction = errors.New("unknown action")
+	// ErrDuplicateAction is returned by Registry.Register for an id already taken.
+	ErrDuplicateAction = errors.New("duplicate action id")
+	// ErrPermanent marks a failure that retrying cannot fix (bad request,
+	// not found, forbidden). The executor does not retry it.
+	ErrPermanent = errors.New("permanent failure")
+)
+
+// ParamError is a problem with one parameter. Param is the parameter name,
+// possibly with a sub-path ("body.text").
+type ParamError struct {
+	Param string
+	Msg   string
+}
+
+func (e *ParamError) Error() string { return fmt.Sprintf("with.%s: %s", e.Param, e.Msg) }
+
+// Permanent wraps err so that errors.Is(err, ErrPermanent) holds.
+func Permanent(err error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%w: %w", ErrPermanent, err)
+}
