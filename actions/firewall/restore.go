@@ -1,0 +1,102 @@
+package firewall
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"time"
+)
+
+// RestoreReport counts what Restore did with the recorded blocks.
+type RestoreReport struct {
+	// Restored blocks were missing from nftables and were added back with
+	// their remaining time.
+	Restored int `json:"restored"`
+	// Present blocks were still installed; they were left alone.
+	Present int `json:"present"`
+	// Expired blocks were past their expiry and were forgotten.
+	Expired int `json:"expired"`
+	// Refused blocks name an address that must now never be blocked (the
+	// allowlist or the host's addresses changed); they were forgotten.
+	Refused int `json:"refused"`
+}
+
+// Restore makes Firebreak's table whole and re-installs every recorded block
+// that is still due, with its remaining time (capped to the configured
+// maximum). Blocks still installed are left as they are; expired ones, and
+// ones whose address must now never be blocked, are forgotten. Call it at
+// start-up; block_ip also calls it by itself when it finds the table gone.
+func (f *Firewall) Restore(ctx context.Context) (RestoreReport, error) {
+	if err := ctx.Err(); err != nil {
+		return RestoreReport{}, err
+	}
+	s, err := f.open()
+	if err != nil {
+		return RestoreReport{}, fmt.Errorf("restore: %w", err)
+	}
+	defer s.Close()
+	own, err := ownAddrs(s.ns)
+	if err != nil {
+		return RestoreReport{}, fmt.Errorf("restore: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.ensure(s.conn); err != nil {
+		return RestoreReport{}, fmt.Errorf("restore: %w", err)
+	}
+	return f.restoreLocked(ctx, s, own)
+}
+
+// restoreLocked re-installs recorded blocks; f.mu is held and the table is
+// whole.
+func (f *Firewall) restoreLocked(ctx context.Context, s *session, own map[netip.Addr]bool) (RestoreReport, error) {
+	var rep RestoreReport
+	blocks, err := f.store.ListBlocks(ctx)
+	if err != nil {
+		return rep, fmt.Errorf("restore: list recorded blocks: %w", err)
+	}
+	if len(blocks) == 0 {
+		return rep, nil
+	}
+	present, err := f.elements(s.conn)
+	if err != nil {
+		return rep, fmt.Errorf("restore: %w", err)
+	}
+	now := f.now()
+	for _, b := range blocks {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		log := f.log.With("ip", b.IP.String(), "expires_at", b.ExpiresAt, "reason", b.Reason)
+		left := b.ExpiresAt.Sub(now).Truncate(time.Millisecond)
+		switch {
+		case left <= 0:
+			if err := f.store.DeleteBlock(ctx, b.IP); err != nil {
+				return rep, fmt.Errorf("restore: forget expired block %s: %w", b.IP, err)
+			}
+			rep.Expired++
+			continue
+		case f.refuse(b.IP, own) != nil:
+			if err := f.store.DeleteBlock(ctx, b.IP); err != nil {
+				return rep, fmt.Errorf("restore: forget refused block %s: %w", b.IP, err)
+			}
+			log.Warn("recorded block dropped", "why", f.refuse(b.IP, own).Error())
+			rep.Refused++
+			continue
+		}
+		if _, ok := present[b.IP]; ok {
+			rep.Present++
+			continue
+		}
+		if left > f.maxTTL {
+			log.Warn("recorded block longer than the configured maximum; shortened", "left", left, "max_ttl", f.maxTTL)
+			left = f.maxTTL
+		}
+		if err := f.add(s.conn, b.IP, left, comment(b.Reason), false); err != nil {
+			return rep, fmt.Errorf("restore: %w", err)
+		}
+		log.Info("recorded block re-installed", "left", left)
+		rep.Restored++
+	}
+	return rep, nil
+}
