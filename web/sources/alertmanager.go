@@ -1,7 +1,6 @@
 package sources
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -11,89 +10,153 @@ import (
 	"github.com/firebreak/firebreak/engine/event"
 )
 
-// Alertmanager decodes Prometheus Alertmanager's webhook payload (version 4).
+// Alertmanager decodes Prometheus Alertmanager's webhook payload (version 4),
+// including the fields Alertmanager 0.34 added (truncatedAlerts,
+// notification_reason, routeLabels). Each alert, firing or resolved, becomes
+// one event with the ID am:<fingerprint>:<startsAt RFC3339Nano UTC>:<status>.
 type Alertmanager struct{}
 
 // Name implements Decoder.
 func (Alertmanager) Name() string { return "alertmanager" }
 
+// Decode implements Decoder: one event per alert, firing and resolved both.
+func (a Alertmanager) Decode(body []byte, now time.Time) ([]event.Event, error) {
+	m, err := decodeAMMessage(body)
+	if err != nil {
+		return nil, err
+	}
+	return m.events(a.Name(), "am", now, nil)
+}
+
+// amMessage is Alertmanager's webhook body; Grafana's is a superset. The
+// lenient field types accept numbers where strings are expected.
 type amMessage struct {
-	Version            string            `json:"version"`
-	GroupKey           string            `json:"groupKey"`
-	TruncatedAlerts    int               `json:"truncatedAlerts"`
-	Status             string            `json:"status"`
-	Receiver           string            `json:"receiver"`
-	GroupLabels        map[string]string `json:"groupLabels"`
-	CommonLabels       map[string]string `json:"commonLabels"`
-	CommonAnnotations  map[string]string `json:"commonAnnotations"`
-	ExternalURL        string            `json:"externalURL"`
-	NotificationReason string            `json:"notification_reason"`
-	RouteLabels        map[string]string `json:"routeLabels"`
-	Alerts             []amAlert         `json:"alerts"`
+	Version            lstring           `json:"version"`
+	GroupKey           lstring           `json:"groupKey"`
+	TruncatedAlerts    lint              `json:"truncatedAlerts"`
+	Status             lstring           `json:"status"`
+	Receiver           lstring           `json:"receiver"`
+	GroupLabels        lmap              `json:"groupLabels"`
+	CommonLabels       lmap              `json:"commonLabels"`
+	CommonAnnotations  lmap              `json:"commonAnnotations"`
+	ExternalURL        lstring           `json:"externalURL"`
+	NotificationReason lstring           `json:"notification_reason"`
+	RouteLabels        lmap              `json:"routeLabels"`
+	Alerts             []json.RawMessage `json:"alerts"`
+
+	// Grafana only.
+	OrgID   lint    `json:"orgId"`
+	Title   lstring `json:"title"`
+	State   lstring `json:"state"`
+	Message lstring `json:"message"`
 }
 
 type amAlert struct {
-	Status       string            `json:"status"`
-	Labels       map[string]string `json:"labels"`
-	Annotations  map[string]string `json:"annotations"`
-	StartsAt     time.Time         `json:"startsAt"`
-	EndsAt       time.Time         `json:"endsAt"`
-	GeneratorURL string            `json:"generatorURL"`
-	Fingerprint  string            `json:"fingerprint"`
+	Status       lstring `json:"status"`
+	Labels       lmap    `json:"labels"`
+	Annotations  lmap    `json:"annotations"`
+	StartsAt     ltime   `json:"startsAt"`
+	EndsAt       ltime   `json:"endsAt"`
+	GeneratorURL lstring `json:"generatorURL"`
+	Fingerprint  lstring `json:"fingerprint"`
+
+	// Grafana only.
+	SilenceURL   lstring         `json:"silenceURL"`
+	DashboardURL lstring         `json:"dashboardURL"`
+	PanelURL     lstring         `json:"panelURL"`
+	ImageURL     lstring         `json:"imageURL"`
+	Values       json.RawMessage `json:"values"`
+	ValueString  lstring         `json:"valueString"`
 }
 
-// Decode implements Decoder: one event per alert, firing and resolved both.
-func (a Alertmanager) Decode(body []byte, now time.Time) ([]event.Event, error) {
+func decodeAMMessage(body []byte) (*amMessage, error) {
 	var m amMessage
-	dec := json.NewDecoder(bytes.NewReader(body))
-	if err := dec.Decode(&m); err != nil {
-		return nil, jsonError(err)
+	if err := json.Unmarshal(body, &m); err != nil {
+		return nil, structError(err)
 	}
 	if m.Alerts == nil {
 		return nil, &DecodeError{Field: "alerts", Msg: "missing"}
 	}
+	return &m, nil
+}
+
+// events builds one event per alert. extra, when set, adds source-specific
+// fields for an alert.
+func (m *amMessage) events(source, idPrefix string, now time.Time, extra func(al *amAlert, f map[string]any)) ([]event.Event, error) {
 	out := make([]event.Event, 0, len(m.Alerts))
-	for i, al := range m.Alerts {
-		if al.Status != event.StatusFiring && al.Status != event.StatusResolved {
-			return nil, &DecodeError{Field: fmt.Sprintf("alerts[%d].status", i), Msg: fmt.Sprintf("must be firing or resolved, got %q", al.Status)}
+	for i, raw := range m.Alerts {
+		var al amAlert
+		if err := json.Unmarshal(raw, &al); err != nil {
+			de := structError(err).(*DecodeError)
+			if de.Field == "" || de.Field == "body" {
+				de.Field = fmt.Sprintf("alerts[%d]", i)
+			} else {
+				de.Field = fmt.Sprintf("alerts[%d].%s", i, de.Field)
+			}
+			return nil, de
 		}
-		fp := al.Fingerprint
+		status := strings.ToLower(strings.TrimSpace(string(al.Status)))
+		if status == "" {
+			// A sender that sets only the group status still says what it means.
+			status = strings.ToLower(strings.TrimSpace(string(m.Status)))
+		}
+		if status != event.StatusFiring && status != event.StatusResolved {
+			return nil, &DecodeError{Field: fmt.Sprintf("alerts[%d].status", i), Msg: fmt.Sprintf("must be firing or resolved, got %q", truncate(string(al.Status), 40))}
+		}
+		if al.StartsAt.IsZero() {
+			return nil, &DecodeError{Field: fmt.Sprintf("alerts[%d].startsAt", i), Msg: "missing"}
+		}
+		labels := map[string]string(al.Labels)
+		fp := string(al.Fingerprint)
 		if fp == "" {
-			fp = labelsFingerprint(al.Labels)
+			fp = labelsFingerprint(labels)
 		}
 		ev := event.Event{
-			ID:          "am:" + fp + ":" + al.StartsAt.UTC().Format(time.RFC3339Nano) + ":" + al.Status,
-			Source:      a.Name(),
-			Status:      al.Status,
-			Name:        al.Labels["alertname"],
-			Severity:    mapSeverity(al.Labels["severity"]),
+			ID:          idPrefix + ":" + fp + ":" + al.StartsAt.UTC().Format(time.RFC3339Nano) + ":" + status,
+			Source:      source,
+			Status:      status,
+			Name:        labels["alertname"],
+			Severity:    mapSeverity(firstOf(labels, "severity", "priority", "level")),
 			Fingerprint: fp,
-			Labels:      al.Labels,
-			Annotations: al.Annotations,
-			Namespace:   al.Labels["namespace"],
-			Workload:    firstOf(al.Labels, "deployment", "statefulset", "daemonset", "workload"),
-			Pod:         al.Labels["pod"],
-			Host:        firstOf(al.Labels, "node", "host", "hostname"),
-			SrcIP:       firstOf(al.Labels, "src_ip", "source_ip"),
-			DstIP:       firstOf(al.Labels, "dst_ip", "destination_ip"),
-			User:        al.Labels["user"],
-			StartsAt:    al.StartsAt,
+			Labels:      labels,
+			Annotations: map[string]string(al.Annotations),
+			Namespace:   firstOf(labels, "namespace", "exported_namespace", "k8s_namespace_name"),
+			Workload:    firstOf(labels, "deployment", "statefulset", "daemonset", "workload", "job_name", "cronjob"),
+			Pod:         firstOf(labels, "pod", "exported_pod", "pod_name"),
+			Host:        firstOf(labels, "node", "host", "hostname", "nodename"),
+			SrcIP:       ipOf(labels, "src_ip", "source_ip", "client_ip", "remote_ip"),
+			DstIP:       ipOf(labels, "dst_ip", "destination_ip", "dest_ip"),
+			User:        firstOf(labels, "user", "username", "user_name"),
+			StartsAt:    al.StartsAt.Time,
 			ReceivedAt:  now,
 			Fields: map[string]any{
-				"receiver":     m.Receiver,
-				"groupKey":     m.GroupKey,
-				"externalURL":  m.ExternalURL,
-				"generatorURL": al.GeneratorURL,
+				"receiver":     string(m.Receiver),
+				"groupKey":     string(m.GroupKey),
+				"externalURL":  string(m.ExternalURL),
+				"generatorURL": string(al.GeneratorURL),
 			},
 		}
-		if !al.EndsAt.IsZero() && al.EndsAt.Year() > 1 {
-			ev.EndsAt = al.EndsAt
+		if ev.Name == "" {
+			ev.Name = firstOf(map[string]string(m.CommonLabels), "alertname")
+		}
+		// Alertmanager sends 0001-01-01T00:00:00Z for "not ended".
+		if al.EndsAt.Year() > 1 {
+			ev.EndsAt = al.EndsAt.Time
 		}
 		if m.TruncatedAlerts > 0 {
-			ev.Fields["truncatedAlerts"] = m.TruncatedAlerts
+			ev.Fields["truncatedAlerts"] = int(m.TruncatedAlerts)
 		}
 		if m.NotificationReason != "" {
-			ev.Fields["notification_reason"] = m.NotificationReason
+			ev.Fields["notification_reason"] = string(m.NotificationReason)
+		}
+		if len(m.RouteLabels) > 0 {
+			ev.Fields["routeLabels"] = map[string]string(m.RouteLabels)
+		}
+		if len(m.GroupLabels) > 0 {
+			ev.Fields["groupLabels"] = map[string]string(m.GroupLabels)
+		}
+		if extra != nil {
+			extra(&al, ev.Fields)
 		}
 		out = append(out, ev)
 	}
@@ -107,6 +170,34 @@ func firstOf(m map[string]string, keys ...string) string {
 		}
 	}
 	return ""
+}
+
+// ipOf is firstOf for addresses: a value that is "ip:port" keeps the IP, a
+// value that is not an address is skipped.
+func ipOf(m map[string]string, keys ...string) string {
+	for _, k := range keys {
+		v := m[k]
+		if v == "" {
+			continue
+		}
+		if isIP(v) {
+			return v
+		}
+		if h, _, ok := splitHostPort(v); ok && isIP(h) {
+			return h
+		}
+	}
+	return ""
+}
+
+func splitHostPort(s string) (host, port string, ok bool) {
+	i := strings.LastIndexByte(s, ':')
+	if i < 0 {
+		return "", "", false
+	}
+	host, port = s[:i], s[i+1:]
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	return host, port, true
 }
 
 // labelsFingerprint derives a stable fingerprint from sorted labels, for
@@ -127,14 +218,15 @@ func labelsFingerprint(labels map[string]string) string {
 	return BodyHash("labels", []byte(b.String()))[len("labels:"):][:16]
 }
 
-// mapSeverity maps the common severity spellings to Firebreak's scale.
+// mapSeverity maps the common severity spellings to Firebreak's scale;
+// anything unknown or absent is info.
 func mapSeverity(s string) string {
 	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "critical", "crit", "fatal", "emergency", "emerg", "alert", "page", "p1":
+	case "critical", "crit", "fatal", "emergency", "emerg", "alert", "page", "p1", "sev0", "sev1", "disaster":
 		return event.SeverityCritical
-	case "high", "error", "err", "major", "p2":
+	case "high", "error", "err", "major", "p2", "severe":
 		return event.SeverityHigh
-	case "warning", "warn", "medium", "minor", "p3":
+	case "warning", "warn", "medium", "minor", "p3", "average", "moderate":
 		return event.SeverityWarning
 	default:
 		return event.SeverityInfo

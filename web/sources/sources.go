@@ -1,6 +1,3 @@
-// Package sources turns the bodies that monitoring and security systems POST
-// into normalised events. Decoders are pure functions of the body and the
-// receive time: no I/O, no logging, and they never panic, whatever the bytes.
 package sources
 
 import (
@@ -27,6 +24,7 @@ type DecodeError struct {
 	Msg   string
 }
 
+// Error returns "field: message", or the message alone when no field is named.
 func (e *DecodeError) Error() string {
 	if e.Field == "" {
 		return e.Msg
@@ -41,6 +39,27 @@ func BodyHash(source string, body []byte) string {
 	h.Write([]byte{0})
 	h.Write(body)
 	return source + ":" + hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+// Builtin returns a fresh map of the built-in decoders by source name. It is
+// the one place that lists them; Generic decoders are built from
+// configuration with NewGeneric.
+func Builtin() map[string]Decoder {
+	ds := []Decoder{
+		Alertmanager{},
+		Grafana{},
+		Falco{},
+		Wazuh{},
+		Elastic{},
+		Splunk{},
+		Graylog{},
+		Azure{},
+	}
+	m := make(map[string]Decoder, len(ds))
+	for _, d := range ds {
+		m[d.Name()] = d
+	}
+	return m
 }
 
 func jsonError(err error) error {
