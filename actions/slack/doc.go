@@ -1,0 +1,13 @@
+// Package slack is Firebreak's Slack integration. It owns the slack.notify
+// action (a Block Kit message per event, with follow-ups for the same
+// incident threaded under the first message) and the primitives the approval
+// gate is built from: posting and updating approval messages, ephemeral
+// "not allowed" replies, user-group membership checks, verification of
+// Slack's v0 request signatures and parsing of block_actions callbacks.
+//
+// The package talks to Slack only through github.com/slack-go/slack and
+// never decides anything: who may approve, when an approval expires and what
+// runs afterwards belong to the engine. It must not log or return the bot
+// token, and it renders every value that comes from an event as escaped
+// text, because security events carry attacker-controlled strings.
+package slack
