@@ -1,0 +1,634 @@
+package auth
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Types of authentication.
+const (
+	TypeBearer           = "bearer"
+	TypeBasic            = "basic"
+	TypeHMAC             = "hmac"
+	TypeGrafana          = "grafana"
+	TypeStandardWebhooks = "standard-webhooks"
+	TypeURLToken         = "url-token"
+	TypeNone             = "none"
+)
+
+// Defaults.
+const (
+	// DefaultTolerance is how far a signed timestamp may be from now.
+	DefaultTolerance = 5 * time.Minute
+	// DefaultReplayCacheSize bounds the signatures remembered for replay
+	// refusal; past it the oldest are forgotten first.
+	DefaultReplayCacheSize = 100_000
+	// DefaultHMACHeader carries the GitHub-style signature.
+	DefaultHMACHeader = "X-Hub-Signature-256"
+	// DefaultGrafanaHeader carries Grafana's signature.
+	DefaultGrafanaHeader = "X-Grafana-Alerting-Signature"
+	// DefaultGrafanaTimestampHeader carries the timestamp Grafana signs when
+	// its contact point names a timestamp header (Grafana has no default
+	// name; this is the one its provisioning docs use).
+	DefaultGrafanaTimestampHeader = "X-Grafana-Alerting-Signature-Timestamp"
+	// DefaultTokenParam names the path value (or query parameter) that
+	// carries a url-token.
+	DefaultTokenParam = "token"
+)
+
+// Config is one source's authentication, as written in the config file:
+//
+//	auth:
+//	  type: bearer            # bearer|basic|hmac|grafana|standard-webhooks|url-token|none
+//	  token_env: AM_TOKEN     # or token: … (literal) or token_file: /run/secrets/am
+//	  allow_cidrs: [10.0.0.0/8]
+//
+// Each secret (token, username, password, secret) is given exactly once: as a
+// literal, as the name of an environment variable (*_env) or as a file path
+// (*_file, surrounding whitespace trimmed). bearer and url-token need token;
+// basic needs username and password; hmac, grafana and standard-webhooks need
+// secret (for standard-webhooks base64, optionally whsec_-prefixed). none
+// needs insecure: true.
+type Config struct {
+	Type string `yaml:"type" json:"type"`
+
+	Token        string `yaml:"token" json:"-"`
+	TokenEnv     string `yaml:"token_env" json:"token_env,omitempty"`
+	TokenFile    string `yaml:"token_file" json:"token_file,omitempty"`
+	Username     string `yaml:"username" json:"-"`
+	UsernameEnv  string `yaml:"username_env" json:"username_env,omitempty"`
+	UsernameFile string `yaml:"username_file" json:"username_file,omitempty"`
+	Password     string `yaml:"password" json:"-"`
+	PasswordEnv  string `yaml:"password_env" json:"password_env,omitempty"`
+	PasswordFile string `yaml:"password_file" json:"password_file,omitempty"`
+	Secret       string `yaml:"secret" json:"-"`
+	SecretEnv    string `yaml:"secret_env" json:"secret_env,omitempty"`
+	SecretFile   string `yaml:"secret_file" json:"secret_file,omitempty"`
+
+	// Header overrides the signature header of hmac and grafana.
+	Header string `yaml:"header" json:"header,omitempty"`
+	// TimestampHeader overrides grafana's timestamp header.
+	TimestampHeader string `yaml:"timestamp_header" json:"timestamp_header,omitempty"`
+	// RequireTimestamp makes grafana refuse requests without the timestamp
+	// header, so every accepted request is replay-protected.
+	RequireTimestamp bool `yaml:"require_timestamp" json:"require_timestamp,omitempty"`
+	// Tolerance is how far a signed timestamp may be from now (grafana,
+	// standard-webhooks); 5m when zero.
+	Tolerance time.Duration `yaml:"tolerance" json:"tolerance,omitempty"`
+	// ReplayCacheSize bounds the replay cache; DefaultReplayCacheSize when 0.
+	ReplayCacheSize int `yaml:"replay_cache_size" json:"replay_cache_size,omitempty"`
+	// TokenParam names the url-token path value or query parameter; "token"
+	// when empty.
+	TokenParam string `yaml:"token_param" json:"token_param,omitempty"`
+
+	// AllowCIDRs, when set, admits only remote addresses inside one of these
+	// ranges (a bare address is a /32 or /128), whatever the type.
+	AllowCIDRs []string `yaml:"allow_cidrs" json:"allow_cidrs,omitempty"`
+	// Insecure must be true for type none.
+	Insecure bool `yaml:"insecure" json:"insecure,omitempty"`
+}
+
+// String describes the config without its secrets.
+func (c Config) String() string {
+	var b strings.Builder
+	b.WriteString("auth{type=" + c.Type)
+	for _, s := range c.secretSpecs() {
+		if d := s.describe(); d != "" {
+			b.WriteString(" " + s.name + "=" + d)
+		}
+	}
+	if len(c.AllowCIDRs) > 0 {
+		b.WriteString(" allow_cidrs=" + strings.Join(c.AllowCIDRs, ","))
+	}
+	if c.Insecure {
+		b.WriteString(" insecure")
+	}
+	b.WriteString("}")
+	return b.String()
+}
+
+// LogValue implements slog.LogValuer, so logging a Config never prints a
+// secret.
+func (c Config) LogValue() slog.Value { return slog.StringValue(c.String()) }
+
+// Authenticator checks one request of one source.
+type Authenticator interface {
+	// Authenticate checks r, whose body the caller has already read into
+	// body, at time now. It returns nil or an error wrapping one of
+	// ErrMissingCredentials, ErrBadCredentials, ErrReplayed, ErrExpired or
+	// ErrForbiddenAddress. It is safe for concurrent use.
+	Authenticate(r *http.Request, body []byte, now time.Time) error
+}
+
+// Releaser is implemented by the Authenticators that refuse replays
+// (grafana with a timestamp, standard-webhooks). When a request passed
+// Authenticate but could not be processed (the server answers 5xx and the
+// sender will retry the identical request), Release forgets it, so the retry
+// is not refused as a replay.
+type Releaser interface {
+	Release(r *http.Request)
+}
+
+// New validates cfg, reads its secrets and returns the Authenticator. Every
+// problem is reported at once; the errors wrap ErrConfig and never contain a
+// secret.
+func New(cfg Config) (Authenticator, error) {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+
+	needs := map[string]bool{}
+	switch cfg.Type {
+	case TypeBearer, TypeURLToken:
+		needs["token"] = true
+	case TypeBasic:
+		needs["username"], needs["password"] = true, true
+	case TypeHMAC, TypeGrafana, TypeStandardWebhooks:
+		needs["secret"] = true
+	case TypeNone:
+		if !cfg.Insecure {
+			bad("type none requires insecure: true")
+		}
+	case "":
+		bad("type is required (bearer, basic, hmac, grafana, standard-webhooks, url-token or none)")
+	default:
+		bad("type %q is unknown (want bearer, basic, hmac, grafana, standard-webhooks, url-token or none)", cfg.Type)
+	}
+	vals := map[string]string{}
+	for _, s := range cfg.secretSpecs() {
+		set := s.count()
+		switch {
+		case needs[s.name] && set == 0:
+			bad("%s: required by type %s (give %s, %s_env or %s_file)", s.name, cfg.Type, s.name, s.name, s.name)
+		case set > 1:
+			bad("%s: give only one of %s, %s_env and %s_file", s.name, s.name, s.name, s.name)
+		case set == 1 && !needs[s.name] && cfg.Type != "":
+			bad("%s: not used by type %s", s.name, cfg.Type)
+		case set == 1:
+			v, err := s.resolve()
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			vals[s.name] = v
+		}
+	}
+	if cfg.Tolerance < 0 {
+		bad("tolerance: must not be negative")
+	}
+	if cfg.ReplayCacheSize < 0 {
+		bad("replay_cache_size: must not be negative")
+	}
+	cidrs := make([]netip.Prefix, 0, len(cfg.AllowCIDRs))
+	for i, c := range cfg.AllowCIDRs {
+		p, err := parsePrefix(c)
+		if err != nil {
+			bad("allow_cidrs[%d]: %q is not a CIDR range or address", i, c)
+			continue
+		}
+		cidrs = append(cidrs, p)
+	}
+	var whKey []byte
+	if cfg.Type == TypeStandardWebhooks && vals["secret"] != "" {
+		k, err := standardWebhooksKey(vals["secret"])
+		if err != nil {
+			errs = append(errs, err)
+		}
+		whKey = k
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
+	}
+
+	tol := cfg.Tolerance
+	if tol == 0 {
+		tol = DefaultTolerance
+	}
+	size := cfg.ReplayCacheSize
+	if size == 0 {
+		size = DefaultReplayCacheSize
+	}
+	a := &authenticator{cidrs: cidrs}
+	switch cfg.Type {
+	case TypeBearer:
+		a.check = bearer{token: vals["token"]}.check
+	case TypeBasic:
+		a.check = basic{user: vals["username"], pass: vals["password"]}.check
+	case TypeHMAC:
+		a.check = hubHMAC{key: []byte(vals["secret"]), header: orDefault(cfg.Header, DefaultHMACHeader)}.check
+	case TypeGrafana:
+		g := &grafana{
+			key:       []byte(vals["secret"]),
+			header:    orDefault(cfg.Header, DefaultGrafanaHeader),
+			tsHeader:  orDefault(cfg.TimestampHeader, DefaultGrafanaTimestampHeader),
+			requireTS: cfg.RequireTimestamp,
+			tolerance: tol,
+			seen:      newReplayCache(size),
+		}
+		a.check = g.check
+		a.release = func(r *http.Request) { g.seen.forget(g.replayKey(r)) }
+	case TypeStandardWebhooks:
+		sw := &standardWebhooks{key: whKey, tolerance: tol, seen: newReplayCache(size)}
+		a.check = sw.check
+		a.release = func(r *http.Request) { sw.seen.forget(sw.replayKey(r)) }
+	case TypeURLToken:
+		a.check = urlToken{token: vals["token"], param: orDefault(cfg.TokenParam, DefaultTokenParam)}.check
+	case TypeNone:
+		a.check = func(*http.Request, []byte, time.Time) error { return nil }
+	}
+	return a, nil
+}
+
+// authenticator checks the remote address, then the mode's credentials.
+type authenticator struct {
+	cidrs []netip.Prefix
+	check func(r *http.Request, body []byte, now time.Time) error
+	// release forgets r's replay key; nil for modes without replay refusal.
+	release func(r *http.Request)
+}
+
+// Release implements Releaser; it does nothing for modes without replay
+// refusal.
+func (a *authenticator) Release(r *http.Request) {
+	if a.release != nil {
+		a.release(r)
+	}
+}
+
+func (a *authenticator) Authenticate(r *http.Request, body []byte, now time.Time) error {
+	if len(a.cidrs) > 0 {
+		ip, ok := remoteIP(r)
+		if !ok {
+			return fmt.Errorf("%w: remote address unknown", ErrForbiddenAddress)
+		}
+		allowed := false
+		for _, p := range a.cidrs {
+			if p.Contains(ip) {
+				allowed = true
+				break
+			}
+		}
+		if !allowed {
+			return fmt.Errorf("%w: %s", ErrForbiddenAddress, ip)
+		}
+	}
+	return a.check(r, body, now)
+}
+
+// remoteIP reads r.RemoteAddr ("ip:port" or a bare address). Behind a
+// reverse proxy the server must set RemoteAddr to the client's address
+// before calling Authenticate.
+func remoteIP(r *http.Request) (netip.Addr, bool) {
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil {
+		return ap.Addr().Unmap(), true
+	}
+	if a, err := netip.ParseAddr(r.RemoteAddr); err == nil {
+		return a.Unmap(), true
+	}
+	return netip.Addr{}, false
+}
+
+func parsePrefix(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if p.Addr().Is4In6() {
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// equal compares two secrets in constant time, whatever their lengths, by
+// comparing their SHA-256 digests.
+func equal(got, want string) bool {
+	g := sha256.Sum256([]byte(got))
+	w := sha256.Sum256([]byte(want))
+	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
+}
+
+func hmacSHA256(key []byte, parts ...[]byte) []byte {
+	m := hmac.New(sha256.New, key)
+	for _, p := range parts {
+		m.Write(p)
+	}
+	return m.Sum(nil)
+}
+
+type bearer struct{ token string }
+
+func (b bearer) check(r *http.Request, _ []byte, _ time.Time) error {
+	h := strings.TrimSpace(r.Header.Get("Authorization"))
+	if h == "" {
+		return fmt.Errorf("%w: no Authorization header", ErrMissingCredentials)
+	}
+	scheme, tok, ok := strings.Cut(h, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return fmt.Errorf("%w: Authorization is not a Bearer token", ErrBadCredentials)
+	}
+	if !equal(strings.TrimSpace(tok), b.token) {
+		return fmt.Errorf("%w: wrong bearer token", ErrBadCredentials)
+	}
+	return nil
+}
+
+type basic struct{ user, pass string }
+
+func (b basic) check(r *http.Request, _ []byte, _ time.Time) error {
+	if r.Header.Get("Authorization") == "" {
+		return fmt.Errorf("%w: no Authorization header", ErrMissingCredentials)
+	}
+	u, p, ok := r.BasicAuth()
+	if !ok {
+		return fmt.Errorf("%w: Authorization is not Basic credentials", ErrBadCredentials)
+	}
+	// Both comparisons always run, so timing does not tell which was wrong.
+	uok, pok := equal(u, b.user), equal(p, b.pass)
+	if !uok || !pok {
+		return fmt.Errorf("%w: wrong username or password", ErrBadCredentials)
+	}
+	return nil
+}
+
+type hubHMAC struct {
+	key    []byte
+	header string
+}
+
+func (h hubHMAC) check(r *http.Request, body []byte, _ time.Time) error {
+	v := strings.TrimSpace(r.Header.Get(h.header))
+	if v == "" {
+		return fmt.Errorf("%w: no %s header", ErrMissingCredentials, h.header)
+	}
+	hexSig, ok := strings.CutPrefix(v, "sha256=")
+	if !ok {
+		return fmt.Errorf("%w: %s must be sha256=<hex>", ErrBadCredentials, h.header)
+	}
+	sig, err := hex.DecodeString(hexSig)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not hex", ErrBadCredentials, h.header)
+	}
+	if !hmac.Equal(sig, hmacSHA256(h.key, body)) {
+		return fmt.Errorf("%w: signature mismatch", ErrBadCredentials)
+	}
+	return nil
+}
+
+type grafana struct {
+	key              []byte
+	header, tsHeader string
+	requireTS        bool
+	tolerance        time.Duration
+	seen             *replayCache
+}
+
+func (g *grafana) check(r *http.Request, body []byte, now time.Time) error {
+	v := strings.TrimSpace(r.Header.Get(g.header))
+	if v == "" {
+		return fmt.Errorf("%w: no %s header", ErrMissingCredentials, g.header)
+	}
+	sig, err := hex.DecodeString(v)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not hex", ErrBadCredentials, g.header)
+	}
+	tsText := strings.TrimSpace(r.Header.Get(g.tsHeader))
+	if tsText == "" {
+		if g.requireTS {
+			return fmt.Errorf("%w: no %s header", ErrMissingCredentials, g.tsHeader)
+		}
+		if !hmac.Equal(sig, hmacSHA256(g.key, body)) {
+			return fmt.Errorf("%w: signature mismatch", ErrBadCredentials)
+		}
+		return nil
+	}
+	if !hmac.Equal(sig, hmacSHA256(g.key, []byte(tsText), []byte(":"), body)) {
+		return fmt.Errorf("%w: signature mismatch", ErrBadCredentials)
+	}
+	ts, err := parseUnix(tsText)
+	if err != nil {
+		return fmt.Errorf("%w: %s is not a Unix time", ErrBadCredentials, g.tsHeader)
+	}
+	if err := within(ts, now, g.tolerance); err != nil {
+		return err
+	}
+	if g.seen.seen(g.replayKey(r), ts.Add(g.tolerance), now) {
+		return fmt.Errorf("%w: same signature and timestamp seen before", ErrReplayed)
+	}
+	return nil
+}
+
+// replayKey is the signed timestamp with the signature.
+func (g *grafana) replayKey(r *http.Request) string {
+	return strings.TrimSpace(r.Header.Get(g.tsHeader)) + ":" + strings.TrimSpace(r.Header.Get(g.header))
+}
+
+type standardWebhooks struct {
+	key       []byte
+	tolerance time.Duration
+	seen      *replayCache
+}
+
+func (s *standardWebhooks) check(r *http.Request, body []byte, now time.Time) error {
+	id := r.Header.Get("webhook-id")
+	tsText := r.Header.Get("webhook-timestamp")
+	sigs := r.Header.Get("webhook-signature")
+	if id == "" || tsText == "" || sigs == "" {
+		var missing []string
+		for _, h := range [][2]string{{"webhook-id", id}, {"webhook-timestamp", tsText}, {"webhook-signature", sigs}} {
+			if h[1] == "" {
+				missing = append(missing, h[0])
+			}
+		}
+		return fmt.Errorf("%w: no %s header", ErrMissingCredentials, strings.Join(missing, ", "))
+	}
+	want := hmacSHA256(s.key, []byte(id), []byte("."), []byte(tsText), []byte("."), body)
+	match := false
+	for _, part := range strings.Fields(sigs) {
+		ver, b64, ok := strings.Cut(part, ",")
+		if !ok || ver != "v1" {
+			continue
+		}
+		got, err := base64.StdEncoding.DecodeString(b64)
+		if err != nil {
+			continue
+		}
+		if hmac.Equal(got, want) {
+			match = true
+		}
+	}
+	if !match {
+		return fmt.Errorf("%w: no v1 signature matches", ErrBadCredentials)
+	}
+	ts, err := parseUnix(tsText)
+	if err != nil {
+		return fmt.Errorf("%w: webhook-timestamp is not a Unix time", ErrBadCredentials)
+	}
+	if err := within(ts, now, s.tolerance); err != nil {
+		return err
+	}
+	// The key is the message id with its signed timestamp: a captured
+	// request replayed as is is refused, while the sender's own retry of a
+	// failed delivery, re-signed with a new timestamp, is let through (the
+	// event id then absorbs the duplicate).
+	if s.seen.seen(s.replayKey(r), ts.Add(s.tolerance), now) {
+		return fmt.Errorf("%w: webhook-id %q with this timestamp seen before", ErrReplayed, truncate(id, 64))
+	}
+	return nil
+}
+
+// replayKey is the message id with its signed timestamp.
+func (s *standardWebhooks) replayKey(r *http.Request) string {
+	return r.Header.Get("webhook-id") + "." + r.Header.Get("webhook-timestamp")
+}
+
+// standardWebhooksKey decodes a Standard Webhooks secret: base64, with an
+// optional whsec_ prefix.
+func standardWebhooksKey(secret string) ([]byte, error) {
+	s := strings.TrimPrefix(strings.TrimSpace(secret), "whsec_")
+	k, err := base64.StdEncoding.DecodeString(s)
+	if err != nil {
+		return nil, errors.New("secret: a standard-webhooks secret must be base64, optionally prefixed whsec_")
+	}
+	if len(k) == 0 {
+		return nil, errors.New("secret: decodes to an empty key")
+	}
+	return k, nil
+}
+
+type urlToken struct {
+	token string
+	param string
+}
+
+// check takes the token from the request's path value named param (the
+// router sets it: r.SetPathValue("token", c.Param("token")) under gin), else
+// from the query parameter of that name.
+func (u urlToken) check(r *http.Request, _ []byte, _ time.Time) error {
+	tok := r.PathValue(u.param)
+	if tok == "" && r.URL != nil {
+		tok = r.URL.Query().Get(u.param)
+	}
+	if tok == "" {
+		return fmt.Errorf("%w: no %s in the URL", ErrMissingCredentials, u.param)
+	}
+	if !equal(tok, u.token) {
+		return fmt.Errorf("%w: wrong URL token", ErrBadCredentials)
+	}
+	return nil
+}
+
+func parseUnix(s string) (time.Time, error) {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n <= 0 || n > 1<<40 {
+		return time.Time{}, errors.New("not a Unix time")
+	}
+	return time.Unix(n, 0), nil
+}
+
+func within(ts, now time.Time, tol time.Duration) error {
+	d := now.Sub(ts)
+	if d > tol {
+		return fmt.Errorf("%w: signed %s ago", ErrExpired, d.Truncate(time.Second))
+	}
+	if d < -tol {
+		return fmt.Errorf("%w: signed %s in the future", ErrExpired, (-d).Truncate(time.Second))
+	}
+	return nil
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// secretSpec is one secret of a Config in its three spellings.
+type secretSpec struct {
+	name               string
+	literal, env, file string
+	lookupEnv          func(string) (string, bool)
+	readFile           func(string) ([]byte, error)
+}
+
+func (c Config) secretSpecs() []secretSpec {
+	return []secretSpec{
+		{name: "token", literal: c.Token, env: c.TokenEnv, file: c.TokenFile},
+		{name: "username", literal: c.Username, env: c.UsernameEnv, file: c.UsernameFile},
+		{name: "password", literal: c.Password, env: c.PasswordEnv, file: c.PasswordFile},
+		{name: "secret", literal: c.Secret, env: c.SecretEnv, file: c.SecretFile},
+	}
+}
+
+func (s secretSpec) count() int {
+	n := 0
+	for _, v := range []string{s.literal, s.env, s.file} {
+		if v != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func (s secretSpec) describe() string {
+	switch {
+	case s.literal != "":
+		return "<redacted>"
+	case s.env != "":
+		return "$" + s.env
+	case s.file != "":
+		return "file:" + s.file
+	default:
+		return ""
+	}
+}
+
+func (s secretSpec) resolve() (string, error) {
+	switch {
+	case s.literal != "":
+		return s.literal, nil
+	case s.env != "":
+		v, ok := os.LookupEnv(s.env)
+		if !ok || strings.TrimSpace(v) == "" {
+			return "", fmt.Errorf("%s_env: environment variable %s is unset or empty", s.name, s.env)
+		}
+		return v, nil
+	default:
+		b, err := os.ReadFile(s.file)
+		if err != nil {
+			return "", fmt.Errorf("%s_file: %w", s.name, err)
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			return "", fmt.Errorf("%s_file: %s is empty", s.name, s.file)
+		}
+		return v, nil
+	}
+}
