@@ -355,8 +355,8 @@ func (c *Client) approvalBlocks(m ApprovalMessage, st ApprovalState) ([]slack.Bl
 		approve := slack.NewButtonBlockElement(ActionApprove, value, plain("Approve")).
 			WithStyle(slack.StylePrimary).
 			WithConfirm(slack.NewConfirmationBlockObject(
-				plain("Run "+truncate(action, 60)+"?"),
-				mrkdwn(truncate("This runs "+code(action)+targetSuffix(m.Target)+" once the guards pass again.", maxSectionText)),
+				plain(truncate("Run "+action+"?", maxConfirmTitle)),
+				mrkdwn(truncate("This runs "+code(action)+targetSuffix(m.Target)+" once the guards pass again.", maxConfirmText)),
 				plain("Approve"), plain("Cancel")))
 		deny := slack.NewButtonBlockElement(ActionDeny, value, plain("Deny")).WithStyle(slack.StyleDanger)
 		blocks = append(blocks, slack.NewActionBlock(ApprovalBlock, approve, deny))

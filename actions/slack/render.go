@@ -15,12 +15,14 @@ import (
 
 // Slack's Block Kit limits, in characters.
 const (
-	maxSectionText = 3000
-	maxFieldText   = 2000
-	maxHeaderText  = 150
-	maxContextElts = 10
-	maxButtonValue = 2000
-	maxFallback    = 4000
+	maxSectionText  = 3000
+	maxFieldText    = 2000
+	maxHeaderText   = 150
+	maxContextElts  = 10
+	maxButtonValue  = 2000
+	maxFallback     = 4000
+	maxConfirmText  = 300
+	maxConfirmTitle = 100
 )
 
 // escape makes s safe as mrkdwn text: Slack gives meaning to &, < and >
