@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/netip"
 	"strings"
 	"time"
@@ -103,10 +104,10 @@ func (f *Firewall) ttl(params map[string]any) (time.Duration, error) {
 		return 0, fmt.Errorf("%w: %q is not a duration such as \"15m\"", ErrTTL, s)
 	}
 	if d < minTTL {
-		return 0, fmt.Errorf("%w: %s is shorter than %s", ErrTTL, d, minTTL)
+		return 0, fmt.Errorf("%w: %s is shorter than %s", ErrTTL, fmtDur(d), minTTL)
 	}
 	if d > f.maxTTL {
-		return 0, fmt.Errorf("%w: %s is longer than the configured maximum %s", ErrTTL, d, fmtDur(f.maxTTL))
+		return 0, fmt.Errorf("%w: %s is longer than the configured maximum %s", ErrTTL, fmtDur(d), fmtDur(f.maxTTL))
 	}
 	return d.Truncate(time.Millisecond), nil
 }
@@ -147,12 +148,12 @@ func (a *BlockIP) Run(ctx context.Context, req actions.Request) (actions.Result,
 
 	s, err := f.open()
 	if err != nil {
-		return actions.Result{}, fmt.Errorf("block %s: %w", ip, err)
+		return actions.Result{}, classify(fmt.Errorf("block %s: %w", ip, err))
 	}
 	defer s.Close()
 	own, err := ownAddrs(s.ns)
 	if err != nil {
-		return actions.Result{}, fmt.Errorf("block %s: %w", ip, err)
+		return actions.Result{}, classify(fmt.Errorf("block %s: %w", ip, err))
 	}
 	if err := f.refuse(ip, own); err != nil {
 		return actions.Result{}, actions.Permanent(err)
@@ -165,7 +166,7 @@ func (a *BlockIP) Run(ctx context.Context, req actions.Request) (actions.Result,
 	}
 	find, st, lookErr := f.lookup(s.conn)
 	if lookErr != nil && !req.DryRun {
-		return actions.Result{}, fmt.Errorf("block %s: %w", ip, lookErr)
+		return actions.Result{}, classify(fmt.Errorf("block %s: %w", ip, lookErr))
 	}
 	now := f.now()
 	set := f.objects().set(ip).Name
@@ -184,11 +185,11 @@ func (a *BlockIP) Run(ctx context.Context, req actions.Request) (actions.Result,
 	}
 
 	if req.DryRun {
-		verb := "add"
+		verb := "add it to"
 		if existed {
-			verb = "replace"
+			verb = "replace it in"
 		}
-		res.Summary = fmt.Sprintf("would block %s for %s: %s it in %s with timeout %s", ip, fmtDur(ttl), verb, where, fmtDur(ttl))
+		res.Summary = fmt.Sprintf("would block %s for %s: %s %s with timeout %s", ip, fmtDur(ttl), verb, where, fmtDur(ttl))
 		if lookErr == nil && !st.whole {
 			res.Summary += fmt.Sprintf(", after creating table inet %s with its sets and input/forward drop rules", f.table)
 		}
@@ -199,17 +200,18 @@ func (a *BlockIP) Run(ctx context.Context, req actions.Request) (actions.Result,
 
 	created, err := f.ensure(s.conn)
 	if err != nil {
-		return actions.Result{}, fmt.Errorf("block %s: %w", ip, err)
+		return actions.Result{}, classify(fmt.Errorf("block %s: %w", ip, err))
 	}
 	if created {
 		rep, err := f.restoreLocked(ctx, s, own)
 		if err != nil {
-			return actions.Result{}, fmt.Errorf("block %s: table inet %s was missing: %w", ip, f.table, err)
+			return actions.Result{}, classify(fmt.Errorf("block %s: table inet %s was missing: %w", ip, f.table, err))
 		}
+		res.Output["table_created"] = true
 		res.Output["restored"] = rep.Restored
 	}
 	if err := f.add(s.conn, ip, ttl, comment(reason), existed); err != nil {
-		return actions.Result{}, fmt.Errorf("block %s: %w", ip, err)
+		return actions.Result{}, classify(fmt.Errorf("block %s: %w", ip, err))
 	}
 	b := Block{IP: ip, Reason: reason, CreatedAt: now, ExpiresAt: now.Add(ttl), Playbook: req.Playbook}
 	if req.Event != nil {
@@ -222,7 +224,7 @@ func (a *BlockIP) Run(ctx context.Context, req actions.Request) (actions.Result,
 	}
 
 	if find, _, err = f.lookup(s.conn); err != nil {
-		return actions.Result{}, fmt.Errorf("block %s: read back: %w", ip, err)
+		return actions.Result{}, classify(fmt.Errorf("block %s: read back: %w", ip, err))
 	}
 	el, ok := find(ip)
 	if !ok {
@@ -239,6 +241,15 @@ func (a *BlockIP) Run(ctx context.Context, req actions.Request) (actions.Result,
 		res.Summary += fmt.Sprintf(" (the previous block had %s left)", fmtDur(old.expires))
 	}
 	return res, nil
+}
+
+// classify marks a failure that retrying cannot fix as permanent: the
+// process lacks CAP_NET_ADMIN (or CAP_SYS_ADMIN to enter the namespace).
+func classify(err error) error {
+	if errors.Is(err, fs.ErrPermission) {
+		return actions.Permanent(fmt.Errorf("%w: %w", ErrUnavailable, err))
+	}
+	return err
 }
 
 // status describes an element for Result.Before and After.

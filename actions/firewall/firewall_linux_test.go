@@ -184,7 +184,7 @@ func TestDryRunChangesNothing(t *testing.T) {
 	store := firewall.NewMemoryStore()
 	fw := newFirewall(t, l, store)
 	res := block(t, fw.BlockAction(), map[string]any{"ip": clientV4.String(), "ttl": "5m"}, true)
-	want := "would block 192.0.2.2 for 5m: add it in set inet firebreak blocked_ipv4 with timeout 5m, " +
+	want := "would block 192.0.2.2 for 5m: add it to set inet firebreak blocked_ipv4 with timeout 5m, " +
 		"after creating table inet firebreak with its sets and input/forward drop rules"
 	if res.Summary != want {
 		t.Errorf("summary = %q\nwant      %q", res.Summary, want)

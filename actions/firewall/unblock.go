@@ -57,7 +57,7 @@ func (a *UnblockIP) Run(ctx context.Context, req actions.Request) (actions.Resul
 	}
 	s, err := f.open()
 	if err != nil {
-		return actions.Result{}, fmt.Errorf("unblock %s: %w", ip, err)
+		return actions.Result{}, classify(fmt.Errorf("unblock %s: %w", ip, err))
 	}
 	defer s.Close()
 
@@ -65,7 +65,7 @@ func (a *UnblockIP) Run(ctx context.Context, req actions.Request) (actions.Resul
 	defer f.mu.Unlock()
 	find, _, lookErr := f.lookup(s.conn)
 	if lookErr != nil && !req.DryRun {
-		return actions.Result{}, fmt.Errorf("unblock %s: %w", ip, lookErr)
+		return actions.Result{}, classify(fmt.Errorf("unblock %s: %w", ip, lookErr))
 	}
 	now := f.now()
 	set := f.objects().set(ip).Name
@@ -104,11 +104,11 @@ func (a *UnblockIP) Run(ctx context.Context, req actions.Request) (actions.Resul
 		return res, nil
 	}
 	if err := f.remove(s.conn, ip); err != nil {
-		return actions.Result{}, fmt.Errorf("unblock %s: %w", ip, err)
+		return actions.Result{}, classify(fmt.Errorf("unblock %s: %w", ip, err))
 	}
 	find, _, err = f.lookup(s.conn)
 	if err != nil {
-		return actions.Result{}, fmt.Errorf("unblock %s: read back: %w", ip, err)
+		return actions.Result{}, classify(fmt.Errorf("unblock %s: read back: %w", ip, err))
 	}
 	if _, still := find(ip); still {
 		return actions.Result{}, fmt.Errorf("unblock %s: still in %s after removing it", ip, where)
