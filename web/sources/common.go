@@ -221,7 +221,11 @@ func parseTime(s string) (time.Time, error) {
 			return t, nil
 		}
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil {
+	if i, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if t, ok := unixInt(i); ok {
+			return t, nil
+		}
+	} else if f, err := strconv.ParseFloat(s, 64); err == nil {
 		if t, ok := unixTime(f); ok {
 			return t, nil
 		}
@@ -249,6 +253,14 @@ func unixTime(f float64) (time.Time, bool) {
 	}
 }
 
+// unixInt is unixTime for integers, exact at nanosecond magnitude.
+func unixInt(i int64) (time.Time, bool) {
+	if i >= 1e17 {
+		return time.Unix(0, i).UTC(), true
+	}
+	return unixTime(float64(i))
+}
+
 // timeAt reads the first present path as a timestamp (string or number).
 // Absent paths give the zero time; a present value that is not a timestamp
 // is a *DecodeError naming its path.
@@ -267,9 +279,13 @@ func timeAt(m map[string]any, paths ...string) (time.Time, error) {
 				return time.Time{}, &DecodeError{Field: p, Msg: err.Error()}
 			}
 			return t, nil
-		case int64, float64:
-			f, _ := number(x)
-			if t, ok := unixTime(f); ok {
+		case int64:
+			if t, ok := unixInt(x); ok {
+				return t, nil
+			}
+			return time.Time{}, &DecodeError{Field: p, Msg: "not a Unix time"}
+		case float64:
+			if t, ok := unixTime(x); ok {
 				return t, nil
 			}
 			return time.Time{}, &DecodeError{Field: p, Msg: "not a Unix time"}
@@ -430,8 +446,12 @@ func (t *ltime) UnmarshalJSON(b []byte) error {
 	case '{', '[', 't', 'f':
 		return &json.UnmarshalTypeError{Value: jsonKind(b[0]), Type: reflect.TypeFor[time.Time]()}
 	default:
-		f, err := strconv.ParseFloat(string(b), 64)
-		if err == nil {
+		if i, err := strconv.ParseInt(string(b), 10, 64); err == nil {
+			if v, ok := unixInt(i); ok {
+				t.Time = v
+				return nil
+			}
+		} else if f, err := strconv.ParseFloat(string(b), 64); err == nil {
 			if v, ok := unixTime(f); ok {
 				t.Time = v
 				return nil

@@ -1,6 +1,7 @@
 package sources
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -121,7 +122,13 @@ func falcoAddrs(of map[string]any) (src, dst string) {
 	}
 }
 
+// falcoPriorities are Falco's priorities by their numeric value.
+var falcoPriorities = []string{"emergency", "alert", "critical", "error", "warning", "notice", "informational", "debug"}
+
 func falcoSeverity(p string) string {
+	if n, err := strconv.Atoi(strings.TrimSpace(p)); err == nil && n >= 0 && n < len(falcoPriorities) {
+		p = falcoPriorities[n]
+	}
 	switch strings.ToLower(strings.TrimSpace(p)) {
 	case "emergency", "alert", "critical":
 		return event.SeverityCritical
@@ -136,12 +143,12 @@ func falcoSeverity(p string) string {
 
 // nsTime reads Falco's evt.time, nanoseconds since the epoch.
 func nsTime(v any) (time.Time, bool) {
+	if i, ok := v.(int64); ok {
+		return unixInt(i)
+	}
 	f, ok := number(v)
 	if !ok {
 		return time.Time{}, false
-	}
-	if i, ok := v.(int64); ok && i > 0 {
-		return time.Unix(0, i).UTC(), true
 	}
 	return unixTime(f)
 }
