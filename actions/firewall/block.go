@@ -65,7 +65,7 @@ func (a *BlockIP) Spec() actions.Spec {
 			{Name: "reason", Type: actions.String,
 				Doc: fmt.Sprintf("Why, in a few words: recorded with the block and as the nftables element comment (first %d bytes).", maxCommentBytes)},
 		},
-		Example:     map[string]any{"ip": "203.0.113.7", "ttl": "2h", "reason": "ssh brute force"},
+		Example:     map[string]any{"ip": "203.0.113.7", "ttl": fmtDur(min(30*time.Minute, f.maxTTL)), "reason": "ssh brute force"},
 		Destructive: true,
 		Reversible:  true,
 		Permissions: f.permissions(),
@@ -146,14 +146,19 @@ func (a *BlockIP) Run(ctx context.Context, req actions.Request) (actions.Result,
 		return actions.Result{}, actions.Permanent(err)
 	}
 
-	s, err := f.open()
-	if err != nil {
-		return actions.Result{}, classify(fmt.Errorf("block %s: %w", ip, err))
+	// A dry run goes on without nftables access (a process registered in
+	// dry-run because it lacks CAP_NET_ADMIN): it says what it would do and
+	// reports in Before why it could not look.
+	s, obsErr := f.open()
+	if obsErr == nil {
+		defer s.Close()
 	}
-	defer s.Close()
-	own, err := ownAddrs(s.ns)
-	if err != nil {
-		return actions.Result{}, classify(fmt.Errorf("block %s: %w", ip, err))
+	var own map[netip.Addr]bool
+	if obsErr == nil {
+		own, obsErr = ownAddrs(s.ns)
+	}
+	if obsErr != nil && !req.DryRun {
+		return actions.Result{}, classify(fmt.Errorf("block %s: %w", ip, obsErr))
 	}
 	if err := f.refuse(ip, own); err != nil {
 		return actions.Result{}, actions.Permanent(err)
@@ -164,7 +169,12 @@ func (a *BlockIP) Run(ctx context.Context, req actions.Request) (actions.Result,
 	if err := ctx.Err(); err != nil {
 		return actions.Result{}, err
 	}
-	find, st, lookErr := f.lookup(s.conn)
+	var find func(netip.Addr) (element, bool)
+	var st state
+	lookErr := obsErr
+	if lookErr == nil {
+		find, st, lookErr = f.lookup(s.conn)
+	}
 	if lookErr != nil && !req.DryRun {
 		return actions.Result{}, classify(fmt.Errorf("block %s: %w", ip, lookErr))
 	}

@@ -181,6 +181,22 @@ func TestRunRefusesBeforeTouchingNetlink(t *testing.T) {
 	}
 }
 
+// A process registered in dry-run because nftables is out of reach still
+// says what each action would do.
+func TestDryRunWithoutNFTables(t *testing.T) {
+	fw, _ := firewall.New(firewall.Config{NetNS: "fbtest-does-not-exist"})
+	for _, a := range []actions.Action{fw.BlockAction(), fw.UnblockAction()} {
+		res, err := a.Run(context.Background(), actions.Request{Params: map[string]any{"ip": "203.0.113.7"}, DryRun: true})
+		if err != nil {
+			t.Fatalf("%s: %v", a.Spec().ID, err)
+		}
+		if !strings.HasPrefix(res.Summary, "would ") || res.Before["observed"] != false ||
+			!strings.Contains(res.Before["error"].(string), "fbtest-does-not-exist") || res.Output["dry_run"] != true {
+			t.Errorf("%s: result = %+v", a.Spec().ID, res)
+		}
+	}
+}
+
 func TestMemoryStore(t *testing.T) {
 	ctx := context.Background()
 	s := firewall.NewMemoryStore()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 
 	"github.com/firebreak/firebreak/actions"
 )
@@ -55,15 +56,23 @@ func (a *UnblockIP) Run(ctx context.Context, req actions.Request) (actions.Resul
 	if err != nil {
 		return actions.Result{}, actions.Permanent(err)
 	}
-	s, err := f.open()
-	if err != nil {
-		return actions.Result{}, classify(fmt.Errorf("unblock %s: %w", ip, err))
+	s, lookErr := f.open()
+	if lookErr != nil && !req.DryRun {
+		return actions.Result{}, classify(fmt.Errorf("unblock %s: %w", ip, lookErr))
 	}
-	defer s.Close()
+	if lookErr == nil {
+		defer s.Close()
+	}
 
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	find, _, lookErr := f.lookup(s.conn)
+	if err := ctx.Err(); err != nil {
+		return actions.Result{}, err
+	}
+	var find func(netip.Addr) (element, bool)
+	if lookErr == nil {
+		find, _, lookErr = f.lookup(s.conn)
+	}
 	if lookErr != nil && !req.DryRun {
 		return actions.Result{}, classify(fmt.Errorf("unblock %s: %w", ip, lookErr))
 	}
