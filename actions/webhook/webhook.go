@@ -1,0 +1,237 @@
+// Package webhook implements webhook.notify: an HTTP POST of a JSON body,
+// signed in the Standard Webhooks format when a secret is configured.
+package webhook
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/firebreak/firebreak/actions"
+)
+
+// ID is the action id.
+const ID = "webhook.notify"
+
+// Config configures the action.
+type Config struct {
+	// Client is the HTTP client; the default has no overall timeout, since
+	// each run's context carries the step's timeout.
+	Client *http.Client
+	// Now is the clock used for signature timestamps.
+	Now func() time.Time
+	// LookupEnv resolves secret_env; the default is os.LookupEnv.
+	LookupEnv func(string) (string, bool)
+}
+
+// Action is webhook.notify.
+type Action struct {
+	client    *http.Client
+	now       func() time.Time
+	lookupEnv func(string) (string, bool)
+}
+
+// New returns the action.
+func New(cfg Config) *Action {
+	a := &Action{client: cfg.Client, now: cfg.Now, lookupEnv: cfg.LookupEnv}
+	if a.client == nil {
+		a.client = &http.Client{}
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.lookupEnv == nil {
+		a.lookupEnv = os.LookupEnv
+	}
+	return a
+}
+
+// Spec implements actions.Action.
+func (a *Action) Spec() actions.Spec {
+	return actions.Spec{
+		ID:          ID,
+		Description: "POST a JSON body to a URL; signs it (Standard Webhooks) when a secret is set; 5xx, 429 and timeouts are retried by the step's retries, honouring Retry-After.",
+		Params: []actions.Param{
+			{Name: "url", Type: actions.String, Required: true, Doc: "http or https URL to POST to"},
+			{Name: "body", Type: actions.Any, Doc: "JSON body (templates allowed); default: the event's id, source, name, status, severity, labels and annotations"},
+			{Name: "headers", Type: actions.Map, Doc: "extra request headers"},
+			{Name: "secret_env", Type: actions.String, Doc: "name of an environment variable holding the signing secret (whsec_… base64, or raw text)"},
+		},
+		Example: map[string]any{
+			"url":  "https://hooks.example.com/firebreak",
+			"body": map[string]any{"text": "{{ event.name }} on {{ event.labels.namespace }}"},
+		},
+		Destructive: false,
+		Reversible:  false,
+	}
+}
+
+// Validate implements actions.Action.
+func (a *Action) Validate(params map[string]any, final bool) error {
+	err := actions.CheckParams(a.Spec(), params, final)
+	if s, ok := params["url"].(string); ok {
+		u, perr := url.Parse(s)
+		if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			err = errors.Join(err, &actions.ParamError{Param: "url", Msg: fmt.Sprintf("must be an http or https URL, got %q", redactURL(s))})
+		}
+	}
+	if h, ok := params["headers"].(map[string]any); ok {
+		for k, v := range h {
+			if _, ok := v.(string); !ok {
+				err = errors.Join(err, &actions.ParamError{Param: "headers." + k, Msg: "must be a string"})
+			}
+		}
+	}
+	return err
+}
+
+// Target implements actions.Action: the URL's host.
+func (a *Action) Target(params map[string]any) actions.Target {
+	s, _ := params["url"].(string)
+	u, err := url.Parse(s)
+	if err != nil {
+		return actions.Target{Kind: "webhook"}
+	}
+	return actions.Target{Kind: "webhook", Name: u.Host}
+}
+
+// Run implements actions.Action.
+func (a *Action) Run(ctx context.Context, req actions.Request) (actions.Result, error) {
+	target, _ := req.Params["url"].(string)
+	body := req.Params["body"]
+	if body == nil && req.Event != nil {
+		ev := req.Event
+		body = map[string]any{
+			"id": ev.ID, "source": ev.Source, "name": ev.Name, "status": ev.Status,
+			"severity": ev.Severity, "labels": ev.Labels, "annotations": ev.Annotations,
+			"playbook": req.Playbook,
+		}
+	}
+	payload, err := json.Marshal(body)
+	if err != nil {
+		return actions.Result{}, actions.Permanent(fmt.Errorf("encode body: %w", err))
+	}
+	shown := redactURL(target)
+	if req.DryRun {
+		return actions.Result{
+			Summary: fmt.Sprintf("would POST %d bytes to %s", len(payload), shown),
+			Output:  map[string]any{"body": json.RawMessage(payload)},
+		}, nil
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(payload))
+	if err != nil {
+		return actions.Result{}, actions.Permanent(fmt.Errorf("request to %s: invalid", shown))
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("User-Agent", "firebreak")
+	if h, ok := req.Params["headers"].(map[string]any); ok {
+		for k, v := range h {
+			if s, ok := v.(string); ok {
+				hr.Header.Set(k, s)
+			}
+		}
+	}
+	if name, _ := req.Params["secret_env"].(string); name != "" {
+		secret, ok := a.lookupEnv(name)
+		if !ok || secret == "" {
+			return actions.Result{}, actions.Permanent(fmt.Errorf("signing secret: environment variable %s is not set", name))
+		}
+		id := fmt.Sprintf("msg_%x", sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d", eventID(req), req.Playbook, req.Step))))[:36]
+		ts := a.now().Unix()
+		sig, err := Sign(secret, id, ts, payload)
+		if err != nil {
+			return actions.Result{}, actions.Permanent(err)
+		}
+		hr.Header.Set("webhook-id", id)
+		hr.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
+		hr.Header.Set("webhook-signature", sig)
+	}
+	resp, err := a.client.Do(hr)
+	if err != nil {
+		// Transport errors and timeouts are worth retrying; the URL is not
+		// repeated since it may carry a token.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return actions.Result{}, fmt.Errorf("POST %s: %w", shown, err)
+	}
+	defer resp.Body.Close()
+	snippet, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	res := actions.Result{
+		Summary: fmt.Sprintf("POST %s: %s", shown, resp.Status),
+		After:   map[string]any{"status": resp.StatusCode},
+	}
+	switch {
+	case resp.StatusCode >= 200 && resp.StatusCode < 300:
+		return res, nil
+	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
+		res.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), a.now())
+		return res, fmt.Errorf("POST %s: %s: %s", shown, resp.Status, strings.TrimSpace(string(snippet)))
+	default:
+		return res, actions.Permanent(fmt.Errorf("POST %s: %s: %s", shown, resp.Status, strings.TrimSpace(string(snippet))))
+	}
+}
+
+func eventID(req actions.Request) string {
+	if req.Event == nil {
+		return ""
+	}
+	return req.Event.ID
+}
+
+// Sign returns the Standard Webhooks signature header value ("v1,<base64>")
+// of id.timestamp.body. A secret starting with whsec_ is base64-decoded.
+func Sign(secret, id string, ts int64, body []byte) (string, error) {
+	key := []byte(secret)
+	if rest, ok := strings.CutPrefix(secret, "whsec_"); ok {
+		k, err := base64.StdEncoding.DecodeString(rest)
+		if err != nil {
+			return "", errors.New("signing secret: whsec_ value is not valid base64")
+		}
+		key = k
+	}
+	m := hmac.New(sha256.New, key)
+	fmt.Fprintf(m, "%s.%d.", id, ts)
+	m.Write(body)
+	return "v1," + base64.StdEncoding.EncodeToString(m.Sum(nil)), nil
+}
+
+// retryAfter parses a Retry-After header: seconds or an HTTP date.
+func retryAfter(h string, now time.Time) time.Duration {
+	if h == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(strings.TrimSpace(h)); err == nil && s >= 0 {
+		return time.Duration(s) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return t.Sub(now)
+	}
+	return 0
+}
+
+// redactURL drops the query and user info, which may carry tokens.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "(invalid URL)"
+	}
+	u.User = nil
+	if u.RawQuery != "" {
+		u.RawQuery = "…"
+	}
+	return u.Scheme + "://" + u.Host + u.Path
+}

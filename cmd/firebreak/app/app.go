@@ -1,0 +1,171 @@
+// Package app wires Firebreak's parts into a running server: store, action
+// registry, playbooks, engine and HTTP. It lives apart from main so that
+// tests start the whole server in-process.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/firebreak/firebreak/actions"
+	"github.com/firebreak/firebreak/actions/builtin"
+	"github.com/firebreak/firebreak/engine"
+	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/playbooks"
+	"github.com/firebreak/firebreak/playbooks/examples"
+	"github.com/firebreak/firebreak/store"
+	"github.com/firebreak/firebreak/web"
+	"github.com/firebreak/firebreak/web/sources"
+)
+
+// Options are knobs for tests and benchmarks, not for the config file.
+type Options struct {
+	// NoDispatch accepts events but never processes them (crash tests).
+	NoDispatch bool
+	// NoSync turns off fsync (benchmarks of other layers only).
+	NoSync bool
+	// Now is the clock.
+	Now func() time.Time
+	// HTTPClient is used by webhook.notify.
+	HTTPClient *http.Client
+}
+
+// App is a running Firebreak server.
+type App struct {
+	Config   Config
+	DB       *store.DB
+	Engine   *engine.Engine
+	Registry *actions.Registry
+	Web      *web.Server
+
+	log      *slog.Logger
+	ln       net.Listener
+	http     *http.Server
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	closeErr error
+	once     sync.Once
+}
+
+// Registry builds the action registry and logs which actions run in dry-run.
+func Registry(opts Options, log *slog.Logger) (*actions.Registry, error) {
+	reg, notices, err := builtin.Registry(builtin.Config{HTTPClient: opts.HTTPClient, Now: opts.Now})
+	if err != nil {
+		return nil, err
+	}
+	for _, n := range notices {
+		log.Warn("action loaded in dry-run", "action", n.Action, "why", n.Why)
+	}
+	return reg, nil
+}
+
+// LoadPlaybooks loads cfg.Playbooks, or the embedded examples when none are
+// configured.
+func LoadPlaybooks(cfg Config, reg *actions.Registry) (*playbooks.Set, string, error) {
+	if len(cfg.Playbooks) == 0 {
+		set, err := playbooks.LoadFS(reg, examples.FS, ".")
+		return set, "embedded examples", err
+	}
+	set, err := playbooks.LoadPaths(reg, cfg.Playbooks...)
+	return set, fmt.Sprint(cfg.Playbooks), err
+}
+
+// Start opens the store, loads playbooks, starts the engine and listens.
+func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*App, error) {
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	reg, err := Registry(opts, log)
+	if err != nil {
+		return nil, err
+	}
+	set, where, err := LoadPlaybooks(cfg, reg)
+	if err != nil {
+		return nil, err
+	}
+	db, err := store.Open(cfg.DBPath(), store.Options{NoSync: opts.NoSync, Now: opts.Now})
+	if err != nil {
+		return nil, err
+	}
+	eng := engine.New(engine.Config{
+		Store: db, Registry: reg, Logger: log.With("component", "engine"),
+		Workers: cfg.Workers, DryRun: cfg.DryRun, ActOnStale: cfg.ActOnStale, Now: opts.Now,
+	})
+	eng.SetPlaybooks(set)
+
+	srcs := map[string]web.Source{}
+	for name, dec := range map[string]sources.Decoder{"alertmanager": sources.Alertmanager{}} {
+		sc := cfg.Sources[name]
+		if sc.Disabled {
+			continue
+		}
+		srcs[name] = web.Source{Decoder: dec}
+	}
+	var maxAge time.Duration
+	if cfg.MaxEventAge != nil {
+		maxAge = time.Duration(*cfg.MaxEventAge)
+	}
+	srv := web.New(web.Config{
+		Inbox: db, Audit: db, Engine: eng, Sources: srcs, Logger: log.With("component", "web"),
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxEventAge: maxAge, Ready: db.Ready, Now: opts.Now,
+		OnAuthFailure: func(source, remote string, err error) {
+			_ = db.Audit(context.Background(), audit.Record{Kind: audit.KindAuthFailed, Source: source, Outcome: "unauthorized", Message: err.Error(), Actor: remote})
+		},
+	})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	a := &App{Config: cfg, DB: db, Engine: eng, Registry: reg, Web: srv, log: log, ln: ln, cancel: cancel,
+		http: &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}}
+	if !opts.NoDispatch {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			if err := eng.Run(runCtx); err != nil {
+				log.Error("engine stopped", "error", err)
+			}
+		}()
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server stopped", "error", err)
+		}
+	}()
+	log.Info("firebreak started",
+		"listen", "http://"+ln.Addr().String(), "data", cfg.DBPath(), "playbooks", set.Len(), "playbooks_from", where,
+		"actions", reg.IDs(), "dry_run", cfg.DryRun, "pending_events", db.PendingCount())
+	return a, nil
+}
+
+// Addr returns the address the server listens on.
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// URL returns the server's base URL.
+func (a *App) URL() string { return "http://" + a.Addr() }
+
+// Close stops accepting requests, lets running steps finish, and closes
+// the store.
+func (a *App) Close() error {
+	a.once.Do(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		err := a.http.Shutdown(ctx)
+		a.cancel()
+		a.wg.Wait()
+		a.closeErr = errors.Join(err, a.DB.Close())
+		a.log.Info("firebreak stopped")
+	})
+	return a.closeErr
+}

@@ -1,0 +1,52 @@
+// Package audit defines the audit record: one decision of the engine, in the
+// form it is written to the hash-chained trail. It is a leaf package shared by
+// the engine (which writes records) and the store (which chains and keeps them).
+package audit
+
+import "time"
+
+// Kinds of audit records. Every decision the engine makes is one of these.
+const (
+	KindReceived      = "event.received"
+	KindDuplicate     = "event.duplicate"
+	KindUnmatched     = "event.unmatched"
+	KindStale         = "event.stale"
+	KindMatched       = "playbook.matched"
+	KindMatchError    = "playbook.error"
+	KindStepPlanned   = "step.planned"
+	KindStepSkipped   = "step.skipped"
+	KindStepRefused   = "step.refused"
+	KindStepStarted   = "step.started"
+	KindStepSucceeded = "step.succeeded"
+	KindStepFailed    = "step.failed"
+	KindStepDryRun    = "step.dry_run"
+	KindInterrupted   = "step.interrupted"
+	KindAuthFailed    = "auth.failed"
+	KindReload        = "playbooks.reload"
+	KindApproval      = "approval"
+)
+
+// Record is one audit entry. Seq, Prev and Hash are filled by the store when
+// the record is chained; everything else by the writer.
+type Record struct {
+	Seq      uint64    `json:"seq"`
+	Time     time.Time `json:"time"`
+	Kind     string    `json:"kind"`
+	EventID  string    `json:"event_id,omitempty"`
+	Source   string    `json:"source,omitempty"`
+	Playbook string    `json:"playbook,omitempty"`
+	Step     *int      `json:"step,omitempty"`
+	Action   string    `json:"action,omitempty"`
+	Target   string    `json:"target,omitempty"`
+	// Outcome is the verdict in one word: ok, failed, deduped, budget_exhausted …
+	Outcome string `json:"outcome,omitempty"`
+	Message string `json:"message,omitempty"`
+	Actor   string `json:"actor,omitempty"`
+	// Data holds the details: rendered parameters, what an action observed …
+	Data map[string]any `json:"data,omitempty"`
+	// Prev is the hex SHA-256 of the previous record's stored bytes.
+	Prev string `json:"prev"`
+}
+
+// StepIndex returns a pointer to i, for Record.Step.
+func StepIndex(i int) *int { return &i }

@@ -1,0 +1,201 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/firebreak/firebreak/actions"
+	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/engine/state"
+	"github.com/firebreak/firebreak/playbooks"
+)
+
+// Store is what the engine needs of the store.
+type Store interface {
+	// Pending lists unfinished inbox sequences greater than after.
+	Pending(ctx context.Context, after uint64, limit int) ([]uint64, error)
+	// Event loads an inbox event.
+	Event(ctx context.Context, seq uint64) (event.Event, error)
+	// Update runs fn in a durable, atomic transaction.
+	Update(ctx context.Context, fn func(state.Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(state.Tx) error) error
+}
+
+// Config configures an Engine.
+type Config struct {
+	Store    Store
+	Registry *actions.Registry
+	Logger   *slog.Logger
+	// Workers bounds how many events are processed at once (default 8).
+	// Events of the same alert (fingerprint) always go to the same worker,
+	// in order.
+	Workers int
+	// DryRun makes every step a dry run.
+	DryRun bool
+	// ActOnStale lets steps run for events marked stale (default: audit only).
+	ActOnStale bool
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Guard checks every changing step before it runs; nil allows all.
+	Guard Guard
+	// Approver parks steps that need a human; nil refuses them.
+	Approver Approver
+	// Observer receives metrics; nil discards them.
+	Observer Observer
+	// Sleep waits between retries; tests replace it (default: a timer that
+	// honours ctx).
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Engine processes inbox events. Create it with New and start it with Run.
+type Engine struct {
+	cfg       Config
+	log       *slog.Logger
+	playbooks atomic.Pointer[playbooks.Set]
+	kick      chan struct{}
+	processed atomic.Uint64
+	paused    atomic.Bool
+}
+
+// New returns an engine; it does nothing until Run.
+func New(cfg Config) *Engine {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 8
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Observer == nil {
+		cfg.Observer = nopObserver{}
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleepCtx
+	}
+	return &Engine{cfg: cfg, log: cfg.Logger, kick: make(chan struct{}, 1)}
+}
+
+// SetPlaybooks installs a new playbook set atomically; events already being
+// processed finish with the set they started with.
+func (e *Engine) SetPlaybooks(s *playbooks.Set) { e.playbooks.Store(s) }
+
+// Playbooks returns the installed set, or nil.
+func (e *Engine) Playbooks() *playbooks.Set { return e.playbooks.Load() }
+
+// Notify tells the engine that new events are in the inbox.
+func (e *Engine) Notify() {
+	select {
+	case e.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Processed returns how many events the engine has finished since start.
+func (e *Engine) Processed() uint64 { return e.processed.Load() }
+
+// Run drains the inbox until ctx ends: at start it resumes whatever was
+// accepted but not finished, then it waits for Notify. It returns after the
+// workers have finished the events they hold.
+func (e *Engine) Run(ctx context.Context) error {
+	if e.playbooks.Load() == nil {
+		return ErrNoPlaybooks
+	}
+	queues := make([]chan uint64, e.cfg.Workers)
+	var wg sync.WaitGroup
+	// Workers use their own context: a shutdown stops feeding new events
+	// but lets an action that is running finish within its timeout.
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+	for i := range queues {
+		queues[i] = make(chan uint64, 64)
+		wg.Add(1)
+		go func(q chan uint64) {
+			defer wg.Done()
+			for seq := range q {
+				if err := e.Process(workCtx, seq); err != nil {
+					e.log.Error("processing event failed; it stays in the inbox", "seq", seq, "error", err)
+				}
+			}
+		}(queues[i])
+	}
+	defer func() {
+		for _, q := range queues {
+			close(q)
+		}
+		wg.Wait()
+	}()
+
+	var cursor uint64
+	ticker := time.NewTicker(5 * time.Second)
+	defer ticker.Stop()
+	for {
+		for {
+			seqs, err := e.cfg.Store.Pending(ctx, cursor, 256)
+			if err != nil {
+				e.log.Error("reading the inbox failed", "error", err)
+				break
+			}
+			if len(seqs) == 0 {
+				break
+			}
+			for _, seq := range seqs {
+				ev, err := e.cfg.Store.Event(ctx, seq)
+				if err != nil {
+					e.log.Error("loading an inbox event failed", "seq", seq, "error", err)
+					cursor = seq
+					continue
+				}
+				q := queues[shard(ev.Fingerprint, ev.ID, len(queues))]
+				select {
+				case q <- seq:
+				case <-ctx.Done():
+					return nil
+				}
+				cursor = seq
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.kick:
+		case <-ticker.C:
+		}
+	}
+}
+
+func shard(fingerprint, id string, n int) int {
+	h := fnv.New32a()
+	if fingerprint != "" {
+		h.Write([]byte(fingerprint))
+	} else {
+		h.Write([]byte(id))
+	}
+	return int(h.Sum32() % uint32(n))
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// errRefused is not an error of processing: the step was refused by a guard.
+var errStop = errors.New("stop playbook")
+
+func wrapf(err error, format string, args ...any) error {
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}

@@ -1,0 +1,668 @@
+package playbooks
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/file"
+	"gopkg.in/yaml.v3"
+
+	"github.com/firebreak/firebreak/actions"
+)
+
+// Catalog is what loading needs of the action registry.
+type Catalog interface {
+	Get(id string) (actions.Action, error)
+}
+
+// Set is a validated, compiled set of playbooks.
+type Set struct {
+	Playbooks []*Playbook
+	byName    map[string]*Playbook
+}
+
+// Get returns the playbook with the given name.
+func (s *Set) Get(name string) (*Playbook, bool) {
+	p, ok := s.byName[name]
+	return p, ok
+}
+
+// Len returns the number of playbooks.
+func (s *Set) Len() int { return len(s.Playbooks) }
+
+// LoadPaths loads every *.yaml and *.yml file under the given files or
+// directories (recursively). It returns Problems listing every error found.
+func LoadPaths(cat Catalog, paths ...string) (*Set, error) {
+	l := &loader{cat: cat, names: map[string]Problem{}}
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, fmt.Errorf("load playbooks: %w", err)
+		}
+		if !info.IsDir() {
+			if err := l.loadFile(p, os.ReadFile); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		var files []string
+		err = filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && isPlaybookFile(f) {
+				files = append(files, f)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("load playbooks: %w", err)
+		}
+		sort.Strings(files)
+		for _, f := range files {
+			if err := l.loadFile(f, os.ReadFile); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return l.finish()
+}
+
+// LoadFS loads every playbook file under root in fsys (the embedded examples).
+func LoadFS(cat Catalog, fsys fs.FS, root string) (*Set, error) {
+	l := &loader{cat: cat, names: map[string]Problem{}}
+	var files []string
+	err := fs.WalkDir(fsys, root, func(f string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && isPlaybookFile(f) {
+			files = append(files, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load playbooks: %w", err)
+	}
+	sort.Strings(files)
+	for _, f := range files {
+		if err := l.loadFile(f, func(name string) ([]byte, error) { return fs.ReadFile(fsys, name) }); err != nil {
+			return nil, err
+		}
+	}
+	return l.finish()
+}
+
+// Parse loads playbooks from one YAML text; name is used in error positions.
+func Parse(cat Catalog, name string, data []byte) (*Set, error) {
+	l := &loader{cat: cat, names: map[string]Problem{}}
+	l.parse(name, data)
+	return l.finish()
+}
+
+func isPlaybookFile(f string) bool {
+	ext := strings.ToLower(path.Ext(f))
+	return ext == ".yaml" || ext == ".yml"
+}
+
+type loader struct {
+	cat      Catalog
+	problems Problems
+	set      []*Playbook
+	names    map[string]Problem
+}
+
+func (l *loader) loadFile(name string, read func(string) ([]byte, error)) error {
+	data, err := read(name)
+	if err != nil {
+		return fmt.Errorf("load playbooks: %w", err)
+	}
+	l.parse(name, data)
+	return nil
+}
+
+func (l *loader) finish() (*Set, error) {
+	if len(l.problems) > 0 {
+		return nil, l.problems
+	}
+	s := &Set{Playbooks: l.set, byName: map[string]*Playbook{}}
+	for _, p := range l.set {
+		s.byName[p.Name] = p
+	}
+	return s, nil
+}
+
+func (l *loader) parse(name string, data []byte) {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		if err != nil {
+			l.problems = append(l.problems, yamlProblem(name, err))
+			return
+		}
+		if len(doc.Content) == 0 {
+			continue
+		}
+		root := doc.Content[0]
+		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+			continue
+		}
+		c := &ctx{file: name, l: l}
+		if p := c.playbook(root); p != nil {
+			if prev, dup := l.names[p.Name]; dup {
+				c.errorf(root, "", "name: duplicate playbook name %q (first defined at %s:%d:%d)", p.Name, prev.File, prev.Line, prev.Column)
+			} else if p.Name != "" {
+				l.names[p.Name] = Problem{File: name, Line: root.Line, Column: root.Column}
+			}
+			if !c.failed {
+				l.set = append(l.set, p)
+			}
+		}
+	}
+}
+
+// yamlProblem turns a yaml.v3 syntax error ("yaml: line 3: …") into a Problem.
+func yamlProblem(name string, err error) Problem {
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
+	line := 1
+	if strings.HasPrefix(msg, "line ") {
+		rest := msg[len("line "):]
+		if i := strings.Index(rest, ":"); i > 0 {
+			if n, convErr := strconv.Atoi(rest[:i]); convErr == nil {
+				line = n
+				msg = strings.TrimSpace(rest[i+1:])
+			}
+		}
+	}
+	return Problem{File: name, Line: line, Column: 1, Msg: "invalid YAML: " + msg}
+}
+
+// ctx collects the problems of one playbook document.
+type ctx struct {
+	file   string
+	name   string
+	l      *loader
+	failed bool
+}
+
+func (c *ctx) errorf(n *yaml.Node, path, format string, args ...any) {
+	c.errorAt(n.Line, n.Column, path, fmt.Sprintf(format, args...))
+}
+
+func (c *ctx) errorAt(line, col int, path, msg string) {
+	c.failed = true
+	c.l.problems = append(c.l.problems, Problem{File: c.file, Line: line, Column: col, Playbook: c.name, Path: path, Msg: msg})
+}
+
+type field struct {
+	key, val *yaml.Node
+}
+
+// mapping returns a mapping node's fields, reporting unknown and duplicate keys.
+func (c *ctx) mapping(n *yaml.Node, path string, allowed ...string) map[string]field {
+	if n.Kind != yaml.MappingNode {
+		c.errorf(n, path, "must be a mapping, got %s", kindName(n))
+		return nil
+	}
+	out := map[string]field{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		p := join(path, k.Value)
+		if len(allowed) > 0 && !contains(allowed, k.Value) {
+			c.errorf(k, p, "unknown key (allowed: %s)", strings.Join(allowed, ", "))
+			continue
+		}
+		if _, dup := out[k.Value]; dup {
+			c.errorf(k, p, "duplicate key")
+			continue
+		}
+		out[k.Value] = field{key: k, val: v}
+	}
+	return out
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+func contains(list []string, s string) bool {
+	for _, e := range list {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "null"
+		}
+		return "a scalar (" + strings.TrimPrefix(n.Tag, "!!") + ")"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	return "something else"
+}
+
+func (c *ctx) str(f field, path string) (string, bool) {
+	if f.val.Kind != yaml.ScalarNode || f.val.Tag == "!!null" {
+		c.errorf(f.val, path, "must be a string, got %s", kindName(f.val))
+		return "", false
+	}
+	return f.val.Value, true
+}
+
+func (c *ctx) integer(f field, path string, min int) (int, bool) {
+	if f.val.Kind != yaml.ScalarNode || f.val.Tag != "!!int" {
+		c.errorf(f.val, path, "must be an integer, got %s", kindName(f.val))
+		return 0, false
+	}
+	n, err := strconv.Atoi(f.val.Value)
+	if err != nil {
+		c.errorf(f.val, path, "must be an integer: %v", err)
+		return 0, false
+	}
+	if n < min {
+		c.errorf(f.val, path, "must be at least %d", min)
+		return 0, false
+	}
+	return n, true
+}
+
+func (c *ctx) boolean(f field, path string) (bool, bool) {
+	if f.val.Kind != yaml.ScalarNode || f.val.Tag != "!!bool" {
+		c.errorf(f.val, path, "must be true or false, got %s", kindName(f.val))
+		return false, false
+	}
+	return f.val.Value == "true", true
+}
+
+func (c *ctx) duration(f field, path string) (time.Duration, bool) {
+	s, ok := c.str(f, path)
+	if !ok {
+		return 0, false
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		c.errorf(f.val, path, "must be a positive duration such as \"15m\", got %q", s)
+		return 0, false
+	}
+	return d, true
+}
+
+var playbookKeys = []string{"name", "description", "owner", "match", "mode", "dedupe", "budget", "breaker", "approval", "steps", "on_resolved"}
+
+func (c *ctx) playbook(n *yaml.Node) *Playbook {
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == "name" {
+				c.name = n.Content[i+1].Value
+			}
+		}
+	}
+	fs := c.mapping(n, "", playbookKeys...)
+	if fs == nil {
+		return nil
+	}
+	raw, _ := yaml.Marshal(n)
+	sum := sha256.Sum256(raw)
+	p := &Playbook{File: c.file, Line: n.Line, Hash: hex.EncodeToString(sum[:]), Mode: ModeAuto}
+	if f, ok := fs["name"]; ok {
+		p.Name, _ = c.str(f, "name")
+	}
+	if p.Name == "" {
+		c.errorf(n, "name", "is required")
+	}
+	if f, ok := fs["description"]; ok {
+		p.Description, _ = c.str(f, "description")
+	}
+	if f, ok := fs["owner"]; ok {
+		p.Owner, _ = c.str(f, "owner")
+	}
+	if f, ok := fs["match"]; ok {
+		if s, ok := c.str(f, "match"); ok {
+			p.Match = s
+			p.match = c.compile(f.val, "match", s, expr.AsBool())
+		}
+	} else {
+		c.errorf(n, "match", "is required")
+	}
+	if f, ok := fs["mode"]; ok {
+		if s, ok := c.str(f, "mode"); ok {
+			switch s {
+			case ModeAuto, ModeApprove, ModeShadow:
+				p.Mode = s
+			default:
+				c.errorf(f.val, "mode", "must be one of auto, approve, shadow, got %q", s)
+			}
+		}
+	}
+	if f, ok := fs["dedupe"]; ok {
+		p.Dedupe = c.dedupe(f.val)
+	}
+	if f, ok := fs["budget"]; ok {
+		p.Budget = c.budget(f.val)
+	}
+	if f, ok := fs["breaker"]; ok {
+		p.Breaker = c.breaker(f.val)
+	}
+	if f, ok := fs["approval"]; ok {
+		p.Approval = c.approval(f.val)
+	}
+	if f, ok := fs["steps"]; ok {
+		p.Steps = c.steps(f.val, "steps")
+	}
+	if len(p.Steps) == 0 && !c.failed {
+		c.errorf(n, "steps", "at least one step is required")
+	}
+	if f, ok := fs["on_resolved"]; ok {
+		p.OnResolved = c.steps(f.val, "on_resolved")
+	}
+	return p
+}
+
+func (c *ctx) dedupe(n *yaml.Node) *Dedupe {
+	fs := c.mapping(n, "dedupe", "key", "window")
+	if fs == nil {
+		return nil
+	}
+	d := &Dedupe{}
+	if f, ok := fs["key"]; ok {
+		if s, ok := c.str(f, "dedupe.key"); ok {
+			d.Key = s
+			d.key = c.compile(f.val, "dedupe.key", s)
+		}
+	}
+	if f, ok := fs["window"]; ok {
+		d.Window, _ = c.duration(f, "dedupe.window")
+	} else {
+		c.errorf(n, "dedupe.window", "is required")
+	}
+	return d
+}
+
+// ParseBudget parses "3/1h": at most 3 runs per hour.
+func ParseBudget(s string) (Budget, error) {
+	count, window, ok := strings.Cut(strings.TrimSpace(s), "/")
+	if !ok {
+		return Budget{}, fmt.Errorf("must look like \"3/1h\" (runs/window), got %q", s)
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(count))
+	if err != nil || n < 1 {
+		return Budget{}, fmt.Errorf("count must be a whole number of at least 1, got %q", count)
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(window))
+	if err != nil || d <= 0 {
+		return Budget{}, fmt.Errorf("window must be a positive duration such as \"1h\", got %q", window)
+	}
+	return Budget{Count: n, Window: d, Text: s}, nil
+}
+
+func (c *ctx) budget(n *yaml.Node) []Budget {
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+	}
+	var out []Budget
+	for i, it := range items {
+		path := "budget"
+		if n.Kind == yaml.SequenceNode {
+			path = fmt.Sprintf("budget[%d]", i)
+		}
+		if it.Kind != yaml.ScalarNode {
+			c.errorf(it, path, "must be a string such as \"3/1h\", got %s", kindName(it))
+			continue
+		}
+		b, err := ParseBudget(it.Value)
+		if err != nil {
+			c.errorf(it, path, "%v", err)
+			continue
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func (c *ctx) breaker(n *yaml.Node) *Breaker {
+	fs := c.mapping(n, "breaker", "failures", "window", "cooldown", "verify")
+	if fs == nil {
+		return nil
+	}
+	b := &Breaker{Failures: 3, Window: 30 * time.Minute, Cooldown: time.Hour}
+	if f, ok := fs["failures"]; ok {
+		b.Failures, _ = c.integer(f, "breaker.failures", 1)
+	}
+	if f, ok := fs["window"]; ok {
+		b.Window, _ = c.duration(f, "breaker.window")
+	}
+	if f, ok := fs["cooldown"]; ok {
+		b.Cooldown, _ = c.duration(f, "breaker.cooldown")
+	}
+	if f, ok := fs["verify"]; ok {
+		b.Verify, _ = c.duration(f, "breaker.verify")
+	}
+	return b
+}
+
+func (c *ctx) approval(n *yaml.Node) *Approval {
+	fs := c.mapping(n, "approval", "expires", "approvers")
+	if fs == nil {
+		return nil
+	}
+	a := &Approval{Expires: 30 * time.Minute, Approvers: 1}
+	if f, ok := fs["expires"]; ok {
+		a.Expires, _ = c.duration(f, "approval.expires")
+	}
+	if f, ok := fs["approvers"]; ok {
+		a.Approvers, _ = c.integer(f, "approval.approvers", 1)
+	}
+	return a
+}
+
+var stepKeys = []string{"name", "action", "with", "timeout", "retries", "approval", "continue_on_error", "when"}
+
+func (c *ctx) steps(n *yaml.Node, path string) []*Step {
+	if n.Kind != yaml.SequenceNode {
+		c.errorf(n, path, "must be a list of steps, got %s", kindName(n))
+		return nil
+	}
+	var out []*Step
+	for i, sn := range n.Content {
+		sp := fmt.Sprintf("%s[%d]", path, i)
+		fs := c.mapping(sn, sp, stepKeys...)
+		if fs == nil {
+			continue
+		}
+		s := &Step{Index: i, Timeout: 30 * time.Second, Line: sn.Line, Column: sn.Column}
+		if f, ok := fs["name"]; ok {
+			s.Name, _ = c.str(f, sp+".name")
+		}
+		var act actions.Action
+		if f, ok := fs["action"]; ok {
+			if id, ok := c.str(f, sp+".action"); ok {
+				s.Action = id
+				a, err := c.l.cat.Get(id)
+				if err != nil {
+					c.errorf(f.val, sp+".action", "unknown action %q", id)
+				}
+				act = a
+			}
+		} else {
+			c.errorf(sn, sp+".action", "is required")
+		}
+		if f, ok := fs["timeout"]; ok {
+			s.Timeout, _ = c.duration(f, sp+".timeout")
+		}
+		if f, ok := fs["retries"]; ok {
+			s.Retries, _ = c.integer(f, sp+".retries", 0)
+		}
+		if f, ok := fs["approval"]; ok {
+			if v, ok := c.str(f, sp+".approval"); ok {
+				switch v {
+				case "required":
+					s.Approval = true
+				case "none":
+				default:
+					c.errorf(f.val, sp+".approval", "must be required or none, got %q", v)
+				}
+			}
+		}
+		if f, ok := fs["continue_on_error"]; ok {
+			s.ContinueOnError, _ = c.boolean(f, sp+".continue_on_error")
+		}
+		if f, ok := fs["when"]; ok {
+			if v, ok := c.str(f, sp+".when"); ok {
+				s.When = v
+				s.when = c.compile(f.val, sp+".when", v, expr.AsBool())
+			}
+		}
+		s.With = map[string]*Value{}
+		withNodes := map[string]*yaml.Node{}
+		if f, ok := fs["with"]; ok {
+			if wf := c.mapping(f.val, sp+".with"); wf != nil {
+				for k, kv := range wf {
+					withNodes[k] = kv.key
+					if v := c.value(kv.val, sp+".with."+k); v != nil {
+						s.With[k] = v
+					}
+				}
+			}
+		}
+		if act != nil {
+			c.checkParams(act, s, sn, sp, withNodes)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// checkParams validates the literal parameters with the action and reports
+// required parameters that are missing altogether.
+func (c *ctx) checkParams(act actions.Action, s *Step, sn *yaml.Node, sp string, keys map[string]*yaml.Node) {
+	literal := map[string]any{}
+	for k, v := range s.With {
+		if l, ok := v.Literal(); ok {
+			literal[k] = l
+		}
+	}
+	var errs []error
+	if err := act.Validate(literal, false); err != nil {
+		errs = append(errs, err)
+	}
+	for _, p := range act.Spec().Params {
+		if _, ok := s.With[p.Name]; !ok && p.Required && p.Default == nil {
+			errs = append(errs, &actions.ParamError{Param: p.Name, Msg: "is required"})
+		}
+	}
+	for _, err := range errs {
+		for _, e := range flatten(err) {
+			var pe *actions.ParamError
+			if errors.As(e, &pe) {
+				name, _, _ := strings.Cut(pe.Param, ".")
+				if kn, ok := keys[name]; ok {
+					c.errorf(kn, sp+".with."+pe.Param, "%s", pe.Msg)
+				} else {
+					c.errorf(sn, sp+".with."+pe.Param, "%s", pe.Msg)
+				}
+				continue
+			}
+			c.errorf(sn, sp+".with", "%v", e)
+		}
+	}
+}
+
+func flatten(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		var out []error
+		for _, e := range j.Unwrap() {
+			out = append(out, flatten(e)...)
+		}
+		return out
+	}
+	return []error{err}
+}
+
+// value compiles a parameter node: scalars (with templates), lists, mappings.
+func (c *ctx) value(n *yaml.Node, path string) *Value {
+	switch n.Kind {
+	case yaml.ScalarNode:
+		if n.Tag == "!!str" {
+			v, err := compileString(n.Value)
+			if err != nil {
+				var te *templateError
+				if errors.As(err, &te) {
+					line, col := c.position(n, te.offset, te.err)
+					c.errorAt(line, col, path, exprMessage(te.err))
+				} else {
+					c.errorf(n, path, "%v", err)
+				}
+				return nil
+			}
+			return v
+		}
+		var lit any
+		if err := n.Decode(&lit); err != nil {
+			c.errorf(n, path, "%v", err)
+			return nil
+		}
+		return &Value{literal: lit}
+	case yaml.SequenceNode:
+		v := &Value{list: []*Value{}}
+		for i, e := range n.Content {
+			ev := c.value(e, fmt.Sprintf("%s[%d]", path, i))
+			if ev == nil {
+				return nil
+			}
+			v.list = append(v.list, ev)
+		}
+		return v
+	case yaml.MappingNode:
+		v := &Value{mapping: map[string]*Value{}}
+		fs := c.mapping(n, path)
+		for k, f := range fs {
+			ev := c.value(f.val, path+"."+k)
+			if ev == nil {
+				return nil
+			}
+			v.mapping[k] = ev
+		}
+		return v
+	}
+	c.errorf(n, path, "unsupported value: %s", kindName(n))
+	return nil
+}
+
+func exprMessage(err error) string {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return "invalid expression: " + fe.Message
+	}
+	return "invalid expression: " + err.Error()
+}

@@ -1,0 +1,142 @@
+package playbooks
+
+import (
+	"time"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/firebreak/firebreak/engine/event"
+)
+
+// Modes a playbook runs in.
+const (
+	ModeAuto    = "auto"    // run steps as planned
+	ModeApprove = "approve" // every changing step waits for a human
+	ModeShadow  = "shadow"  // plan and audit, never execute
+)
+
+// Playbook is one compiled playbook.
+type Playbook struct {
+	Name        string
+	Description string
+	Owner       string
+	// Match is the rule's source text; match is its compiled program.
+	Match      string
+	match      *vm.Program
+	Mode       string
+	Dedupe     *Dedupe
+	Budget     []Budget
+	Breaker    *Breaker
+	Approval   *Approval
+	Steps      []*Step
+	OnResolved []*Step
+
+	// File and Line say where the playbook was defined; Hash is the SHA-256
+	// of its YAML text, so a reload shows what changed.
+	File string
+	Line int
+	Hash string
+}
+
+// Dedupe is the playbook's dedupe window: the same key within Window runs once.
+type Dedupe struct {
+	// Key is an expr expression; empty means the event's fingerprint.
+	Key    string
+	key    *vm.Program
+	Window time.Duration
+}
+
+// Budget is one rate window per target: at most Count runs per Window.
+type Budget struct {
+	Count  int
+	Window time.Duration
+	Text   string
+}
+
+// Breaker configures the circuit breaker per playbook × target.
+type Breaker struct {
+	Failures int
+	Window   time.Duration
+	Cooldown time.Duration
+	// Verify is how long after a run its alert must resolve to count as a
+	// success; zero means only execution failures count.
+	Verify time.Duration
+}
+
+// Approval configures human approval for the playbook's steps.
+type Approval struct {
+	// Expires is how long an undecided approval waits before it is denied.
+	Expires time.Duration
+	// Approvers is how many distinct people must approve (two-person rule: 2).
+	Approvers int
+}
+
+// Step is one action of a playbook.
+type Step struct {
+	Index  int
+	Name   string
+	Action string
+	// With holds the compiled parameters.
+	With            map[string]*Value
+	Timeout         time.Duration
+	Retries         int
+	Approval        bool
+	ContinueOnError bool
+	When            string
+	when            *vm.Program
+	Line            int
+	Column          int
+}
+
+// Matches evaluates the playbook's rule against ev.
+func (p *Playbook) Matches(ev *event.Event) (bool, error) {
+	out, err := vm.Run(p.match, Env{Event: ev})
+	if err != nil {
+		return false, err
+	}
+	b, _ := out.(bool)
+	return b, nil
+}
+
+// DedupeKey evaluates the dedupe key for ev. Without a configured key it is
+// the event's fingerprint (or its id when it has none).
+func (p *Playbook) DedupeKey(ev *event.Event) (string, error) {
+	if p.Dedupe == nil || p.Dedupe.key == nil {
+		if ev.Fingerprint != "" {
+			return ev.Fingerprint, nil
+		}
+		return ev.ID, nil
+	}
+	out, err := vm.Run(p.Dedupe.key, Env{Event: ev})
+	if err != nil {
+		return "", err
+	}
+	return stringify(out), nil
+}
+
+// ShouldRun evaluates the step's `when` condition; a step without one runs.
+func (s *Step) ShouldRun(ev *event.Event) (bool, error) {
+	if s.when == nil {
+		return true, nil
+	}
+	out, err := vm.Run(s.when, Env{Event: ev})
+	if err != nil {
+		return false, err
+	}
+	b, _ := out.(bool)
+	return b, nil
+}
+
+// Render evaluates every parameter template against ev.
+func (s *Step) Render(ev *event.Event) (map[string]any, error) {
+	env := Env{Event: ev}
+	out := make(map[string]any, len(s.With))
+	for k, v := range s.With {
+		r, err := v.Eval(env)
+		if err != nil {
+			return nil, err
+		}
+		out[k] = r
+	}
+	return out, nil
+}

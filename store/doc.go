@@ -1,0 +1,15 @@
+// Package store is Firebreak's embedded state: one bbolt file holding the
+// inbox of accepted events, idempotency keys, guard and approval state, and
+// the hash-chained audit trail.
+//
+// All writes go through one group-commit loop (DB.Update): concurrent callers
+// queue their transaction functions, the loop runs as many as are waiting in
+// one bbolt transaction and one fsync, and answers each caller only after the
+// commit. A caller is therefore never acknowledged before its data is durable,
+// and an alert storm pays one fsync per batch rather than per request.
+//
+// The store makes no network calls and must not be given functions that do:
+// a transaction function runs while the database is locked for writing, and
+// may be run more than once (if another function in its batch fails), so it
+// must only read and write through the Tx it is given.
+package store

@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+
+	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/engine/state"
+)
+
+func itob(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+func btoi(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
+
+// AppendEvents makes events durable in the inbox. Events whose id was seen
+// before are not stored again. The result has one entry per event: its inbox
+// sequence, or 0 for a duplicate. It returns after the commit.
+func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, error) {
+	// Encode outside the write transaction: the commit loop is the one
+	// serial section of ingest, so it only does puts.
+	encoded := make([][]byte, len(events))
+	for i := range events {
+		b, err := json.Marshal(&events[i])
+		if err != nil {
+			return nil, fmt.Errorf("encode event %s: %w", events[i].ID, err)
+		}
+		encoded[i] = b
+	}
+	seqs := make([]uint64, len(events))
+	err := d.Update(ctx, func(stx state.Tx) error {
+		tx := stx.(*Tx)
+		inbox := tx.tx.Bucket(bucketInbox)
+		pending := tx.tx.Bucket(bucketPending)
+		seen := tx.tx.Bucket(bucketSeen)
+		for i := range events {
+			seqs[i] = 0
+			id := []byte(events[i].ID)
+			if seen.Get(id) != nil {
+				continue
+			}
+			seq, err := inbox.NextSequence()
+			if err != nil {
+				return err
+			}
+			k := itob(seq)
+			if err := inbox.Put(k, encoded[i]); err != nil {
+				return err
+			}
+			if err := pending.Put(k, nil); err != nil {
+				return err
+			}
+			if err := seen.Put(id, k); err != nil {
+				return err
+			}
+			seqs[i] = seq
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("append events: %w", err)
+	}
+	return seqs, nil
+}
+
+// Pending returns up to limit sequences of accepted but unfinished events
+// greater than after, in order.
+func (d *DB) Pending(_ context.Context, after uint64, limit int) ([]uint64, error) {
+	var out []uint64
+	err := d.bolt.View(func(tx *boltTx) error {
+		c := tx.Bucket(bucketPending).Cursor()
+		for k, _ := c.Seek(itob(after + 1)); k != nil && len(out) < limit; k, _ = c.Next() {
+			out = append(out, btoi(k))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// PendingCount returns how many accepted events are not yet finished.
+func (d *DB) PendingCount() int {
+	n := 0
+	_ = d.bolt.View(func(tx *boltTx) error {
+		n = tx.Bucket(bucketPending).Stats().KeyN
+		return nil
+	})
+	return n
+}
+
+// Event loads the inbox event with the given sequence.
+func (d *DB) Event(_ context.Context, seq uint64) (event.Event, error) {
+	var ev event.Event
+	err := d.bolt.View(func(tx *boltTx) error {
+		v := tx.Bucket(bucketInbox).Get(itob(seq))
+		if v == nil {
+			return fmt.Errorf("event %d: %w", seq, ErrNotFound)
+		}
+		return json.Unmarshal(v, &ev)
+	})
+	return ev, err
+}
+
+// EventsSince calls fn for each stored event received at or after since, in
+// inbox order. It is the input of replay.
+func (d *DB) EventsSince(_ context.Context, sinceUnixNano int64, fn func(seq uint64, ev event.Event) error) error {
+	return d.bolt.View(func(tx *boltTx) error {
+		c := tx.Bucket(bucketInbox).Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			var ev event.Event
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return fmt.Errorf("event %d: %w", btoi(k), err)
+			}
+			if ev.ReceivedAt.UnixNano() < sinceUnixNano {
+				continue
+			}
+			if err := fn(btoi(k), ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// Finish marks the event done: it leaves the pending set. The caller's
+// records are written in the same transaction.
+func (tx *Tx) Finish(seq uint64) error {
+	return tx.tx.Bucket(bucketPending).Delete(itob(seq))
+}

@@ -1,0 +1,302 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/playbooks"
+	"github.com/firebreak/firebreak/store"
+	"github.com/firebreak/firebreak/web/sources"
+)
+
+// Inbox is what the receivers need of the store.
+type Inbox interface {
+	AppendEvents(ctx context.Context, events []event.Event) ([]uint64, error)
+}
+
+// AuditReader is what the audit API needs of the store.
+type AuditReader interface {
+	ListAudit(ctx context.Context, q store.AuditQuery) ([]audit.Record, uint64, error)
+	VerifyAudit(ctx context.Context) (int, error)
+}
+
+// Engine is what the handlers need of the engine.
+type Engine interface {
+	Notify()
+	Playbooks() *playbooks.Set
+}
+
+// Source is one configured receiver.
+type Source struct {
+	Decoder sources.Decoder
+	// Authenticate checks the request; nil accepts everything (the source
+	// was configured insecure).
+	Authenticate func(r *http.Request, body []byte) error
+}
+
+// Config configures the HTTP server.
+type Config struct {
+	Inbox   Inbox
+	Audit   AuditReader
+	Engine  Engine
+	Sources map[string]Source
+	Logger  *slog.Logger
+	// MaxBodyBytes bounds a request body (default 1 MiB).
+	MaxBodyBytes int64
+	// MaxEventAge marks older events stale (0: never).
+	MaxEventAge time.Duration
+	// Ready reports whether the store is writable.
+	Ready func(ctx context.Context) error
+	Now   func() time.Time
+	// OnAuthFailure is told of every refused request (audited by the caller).
+	OnAuthFailure func(source, remote string, err error)
+}
+
+// Server is the HTTP handler.
+type Server struct {
+	cfg    Config
+	router *gin.Engine
+	log    *slog.Logger
+}
+
+// New builds the router.
+func New(cfg Config) *Server {
+	if cfg.MaxBodyBytes <= 0 {
+		cfg.MaxBodyBytes = 1 << 20
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.Use(gin.Recovery())
+	s := &Server{cfg: cfg, router: r, log: cfg.Logger}
+	r.NoRoute(func(c *gin.Context) { jsonError(c, http.StatusNotFound, "", "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path) })
+	r.HandleMethodNotAllowed = true
+	r.NoMethod(func(c *gin.Context) { jsonError(c, http.StatusMethodNotAllowed, "", "method not allowed") })
+	r.POST("/hooks/:source", s.ingest)
+	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
+	r.GET("/readyz", s.ready)
+	r.GET("/api/v1/audit", s.listAudit)
+	r.GET("/api/v1/audit/verify", s.verifyAudit)
+	r.GET("/api/v1/playbooks", s.listPlaybooks)
+	return s
+}
+
+// Router exposes the gin engine so that other packages can add routes.
+func (s *Server) Router() *gin.Engine { return s.router }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
+
+func jsonError(c *gin.Context, code int, field, msg string) {
+	body := gin.H{"error": msg}
+	if field != "" {
+		body["field"] = field
+	}
+	c.AbortWithStatusJSON(code, body)
+}
+
+func jsonContentType(ct string) bool {
+	if ct == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json")
+}
+
+func (s *Server) ingest(c *gin.Context) {
+	name := c.Param("source")
+	src, ok := s.cfg.Sources[name]
+	if !ok {
+		jsonError(c, http.StatusNotFound, "", "unknown source "+strconv.Quote(name))
+		return
+	}
+	s.receive(c, name, src)
+}
+
+// receive is the ingest path shared by every source: content type, size
+// limit, authentication, decoding, then a durable append before the 2xx.
+func (s *Server) receive(c *gin.Context, name string, src Source) {
+	r := c.Request
+	if !jsonContentType(r.Header.Get("Content-Type")) {
+		jsonError(c, http.StatusUnsupportedMediaType, "", "content type must be application/json, got "+strconv.Quote(r.Header.Get("Content-Type")))
+		return
+	}
+	if r.ContentLength > s.cfg.MaxBodyBytes {
+		jsonError(c, http.StatusRequestEntityTooLarge, "", "body exceeds the limit of "+strconv.FormatInt(s.cfg.MaxBodyBytes, 10)+" bytes")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			jsonError(c, http.StatusRequestEntityTooLarge, "", "body exceeds the limit of "+strconv.FormatInt(s.cfg.MaxBodyBytes, 10)+" bytes")
+			return
+		}
+		jsonError(c, http.StatusBadRequest, "", "reading the body failed")
+		return
+	}
+	if src.Authenticate != nil {
+		if err := src.Authenticate(r, body); err != nil {
+			if s.cfg.OnAuthFailure != nil {
+				s.cfg.OnAuthFailure(name, c.ClientIP(), err)
+			}
+			jsonError(c, http.StatusUnauthorized, "", "unauthorized: "+err.Error())
+			return
+		}
+	}
+	now := s.cfg.Now().UTC()
+	events, err := src.Decoder.Decode(body, now)
+	if err != nil {
+		var de *sources.DecodeError
+		if errors.As(err, &de) {
+			jsonError(c, http.StatusBadRequest, de.Field, de.Error())
+			return
+		}
+		jsonError(c, http.StatusBadRequest, "", err.Error())
+		return
+	}
+	for i := range events {
+		ev := &events[i]
+		ev.Raw = body
+		if ev.ReceivedAt.IsZero() {
+			ev.ReceivedAt = now
+		}
+		if s.cfg.MaxEventAge > 0 && !ev.StartsAt.IsZero() && now.Sub(ev.StartsAt) > s.cfg.MaxEventAge && ev.Status == event.StatusFiring {
+			ev.Stale = true
+		}
+	}
+	seqs, err := s.cfg.Inbox.AppendEvents(r.Context(), events)
+	if err != nil {
+		s.log.Error("storing events failed", "source", name, "error", err)
+		c.Header("Retry-After", "5")
+		jsonError(c, http.StatusServiceUnavailable, "", "events could not be stored; retry")
+		return
+	}
+	accepted := 0
+	for _, seq := range seqs {
+		if seq != 0 {
+			accepted++
+		}
+	}
+	if accepted > 0 {
+		s.cfg.Engine.Notify()
+	}
+	c.JSON(http.StatusAccepted, gin.H{"accepted": accepted, "duplicates": len(seqs) - accepted})
+}
+
+func (s *Server) ready(c *gin.Context) {
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(c.Request.Context()); err != nil {
+			jsonError(c, http.StatusServiceUnavailable, "", "store not writable: "+err.Error())
+			return
+		}
+	}
+	set := s.cfg.Engine.Playbooks()
+	if set == nil {
+		jsonError(c, http.StatusServiceUnavailable, "", "no playbooks loaded")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "playbooks": set.Len()})
+}
+
+func (s *Server) listAudit(c *gin.Context) {
+	q := store.AuditQuery{
+		EventID:  c.Query("event_id"),
+		Playbook: c.Query("playbook"),
+		Action:   c.Query("action"),
+		Kind:     c.Query("kind"),
+		Outcome:  c.Query("outcome"),
+	}
+	var err error
+	if v := c.Query("cursor"); v != "" {
+		if q.After, err = strconv.ParseUint(v, 10, 64); err != nil {
+			jsonError(c, http.StatusBadRequest, "cursor", "cursor must be a record sequence number")
+			return
+		}
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			jsonError(c, http.StatusBadRequest, "limit", "limit must be between 1 and 1000")
+			return
+		}
+		q.Limit = n
+	}
+	for _, tf := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", &q.Since}, {"until", &q.Until}} {
+		if v := c.Query(tf.name); v != "" {
+			t, err := parseTime(v, s.cfg.Now())
+			if err != nil {
+				jsonError(c, http.StatusBadRequest, tf.name, tf.name+" must be RFC 3339 or a duration ago such as 24h")
+				return
+			}
+			*tf.dst = t
+		}
+	}
+	recs, next, err := s.cfg.Audit.ListAudit(c.Request.Context(), q)
+	if err != nil {
+		jsonError(c, http.StatusInternalServerError, "", "reading the audit trail failed")
+		return
+	}
+	if recs == nil {
+		recs = []audit.Record{}
+	}
+	out := gin.H{"records": recs}
+	if next != 0 {
+		out["next_cursor"] = strconv.FormatUint(next, 10)
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// parseTime accepts RFC 3339 or a duration meaning "that long ago".
+func parseTime(v string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	return time.Parse(time.RFC3339, v)
+}
+
+func (s *Server) listPlaybooks(c *gin.Context) {
+	set := s.cfg.Engine.Playbooks()
+	out := []gin.H{}
+	if set != nil {
+		for _, p := range set.Playbooks {
+			out = append(out, gin.H{"name": p.Name, "description": p.Description, "mode": p.Mode, "file": p.File, "line": p.Line, "hash": p.Hash, "steps": len(p.Steps)})
+		}
+	}
+	c.JSON(http.StatusOK, gin.H{"playbooks": out})
+}
+
+func (s *Server) verifyAudit(c *gin.Context) {
+	n, err := s.cfg.Audit.VerifyAudit(c.Request.Context())
+	if errors.Is(err, store.ErrChainBroken) {
+		c.JSON(http.StatusConflict, gin.H{"ok": false, "records": n, "error": err.Error()})
+		return
+	}
+	if err != nil {
+		jsonError(c, http.StatusInternalServerError, "", "verifying the audit trail failed")
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"ok": true, "records": n})
+}
