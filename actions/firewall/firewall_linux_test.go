@@ -3,6 +3,7 @@ package firewall_test
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 )
 
 // newFirewall builds a Firewall on the lab's server namespace.
-func newFirewall(t *testing.T, l *lab, store firewall.BlockStore) *firewall.Firewall {
+func newFirewall(t testing.TB, l *lab, store firewall.BlockStore) *firewall.Firewall {
 	t.Helper()
 	fw, err := firewall.New(firewall.Config{
 		NetNS:     l.server,
@@ -30,7 +31,7 @@ func newFirewall(t *testing.T, l *lab, store firewall.BlockStore) *firewall.Fire
 	return fw
 }
 
-func block(t *testing.T, a actions.Action, params map[string]any, dry bool) actions.Result {
+func block(t testing.TB, a actions.Action, params map[string]any, dry bool) actions.Result {
 	t.Helper()
 	if err := a.Validate(params, true); err != nil {
 		t.Fatalf("Validate(%v): %v", params, err)
@@ -320,5 +321,21 @@ func TestAvailableReportsMissingNamespace(t *testing.T) {
 	err = fw.Available(context.Background())
 	if !errors.Is(err, firewall.ErrUnavailable) || !errors.Is(err, firewall.ErrNetNS) {
 		t.Fatalf("err = %v, want ErrUnavailable and ErrNetNS", err)
+	}
+}
+
+// BenchmarkBlockUnblock measures one block_ip run and one unblock_ip run
+// against a whole table holding a thousand other blocks.
+func BenchmarkBlockUnblock(b *testing.B) {
+	l := newLab(b)
+	fw := newFirewall(b, l, firewall.NewMemoryStore())
+	for i := range 1000 {
+		ip := netip.AddrFrom4([4]byte{198, 51, byte(i / 250), byte(1 + i%250)})
+		block(b, fw.BlockAction(), map[string]any{"ip": ip.String(), "ttl": "10m"}, false)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		block(b, fw.BlockAction(), map[string]any{"ip": clientV4.String(), "ttl": "10m"}, false)
+		block(b, fw.UnblockAction(), map[string]any{"ip": clientV4.String()}, false)
 	}
 }

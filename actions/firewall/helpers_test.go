@@ -19,7 +19,7 @@ import (
 
 // requireRoot skips a test that needs root, ip and nft, except under CI=true
 // where their absence is a failure.
-func requireRoot(t *testing.T) {
+func requireRoot(t testing.TB) {
 	t.Helper()
 	why := ""
 	if os.Geteuid() != 0 {
@@ -40,7 +40,7 @@ func requireRoot(t *testing.T) {
 }
 
 // run runs a command and fails the test when it fails.
-func run(t *testing.T, name string, args ...string) string {
+func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -70,7 +70,7 @@ type lab struct {
 // newLab creates the namespaces, removed again when the test ends. The
 // client namespace holds two IPv4 and two IPv6 addresses, so one can be
 // blocked while the other still passes. No traffic leaves the namespaces.
-func newLab(t *testing.T) *lab {
+func newLab(t testing.TB) *lab {
 	t.Helper()
 	requireRoot(t)
 	b := make([]byte, 4)
@@ -152,7 +152,7 @@ func (l *lab) connect(src netip.Addr, timeout time.Duration) error {
 }
 
 // passes fails the test unless src can connect.
-func (l *lab) passes(t *testing.T, src netip.Addr) {
+func (l *lab) passes(t testing.TB, src netip.Addr) {
 	t.Helper()
 	if err := l.connect(src, 2*time.Second); err != nil {
 		t.Fatalf("traffic from %s should pass: %v", src, err)
@@ -160,7 +160,7 @@ func (l *lab) passes(t *testing.T, src netip.Addr) {
 }
 
 // dropped fails the test unless a connection from src times out.
-func (l *lab) dropped(t *testing.T, src netip.Addr) {
+func (l *lab) dropped(t testing.TB, src netip.Addr) {
 	t.Helper()
 	err := l.connect(src, 400*time.Millisecond)
 	if err == nil {
@@ -172,7 +172,7 @@ func (l *lab) dropped(t *testing.T, src netip.Addr) {
 }
 
 // nft runs the nft CLI in the server namespace, to inspect the ruleset.
-func (l *lab) nft(t *testing.T, args ...string) string {
+func (l *lab) nft(t testing.TB, args ...string) string {
 	t.Helper()
 	return run(t, "ip", append([]string{"netns", "exec", l.server, "nft"}, args...)...)
 }
