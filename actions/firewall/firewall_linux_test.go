@@ -280,6 +280,14 @@ func TestRestoreForgetsExpiredAndRefusedBlocks(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// 192.0.2.100 was blocked before it joined the allowlist.
+	old, err := firewall.New(firewall.Config{NetNS: l.server, Store: firewall.NewMemoryStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	block(t, old.BlockAction(), map[string]any{"ip": allowedV4.String()}, false)
+	l.dropped(t, allowedV4)
+
 	fw := newFirewall(t, l, store)
 	rep, err := fw.Restore(ctx)
 	if err != nil {

@@ -17,14 +17,16 @@ type RestoreReport struct {
 	// Expired blocks were past their expiry and were forgotten.
 	Expired int `json:"expired"`
 	// Refused blocks name an address that must now never be blocked (the
-	// allowlist or the host's addresses changed); they were forgotten.
+	// allowlist or the host's addresses changed); they were lifted, if still
+	// installed, and forgotten.
 	Refused int `json:"refused"`
 }
 
 // Restore makes Firebreak's table whole and re-installs every recorded block
 // that is still due, with its remaining time (capped to the configured
-// maximum). Blocks still installed are left as they are; expired ones, and
-// ones whose address must now never be blocked, are forgotten. Call it at
+// maximum). Blocks still installed are left as they are; expired ones are
+// forgotten, and ones whose address must now never be blocked are lifted and
+// forgotten. Call it at
 // start-up; block_ip also calls it by itself when it finds the table gone.
 func (f *Firewall) Restore(ctx context.Context) (RestoreReport, error) {
 	if err := ctx.Err(); err != nil {
@@ -69,18 +71,25 @@ func (f *Firewall) restoreLocked(ctx context.Context, s *session, own map[netip.
 		}
 		log := f.log.With("ip", b.IP.String(), "expires_at", b.ExpiresAt, "reason", b.Reason)
 		left := b.ExpiresAt.Sub(now).Truncate(time.Millisecond)
-		switch {
-		case left <= 0:
+		if left <= 0 || !b.IP.IsValid() {
 			if err := f.store.DeleteBlock(ctx, b.IP); err != nil {
 				return rep, fmt.Errorf("restore: forget expired block %s: %w", b.IP, err)
 			}
 			rep.Expired++
 			continue
-		case f.refuse(b.IP, own) != nil:
+		}
+		if why := f.refuse(b.IP, own); why != nil {
+			// The allowlist or the host's addresses changed since the block:
+			// lift it now rather than let it run out.
+			if _, ok := present[b.IP]; ok {
+				if err := f.remove(s.conn, b.IP); err != nil {
+					return rep, fmt.Errorf("restore: lift refused block: %w", err)
+				}
+			}
 			if err := f.store.DeleteBlock(ctx, b.IP); err != nil {
 				return rep, fmt.Errorf("restore: forget refused block %s: %w", b.IP, err)
 			}
-			log.Warn("recorded block dropped", "why", f.refuse(b.IP, own).Error())
+			log.Warn("recorded block lifted and forgotten", "why", why.Error())
 			rep.Refused++
 			continue
 		}
