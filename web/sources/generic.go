@@ -35,7 +35,7 @@ import (
 //	    annotations: { summary: item.summary }
 //	    fields: { score: item.score }   # added to fields, which hold the body (or item)
 //	    host: item.asset?.hostname
-//	    src_ip: item.network?.src
+//	    src_ip: item.network?.src       # kept only if it is an IP address
 type GenericConfig struct {
 	Items       string            `yaml:"items" json:"items,omitempty"`
 	ID          string            `yaml:"id" json:"id,omitempty"`
@@ -207,8 +207,8 @@ func (g *Generic) event(env genericEnv, where string, body []byte, index int, no
 		Workload:   scalar("workload"),
 		Pod:        scalar("pod"),
 		Host:       scalar("host"),
-		SrcIP:      scalar("src_ip"),
-		DstIP:      scalar("dst_ip"),
+		SrcIP:      onlyIP(scalar("src_ip")),
+		DstIP:      onlyIP(scalar("dst_ip")),
 		User:       scalar("user"),
 		ReceivedAt: now,
 	}
@@ -300,4 +300,16 @@ func (g *Generic) event(env genericEnv, where string, body []byte, index int, no
 		ev.ID += ":resolved"
 	}
 	return ev, nil
+}
+
+// onlyIP keeps s when it is an IP address ("ip:port" keeps the IP), so an
+// action never gets something else to block.
+func onlyIP(s string) string {
+	if isIP(s) {
+		return s
+	}
+	if h, _, ok := splitHostPort(s); ok && isIP(h) {
+		return h
+	}
+	return ""
 }
