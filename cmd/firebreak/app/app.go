@@ -44,6 +44,15 @@ type App struct {
 	Registry *actions.Registry
 	Web      *web.Server
 
+	// Set by the feature wiring (wire_*.go) before the engine is built.
+	guard    engine.Guard
+	approver engine.Approver
+	observer engine.Observer
+	closers  []func() error
+	// background holds functions started by Start once listening.
+	background []func(ctx context.Context)
+	opts       Options
+
 	log      *slog.Logger
 	ln       net.Listener
 	http     *http.Server
@@ -93,11 +102,23 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	if err != nil {
 		return nil, err
 	}
+	a := &App{Config: cfg, DB: db, Registry: reg, log: log, opts: opts}
+	// Each feature wires itself in its own file, before the engine exists
+	// (what the engine is built with) and after the router exists (routes).
+	for _, setup := range []func(*App) error{setupMetrics, setupGuards, setupApprovals} {
+		if err := setup(a); err != nil {
+			_ = a.closeAll()
+			_ = db.Close()
+			return nil, err
+		}
+	}
 	eng := engine.New(engine.Config{
 		Store: db, Registry: reg, Logger: log.With("component", "engine"),
 		Workers: cfg.Workers, DryRun: cfg.DryRun, ActOnStale: cfg.ActOnStale, Now: opts.Now,
+		Guard: a.guard, Approver: a.approver, Observer: a.observer,
 	})
 	eng.SetPlaybooks(set)
+	a.Engine = eng
 
 	srcs := map[string]web.Source{}
 	for name, dec := range map[string]sources.Decoder{"alertmanager": sources.Alertmanager{}} {
@@ -119,14 +140,21 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 		},
 	})
 
+	a.Web = srv
+	for _, routes := range []func(*App){routesMetrics, routesGuards, routesApprovals} {
+		routes(a)
+	}
+
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		_ = a.closeAll()
 		_ = db.Close()
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	a := &App{Config: cfg, DB: db, Engine: eng, Registry: reg, Web: srv, log: log, ln: ln, cancel: cancel,
-		http: &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}}
+	a.ln, a.cancel = ln, cancel
+	a.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	a.startBackground(runCtx)
 	if !opts.NoDispatch {
 		a.wg.Add(1)
 		go func() {
@@ -164,8 +192,37 @@ func (a *App) Close() error {
 		err := a.http.Shutdown(ctx)
 		a.cancel()
 		a.wg.Wait()
-		a.closeErr = errors.Join(err, a.DB.Close())
+		a.closeErr = errors.Join(err, a.closeAll(), a.DB.Close())
 		a.log.Info("firebreak stopped")
 	})
 	return a.closeErr
 }
+
+// closeAll runs the features' closers in reverse order.
+func (a *App) closeAll() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+// Go runs fn in the background until the app closes; features use it for
+// timers (approval expiry, block restoration, file watching).
+func (a *App) Go(fn func(ctx context.Context)) {
+	a.background = append(a.background, fn)
+}
+
+func (a *App) startBackground(ctx context.Context) {
+	for _, fn := range a.background {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			fn(ctx)
+		}()
+	}
+}
+
+// Logger returns the app's logger.
+func (a *App) Logger() *slog.Logger { return a.log }

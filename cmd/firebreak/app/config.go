@@ -50,6 +50,13 @@ type Config struct {
 	ActOnStale bool `yaml:"act_on_stale"`
 	// Sources configures receivers; see the README.
 	Sources map[string]SourceConfig `yaml:"sources"`
+	// Guards configures protected targets, global caps and the kill switch
+	// (wire_guards.go).
+	Guards GuardsConfig `yaml:"guards"`
+	// Approvals configures human approval (wire_approvals.go).
+	Approvals ApprovalsConfig `yaml:"approvals"`
+	// Audit configures retention and redaction (wire_metrics.go).
+	Audit AuditConfig `yaml:"audit"`
 }
 
 // SourceConfig configures one receiver.
