@@ -220,7 +220,15 @@ func (a *BlockIP) Run(ctx context.Context, req actions.Request) (actions.Result,
 		res.Output["table_created"] = true
 		res.Output["restored"] = rep.Restored
 	}
-	if err := f.add(s.conn, ip, ttl, comment(reason), existed); err != nil {
+	replace := existed
+	if created {
+		// Restoring may have put this very address back.
+		if find, _, err = f.lookup(s.conn); err != nil {
+			return actions.Result{}, classify(fmt.Errorf("block %s: %w", ip, err))
+		}
+		_, replace = find(ip)
+	}
+	if err := f.add(s.conn, ip, ttl, comment(reason), replace); err != nil {
 		return actions.Result{}, classify(fmt.Errorf("block %s: %w", ip, err))
 	}
 	b := Block{IP: ip, Reason: reason, CreatedAt: now, ExpiresAt: now.Add(ttl), Playbook: req.Playbook}
@@ -248,7 +256,7 @@ func (a *BlockIP) Run(ctx context.Context, req actions.Request) (actions.Result,
 	}
 	res.Summary = fmt.Sprintf("%s %s for %s in %s", verb, ip, fmtDur(ttl), where)
 	if existed {
-		res.Summary += fmt.Sprintf(" (the previous block had %s left)", fmtDur(old.expires))
+		res.Summary += fmt.Sprintf(" (the previous block had %s left)", fmtDur(old.expires.Round(time.Second)))
 	}
 	return res, nil
 }

@@ -258,6 +258,13 @@ func TestRestoreReinstallsAfterFlushAndRestart(t *testing.T) {
 	if res.Output["restored"] != 2 {
 		t.Errorf("output = %v, want restored 2", res.Output)
 	}
+	// Blocking a recorded address after a flush restores it, then applies
+	// the new ttl.
+	l.nft(t, "flush", "ruleset")
+	res = block(t, fw2.BlockAction(), map[string]any{"ip": clientV4.String(), "ttl": "20m"}, false)
+	if res.Output["restored"] != 3 || res.After["timeout"] != "20m" {
+		t.Errorf("output = %v, after = %v; want 3 restored and timeout 20m", res.Output, res.After)
+	}
 	l.dropped(t, clientV4)
 	l.dropped(t, clientV6)
 	l.dropped(t, otherV6)
