@@ -120,7 +120,7 @@ func newLab(t testing.TB) *lab {
 		}
 	}()
 	// The veth pair needs a moment to come up (carrier, IPv6 addresses).
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(10 * time.Second)
 	for _, src := range []netip.Addr{clientV4, clientV6} {
 		for l.connect(src, 500*time.Millisecond) != nil {
 			if time.Now().After(deadline) {
