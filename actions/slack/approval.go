@@ -310,7 +310,7 @@ func (c *Client) approvalBlocks(m ApprovalMessage, st ApprovalState) ([]slack.Bl
 	}
 	plan += "."
 	if len(m.Params) > 0 {
-		plan += "\n```" + escape(strings.ReplaceAll(paramLines(m.Params), "```", "'''")) + "```"
+		plan += "\n```" + escape(truncate(strings.ReplaceAll(paramLines(m.Params), "```", "'''"), maxParamsText)) + "```"
 	}
 	blocks = append(blocks, section(plan))
 

@@ -47,6 +47,7 @@ type APIError struct {
 	Provided string
 }
 
+// Error returns the method, Slack's code and, for known codes, a hint.
 func (e *APIError) Error() string {
 	msg := fmt.Sprintf("slack %s: %s", e.Method, e.Code)
 	if hint := apiErrorHints[e.Code]; hint != "" {

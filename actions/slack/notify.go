@@ -39,8 +39,8 @@ func (n *Notify) Spec() actions.Spec {
 			{
 				Name: "text", Type: actions.String, Required: true,
 				Doc: "Message text in Slack mrkdwn, shown above the event summary and used for notifications. " +
-					"User, channel and user-group mentions (<@U…>, <#C…>, <!subteam^S…>, <!here>, <!channel>) " +
-					"are kept; any other <…> sequence is shown as typed.",
+					"Mentions of users, channels and user groups, @here and @channel are kept; " +
+					"links and any other Slack markup are shown as typed, so event data cannot inject them.",
 			},
 			{
 				Name: "thread", Type: actions.Bool, Default: true,

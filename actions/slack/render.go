@@ -23,6 +23,7 @@ const (
 	maxFallback     = 4000
 	maxConfirmText  = 300
 	maxConfirmTitle = 100
+	maxParamsText   = 2000
 )
 
 // escape makes s safe as mrkdwn text: Slack gives meaning to &, < and >
