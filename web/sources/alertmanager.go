@@ -31,18 +31,18 @@ func (a Alertmanager) Decode(body []byte, now time.Time) ([]event.Event, error) 
 // amMessage is Alertmanager's webhook body; Grafana's is a superset. The
 // lenient field types accept numbers where strings are expected.
 type amMessage struct {
-	Version            lstring           `json:"version"`
-	GroupKey           lstring           `json:"groupKey"`
-	TruncatedAlerts    lint              `json:"truncatedAlerts"`
-	Status             lstring           `json:"status"`
-	Receiver           lstring           `json:"receiver"`
-	GroupLabels        lmap              `json:"groupLabels"`
-	CommonLabels       lmap              `json:"commonLabels"`
-	CommonAnnotations  lmap              `json:"commonAnnotations"`
-	ExternalURL        lstring           `json:"externalURL"`
-	NotificationReason lstring           `json:"notification_reason"`
-	RouteLabels        lmap              `json:"routeLabels"`
-	Alerts             []json.RawMessage `json:"alerts"`
+	Version            lstring   `json:"version"`
+	GroupKey           lstring   `json:"groupKey"`
+	TruncatedAlerts    lint      `json:"truncatedAlerts"`
+	Status             lstring   `json:"status"`
+	Receiver           lstring   `json:"receiver"`
+	GroupLabels        lmap      `json:"groupLabels"`
+	CommonLabels       lmap      `json:"commonLabels"`
+	CommonAnnotations  lmap      `json:"commonAnnotations"`
+	ExternalURL        lstring   `json:"externalURL"`
+	NotificationReason lstring   `json:"notification_reason"`
+	RouteLabels        lmap      `json:"routeLabels"`
+	Alerts             []amAlert `json:"alerts"`
 
 	// Grafana only.
 	OrgID   lint    `json:"orgId"`
@@ -72,7 +72,7 @@ type amAlert struct {
 func decodeAMMessage(body []byte) (*amMessage, error) {
 	var m amMessage
 	if err := json.Unmarshal(body, &m); err != nil {
-		return nil, structError(err)
+		return nil, alertIndexError(body, structError(err))
 	}
 	if m.Alerts == nil {
 		return nil, &DecodeError{Field: "alerts", Msg: "missing"}
@@ -80,21 +80,41 @@ func decodeAMMessage(body []byte) (*amMessage, error) {
 	return &m, nil
 }
 
+// alertIndexError adds the index of the failing alert to an error inside
+// alerts (encoding/json names the field but not the element). It decodes
+// again, alert by alert, so only a body that failed pays for it.
+func alertIndexError(body []byte, err error) error {
+	de, ok := err.(*DecodeError)
+	if !ok || !strings.HasPrefix(de.Field, "alerts.") && de.Field != "alerts" {
+		return err
+	}
+	var raw struct {
+		Alerts []json.RawMessage `json:"alerts"`
+	}
+	if json.Unmarshal(body, &raw) != nil {
+		return err
+	}
+	for i, a := range raw.Alerts {
+		var al amAlert
+		if e := json.Unmarshal(a, &al); e != nil {
+			ae := structError(e).(*DecodeError)
+			if ae.Field == "" || ae.Field == "body" {
+				ae.Field = fmt.Sprintf("alerts[%d]", i)
+			} else {
+				ae.Field = fmt.Sprintf("alerts[%d].%s", i, ae.Field)
+			}
+			return ae
+		}
+	}
+	return err
+}
+
 // events builds one event per alert. extra, when set, adds source-specific
 // fields for an alert.
 func (m *amMessage) events(source, idPrefix string, now time.Time, extra func(al *amAlert, f map[string]any)) ([]event.Event, error) {
 	out := make([]event.Event, 0, len(m.Alerts))
-	for i, raw := range m.Alerts {
-		var al amAlert
-		if err := json.Unmarshal(raw, &al); err != nil {
-			de := structError(err).(*DecodeError)
-			if de.Field == "" || de.Field == "body" {
-				de.Field = fmt.Sprintf("alerts[%d]", i)
-			} else {
-				de.Field = fmt.Sprintf("alerts[%d].%s", i, de.Field)
-			}
-			return nil, de
-		}
+	for i := range m.Alerts {
+		al := &m.Alerts[i]
 		status := strings.ToLower(strings.TrimSpace(string(al.Status)))
 		if status == "" {
 			// A sender that sets only the group status still says what it means.
@@ -156,7 +176,7 @@ func (m *amMessage) events(source, idPrefix string, now time.Time, extra func(al
 			ev.Fields["groupLabels"] = map[string]string(m.GroupLabels)
 		}
 		if extra != nil {
-			extra(&al, ev.Fields)
+			extra(al, ev.Fields)
 		}
 		out = append(out, ev)
 	}

@@ -353,6 +353,10 @@ func (s *lstring) UnmarshalJSON(b []byte) error {
 	}
 	switch b[0] {
 	case '"':
+		if plain, ok := plainString(b); ok {
+			*s = lstring(plain)
+			return nil
+		}
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err
@@ -375,6 +379,12 @@ type lmap map[string]string
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (m *lmap) UnmarshalJSON(b []byte) error {
+	// Fast path: the common case is all strings.
+	var plain map[string]string
+	if err := json.Unmarshal(b, &plain); err == nil {
+		*m = lmap(plain)
+		return nil
+	}
 	var raw map[string]json.RawMessage
 	if err := json.Unmarshal(b, &raw); err != nil {
 		var ute *json.UnmarshalTypeError
@@ -429,9 +439,11 @@ func (t *ltime) UnmarshalJSON(b []byte) error {
 		t.Time = time.Time{}
 		return nil
 	case '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
-			return err
+		s, ok := plainString(b)
+		if !ok {
+			if err := json.Unmarshal(b, &s); err != nil {
+				return err
+			}
 		}
 		if strings.TrimSpace(s) == "" {
 			t.Time = time.Time{}
@@ -483,6 +495,21 @@ func (n *lint) UnmarshalJSON(b []byte) error {
 	}
 	*n = lint(f)
 	return nil
+}
+
+// plainString returns the contents of a JSON string literal that needs no
+// unescaping (no backslash, no control or non-ASCII byte), without allocating
+// a decoder; encoding/json has already validated the literal.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	for _, c := range b[1 : len(b)-1] {
+		if c == '\\' || c == '"' || c < 0x20 || c >= 0x80 {
+			return "", false
+		}
+	}
+	return string(b[1 : len(b)-1]), true
 }
 
 func jsonKind(c byte) string {
