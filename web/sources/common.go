@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"net/netip"
 	"reflect"
@@ -31,6 +32,9 @@ func decodeObject(body []byte) (map[string]any, error) {
 	if err := dec.Decode(&v); err != nil {
 		return nil, jsonError(err)
 	}
+	if err := noTrailing(dec); err != nil {
+		return nil, err
+	}
 	m, ok := v.(map[string]any)
 	if !ok {
 		return nil, &DecodeError{Msg: "body must be a JSON object, got " + kindOf(v)}
@@ -39,6 +43,15 @@ func decodeObject(body []byte) (map[string]any, error) {
 		return nil, &DecodeError{Msg: fmt.Sprintf("JSON nested deeper than %d levels", maxDepth)}
 	}
 	return normalise(m).(map[string]any), nil
+}
+
+// noTrailing refuses data after the first JSON value, as json.Unmarshal
+// does: two concatenated bodies are a sender bug, not two alerts.
+func noTrailing(dec *json.Decoder) error {
+	if _, err := dec.Token(); err != io.EOF {
+		return &DecodeError{Msg: "malformed JSON: data after the top-level value"}
+	}
+	return nil
 }
 
 func tooDeep(v any, depth int) bool {

@@ -152,6 +152,9 @@ func (g *Generic) Decode(body []byte, now time.Time) (evs []event.Event, err err
 	if err := dec.Decode(&doc); err != nil {
 		return nil, jsonError(err)
 	}
+	if err := noTrailing(dec); err != nil {
+		return nil, err
+	}
 	if tooDeep(doc, 0) {
 		return nil, &DecodeError{Msg: fmt.Sprintf("JSON nested deeper than %d levels", maxDepth)}
 	}

@@ -14,9 +14,9 @@ import (
 // to critical, 3 high, 2 warning, 1 info. Entities come from event.fields,
 // then event.group_by_fields, then the first backlog message's fields:
 // src_ip/source_ip → src_ip, dst_ip/dest_ip → dst_ip, host/target_host →
-// host, user/user_name/username → user. event.timestamp is startsAt and
-// event.timerange_end endsAt is not set: Graylog events do not resolve. The
-// event is under fields.event, the backlog under fields.backlog.
+// host, user/user_name/username → user. event.timestamp is startsAt; every
+// event is firing, since Graylog never sends a resolution. The event is under
+// fields.event, the backlog under fields.backlog.
 type Graylog struct{}
 
 // Name implements Decoder.

@@ -205,6 +205,7 @@ var commonBadBodies = map[string]string{
 	"empty":      "",
 	"not JSON":   "alerts: []",
 	"truncated":  `{"alerts": [`,
+	"trailing":   `{"alerts": [], "rule": {}, "event": {}, "data": {}} {}`,
 	"array":      `[]`,
 	"string":     `"hello"`,
 	"null":       `null`,
