@@ -383,3 +383,26 @@ func TestConcurrent(t *testing.T) {
 		t.Errorf("%d ids accepted, want 100", len(accepted))
 	}
 }
+
+func TestReasonAndStatus(t *testing.T) {
+	for _, tt := range []struct {
+		err    error
+		reason string
+		status int
+	}{
+		{nil, "", 200},
+		{ErrMissingCredentials, "missing_credentials", 401},
+		{ErrBadCredentials, "bad_credentials", 401},
+		{ErrReplayed, "replayed", 401},
+		{ErrExpired, "expired", 401},
+		{ErrForbiddenAddress, "forbidden_address", 403},
+		{errors.New("x"), "error", 401},
+	} {
+		if got := Reason(tt.err); got != tt.reason {
+			t.Errorf("Reason(%v) = %q, want %q", tt.err, got, tt.reason)
+		}
+		if got := HTTPStatus(tt.err); got != tt.status {
+			t.Errorf("HTTPStatus(%v) = %d, want %d", tt.err, got, tt.status)
+		}
+	}
+}
