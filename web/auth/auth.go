@@ -149,6 +149,7 @@ func New(cfg Config) (Authenticator, error) {
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
 	needs := map[string]bool{}
+	known := true
 	switch cfg.Type {
 	case TypeBearer, TypeURLToken:
 		needs["token"] = true
@@ -161,8 +162,10 @@ func New(cfg Config) (Authenticator, error) {
 			bad("type none requires insecure: true")
 		}
 	case "":
+		known = false
 		bad("type is required (bearer, basic, hmac, grafana, standard-webhooks, url-token or none)")
 	default:
+		known = false
 		bad("type %q is unknown (want bearer, basic, hmac, grafana, standard-webhooks, url-token or none)", cfg.Type)
 	}
 	vals := map[string]string{}
@@ -173,7 +176,7 @@ func New(cfg Config) (Authenticator, error) {
 			bad("%s: required by type %s (give %s, %s_env or %s_file)", s.name, cfg.Type, s.name, s.name, s.name)
 		case set > 1:
 			bad("%s: give only one of %s, %s_env and %s_file", s.name, s.name, s.name, s.name)
-		case set == 1 && !needs[s.name] && cfg.Type != "":
+		case set == 1 && !needs[s.name] && known:
 			bad("%s: not used by type %s", s.name, cfg.Type)
 		case set == 1:
 			v, err := s.resolve()
