@@ -73,13 +73,17 @@ type Generic struct {
 	labels, annotations, fields map[string]*vm.Program
 }
 
-// NewGeneric compiles cfg for the source called name. Every expression that
-// does not compile is reported, each prefixed with its key.
+// NewGeneric compiles cfg for the source called name, which becomes each
+// event's Source and the prefix of its ID; it may not be a built-in source's
+// name. Every expression that does not compile is reported, each prefixed
+// with its key.
 func NewGeneric(name string, cfg GenericConfig) (*Generic, error) {
 	g := &Generic{name: name, progs: map[string]*vm.Program{}}
 	var errs []error
 	if name == "" {
 		errs = append(errs, errors.New("name is required"))
+	} else if _, ok := Builtin()[name]; ok {
+		errs = append(errs, fmt.Errorf("name %q is taken by a built-in source", name))
 	}
 	if cfg.Name == "" {
 		errs = append(errs, errors.New("name: an expression is required"))

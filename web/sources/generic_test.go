@@ -145,6 +145,9 @@ func TestNewGenericRefuses(t *testing.T) {
 	if _, err := NewGeneric("", GenericConfig{Name: "body.x"}); err == nil || !strings.Contains(err.Error(), "name is required") {
 		t.Errorf("empty source name: %v", err)
 	}
+	if _, err := NewGeneric("falco", GenericConfig{Name: "body.x"}); err == nil || !strings.Contains(err.Error(), "taken by a built-in") {
+		t.Errorf("built-in name: %v", err)
+	}
 	var de *DecodeError
 	if errors.As(err, &de) {
 		t.Error("a config error is not a DecodeError")
