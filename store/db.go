@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/state"
 )
 
@@ -55,6 +56,8 @@ type DB struct {
 	commits   uint64 // number of bolt commits by the group-commit loop
 	committed uint64 // number of functions committed
 	statsMu   sync.Mutex
+
+	hooks auditHooks // redaction and records-written hooks (audithooks.go)
 }
 
 type op struct {
@@ -98,7 +101,7 @@ func Open(path string, opts Options) (*DB, error) {
 				return err
 			}
 		}
-		return nil
+		return ensureAuditIndex(tx)
 	})
 	if err != nil {
 		_ = b.Close()
@@ -206,8 +209,9 @@ func (e *batchError) Error() string { return e.err.Error() }
 // answered with its error and the others are committed without it.
 func (d *DB) commit(batch []*op) {
 	for len(batch) > 0 {
+		var tx *Tx
 		err := d.bolt.Update(func(btx *bolt.Tx) error {
-			tx := &Tx{tx: btx, db: d}
+			tx = &Tx{tx: btx, db: d}
 			for i, o := range batch {
 				if err := o.fn(tx); err != nil {
 					return &batchError{index: i, err: err}
@@ -220,6 +224,9 @@ func (d *DB) commit(batch []*op) {
 			batch[be.index].done <- be.err
 			batch = append(batch[:be.index:be.index], batch[be.index+1:]...)
 			continue
+		}
+		if err == nil {
+			d.afterCommit(tx)
 		}
 		d.statsMu.Lock()
 		d.commits++
@@ -237,6 +244,8 @@ func (d *DB) commit(batch []*op) {
 type Tx struct {
 	tx *bolt.Tx
 	db *DB
+	// audited holds the records written, reported after the commit.
+	audited []audit.Record
 }
 
 // Now returns the store's clock reading.

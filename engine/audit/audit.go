@@ -24,6 +24,9 @@ const (
 	KindAuthFailed    = "auth.failed"
 	KindReload        = "playbooks.reload"
 	KindApproval      = "approval"
+	// KindCheckpoint marks where retention compacted older records away;
+	// its data carries the sequence and hash of the last removed record.
+	KindCheckpoint = "audit.checkpoint"
 )
 
 // Record is one audit entry. Seq, Prev and Hash are filled by the store when
