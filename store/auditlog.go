@@ -9,19 +9,35 @@ import (
 	"fmt"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/state"
 )
 
-var keyAuditHead = []byte("audit_head") // seq ‖ sha256 of the newest record
+var (
+	keyAuditHead = []byte("audit_head") // seq ‖ sha256 of the newest record
+	keyAuditTime = []byte("audit_time") // unix nanoseconds of the newest record's time
+)
 
 // Audit chains rec to the trail inside the transaction: it gets the next
 // sequence, the hash of the record before it, and the clock's time if unset.
 // The stored value is sha256(body) ‖ body, where body is the record's JSON.
+//
+// The trail is kept in time order: a record whose time is before its
+// predecessor's (a clock stepped back, a writer-supplied time) is given the
+// predecessor's time, so that time-range queries can binary-search the
+// sequence. A configured redactor (SetRedactor) runs before the record is
+// encoded, so secrets never reach the file; the record is indexed by event
+// id and playbook in the same transaction.
 func (t *Tx) Audit(rec audit.Record) error {
+	if r := t.db.hooks.redact.Load(); r != nil && rec.Kind != audit.KindCheckpoint {
+		rec = (*r)(rec)
+	}
 	b := t.tx.Bucket(bucketAudit)
+	meta := t.tx.Bucket(bucketMeta)
 	prev := make([]byte, sha256.Size)
-	if head := t.tx.Bucket(bucketMeta).Get(keyAuditHead); len(head) == 8+sha256.Size {
+	if head := meta.Get(keyAuditHead); len(head) == 8+sha256.Size {
 		copy(prev, head[8:])
 	}
 	seq, err := b.NextSequence()
@@ -34,6 +50,11 @@ func (t *Tx) Audit(rec audit.Record) error {
 		rec.Time = t.Now()
 	}
 	rec.Time = rec.Time.UTC()
+	if last := meta.Get(keyAuditTime); len(last) == 8 {
+		if lt := time.Unix(0, int64(btoi(last))).UTC(); rec.Time.Before(lt) {
+			rec.Time = lt
+		}
+	}
 	body, err := json.Marshal(rec)
 	if err != nil {
 		return fmt.Errorf("audit: encode %s: %w", rec.Kind, err)
@@ -45,8 +66,17 @@ func (t *Tx) Audit(rec audit.Record) error {
 	if err := b.Put(itob(seq), val); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
+	if err := indexAudit(t.tx, &rec); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	if err := meta.Put(keyAuditTime, itob(uint64(rec.Time.UnixNano()))); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	if t.db.hooks.written.Load() != nil {
+		t.audited = append(t.audited, rec)
+	}
 	head := append(itob(seq), sum[:]...)
-	return t.tx.Bucket(bucketMeta).Put(keyAuditHead, head)
+	return meta.Put(keyAuditHead, head)
 }
 
 // Audit writes records to the trail in one group-committed transaction.
@@ -71,9 +101,12 @@ type AuditQuery struct {
 	Playbook string
 	Action   string
 	Kind     string
-	Outcome  string
-	Since    time.Time
-	Until    time.Time
+	// Outcome is the verdict or refusal reason: ok, failed, deduped,
+	// budget_exhausted …
+	Outcome string
+	// Since and Until bound the record time: Since ≤ time < Until.
+	Since time.Time
+	Until time.Time
 }
 
 func (q AuditQuery) match(r *audit.Record) bool {
@@ -88,6 +121,11 @@ func (q AuditQuery) match(r *audit.Record) bool {
 
 // ListAudit returns the records matching q in sequence order, and the cursor
 // for the next page (0 when there is none).
+//
+// A query never scans more than it must: the time range becomes a sequence
+// range by binary search (the trail is time-ordered), and an event id or a
+// playbook is looked up in its index, so the cost is that of the records
+// returned plus those of the index entry that fail the other filters.
 func (d *DB) ListAudit(_ context.Context, q AuditQuery) ([]audit.Record, uint64, error) {
 	if q.Limit <= 0 {
 		q.Limit = 100
@@ -95,37 +133,167 @@ func (d *DB) ListAudit(_ context.Context, q AuditQuery) ([]audit.Record, uint64,
 	var out []audit.Record
 	var next uint64
 	err := d.bolt.View(func(tx *boltTx) error {
-		c := tx.Bucket(bucketAudit).Cursor()
-		for k, v := c.Seek(itob(q.After + 1)); k != nil; k, v = c.Next() {
-			if len(v) < sha256.Size {
-				return fmt.Errorf("audit record %d: %w", btoi(k), ErrChainBroken)
-			}
-			var r audit.Record
-			if err := json.Unmarshal(v[sha256.Size:], &r); err != nil {
-				return fmt.Errorf("audit record %d: %w", btoi(k), err)
+		b := tx.Bucket(bucketAudit)
+		lo, hi, err := seqRange(b, q.Since, q.Until)
+		if err != nil {
+			return err
+		}
+		lo = max(lo, q.After+1)
+		// visit decodes the record at seq and collects it if it matches;
+		// it returns false once the page is full.
+		visit := func(seq uint64, v []byte) (bool, error) {
+			r, err := decodeRecord(seq, v)
+			if err != nil {
+				return false, err
 			}
 			if !q.match(&r) {
-				continue
+				return true, nil
 			}
 			if len(out) == q.Limit {
 				next = out[len(out)-1].Seq
-				return nil
+				return false, nil
 			}
 			out = append(out, r)
+			return true, nil
+		}
+		if lo >= hi {
+			return nil
+		}
+		var idx *bolt.Bucket
+		var prefix []byte
+		switch {
+		case q.EventID != "":
+			idx, prefix = indexBucket(tx, idxEvent), indexPrefix(q.EventID)
+		case q.Playbook != "":
+			idx, prefix = indexBucket(tx, idxPlaybook), indexPrefix(q.Playbook)
+		}
+		if idx != nil {
+			c := idx.Cursor()
+			for k, _ := c.Seek(append(prefix, itob(lo)...)); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Next() {
+				seq := btoi(k[len(prefix):])
+				if seq >= hi {
+					break
+				}
+				v := b.Get(k[len(prefix):])
+				if v == nil {
+					continue // compacted away after the index entry was read
+				}
+				if more, err := visit(seq, v); err != nil || !more {
+					return err
+				}
+			}
+			return nil
+		}
+		c := b.Cursor()
+		for k, v := c.Seek(itob(lo)); k != nil; k, v = c.Next() {
+			seq := btoi(k)
+			if seq >= hi {
+				break
+			}
+			if more, err := visit(seq, v); err != nil || !more {
+				return err
+			}
 		}
 		return nil
 	})
 	return out, next, err
 }
 
+func decodeRecord(seq uint64, v []byte) (audit.Record, error) {
+	var r audit.Record
+	if len(v) < sha256.Size {
+		return r, fmt.Errorf("audit record %d: %w", seq, ErrChainBroken)
+	}
+	if err := json.Unmarshal(v[sha256.Size:], &r); err != nil {
+		return r, fmt.Errorf("audit record %d: %w", seq, err)
+	}
+	return r, nil
+}
+
+// recordTime reads only the time of a stored record.
+func recordTime(v []byte) (time.Time, error) {
+	var r struct {
+		Time time.Time `json:"time"`
+	}
+	if len(v) < sha256.Size {
+		return time.Time{}, ErrChainBroken
+	}
+	err := json.Unmarshal(v[sha256.Size:], &r)
+	return r.Time, err
+}
+
+// seqRange turns [since, until) into the sequence range [lo, hi) by binary
+// search over the time-ordered trail. A zero bound is open.
+func seqRange(b *bolt.Bucket, since, until time.Time) (lo, hi uint64, err error) {
+	c := b.Cursor()
+	first, _ := c.First()
+	last, _ := c.Last()
+	if first == nil {
+		return 1, 1, nil
+	}
+	lo, hi = btoi(first), btoi(last)+1
+	if !since.IsZero() {
+		if lo, err = firstAtOrAfter(c, lo, hi, since); err != nil {
+			return 0, 0, err
+		}
+	}
+	if !until.IsZero() {
+		if hi, err = firstAtOrAfter(c, lo, hi, until); err != nil {
+			return 0, 0, err
+		}
+	}
+	return lo, hi, nil
+}
+
+// firstAtOrAfter returns the smallest sequence in [lo, hi) whose record's
+// time is not before t, or hi when there is none.
+func firstAtOrAfter(c *bolt.Cursor, lo, hi uint64, t time.Time) (uint64, error) {
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		k, v := c.Seek(itob(mid))
+		if k == nil {
+			hi = mid
+			continue
+		}
+		rt, err := recordTime(v)
+		if err != nil {
+			return 0, fmt.Errorf("audit record %d: %w", btoi(k), err)
+		}
+		if rt.Before(t) {
+			lo = btoi(k) + 1
+		} else {
+			hi = mid
+		}
+	}
+	return lo, nil
+}
+
 // VerifyAudit walks the whole chain and returns the number of records
 // checked, or an error wrapping ErrChainBroken that names the first record
 // that was altered, removed or inserted.
+//
+// After retention has compacted old records away, the walk starts from the
+// checkpoint: the first kept record must link to the hash the checkpoint
+// holds, and the newest checkpoint record in the trail must name the same
+// sequence and hash, so the checkpoint cannot be moved to hide more.
 func (d *DB) VerifyAudit(_ context.Context) (int, error) {
 	n := 0
 	err := d.bolt.View(func(tx *boltTx) error {
 		prev := make([]byte, sha256.Size)
 		var lastSeq uint64
+		cp, err := readCheckpoint(tx)
+		if err != nil {
+			return err
+		}
+		if cp != nil {
+			raw, err := hex.DecodeString(cp.RemovedHash)
+			if err != nil || len(raw) != sha256.Size {
+				return fmt.Errorf("checkpoint: bad hash %q: %w", cp.RemovedHash, ErrChainBroken)
+			}
+			copy(prev, raw)
+			lastSeq = cp.RemovedThrough
+		}
+		var confirmed *Checkpoint
 		c := tx.Bucket(bucketAudit).Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			seq := btoi(k)
@@ -150,9 +318,19 @@ func (d *DB) VerifyAudit(_ context.Context) (int, error) {
 			if r.Prev != hex.EncodeToString(prev) {
 				return fmt.Errorf("record %d: previous-hash link does not match record %d: %w", seq, lastSeq, ErrChainBroken)
 			}
+			if r.Kind == audit.KindCheckpoint {
+				cr, err := checkpointFromRecord(&r)
+				if err != nil {
+					return fmt.Errorf("record %d: %v: %w", seq, err, ErrChainBroken)
+				}
+				confirmed = &cr
+			}
 			copy(prev, sum[:])
 			lastSeq = seq
 			n++
+		}
+		if cp != nil && (confirmed == nil || confirmed.RemovedThrough != cp.RemovedThrough || confirmed.RemovedHash != cp.RemovedHash) {
+			return fmt.Errorf("checkpoint at record %d is not the one the trail's newest checkpoint record names: %w", cp.RemovedThrough, ErrChainBroken)
 		}
 		head := tx.Bucket(bucketMeta).Get(keyAuditHead)
 		if lastSeq == 0 && head == nil {

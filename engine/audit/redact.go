@@ -1,0 +1,164 @@
+package audit
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// Redacted replaces every value a Redactor removes.
+const Redacted = "[redacted]"
+
+// DefaultSensitiveKeys are the key fragments whose values are redacted
+// wherever they appear in a record's data (case-insensitive substring match,
+// so "X-Auth-Token" and "client_secret" are caught).
+var DefaultSensitiveKeys = []string{
+	"token", "password", "passwd", "secret", "authorization", "api_key", "apikey",
+	"api-key", "private_key", "cookie", "credential",
+}
+
+// DefaultSecretPatterns are regular expressions for secrets that are
+// recognisable by their shape wherever they appear in a string.
+var DefaultSecretPatterns = []string{
+	`(?i)\bbearer\s+[a-z0-9._~+/=-]{8,}`,                           // HTTP bearer credentials
+	`\bxox[abposr]-[A-Za-z0-9-]{10,}`,                              // Slack tokens
+	`\bxapp-[A-Za-z0-9-]{10,}`,                                     // Slack app-level tokens
+	`\bgh[pousr]_[A-Za-z0-9]{20,}`,                                 // GitHub tokens
+	`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`,                                // AWS access key ids
+	`\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`, // JWTs
+	`(?i)\b(?:password|passwd|token|secret|api_?key)=[^&\s"']+`,    // key=value in URLs and text
+}
+
+// RedactConfig configures a Redactor.
+type RedactConfig struct {
+	// Keys are extra key names whose values are always redacted (exact,
+	// case-insensitive).
+	Keys []string
+	// Patterns are extra regular expressions; every match in any string of
+	// a record is replaced.
+	Patterns []string
+	// NoDefaults drops DefaultSensitiveKeys and DefaultSecretPatterns.
+	NoDefaults bool
+}
+
+// Redactor removes secrets from audit records before they are written. It
+// is safe for concurrent use.
+type Redactor struct {
+	exact     map[string]bool
+	fragments []string
+	patterns  []*regexp.Regexp
+}
+
+// NewRedactor compiles cfg. A pattern that does not compile is an error
+// naming it.
+func NewRedactor(cfg RedactConfig) (*Redactor, error) {
+	r := &Redactor{exact: map[string]bool{}}
+	pats := cfg.Patterns
+	if !cfg.NoDefaults {
+		r.fragments = DefaultSensitiveKeys
+		pats = append(append([]string(nil), DefaultSecretPatterns...), cfg.Patterns...)
+	}
+	for _, k := range cfg.Keys {
+		r.exact[strings.ToLower(k)] = true
+	}
+	for _, p := range pats {
+		re, err := regexp.Compile(p)
+		if err != nil {
+			return nil, fmt.Errorf("redaction pattern %q: %w", p, err)
+		}
+		r.patterns = append(r.patterns, re)
+	}
+	return r, nil
+}
+
+// Record returns rec with secrets removed: values of sensitive keys
+// anywhere in Data are replaced by Redacted, and pattern matches in the
+// message, actor, target and every string in Data are replaced. The input's
+// maps are not modified.
+func (r *Redactor) Record(rec Record) Record {
+	rec.Message = r.String(rec.Message)
+	rec.Target = r.String(rec.Target)
+	rec.Actor = r.String(rec.Actor)
+	if rec.Data != nil {
+		rec.Data, _ = r.value(rec.Data).(map[string]any)
+	}
+	return rec
+}
+
+// String replaces every secret pattern match in s.
+func (r *Redactor) String(s string) string {
+	for _, re := range r.patterns {
+		if re.MatchString(s) {
+			s = re.ReplaceAllString(s, Redacted)
+		}
+	}
+	return s
+}
+
+// SensitiveKey reports whether a value stored under key is redacted.
+func (r *Redactor) SensitiveKey(key string) bool {
+	k := strings.ToLower(key)
+	if r.exact[k] {
+		return true
+	}
+	for _, f := range r.fragments {
+		if strings.Contains(k, f) {
+			return true
+		}
+	}
+	return false
+}
+
+func (r *Redactor) value(v any) any {
+	switch x := v.(type) {
+	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, time.Time, json.Number:
+		return v
+	case string:
+		return r.String(x)
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			if r.SensitiveKey(k) {
+				out[k] = Redacted
+				continue
+			}
+			out[k] = r.value(e)
+		}
+		return out
+	case map[string]string:
+		out := make(map[string]string, len(x))
+		for k, e := range x {
+			if r.SensitiveKey(k) {
+				out[k] = Redacted
+				continue
+			}
+			out[k] = r.String(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = r.value(e)
+		}
+		return out
+	case []string:
+		out := make([]string, len(x))
+		for i, e := range x {
+			out[i] = r.String(e)
+		}
+		return out
+	}
+	// Anything else (a struct an action returned, a typed map) is redacted
+	// in its JSON form, which is what would be written.
+	b, err := json.Marshal(v)
+	if err != nil {
+		return v
+	}
+	var generic any
+	if err := json.Unmarshal(b, &generic); err != nil {
+		return v
+	}
+	return r.value(generic)
+}
