@@ -77,6 +77,15 @@ type Approver interface {
 	Cancel(ctx context.Context, ev *event.Event) error
 }
 
+// ApprovalChecker is optionally implemented by an Approver. When an approved
+// step is about to run, CheckApproved is called inside the claiming
+// transaction, before the guards, to confirm that this exact plan was
+// approved (the parameters may render differently after a playbook reload).
+// A refusing verdict is recorded like a guard's and the step does not run.
+type ApprovalChecker interface {
+	CheckApproved(tx state.Tx, p *Plan) (Verdict, error)
+}
+
 // Observer receives the engine's measurements. Implementations must be
 // cheap and safe for concurrent use.
 type Observer interface {

@@ -297,6 +297,22 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 				return nil
 			}
 		}
+		if ac, ok := e.cfg.Approver.(ApprovalChecker); ok && approved {
+			v, err := ac.CheckApproved(tx, plan)
+			if err != nil {
+				return err
+			}
+			if !v.Allowed() {
+				verdict = v
+				r := base
+				r.Kind, r.Outcome, r.Message = audit.KindStepRefused, v.Reason, v.Message
+				decision = claimRefused
+				if err := tx.Put(bucketSteps, key, claimJSON(claimRefused, now)); err != nil {
+					return err
+				}
+				return tx.Audit(r)
+			}
+		}
 		if e.cfg.Guard != nil {
 			v, err := e.cfg.Guard.Check(tx, plan)
 			if err != nil {
