@@ -269,6 +269,7 @@ func (a *authenticator) Release(r *http.Request) {
 	}
 }
 
+// Authenticate implements Authenticator.
 func (a *authenticator) Authenticate(r *http.Request, body []byte, now time.Time) error {
 	if len(a.cidrs) > 0 {
 		ip, ok := remoteIP(r)
