@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -28,11 +29,17 @@ type Catalog interface {
 	Get(id string) (actions.Action, error)
 }
 
-// Set is a validated, compiled set of playbooks.
+// Set is a validated, compiled set of playbooks. It is immutable once
+// loaded and safe for concurrent use.
 type Set struct {
 	Playbooks []*Playbook
 	byName    map[string]*Playbook
+	clk       *clock
 }
+
+// SetClock sets the clock that now() reads in every expression of the set.
+// Call it before the set is used (the default is time.Now).
+func (s *Set) SetClock(now func() time.Time) { s.clk.now = now }
 
 // Get returns the playbook with the given name.
 func (s *Set) Get(name string) (*Playbook, bool) {
@@ -136,16 +143,41 @@ func (l *loader) loadFile(name string, read func(string) ([]byte, error)) error 
 
 func (l *loader) finish() (*Set, error) {
 	if len(l.problems) > 0 {
+		// Files in load order; inside a file, by position.
+		order := map[string]int{}
+		for _, p := range l.problems {
+			if _, ok := order[p.File]; !ok {
+				order[p.File] = len(order)
+			}
+		}
+		sort.SliceStable(l.problems, func(i, j int) bool {
+			a, b := l.problems[i], l.problems[j]
+			if a.File != b.File {
+				return order[a.File] < order[b.File]
+			}
+			if a.Line != b.Line {
+				return a.Line < b.Line
+			}
+			return a.Column < b.Column
+		})
 		return nil, l.problems
 	}
-	s := &Set{Playbooks: l.set, byName: map[string]*Playbook{}}
+	s := &Set{Playbooks: l.set, byName: map[string]*Playbook{}, clk: &clock{}}
 	for _, p := range l.set {
 		s.byName[p.Name] = p
+		p.clk = s.clk
+		for _, st := range p.Steps {
+			st.clk = s.clk
+		}
+		for _, st := range p.OnResolved {
+			st.clk = s.clk
+		}
 	}
 	return s, nil
 }
 
 func (l *loader) parse(name string, data []byte) {
+	lines := splitLines(data)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
@@ -164,18 +196,33 @@ func (l *loader) parse(name string, data []byte) {
 		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
 			continue
 		}
-		c := &ctx{file: name, l: l}
+		c := &ctx{file: name, l: l, lines: lines}
 		if p := c.playbook(root); p != nil {
-			if prev, dup := l.names[p.Name]; dup {
-				c.errorf(root, "", "name: duplicate playbook name %q (first defined at %s:%d:%d)", p.Name, prev.File, prev.Line, prev.Column)
+			at := nameNode(root)
+			if prev, dup := l.names[p.Name]; dup && p.Name != "" {
+				c.errorf(at, "name", "duplicate playbook name (first defined at %s:%d:%d)", prev.File, prev.Line, prev.Column)
 			} else if p.Name != "" {
-				l.names[p.Name] = Problem{File: name, Line: root.Line, Column: root.Column}
+				l.names[p.Name] = Problem{File: name, Line: at.Line, Column: at.Column}
 			}
 			if !c.failed {
 				l.set = append(l.set, p)
 			}
 		}
 	}
+}
+
+// nameNode returns the value node of a playbook's name, or the playbook's
+// node when it has none.
+func nameNode(n *yaml.Node) *yaml.Node {
+	n = resolve(n)
+	if n.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == "name" {
+				return resolve(n.Content[i+1])
+			}
+		}
+	}
+	return n
 }
 
 // yamlProblem turns a yaml.v3 syntax error ("yaml: line 3: …") into a Problem.
@@ -199,6 +246,7 @@ type ctx struct {
 	file   string
 	name   string
 	l      *loader
+	lines  []string
 	failed bool
 }
 
@@ -215,25 +263,71 @@ type field struct {
 	key, val *yaml.Node
 }
 
-// mapping returns a mapping node's fields, reporting unknown and duplicate keys.
-func (c *ctx) mapping(n *yaml.Node, path string, allowed ...string) map[string]field {
+// resolve follows aliases to the node they name.
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// entries returns a mapping node's fields in file order, reporting unknown
+// and duplicate keys. Aliases are followed, and merge keys (<<: *base) add
+// the fields of the merged mappings that the mapping does not set itself.
+func (c *ctx) entries(n *yaml.Node, path string, allowed ...string) ([]field, bool) {
+	n = resolve(n)
 	if n.Kind != yaml.MappingNode {
 		c.errorf(n, path, "must be a mapping, got %s", kindName(n))
-		return nil
+		return nil, false
 	}
-	out := map[string]field{}
+	var out []field
+	seen := map[string]bool{}
+	var merged []field
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], n.Content[i+1]
+		k, v := n.Content[i], resolve(n.Content[i+1])
+		if k.Tag == "!!merge" {
+			srcs := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				srcs = v.Content
+			}
+			for _, m := range srcs {
+				fs, ok := c.entries(m, path, allowed...)
+				if ok {
+					merged = append(merged, fs...)
+				}
+			}
+			continue
+		}
 		p := join(path, k.Value)
 		if len(allowed) > 0 && !contains(allowed, k.Value) {
 			c.errorf(k, p, "unknown key (allowed: %s)", strings.Join(allowed, ", "))
 			continue
 		}
-		if _, dup := out[k.Value]; dup {
+		if seen[k.Value] {
 			c.errorf(k, p, "duplicate key")
 			continue
 		}
-		out[k.Value] = field{key: k, val: v}
+		seen[k.Value] = true
+		out = append(out, field{key: k, val: v})
+	}
+	for _, f := range merged {
+		if !seen[f.key.Value] {
+			seen[f.key.Value] = true
+			out = append(out, f)
+		}
+	}
+	return out, true
+}
+
+// mapping returns a mapping node's fields by key; see entries.
+func (c *ctx) mapping(n *yaml.Node, path string, allowed ...string) map[string]field {
+	fs, ok := c.entries(n, path, allowed...)
+	if !ok {
+		return nil
+	}
+	out := make(map[string]field, len(fs))
+	for _, f := range fs {
+		out[f.key.Value] = f
 	}
 	return out
 }
@@ -317,23 +411,37 @@ func (c *ctx) duration(f field, path string) (time.Duration, bool) {
 	return d, true
 }
 
-var playbookKeys = []string{"name", "description", "owner", "match", "mode", "dedupe", "budget", "breaker", "approval", "steps", "on_resolved"}
+// nodeHash is the SHA-256 of a playbook's content with aliases and merge
+// keys resolved, so that reformatting or reordering keys does not change it.
+func nodeHash(n *yaml.Node) string {
+	var v any
+	if err := n.Decode(&v); err != nil {
+		raw, _ := yaml.Marshal(n)
+		sum := sha256.Sum256(raw)
+		return hex.EncodeToString(sum[:])
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		raw = []byte(fmt.Sprint(v))
+	}
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
+}
 
 func (c *ctx) playbook(n *yaml.Node) *Playbook {
+	n = resolve(n)
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if n.Content[i].Value == "name" {
-				c.name = n.Content[i+1].Value
+			if v := resolve(n.Content[i+1]); n.Content[i].Value == "name" && v.Kind == yaml.ScalarNode {
+				c.name = v.Value
 			}
 		}
 	}
-	fs := c.mapping(n, "", playbookKeys...)
+	fs := c.mapping(n, "", playbookKeyNames...)
 	if fs == nil {
 		return nil
 	}
-	raw, _ := yaml.Marshal(n)
-	sum := sha256.Sum256(raw)
-	p := &Playbook{File: c.file, Line: n.Line, Hash: hex.EncodeToString(sum[:]), Mode: ModeAuto}
+	p := &Playbook{File: c.file, Line: n.Line, Hash: nodeHash(n), Mode: ModeAuto}
 	if f, ok := fs["name"]; ok {
 		p.Name, _ = c.str(f, "name")
 	}
@@ -350,6 +458,9 @@ func (c *ctx) playbook(n *yaml.Node) *Playbook {
 		if s, ok := c.str(f, "match"); ok {
 			p.Match = s
 			p.match = c.compile(f.val, "match", s, expr.AsBool())
+			if p.match != nil {
+				p.pre = extractPrefilter(s)
+			}
 		}
 	} else {
 		c.errorf(n, "match", "is required")
@@ -378,9 +489,11 @@ func (c *ctx) playbook(n *yaml.Node) *Playbook {
 	}
 	if f, ok := fs["steps"]; ok {
 		p.Steps = c.steps(f.val, "steps")
-	}
-	if len(p.Steps) == 0 && !c.failed {
-		c.errorf(n, "steps", "at least one step is required")
+		if v := resolve(f.val); v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+			c.errorf(v, "steps", "at least one step is required")
+		}
+	} else {
+		c.errorf(n, "steps", "is required")
 	}
 	if f, ok := fs["on_resolved"]; ok {
 		p.OnResolved = c.steps(f.val, "on_resolved")
@@ -389,7 +502,7 @@ func (c *ctx) playbook(n *yaml.Node) *Playbook {
 }
 
 func (c *ctx) dedupe(n *yaml.Node) *Dedupe {
-	fs := c.mapping(n, "dedupe", "key", "window")
+	fs := c.mapping(n, "dedupe", dedupeKeyNames...)
 	if fs == nil {
 		return nil
 	}
@@ -426,12 +539,14 @@ func ParseBudget(s string) (Budget, error) {
 }
 
 func (c *ctx) budget(n *yaml.Node) []Budget {
+	n = resolve(n)
 	items := []*yaml.Node{n}
 	if n.Kind == yaml.SequenceNode {
 		items = n.Content
 	}
 	var out []Budget
 	for i, it := range items {
+		it = resolve(it)
 		path := "budget"
 		if n.Kind == yaml.SequenceNode {
 			path = fmt.Sprintf("budget[%d]", i)
@@ -451,7 +566,7 @@ func (c *ctx) budget(n *yaml.Node) []Budget {
 }
 
 func (c *ctx) breaker(n *yaml.Node) *Breaker {
-	fs := c.mapping(n, "breaker", "failures", "window", "cooldown", "verify")
+	fs := c.mapping(n, "breaker", breakerKeyNames...)
 	if fs == nil {
 		return nil
 	}
@@ -472,7 +587,7 @@ func (c *ctx) breaker(n *yaml.Node) *Breaker {
 }
 
 func (c *ctx) approval(n *yaml.Node) *Approval {
-	fs := c.mapping(n, "approval", "expires", "approvers")
+	fs := c.mapping(n, "approval", approvalKeyNames...)
 	if fs == nil {
 		return nil
 	}
@@ -486,9 +601,8 @@ func (c *ctx) approval(n *yaml.Node) *Approval {
 	return a
 }
 
-var stepKeys = []string{"name", "action", "with", "timeout", "retries", "approval", "continue_on_error", "when"}
-
 func (c *ctx) steps(n *yaml.Node, path string) []*Step {
+	n = resolve(n)
 	if n.Kind != yaml.SequenceNode {
 		c.errorf(n, path, "must be a list of steps, got %s", kindName(n))
 		return nil
@@ -496,7 +610,7 @@ func (c *ctx) steps(n *yaml.Node, path string) []*Step {
 	var out []*Step
 	for i, sn := range n.Content {
 		sp := fmt.Sprintf("%s[%d]", path, i)
-		fs := c.mapping(sn, sp, stepKeys...)
+		fs := c.mapping(sn, sp, stepKeyNames...)
 		if fs == nil {
 			continue
 		}
@@ -546,8 +660,9 @@ func (c *ctx) steps(n *yaml.Node, path string) []*Step {
 		s.With = map[string]*Value{}
 		withNodes := map[string]*yaml.Node{}
 		if f, ok := fs["with"]; ok {
-			if wf := c.mapping(f.val, sp+".with"); wf != nil {
-				for k, kv := range wf {
+			if wf, ok := c.entries(f.val, sp+".with"); ok {
+				for _, kv := range wf {
+					k := kv.key.Value
 					withNodes[k] = kv.key
 					if v := c.value(kv.val, sp+".with."+k); v != nil {
 						s.With[k] = v
@@ -577,7 +692,7 @@ func (c *ctx) checkParams(act actions.Action, s *Step, sn *yaml.Node, sp string,
 		errs = append(errs, err)
 	}
 	for _, p := range act.Spec().Params {
-		if _, ok := s.With[p.Name]; !ok && p.Required && p.Default == nil {
+		if _, ok := keys[p.Name]; !ok && p.Required && p.Default == nil {
 			errs = append(errs, &actions.ParamError{Param: p.Name, Msg: "is required"})
 		}
 	}
@@ -611,6 +726,7 @@ func flatten(err error) []error {
 
 // value compiles a parameter node: scalars (with templates), lists, mappings.
 func (c *ctx) value(n *yaml.Node, path string) *Value {
+	n = resolve(n)
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if n.Tag == "!!str" {
@@ -618,8 +734,7 @@ func (c *ctx) value(n *yaml.Node, path string) *Value {
 			if err != nil {
 				var te *templateError
 				if errors.As(err, &te) {
-					line, col := c.position(n, te.offset, te.err)
-					c.errorAt(line, col, path, exprMessage(te.err))
+					c.exprError(n, te.offset, te.src, path, te.err)
 				} else {
 					c.errorf(n, path, "%v", err)
 				}
@@ -635,23 +750,33 @@ func (c *ctx) value(n *yaml.Node, path string) *Value {
 		return &Value{literal: lit}
 	case yaml.SequenceNode:
 		v := &Value{list: []*Value{}}
+		ok := true
 		for i, e := range n.Content {
 			ev := c.value(e, fmt.Sprintf("%s[%d]", path, i))
 			if ev == nil {
-				return nil
+				ok = false
+				continue
 			}
 			v.list = append(v.list, ev)
+		}
+		if !ok {
+			return nil
 		}
 		return v
 	case yaml.MappingNode:
 		v := &Value{mapping: map[string]*Value{}}
-		fs := c.mapping(n, path)
-		for k, f := range fs {
-			ev := c.value(f.val, path+"."+k)
+		fs, _ := c.entries(n, path)
+		ok := true
+		for _, f := range fs {
+			ev := c.value(f.val, path+"."+f.key.Value)
 			if ev == nil {
-				return nil
+				ok = false
+				continue
 			}
-			v.mapping[k] = ev
+			v.mapping[f.key.Value] = ev
+		}
+		if !ok {
+			return nil
 		}
 		return v
 	}
@@ -661,7 +786,11 @@ func (c *ctx) value(n *yaml.Node, path string) *Value {
 
 func exprMessage(err error) string {
 	var fe *file.Error
-	if errors.As(err, &fe) {
+	var ne *nodeError
+	switch {
+	case errors.As(err, &ne):
+		return "invalid expression: " + ne.err.Error()
+	case errors.As(err, &fe):
 		return "invalid expression: " + fe.Message
 	}
 	return "invalid expression: " + err.Error()

@@ -1,6 +1,7 @@
 package playbooks
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -23,6 +24,8 @@ type Playbook struct {
 	// Match is the rule's source text; match is its compiled program.
 	Match      string
 	match      *vm.Program
+	pre        prefilter
+	clk        *clock
 	Mode       string
 	Dedupe     *Dedupe
 	Budget     []Budget
@@ -84,15 +87,32 @@ type Step struct {
 	ContinueOnError bool
 	When            string
 	when            *vm.Program
+	clk             *clock
 	Line            int
 	Column          int
 }
 
-// Matches evaluates the playbook's rule against ev.
+// clock is shared by every playbook and step of a set, so that Set.SetClock
+// reaches them all.
+type clock struct{ now func() time.Time }
+
+func (c *clock) fn() func() time.Time {
+	if c == nil || c.now == nil {
+		return time.Now
+	}
+	return c.now
+}
+
+// Matches evaluates the playbook's rule against ev. A rule that requires
+// event.source, event.name or event.status to equal constants is answered
+// false without running the program when ev cannot satisfy that.
 func (p *Playbook) Matches(ev *event.Event) (bool, error) {
-	out, err := vm.Run(p.match, Env{Event: ev})
+	if !p.pre.admits(ev) {
+		return false, nil
+	}
+	out, err := vm.Run(p.match, newEnv(ev, p.clk.fn()))
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("match: %w", err)
 	}
 	b, _ := out.(bool)
 	return b, nil
@@ -107,9 +127,9 @@ func (p *Playbook) DedupeKey(ev *event.Event) (string, error) {
 		}
 		return ev.ID, nil
 	}
-	out, err := vm.Run(p.Dedupe.key, Env{Event: ev})
+	out, err := vm.Run(p.Dedupe.key, newEnv(ev, p.clk.fn()))
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("dedupe key: %w", err)
 	}
 	return stringify(out), nil
 }
@@ -119,22 +139,24 @@ func (s *Step) ShouldRun(ev *event.Event) (bool, error) {
 	if s.when == nil {
 		return true, nil
 	}
-	out, err := vm.Run(s.when, Env{Event: ev})
+	out, err := vm.Run(s.when, newEnv(ev, s.clk.fn()))
 	if err != nil {
-		return false, err
+		return false, fmt.Errorf("when: %w", err)
 	}
 	b, _ := out.(bool)
 	return b, nil
 }
 
-// Render evaluates every parameter template against ev.
+// Render evaluates every parameter template against ev. Literal values are
+// returned as written; a value that is one whole template keeps the type of
+// its expression; templates inside text render as strings.
 func (s *Step) Render(ev *event.Event) (map[string]any, error) {
-	env := Env{Event: ev}
+	env := newEnv(ev, s.clk.fn())
 	out := make(map[string]any, len(s.With))
 	for k, v := range s.With {
 		r, err := v.Eval(env)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("with.%s: %w", k, err)
 		}
 		out[k] = r
 	}

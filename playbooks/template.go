@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/vm"
 )
 
@@ -55,11 +54,15 @@ func (v *Value) Literal() (any, bool) {
 }
 
 // Eval renders the value against env.
-func (v *Value) Eval(env Env) (any, error) {
+func (v *Value) Eval(env *Env) (any, error) {
 	switch {
 	case v.parts != nil:
 		if v.whole {
-			return vm.Run(v.parts[0].prog, env)
+			out, err := vm.Run(v.parts[0].prog, env)
+			if err != nil {
+				return nil, fmt.Errorf("{{ %s }}: %w", v.parts[0].src, err)
+			}
+			return out, nil
 		}
 		var b strings.Builder
 		for _, p := range v.parts {
@@ -98,9 +101,11 @@ func (v *Value) Eval(env Env) (any, error) {
 	return v.literal, nil
 }
 
-// templateError is a compile error at a byte offset inside the string.
+// templateError is a compile error of the expression src, which starts at
+// byte offset offset of the templated string.
 type templateError struct {
 	offset int
+	src    string
 	err    error
 }
 
@@ -130,10 +135,14 @@ func compileString(s string) (*Value, error) {
 			v.parts = append(v.parts, part{text: rest[:i]})
 		}
 		src := rest[i+2 : i+j]
-		prog, err := expr.Compile(strings.TrimSpace(src), exprOptions()...)
+		trimmed := strings.TrimSpace(src)
+		if trimmed == "" {
+			return nil, &templateError{offset: offset + i, err: fmt.Errorf("empty {{ }}")}
+		}
+		prog, err := compileExpr(trimmed)
 		if err != nil {
-			lead := len(src) - len(strings.TrimLeft(src, " \t"))
-			return nil, &templateError{offset: offset + i + 2 + lead, err: err}
+			lead := len(src) - len(strings.TrimLeft(src, " \t\n"))
+			return nil, &templateError{offset: offset + i + 2 + lead, src: trimmed, err: err}
 		}
 		v.parts = append(v.parts, part{prog: prog, src: strings.TrimSpace(src)})
 		offset += i + j + 2
