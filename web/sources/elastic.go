@@ -10,7 +10,8 @@ import (
 // Elastic decodes what Kibana's webhook connector posts when its body is the
 // template Firebreak recommends (testdata/kibana-body.mustache): the rule,
 // the action's alert block, and for Elastic Security detection rules the
-// alert documents as a JSON array under "alerts".
+// alert documents as a JSON array under "alerts" (other rule types have no
+// context.alerts: drop that line of the template for them).
 //
 // Each document in alerts becomes one event with the ID
 // elastic:<kibana.alert.uuid>:<status> (else its _id, else BodyHash of the
