@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"os"
+	"sync/atomic"
 	"testing"
 
 	"github.com/firebreak/firebreak/engine/state"
@@ -30,3 +31,5 @@ func rawFile(t *testing.T, db *DB) []byte {
 }
 
 func containsBytes(b []byte, s string) bool { return bytes.Contains(b, []byte(s)) }
+
+func atomicAdd(p *int64) int64 { return atomic.AddInt64(p, 1) }

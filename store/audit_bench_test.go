@@ -1,0 +1,131 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/engine/state"
+)
+
+// benchRecord is a realistic record: a step outcome with rendered params.
+func benchRecord(i int) audit.Record {
+	return audit.Record{
+		Time:     t0.Add(time.Duration(i) * time.Second),
+		Kind:     []string{audit.KindReceived, audit.KindMatched, audit.KindStepStarted, audit.KindStepSucceeded}[i%4],
+		EventID:  fmt.Sprintf("alertmanager-%016x", i/4),
+		Source:   "alertmanager",
+		Playbook: fmt.Sprintf("playbook-%02d", i%20),
+		Step:     audit.StepIndex(0),
+		Action:   "kubernetes.restart",
+		Target:   fmt.Sprintf("Deployment/ns-%d/app-%d", i%50, i%300),
+		Outcome:  "ok",
+		Message:  "restarted Deployment ns/app: 3 pods replaced",
+		Data: map[string]any{"params": map[string]any{"kind": "Deployment", "namespace": fmt.Sprintf("ns-%d", i%50), "name": fmt.Sprintf("app-%d", i%300)},
+			"attempts": 1, "duration_ms": 1200},
+	}
+}
+
+// BenchmarkAuditQuery queries a trail of 1,000,000 records (one a second,
+// 20 playbooks) for the first page of 100.
+func BenchmarkAuditQuery(b *testing.B) {
+	const n = 1_000_000
+	clk := &clock{t: t0}
+	db, err := Open(filepath.Join(b.TempDir(), "firebreak.db"), Options{NoSync: true, Now: clk.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	start := time.Now()
+	for i := 0; i < n; i += 10000 {
+		err := db.Update(ctx, func(stx state.Tx) error {
+			for j := i; j < i+10000; j++ {
+				if err := stx.Audit(benchRecord(j)); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.Logf("wrote %d records in %s", n, time.Since(start).Round(time.Millisecond))
+	mid := t0.Add(n / 2 * time.Second)
+	queries := []struct {
+		name string
+		q    AuditQuery
+		want int
+	}{
+		{"time_range+playbook", AuditQuery{Since: mid, Until: mid.Add(24 * time.Hour), Playbook: "playbook-07"}, 100},
+		{"time_range", AuditQuery{Since: mid, Until: mid.Add(24 * time.Hour)}, 100},
+		{"event_id", AuditQuery{EventID: fmt.Sprintf("alertmanager-%016x", n/8)}, 4},
+		{"playbook+outcome_no_match_in_range", AuditQuery{Since: mid, Until: mid.Add(time.Hour), Playbook: "playbook-07", Outcome: "failed"}, 0},
+	}
+	for _, qc := range queries {
+		b.Run(qc.name, func(b *testing.B) {
+			q := qc.q
+			q.Limit = 100
+			for b.Loop() {
+				recs, _, err := db.ListAudit(ctx, q)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if len(recs) != qc.want {
+					b.Fatalf("%d records, want %d", len(recs), qc.want)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkIngestAuditWrite measures what the audit trail costs the
+// engine's first transaction per event (the received and matched records
+// plus the "events" marker), against the same transaction without the
+// records, with 64 concurrent writers sharing group commits, fsync on.
+func BenchmarkIngestAuditWrite(b *testing.B) {
+	for _, withAudit := range []bool{false, true} {
+		name := "marker_only"
+		if withAudit {
+			name = "marker+2_audit_records"
+		}
+		b.Run(name, func(b *testing.B) {
+			db, err := Open(filepath.Join(b.TempDir(), "firebreak.db"), Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			ctx := context.Background()
+			b.SetParallelism(32) // 32 × GOMAXPROCS(2) = 64 writers
+			var id int64
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					i := int(atomicAdd(&id))
+					err := db.Update(ctx, func(tx state.Tx) error {
+						if withAudit {
+							r := benchRecord(i * 4)
+							if err := tx.Audit(r); err != nil {
+								return err
+							}
+							r = benchRecord(i*4 + 1)
+							if err := tx.Audit(r); err != nil {
+								return err
+							}
+						}
+						return tx.Put("events", fmt.Sprint(i), []byte("matched"))
+					})
+					if err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			commits, fns := db.CommitStats()
+			b.ReportMetric(float64(fns)/float64(max(commits, 1)), "fns/commit")
+		})
+	}
+}

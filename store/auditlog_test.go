@@ -1,0 +1,471 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/engine/event"
+)
+
+// clock is an injectable clock for tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+
+func openTest(t testing.TB) (*DB, *clock) {
+	t.Helper()
+	clk := &clock{t: t0}
+	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{NoSync: true, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db, clk
+}
+
+// fill writes n records, one a second from t0: event e<i/4>, playbooks
+// alternating pb-a, pb-b, pb-c, actions and outcomes cycling.
+func fill(t testing.TB, db *DB, clk *clock, n int) {
+	t.Helper()
+	ctx := context.Background()
+	const per = 500
+	for i := 0; i < n; i += per {
+		var recs []audit.Record
+		for j := i; j < min(n, i+per); j++ {
+			recs = append(recs, audit.Record{
+				Time:     t0.Add(time.Duration(j) * time.Second),
+				Kind:     []string{audit.KindReceived, audit.KindMatched, audit.KindStepSucceeded, audit.KindStepRefused}[j%4],
+				EventID:  fmt.Sprintf("e%d", j/4),
+				Playbook: []string{"pb-a", "pb-b", "pb-c"}[j%3],
+				Action:   []string{"webhook.notify", "kubernetes.restart"}[j%2],
+				Outcome:  []string{"accepted", "matched", "ok", "deduped"}[j%4],
+			})
+		}
+		if err := db.Audit(ctx, recs...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(time.Duration(n) * time.Second)
+}
+
+func TestListAuditFilters(t *testing.T) {
+	db, clk := openTest(t)
+	fill(t, db, clk, 400)
+	all := func(pred func(seq uint64) bool) []uint64 {
+		var out []uint64
+		for s := uint64(1); s <= 400; s++ {
+			if pred(s) {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	i := func(s uint64) int { return int(s - 1) }
+	tests := []struct {
+		name string
+		q    AuditQuery
+		want []uint64
+	}{
+		{"everything", AuditQuery{}, all(func(uint64) bool { return true })},
+		{"event id", AuditQuery{EventID: "e7"}, []uint64{29, 30, 31, 32}},
+		{"playbook", AuditQuery{Playbook: "pb-b"}, all(func(s uint64) bool { return i(s)%3 == 1 })},
+		{"action", AuditQuery{Action: "kubernetes.restart"}, all(func(s uint64) bool { return i(s)%2 == 1 })},
+		{"kind", AuditQuery{Kind: audit.KindStepRefused}, all(func(s uint64) bool { return i(s)%4 == 3 })},
+		{"outcome (refusal reason)", AuditQuery{Outcome: "deduped"}, all(func(s uint64) bool { return i(s)%4 == 3 })},
+		{"since", AuditQuery{Since: t0.Add(390 * time.Second)}, all(func(s uint64) bool { return i(s) >= 390 })},
+		{"until", AuditQuery{Until: t0.Add(5 * time.Second)}, []uint64{1, 2, 3, 4, 5}},
+		{"time range", AuditQuery{Since: t0.Add(100 * time.Second), Until: t0.Add(110 * time.Second)}, all(func(s uint64) bool { return i(s) >= 100 && i(s) < 110 })},
+		{"time range + playbook", AuditQuery{Since: t0.Add(100 * time.Second), Until: t0.Add(120 * time.Second), Playbook: "pb-a"}, all(func(s uint64) bool { return i(s) >= 100 && i(s) < 120 && i(s)%3 == 0 })},
+		{"event + kind", AuditQuery{EventID: "e7", Kind: audit.KindMatched}, []uint64{30}},
+		{"playbook + action + outcome", AuditQuery{Playbook: "pb-c", Action: "webhook.notify", Outcome: "ok"}, all(func(s uint64) bool { return i(s)%3 == 2 && i(s)%2 == 0 && i(s)%4 == 2 })},
+		{"empty range", AuditQuery{Since: t0.Add(time.Hour)}, nil},
+		{"unknown event", AuditQuery{EventID: "nope"}, nil},
+		{"unknown playbook", AuditQuery{Playbook: "nope"}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.q.Limit = 1000
+			recs, next, err := db.ListAudit(context.Background(), tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if next != 0 {
+				t.Errorf("next cursor = %d, want 0", next)
+			}
+			var got []uint64
+			for _, r := range recs {
+				got = append(got, r.Seq)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+				t.Errorf("seqs = %v\nwant   %v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestListAuditPaging(t *testing.T) {
+	db, clk := openTest(t)
+	fill(t, db, clk, 5000)
+	tests := []struct {
+		name  string
+		q     AuditQuery
+		limit int
+		want  int
+	}{
+		{"all records in pages of 100", AuditQuery{}, 100, 5000},
+		{"one playbook in pages of 333", AuditQuery{Playbook: "pb-a"}, 333, 1667},
+		{"time range + playbook in pages of 7", AuditQuery{Playbook: "pb-b", Since: t0.Add(1000 * time.Second), Until: t0.Add(2000 * time.Second)}, 7, 334},
+		{"exactly one full page", AuditQuery{Until: t0.Add(50 * time.Second)}, 50, 50},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			q := tc.q
+			q.Limit = tc.limit
+			var seen []uint64
+			pages := 0
+			for {
+				recs, next, err := db.ListAudit(context.Background(), q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pages++
+				if len(recs) > tc.limit {
+					t.Fatalf("page of %d records, limit %d", len(recs), tc.limit)
+				}
+				for _, r := range recs {
+					if !tc.q.match(&r) {
+						t.Fatalf("record %d does not match the query", r.Seq)
+					}
+					if len(seen) > 0 && r.Seq <= seen[len(seen)-1] {
+						t.Fatalf("record %d after %d: not in order or repeated", r.Seq, seen[len(seen)-1])
+					}
+					seen = append(seen, r.Seq)
+				}
+				if next == 0 {
+					break
+				}
+				if next != recs[len(recs)-1].Seq {
+					t.Fatalf("cursor %d is not the page's last record %d", next, recs[len(recs)-1].Seq)
+				}
+				q.After = next
+			}
+			if len(seen) != tc.want {
+				t.Errorf("paged through %d records, want %d", len(seen), tc.want)
+			}
+			if wantPages := (tc.want + tc.limit - 1) / tc.limit; pages != wantPages {
+				t.Errorf("%d pages, want %d", pages, wantPages)
+			}
+		})
+	}
+}
+
+func TestAuditTimeIsMonotonic(t *testing.T) {
+	db, clk := openTest(t)
+	ctx := context.Background()
+	if err := db.Audit(ctx, audit.Record{Kind: "a", Time: t0.Add(time.Minute)}, audit.Record{Kind: "b", Time: t0}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(-time.Hour) // the clock steps back
+	if err := db.Audit(ctx, audit.Record{Kind: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := db.ListAudit(ctx, AuditQuery{Since: t0.Add(time.Minute)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 {
+		t.Fatalf("got %d records since the first one's time, want all 3: %+v", len(recs), recs)
+	}
+	if n, err := db.VerifyAudit(ctx); err != nil || n != 3 {
+		t.Fatalf("verify = %d, %v", n, err)
+	}
+}
+
+func TestAuditIndexBuiltForOldFiles(t *testing.T) {
+	db, clk := openTest(t)
+	fill(t, db, clk, 40)
+	path := db.Path()
+	// Make the file look like one written before the index existed.
+	if err := db.bolt.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketAuditIdx); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Delete(keyIndexed)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := db.ListAudit(context.Background(), AuditQuery{EventID: "e3"})
+	if err != nil || len(recs) != 4 {
+		t.Fatalf("without an index: %d records, %v; want 4 by scanning", len(recs), err)
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db2, err := Open(path, Options{NoSync: true, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	recs, _, err = db2.ListAudit(context.Background(), AuditQuery{EventID: "e3"})
+	if err != nil || len(recs) != 4 || recs[0].Seq != 13 {
+		t.Fatalf("after reopening: %+v, %v", recs, err)
+	}
+}
+
+func TestRetentionKeepsChainVerifiable(t *testing.T) {
+	tests := []struct {
+		name     string
+		ret      Retention
+		records  int
+		wantLeft int // records left, including the checkpoint record(s)
+	}{
+		{"by age", Retention{MaxAge: 100 * time.Second}, 1000, 100 + 1},
+		{"by count", Retention{MaxRecords: 250}, 1000, 250},
+		{"by count over several chunks", Retention{MaxRecords: 10}, 12000, 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db, clk := openTest(t)
+			ctx := context.Background()
+			fill(t, db, clk, tc.records)
+			res, err := db.Compact(ctx, tc.ret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			n, err := db.VerifyAudit(ctx)
+			if err != nil {
+				t.Fatalf("verify after compaction: %v", err)
+			}
+			if n != tc.wantLeft {
+				t.Errorf("%d records left, want %d", n, tc.wantLeft)
+			}
+			if res.Checkpoint == nil || res.Checkpoint.Removed != uint64(res.AuditRemoved) {
+				t.Fatalf("checkpoint %+v after removing %d", res.Checkpoint, res.AuditRemoved)
+			}
+			// The first kept record follows the checkpoint.
+			recs, _, err := db.ListAudit(ctx, AuditQuery{Limit: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if recs[0].Seq != res.Checkpoint.RemovedThrough+1 {
+				t.Errorf("first record %d, checkpoint through %d", recs[0].Seq, res.Checkpoint.RemovedThrough)
+			}
+			// A second run at the limit removes nothing more.
+			res2, err := db.Compact(ctx, tc.ret)
+			if err != nil || res2.AuditRemoved != 0 {
+				t.Errorf("second compaction removed %d, %v; want 0", res2.AuditRemoved, err)
+			}
+			// Index entries of removed records are gone with them.
+			recs, _, err = db.ListAudit(ctx, AuditQuery{EventID: "e0"})
+			if err != nil || len(recs) != 0 {
+				t.Errorf("event e0 after compaction: %d records, %v", len(recs), err)
+			}
+			// More writes chain onto the compacted trail.
+			if err := db.Audit(ctx, audit.Record{Kind: audit.KindReceived, EventID: "late"}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.VerifyAudit(ctx); err != nil {
+				t.Fatalf("verify after a later write: %v", err)
+			}
+		})
+	}
+}
+
+func TestTamperingDetectedAfterCompaction(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(tx *bolt.Tx) error
+	}{
+		{"record edited", func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketAudit)
+			k, v := b.Cursor().First()
+			k, v = append([]byte(nil), k...), append([]byte(nil), v...)
+			var r map[string]any
+			_ = json.Unmarshal(v[32:], &r)
+			r["outcome"] = "ok-but-forged"
+			body, _ := json.Marshal(r)
+			return b.Put(k, append(v[:32:32], body...))
+		}},
+		{"record edited and rehashed", func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketAudit)
+			c := b.Cursor()
+			c.First()
+			k, v := c.Next()
+			k, v = append([]byte(nil), k...), append([]byte(nil), v...)
+			var r audit.Record
+			_ = json.Unmarshal(v[32:], &r)
+			r.Outcome = "forged"
+			body, _ := json.Marshal(r)
+			sum := sha256Sum(body)
+			return b.Put(k, append(sum, body...))
+		}},
+		{"first kept record deleted", func(tx *bolt.Tx) error {
+			k, _ := tx.Bucket(bucketAudit).Cursor().First()
+			return tx.Bucket(bucketAudit).Delete(append([]byte(nil), k...))
+		}},
+		{"checkpoint moved to hide more records", func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucketAudit)
+			k, v := b.Cursor().First()
+			k = append([]byte(nil), k...)
+			cp, _ := readCheckpoint(tx)
+			cp.RemovedThrough = btoi(k)
+			cp.RemovedHash = fmt.Sprintf("%x", sha256Sum(v[32:]))
+			raw, _ := json.Marshal(cp)
+			if err := tx.Bucket(bucketMeta).Put(keyAuditCheckpoint, raw); err != nil {
+				return err
+			}
+			return b.Delete(k)
+		}},
+		{"checkpoint removed", func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketMeta).Delete(keyAuditCheckpoint)
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db, clk := openTest(t)
+			ctx := context.Background()
+			fill(t, db, clk, 300)
+			if _, err := db.Compact(ctx, Retention{MaxRecords: 100}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.VerifyAudit(ctx); err != nil {
+				t.Fatalf("verify before tampering: %v", err)
+			}
+			if err := db.bolt.Update(tc.tamper); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := db.VerifyAudit(ctx); !errors.Is(err, ErrChainBroken) {
+				t.Fatalf("verify after tampering = %v, want ErrChainBroken", err)
+			}
+		})
+	}
+}
+
+func TestInboxRetentionKeepsPending(t *testing.T) {
+	db, clk := openTest(t)
+	ctx := context.Background()
+	var evs []event.Event
+	for i := range 10 {
+		evs = append(evs, event.Event{ID: fmt.Sprintf("ev%d", i), Source: "alertmanager", ReceivedAt: t0.Add(time.Duration(i) * time.Hour)})
+	}
+	seqs, err := db.AppendEvents(ctx, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Events 0-5 are processed except 2, which is still pending.
+	if err := db.Update(ctx, func(stx stateTx) error {
+		for i, s := range seqs[:6] {
+			if i == 2 {
+				continue
+			}
+			if err := stx.Finish(s); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(10 * time.Hour) // now = t0+10h; cutoff at 5h30 ago = t0+4h30
+	res, err := db.Compact(ctx, Retention{InboxMaxAge: 5*time.Hour + 30*time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.InboxRemoved != 4 { // ev0, ev1, ev3, ev4
+		t.Fatalf("removed %d inbox events, want 4", res.InboxRemoved)
+	}
+	for i, s := range seqs {
+		_, err := db.Event(ctx, s)
+		gone := errors.Is(err, ErrNotFound)
+		if want := i == 0 || i == 1 || i == 3 || i == 4; gone != want {
+			t.Errorf("event %d: removed = %v, want %v (err %v)", i, gone, want, err)
+		}
+	}
+	if db.PendingCount() != 5 {
+		t.Errorf("pending = %d, want 5", db.PendingCount())
+	}
+	// An expired idempotency key no longer blocks the id; a kept one does.
+	again, err := db.AppendEvents(ctx, []event.Event{evs[0], evs[2], evs[5]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[0] == 0 || again[1] != 0 || again[2] != 0 {
+		t.Errorf("re-append sequences = %v, want [new 0 0]", again)
+	}
+}
+
+func TestRedactorAndWrittenHook(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := context.Background()
+	red, err := audit.NewRedactor(audit.RedactConfig{Keys: []string{"customer_ref"}, Patterns: []string{`PIN-\d{4}`}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.SetRedactor(red.Record)
+	var mu sync.Mutex
+	kinds := map[string]int{}
+	db.OnAuditWritten(func(r audit.Record) {
+		mu.Lock()
+		kinds[r.Kind]++
+		mu.Unlock()
+	})
+	params := map[string]any{
+		"url":     "https://hooks.example/x?token=abc123",
+		"headers": map[string]any{"Authorization": "Bearer s3cr3t-t0ken-value", "X-Trace": "1"},
+		"body":    map[string]any{"text": "use PIN-1234 and xoxb-1234567890-abcdefghij", "customer_ref": "C-99"},
+	}
+	if err := db.Audit(ctx, audit.Record{Kind: audit.KindStepSucceeded, EventID: "e", Data: map[string]any{"params": params}}); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := db.ListAudit(ctx, AuditQuery{EventID: "e"})
+	if err != nil || len(recs) != 1 {
+		t.Fatal(recs, err)
+	}
+	got, _ := json.Marshal(recs[0].Data)
+	want := `{"params":{"body":{"customer_ref":"[redacted]","text":"use [redacted] and [redacted]"},"headers":{"Authorization":"[redacted]","X-Trace":"1"},"url":"https://hooks.example/x?[redacted]"}}`
+	if string(got) != want {
+		t.Errorf("stored data:\n got %s\nwant %s", got, want)
+	}
+	if params["headers"].(map[string]any)["Authorization"] != "Bearer s3cr3t-t0ken-value" {
+		t.Error("the redactor modified the caller's map")
+	}
+	// The secret is nowhere in the file.
+	raw := rawFile(t, db)
+	for _, secret := range []string{"s3cr3t-t0ken-value", "abc123", "PIN-1234", "C-99", "xoxb-1234567890"} {
+		if containsBytes(raw, secret) {
+			t.Errorf("%q is in the database file", secret)
+		}
+	}
+	if _, err := db.VerifyAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if kinds[audit.KindStepSucceeded] != 1 {
+		t.Errorf("written hook saw %v", kinds)
+	}
+}
