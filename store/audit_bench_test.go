@@ -14,7 +14,7 @@ import (
 // benchRecord is a realistic record: a step outcome with rendered params.
 func benchRecord(i int) audit.Record {
 	return audit.Record{
-		Time:     t0.Add(time.Duration(i) * time.Second),
+		Time:     auditT0.Add(time.Duration(i) * time.Second),
 		Kind:     []string{audit.KindReceived, audit.KindMatched, audit.KindStepStarted, audit.KindStepSucceeded}[i%4],
 		EventID:  fmt.Sprintf("alertmanager-%016x", i/4),
 		Source:   "alertmanager",
@@ -33,7 +33,7 @@ func benchRecord(i int) audit.Record {
 // 20 playbooks) for the first page of 100.
 func BenchmarkAuditQuery(b *testing.B) {
 	const n = 1_000_000
-	clk := &clock{t: t0}
+	clk := &auditClock{t: auditT0}
 	db, err := Open(filepath.Join(b.TempDir(), "firebreak.db"), Options{NoSync: true, Now: clk.Now})
 	if err != nil {
 		b.Fatal(err)
@@ -55,7 +55,7 @@ func BenchmarkAuditQuery(b *testing.B) {
 		}
 	}
 	b.Logf("wrote %d records in %s", n, time.Since(start).Round(time.Millisecond))
-	mid := t0.Add(n / 2 * time.Second)
+	mid := auditT0.Add(n / 2 * time.Second)
 	queries := []struct {
 		name string
 		q    AuditQuery
@@ -104,7 +104,7 @@ func BenchmarkIngestAuditWrite(b *testing.B) {
 			var id int64
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
-					i := int(atomicAdd(&id))
+					i := int(auditAtomicAdd(&id))
 					err := db.Update(ctx, func(tx state.Tx) error {
 						if withAudit {
 							r := benchRecord(i * 4)

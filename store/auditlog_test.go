@@ -16,29 +16,29 @@ import (
 	"github.com/firebreak/firebreak/engine/event"
 )
 
-// clock is an injectable clock for tests.
-type clock struct {
+// auditClock is an injectable auditClock for tests.
+type auditClock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time {
+func (c *auditClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.t
 }
 
-func (c *clock) Advance(d time.Duration) {
+func (c *auditClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.t = c.t.Add(d)
 }
 
-var t0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
+var auditT0 = time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC)
 
-func openTest(t testing.TB) (*DB, *clock) {
+func openAuditTest(t testing.TB) (*DB, *auditClock) {
 	t.Helper()
-	clk := &clock{t: t0}
+	clk := &auditClock{t: auditT0}
 	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{NoSync: true, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -47,9 +47,9 @@ func openTest(t testing.TB) (*DB, *clock) {
 	return db, clk
 }
 
-// fill writes n records, one a second from t0: event e<i/4>, playbooks
+// fillAudit writes n records, one a second from auditT0: event e<i/4>, playbooks
 // alternating pb-a, pb-b, pb-c, actions and outcomes cycling.
-func fill(t testing.TB, db *DB, clk *clock, n int) {
+func fillAudit(t testing.TB, db *DB, clk *auditClock, n int) {
 	t.Helper()
 	ctx := context.Background()
 	const per = 500
@@ -57,7 +57,7 @@ func fill(t testing.TB, db *DB, clk *clock, n int) {
 		var recs []audit.Record
 		for j := i; j < min(n, i+per); j++ {
 			recs = append(recs, audit.Record{
-				Time:     t0.Add(time.Duration(j) * time.Second),
+				Time:     auditT0.Add(time.Duration(j) * time.Second),
 				Kind:     []string{audit.KindReceived, audit.KindMatched, audit.KindStepSucceeded, audit.KindStepRefused}[j%4],
 				EventID:  fmt.Sprintf("e%d", j/4),
 				Playbook: []string{"pb-a", "pb-b", "pb-c"}[j%3],
@@ -73,8 +73,8 @@ func fill(t testing.TB, db *DB, clk *clock, n int) {
 }
 
 func TestListAuditFilters(t *testing.T) {
-	db, clk := openTest(t)
-	fill(t, db, clk, 400)
+	db, clk := openAuditTest(t)
+	fillAudit(t, db, clk, 400)
 	all := func(pred func(seq uint64) bool) []uint64 {
 		var out []uint64
 		for s := uint64(1); s <= 400; s++ {
@@ -96,13 +96,13 @@ func TestListAuditFilters(t *testing.T) {
 		{"action", AuditQuery{Action: "kubernetes.restart"}, all(func(s uint64) bool { return i(s)%2 == 1 })},
 		{"kind", AuditQuery{Kind: audit.KindStepRefused}, all(func(s uint64) bool { return i(s)%4 == 3 })},
 		{"outcome (refusal reason)", AuditQuery{Outcome: "deduped"}, all(func(s uint64) bool { return i(s)%4 == 3 })},
-		{"since", AuditQuery{Since: t0.Add(390 * time.Second)}, all(func(s uint64) bool { return i(s) >= 390 })},
-		{"until", AuditQuery{Until: t0.Add(5 * time.Second)}, []uint64{1, 2, 3, 4, 5}},
-		{"time range", AuditQuery{Since: t0.Add(100 * time.Second), Until: t0.Add(110 * time.Second)}, all(func(s uint64) bool { return i(s) >= 100 && i(s) < 110 })},
-		{"time range + playbook", AuditQuery{Since: t0.Add(100 * time.Second), Until: t0.Add(120 * time.Second), Playbook: "pb-a"}, all(func(s uint64) bool { return i(s) >= 100 && i(s) < 120 && i(s)%3 == 0 })},
+		{"since", AuditQuery{Since: auditT0.Add(390 * time.Second)}, all(func(s uint64) bool { return i(s) >= 390 })},
+		{"until", AuditQuery{Until: auditT0.Add(5 * time.Second)}, []uint64{1, 2, 3, 4, 5}},
+		{"time range", AuditQuery{Since: auditT0.Add(100 * time.Second), Until: auditT0.Add(110 * time.Second)}, all(func(s uint64) bool { return i(s) >= 100 && i(s) < 110 })},
+		{"time range + playbook", AuditQuery{Since: auditT0.Add(100 * time.Second), Until: auditT0.Add(120 * time.Second), Playbook: "pb-a"}, all(func(s uint64) bool { return i(s) >= 100 && i(s) < 120 && i(s)%3 == 0 })},
 		{"event + kind", AuditQuery{EventID: "e7", Kind: audit.KindMatched}, []uint64{30}},
 		{"playbook + action + outcome", AuditQuery{Playbook: "pb-c", Action: "webhook.notify", Outcome: "ok"}, all(func(s uint64) bool { return i(s)%3 == 2 && i(s)%2 == 0 && i(s)%4 == 2 })},
-		{"empty range", AuditQuery{Since: t0.Add(time.Hour)}, nil},
+		{"empty range", AuditQuery{Since: auditT0.Add(time.Hour)}, nil},
 		{"unknown event", AuditQuery{EventID: "nope"}, nil},
 		{"unknown playbook", AuditQuery{Playbook: "nope"}, nil},
 	}
@@ -128,8 +128,8 @@ func TestListAuditFilters(t *testing.T) {
 }
 
 func TestListAuditPaging(t *testing.T) {
-	db, clk := openTest(t)
-	fill(t, db, clk, 5000)
+	db, clk := openAuditTest(t)
+	fillAudit(t, db, clk, 5000)
 	tests := []struct {
 		name  string
 		q     AuditQuery
@@ -138,8 +138,8 @@ func TestListAuditPaging(t *testing.T) {
 	}{
 		{"all records in pages of 100", AuditQuery{}, 100, 5000},
 		{"one playbook in pages of 333", AuditQuery{Playbook: "pb-a"}, 333, 1667},
-		{"time range + playbook in pages of 7", AuditQuery{Playbook: "pb-b", Since: t0.Add(1000 * time.Second), Until: t0.Add(2000 * time.Second)}, 7, 334},
-		{"exactly one full page", AuditQuery{Until: t0.Add(50 * time.Second)}, 50, 50},
+		{"time range + playbook in pages of 7", AuditQuery{Playbook: "pb-b", Since: auditT0.Add(1000 * time.Second), Until: auditT0.Add(2000 * time.Second)}, 7, 334},
+		{"exactly one full page", AuditQuery{Until: auditT0.Add(50 * time.Second)}, 50, 50},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -184,16 +184,16 @@ func TestListAuditPaging(t *testing.T) {
 }
 
 func TestAuditTimeIsMonotonic(t *testing.T) {
-	db, clk := openTest(t)
+	db, clk := openAuditTest(t)
 	ctx := context.Background()
-	if err := db.Audit(ctx, audit.Record{Kind: "a", Time: t0.Add(time.Minute)}, audit.Record{Kind: "b", Time: t0}); err != nil {
+	if err := db.Audit(ctx, audit.Record{Kind: "a", Time: auditT0.Add(time.Minute)}, audit.Record{Kind: "b", Time: auditT0}); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(-time.Hour) // the clock steps back
+	clk.Advance(-time.Hour) // the auditClock steps back
 	if err := db.Audit(ctx, audit.Record{Kind: "c"}); err != nil {
 		t.Fatal(err)
 	}
-	recs, _, err := db.ListAudit(ctx, AuditQuery{Since: t0.Add(time.Minute)})
+	recs, _, err := db.ListAudit(ctx, AuditQuery{Since: auditT0.Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,8 +206,8 @@ func TestAuditTimeIsMonotonic(t *testing.T) {
 }
 
 func TestAuditIndexBuiltForOldFiles(t *testing.T) {
-	db, clk := openTest(t)
-	fill(t, db, clk, 40)
+	db, clk := openAuditTest(t)
+	fillAudit(t, db, clk, 40)
 	path := db.Path()
 	// Make the file look like one written before the index existed.
 	if err := db.bolt.Update(func(tx *bolt.Tx) error {
@@ -249,9 +249,9 @@ func TestRetentionKeepsChainVerifiable(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			db, clk := openTest(t)
+			db, clk := openAuditTest(t)
 			ctx := context.Background()
-			fill(t, db, clk, tc.records)
+			fillAudit(t, db, clk, tc.records)
 			res, err := db.Compact(ctx, tc.ret)
 			if err != nil {
 				t.Fatal(err)
@@ -320,7 +320,7 @@ func TestTamperingDetectedAfterCompaction(t *testing.T) {
 			_ = json.Unmarshal(v[32:], &r)
 			r.Outcome = "forged"
 			body, _ := json.Marshal(r)
-			sum := sha256Sum(body)
+			sum := auditSHA256(body)
 			return b.Put(k, append(sum, body...))
 		}},
 		{"first kept record deleted", func(tx *bolt.Tx) error {
@@ -333,7 +333,7 @@ func TestTamperingDetectedAfterCompaction(t *testing.T) {
 			k = append([]byte(nil), k...)
 			cp, _ := readCheckpoint(tx)
 			cp.RemovedThrough = btoi(k)
-			cp.RemovedHash = fmt.Sprintf("%x", sha256Sum(v[32:]))
+			cp.RemovedHash = fmt.Sprintf("%x", auditSHA256(v[32:]))
 			raw, _ := json.Marshal(cp)
 			if err := tx.Bucket(bucketMeta).Put(keyAuditCheckpoint, raw); err != nil {
 				return err
@@ -346,9 +346,9 @@ func TestTamperingDetectedAfterCompaction(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			db, clk := openTest(t)
+			db, clk := openAuditTest(t)
 			ctx := context.Background()
-			fill(t, db, clk, 300)
+			fillAudit(t, db, clk, 300)
 			if _, err := db.Compact(ctx, Retention{MaxRecords: 100}); err != nil {
 				t.Fatal(err)
 			}
@@ -366,18 +366,18 @@ func TestTamperingDetectedAfterCompaction(t *testing.T) {
 }
 
 func TestInboxRetentionKeepsPending(t *testing.T) {
-	db, clk := openTest(t)
+	db, clk := openAuditTest(t)
 	ctx := context.Background()
 	var evs []event.Event
 	for i := range 10 {
-		evs = append(evs, event.Event{ID: fmt.Sprintf("ev%d", i), Source: "alertmanager", ReceivedAt: t0.Add(time.Duration(i) * time.Hour)})
+		evs = append(evs, event.Event{ID: fmt.Sprintf("ev%d", i), Source: "alertmanager", ReceivedAt: auditT0.Add(time.Duration(i) * time.Hour)})
 	}
 	seqs, err := db.AppendEvents(ctx, evs)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Events 0-5 are processed except 2, which is still pending.
-	if err := db.Update(ctx, func(stx stateTx) error {
+	if err := db.Update(ctx, func(stx auditStateTx) error {
 		for i, s := range seqs[:6] {
 			if i == 2 {
 				continue
@@ -390,7 +390,7 @@ func TestInboxRetentionKeepsPending(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	clk.Advance(10 * time.Hour) // now = t0+10h; cutoff at 5h30 ago = t0+4h30
+	clk.Advance(10 * time.Hour) // now = auditT0+10h; cutoff at 5h30 ago = auditT0+4h30
 	res, err := db.Compact(ctx, Retention{InboxMaxAge: 5*time.Hour + 30*time.Minute})
 	if err != nil {
 		t.Fatal(err)
@@ -419,7 +419,7 @@ func TestInboxRetentionKeepsPending(t *testing.T) {
 }
 
 func TestRedactorAndWrittenHook(t *testing.T) {
-	db, _ := openTest(t)
+	db, _ := openAuditTest(t)
 	ctx := context.Background()
 	red, err := audit.NewRedactor(audit.RedactConfig{Keys: []string{"customer_ref"}, Patterns: []string{`PIN-\d{4}`}})
 	if err != nil {
@@ -454,9 +454,9 @@ func TestRedactorAndWrittenHook(t *testing.T) {
 		t.Error("the redactor modified the caller's map")
 	}
 	// The secret is nowhere in the file.
-	raw := rawFile(t, db)
+	raw := auditRawFile(t, db)
 	for _, secret := range []string{"s3cr3t-t0ken-value", "abc123", "PIN-1234", "C-99", "xoxb-1234567890"} {
-		if containsBytes(raw, secret) {
+		if auditContains(raw, secret) {
 			t.Errorf("%q is in the database file", secret)
 		}
 	}
