@@ -72,6 +72,11 @@ func TestAlertmanager(t *testing.T) {
 				field(t, evs[0], "truncatedAlerts", 2)
 			}},
 		{name: "extra fields", file: "alertmanager-extra-fields.json", want: []want{cart}},
+		// Captured from Debian's prometheus-alertmanager 0.25 (amtool alert add, then --end).
+		{name: "real 0.25 firing", file: "alertmanager-real-v025-firing.json",
+			want: []want{{ID: "am:86a0281bf82940cc:2026-11-29T19:23:53.583067257Z:firing", Status: "firing", Name: "KubePodCrashLooping", Severity: "critical", Namespace: "shop", Workload: "cart-api", Pod: "cart-api-1", StartsAt: "2026-11-29T19:23:53.583067257Z"}}},
+		{name: "real 0.25 resolved", file: "alertmanager-real-v025-resolved.json",
+			want: []want{{ID: "am:86a0281bf82940cc:2026-11-29T19:23:53.583067257Z:resolved", Status: "resolved", Name: "KubePodCrashLooping", Severity: "critical", Namespace: "shop", Workload: "cart-api", Pod: "cart-api-1", StartsAt: "2026-11-29T19:23:53.583067257Z"}}},
 		{name: "group status stands in for a missing alert status",
 			body: `{"status":"resolved","alerts":[{"labels":{"alertname":"A"},"startsAt":"2025-03-14T09:00:00Z","fingerprint":"f"}]}`,
 			want: []want{{ID: "am:f:2025-03-14T09:00:00Z:resolved", Status: "resolved", Name: "A", Severity: "info", StartsAt: "2025-03-14T09:00:00Z"}}},
