@@ -406,3 +406,22 @@ func TestReasonAndStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestStandardWebhooksVector checks the Standard Webhooks specification's
+// published test vector, so any of its libraries can sign for Firebreak.
+func TestStandardWebhooksVector(t *testing.T) {
+	at := time.Unix(1614265330, 0)
+	vector := func(r *http.Request) {
+		r.Header.Set("webhook-id", "msg_p5jXN8AQM9LWM0D4loKWxJek")
+		r.Header.Set("webhook-timestamp", "1614265330")
+		r.Header.Set("webhook-signature", "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")
+	}
+	b := []byte(`{"test": 2432232314}`)
+	for _, secret := range []string{"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"} {
+		run(t, Config{Type: TypeStandardWebhooks, Secret: secret}, []step{
+			{name: "vector", prep: vector, body: b, at: at.Add(10 * time.Second)},
+			{name: "vector replayed", prep: vector, body: b, at: at.Add(20 * time.Second), want: ErrReplayed},
+			{name: "vector, body changed", prep: vector, body: []byte(`{"test": 2432232315}`), at: at, want: ErrBadCredentials},
+		})
+	}
+}
