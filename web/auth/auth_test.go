@@ -425,3 +425,12 @@ func TestStandardWebhooksVector(t *testing.T) {
 		})
 	}
 }
+
+// TestHMACGitHubVector checks the example from GitHub's "Validating webhook
+// deliveries" documentation.
+func TestHMACGitHubVector(t *testing.T) {
+	run(t, Config{Type: TypeHMAC, Secret: "It's a Secret to Everybody"}, []step{
+		{name: "github example", body: []byte("Hello, World!"),
+			prep: header("X-Hub-Signature-256", "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17")},
+	})
+}
