@@ -169,7 +169,14 @@ walk:
 	if off < len(val) && !isSpace(val[off]) {
 		for {
 			sc, ok := src()
-			if !ok || !isSpace(sc) {
+			if !ok {
+				break
+			}
+			if double && sc == '\\' && bi+1 >= len(c.lines[li]) {
+				li, bi = li+1, 0
+				continue
+			}
+			if !isSpace(sc) {
 				break
 			}
 			next()
