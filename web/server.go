@@ -37,6 +37,24 @@ type Engine interface {
 	Playbooks() *playbooks.Set
 }
 
+// Metrics receives the ingest path's measurements. Implementations must be
+// cheap and safe for concurrent use.
+type Metrics interface {
+	// Rejected counts a request refused before its events were stored;
+	// reason is one of unknown_source, content_type, too_large,
+	// read_error, unauthorized, decode_error, store_error.
+	Rejected(source, reason string)
+	// Received counts a request whose events were stored: how many were
+	// new (stale ones included), duplicates and stale, and how long the
+	// request took.
+	Received(source string, accepted, duplicates, stale int, d time.Duration)
+}
+
+type nopMetrics struct{}
+
+func (nopMetrics) Rejected(string, string)                       {}
+func (nopMetrics) Received(string, int, int, int, time.Duration) {}
+
 // Source is one configured receiver.
 type Source struct {
 	Decoder sources.Decoder
@@ -61,6 +79,8 @@ type Config struct {
 	Now   func() time.Time
 	// OnAuthFailure is told of every refused request (audited by the caller).
 	OnAuthFailure func(source, remote string, err error)
+	// Metrics receives ingest measurements; nil discards them.
+	Metrics Metrics
 }
 
 // Server is the HTTP handler.
@@ -81,11 +101,16 @@ func New(cfg Config) *Server {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = nopMetrics{}
+	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.Use(gin.Recovery())
 	s := &Server{cfg: cfg, router: r, log: cfg.Logger}
-	r.NoRoute(func(c *gin.Context) { jsonError(c, http.StatusNotFound, "", "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path) })
+	r.NoRoute(func(c *gin.Context) {
+		jsonError(c, http.StatusNotFound, "", "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
+	})
 	r.HandleMethodNotAllowed = true
 	r.NoMethod(func(c *gin.Context) { jsonError(c, http.StatusMethodNotAllowed, "", "method not allowed") })
 	r.POST("/hooks/:source", s.ingest)
@@ -95,6 +120,14 @@ func New(cfg Config) *Server {
 	r.GET("/api/v1/audit/verify", s.verifyAudit)
 	r.GET("/api/v1/playbooks", s.listPlaybooks)
 	return s
+}
+
+// SetMetrics installs the ingest metrics hook; call it before serving.
+func (s *Server) SetMetrics(m Metrics) {
+	if m == nil {
+		m = nopMetrics{}
+	}
+	s.cfg.Metrics = m
 }
 
 // Router exposes the gin engine so that other packages can add routes.
@@ -126,6 +159,7 @@ func (s *Server) ingest(c *gin.Context) {
 	name := c.Param("source")
 	src, ok := s.cfg.Sources[name]
 	if !ok {
+		s.cfg.Metrics.Rejected("unknown", "unknown_source")
 		jsonError(c, http.StatusNotFound, "", "unknown source "+strconv.Quote(name))
 		return
 	}
@@ -136,11 +170,15 @@ func (s *Server) ingest(c *gin.Context) {
 // limit, authentication, decoding, then a durable append before the 2xx.
 func (s *Server) receive(c *gin.Context, name string, src Source) {
 	r := c.Request
+	start := time.Now()
+	reject := func(reason string) { s.cfg.Metrics.Rejected(name, reason) }
 	if !jsonContentType(r.Header.Get("Content-Type")) {
+		reject("content_type")
 		jsonError(c, http.StatusUnsupportedMediaType, "", "content type must be application/json, got "+strconv.Quote(r.Header.Get("Content-Type")))
 		return
 	}
 	if r.ContentLength > s.cfg.MaxBodyBytes {
+		reject("too_large")
 		jsonError(c, http.StatusRequestEntityTooLarge, "", "body exceeds the limit of "+strconv.FormatInt(s.cfg.MaxBodyBytes, 10)+" bytes")
 		return
 	}
@@ -148,14 +186,17 @@ func (s *Server) receive(c *gin.Context, name string, src Source) {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
+			reject("too_large")
 			jsonError(c, http.StatusRequestEntityTooLarge, "", "body exceeds the limit of "+strconv.FormatInt(s.cfg.MaxBodyBytes, 10)+" bytes")
 			return
 		}
+		reject("read_error")
 		jsonError(c, http.StatusBadRequest, "", "reading the body failed")
 		return
 	}
 	if src.Authenticate != nil {
 		if err := src.Authenticate(r, body); err != nil {
+			reject("unauthorized")
 			if s.cfg.OnAuthFailure != nil {
 				s.cfg.OnAuthFailure(name, c.ClientIP(), err)
 			}
@@ -166,6 +207,7 @@ func (s *Server) receive(c *gin.Context, name string, src Source) {
 	now := s.cfg.Now().UTC()
 	events, err := src.Decoder.Decode(body, now)
 	if err != nil {
+		reject("decode_error")
 		var de *sources.DecodeError
 		if errors.As(err, &de) {
 			jsonError(c, http.StatusBadRequest, de.Field, de.Error())
@@ -186,17 +228,22 @@ func (s *Server) receive(c *gin.Context, name string, src Source) {
 	}
 	seqs, err := s.cfg.Inbox.AppendEvents(r.Context(), events)
 	if err != nil {
+		reject("store_error")
 		s.log.Error("storing events failed", "source", name, "error", err)
 		c.Header("Retry-After", "5")
 		jsonError(c, http.StatusServiceUnavailable, "", "events could not be stored; retry")
 		return
 	}
-	accepted := 0
-	for _, seq := range seqs {
+	accepted, stale := 0, 0
+	for i, seq := range seqs {
 		if seq != 0 {
 			accepted++
+			if events[i].Stale {
+				stale++
+			}
 		}
 	}
+	s.cfg.Metrics.Received(name, accepted, len(seqs)-accepted, stale, time.Since(start))
 	if accepted > 0 {
 		s.cfg.Engine.Notify()
 	}
@@ -225,6 +272,9 @@ func (s *Server) listAudit(c *gin.Context) {
 		Action:   c.Query("action"),
 		Kind:     c.Query("kind"),
 		Outcome:  c.Query("outcome"),
+	}
+	if q.Outcome == "" {
+		q.Outcome = c.Query("reason") // a refusal's reason is its outcome
 	}
 	var err error
 	if v := c.Query("cursor"); v != "" {
