@@ -39,8 +39,7 @@ func newEnv(ev *event.Event, now func() time.Time) *Env {
 const MaxNodes = 500
 
 // Helper names as playbooks call them. label, annotation and field take the
-// key and an optional default; the loader rewrites them to their internal
-// forms, which also receive the event's map.
+// key and an optional default; helperPatcher passes them the event's map.
 const (
 	fnCIDR       = "cidr"
 	fnRegex      = "regex"
@@ -135,9 +134,9 @@ var exprOptions = sync.OnceValue(func() []expr.Option {
 			}
 			return re.MatchString(s), nil
 		}, new(func(string, string) bool)),
-		expr.Function("_"+fnLabel, lookupString, new(func(map[string]string, string, ...string) string)),
-		expr.Function("_"+fnAnnotation, lookupString, new(func(map[string]string, string, ...string) string)),
-		expr.Function("_"+fnField, func(params ...any) (any, error) {
+		expr.Function(fnLabel, lookupString, new(func(map[string]string, string, ...string) string)),
+		expr.Function(fnAnnotation, lookupString, new(func(map[string]string, string, ...string) string)),
+		expr.Function(fnField, func(params ...any) (any, error) {
 			m, _ := params[0].(map[string]any)
 			key, _ := params[1].(string)
 			if v, ok := m[key]; ok && v != nil {
@@ -160,7 +159,7 @@ var exprOptions = sync.OnceValue(func() []expr.Option {
 			}
 			return nil, nil
 		}),
-		expr.Function("_"+fnSince, func(params ...any) (any, error) {
+		expr.Function(fnSince, func(params ...any) (any, error) {
 			now, _ := params[0].(time.Time)
 			t, _ := params[1].(time.Time)
 			return now.Sub(t), nil
@@ -181,9 +180,8 @@ func lookupString(params ...any) (any, error) {
 	return "", nil
 }
 
-// helperPatcher rewrites label(k, d), annotation(k, d), field(k, d) and
-// since(t) into their internal forms, which take the event's map or the
-// clock as their first argument.
+// helperPatcher gives label(k, d), annotation(k, d), field(k, d) and
+// since(t) their hidden first argument: the event's map, or now().
 type helperPatcher struct{}
 
 // Visit implements ast.Visitor.
@@ -214,9 +212,6 @@ func (helperPatcher) Visit(node *ast.Node) {
 	if c, ok := first.(*ast.CallNode); ok {
 		c.Callee.SetLocation(loc)
 	}
-	callee := &ast.IdentifierNode{Value: "_" + id.Value}
-	callee.SetLocation(id.Location())
-	call.Callee = callee
 	call.Arguments = append([]ast.Node{first}, call.Arguments...)
 }
 

@@ -186,7 +186,7 @@ func (l *loader) parse(name string, data []byte) {
 			return
 		}
 		if err != nil {
-			l.problems = append(l.problems, yamlProblem(name, err))
+			l.problems = append(l.problems, yamlProblem(name, lines, err))
 			return
 		}
 		if len(doc.Content) == 0 {
@@ -226,7 +226,7 @@ func nameNode(n *yaml.Node) *yaml.Node {
 }
 
 // yamlProblem turns a yaml.v3 syntax error ("yaml: line 3: …") into a Problem.
-func yamlProblem(name string, err error) Problem {
+func yamlProblem(name string, lines []string, err error) Problem {
 	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	line := 1
 	if strings.HasPrefix(msg, "line ") {
@@ -238,7 +238,18 @@ func yamlProblem(name string, err error) Problem {
 			}
 		}
 	}
-	return Problem{File: name, Line: line, Column: 1, Msg: "invalid YAML: " + msg}
+	col := 1
+	if strings.Contains(msg, "tab character") {
+		// yaml.v3 names the line before the offending tab; find the tab.
+		for i := max(line-1, 0); i < len(lines); i++ {
+			indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " \t"))]
+			if j := strings.IndexByte(indent, '\t'); j >= 0 {
+				line, col = i+1, j+1
+				break
+			}
+		}
+	}
+	return Problem{File: name, Line: line, Column: col, Msg: "invalid YAML: " + msg}
 }
 
 // ctx collects the problems of one playbook document.
@@ -355,8 +366,17 @@ func kindName(n *yaml.Node) string {
 	case yaml.SequenceNode:
 		return "a list"
 	case yaml.ScalarNode:
-		if n.Tag == "!!null" {
+		switch n.Tag {
+		case "!!null":
 			return "null"
+		case "!!str":
+			return fmt.Sprintf("the string %q", n.Value)
+		case "!!int":
+			return "the integer " + n.Value
+		case "!!float":
+			return "the number " + n.Value
+		case "!!bool":
+			return "the boolean " + n.Value
 		}
 		return "a scalar (" + strings.TrimPrefix(n.Tag, "!!") + ")"
 	case yaml.AliasNode:
@@ -437,6 +457,10 @@ func (c *ctx) playbook(n *yaml.Node) *Playbook {
 			}
 		}
 	}
+	if n.Kind != yaml.MappingNode {
+		c.errorf(n, "", "a playbook must be a mapping, got %s", kindName(n))
+		return nil
+	}
 	fs := c.mapping(n, "", playbookKeyNames...)
 	if fs == nil {
 		return nil
@@ -445,8 +469,10 @@ func (c *ctx) playbook(n *yaml.Node) *Playbook {
 	if f, ok := fs["name"]; ok {
 		p.Name, _ = c.str(f, "name")
 	}
-	if p.Name == "" {
+	if _, ok := fs["name"]; !ok {
 		c.errorf(n, "name", "is required")
+	} else if p.Name == "" && resolve(fs["name"].val).Kind == yaml.ScalarNode {
+		c.errorf(fs["name"].val, "name", "must not be empty")
 	}
 	if f, ok := fs["description"]; ok {
 		p.Description, _ = c.str(f, "description")
@@ -787,11 +813,12 @@ func (c *ctx) value(n *yaml.Node, path string) *Value {
 func exprMessage(err error) string {
 	var fe *file.Error
 	var ne *nodeError
+	msg := err.Error()
 	switch {
 	case errors.As(err, &ne):
-		return "invalid expression: " + ne.err.Error()
+		msg = ne.err.Error()
 	case errors.As(err, &fe):
-		return "invalid expression: " + fe.Message
+		msg = fe.Message
 	}
-	return "invalid expression: " + err.Error()
+	return "invalid expression: " + strings.TrimSpace(msg)
 }
