@@ -12,6 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/state"
 )
 
@@ -197,6 +198,44 @@ func (d *DB) ListAudit(_ context.Context, q AuditQuery) ([]audit.Record, uint64,
 		return nil
 	})
 	return out, next, err
+}
+
+// AuditForEvent returns every record of the event, in order: the
+// incident's timeline.
+func (d *DB) AuditForEvent(ctx context.Context, eventID string) ([]audit.Record, error) {
+	var out []audit.Record
+	q := AuditQuery{EventID: eventID, Limit: 1000}
+	for {
+		recs, next, err := d.ListAudit(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, recs...)
+		if next == 0 {
+			return out, nil
+		}
+		q.After = next
+	}
+}
+
+// EventByID loads the inbox event with the given id, or returns an error
+// wrapping ErrNotFound when it was never stored or retention removed it.
+func (d *DB) EventByID(_ context.Context, id string) (uint64, event.Event, error) {
+	var ev event.Event
+	var seq uint64
+	err := d.bolt.View(func(tx *boltTx) error {
+		s := tx.Bucket(bucketSeen).Get([]byte(id))
+		if s == nil {
+			return fmt.Errorf("event %s: %w", id, ErrNotFound)
+		}
+		seq = btoi(s)
+		v := tx.Bucket(bucketInbox).Get(s)
+		if v == nil {
+			return fmt.Errorf("event %s: %w", id, ErrNotFound)
+		}
+		return json.Unmarshal(v, &ev)
+	})
+	return seq, ev, err
 }
 
 func decodeRecord(seq uint64, v []byte) (audit.Record, error) {
