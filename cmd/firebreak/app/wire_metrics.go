@@ -1,12 +1,345 @@
 package app
 
-// setupMetrics wires the metrics feature before the engine is built: it may set
-// a.observer, a.guard or a.approver, append to a.closers and register
-// background work with a.Go.
-func setupMetrics(a *App) error { return nil }
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"sort"
+	"time"
 
-// routesMetrics adds the metrics feature's HTTP routes to a.Web.Router().
-func routesMetrics(a *App) {}
+	"github.com/gin-gonic/gin"
 
-// AuditConfig is the configuration file's section for this feature.
-type AuditConfig struct{}
+	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/engine/guard"
+	"github.com/firebreak/firebreak/engine/replay"
+	"github.com/firebreak/firebreak/engine/state"
+	"github.com/firebreak/firebreak/playbooks"
+	"github.com/firebreak/firebreak/store"
+	"github.com/firebreak/firebreak/web/metrics"
+)
+
+// AuditConfig is the configuration file's `audit:` section: retention and
+// redaction of the audit trail (and of the inbox the replay reads).
+type AuditConfig struct {
+	Retention RetentionConfig `yaml:"retention"`
+	Redaction RedactionConfig `yaml:"redaction"`
+}
+
+// RetentionConfig says how long the audit trail and the inbox keep data.
+// Zero values keep everything.
+type RetentionConfig struct {
+	// MaxAge removes audit records older than this (e.g. 2160h = 90 days).
+	MaxAge Duration `yaml:"max_age"`
+	// MaxRecords keeps at most this many audit records, the newest.
+	MaxRecords int `yaml:"max_records"`
+	// InboxMaxAge removes processed inbox events (their raw payloads, which
+	// replay reads) and their idempotency keys received longer ago than
+	// this; pending events are never removed. Default: MaxAge.
+	InboxMaxAge Duration `yaml:"inbox_max_age"`
+	// Interval is how often retention runs (default 1h).
+	Interval Duration `yaml:"interval"`
+}
+
+// RedactionConfig says what is removed from audit records before they are
+// written.
+type RedactionConfig struct {
+	// Keys are extra data keys whose values are always redacted
+	// (case-insensitive), in addition to the built-in sensitive keys.
+	Keys []string `yaml:"keys"`
+	// Patterns are extra regular expressions; every match in any string of
+	// a record is replaced by [redacted].
+	Patterns []string `yaml:"patterns"`
+	// NoDefaults turns off the built-in keys and patterns.
+	NoDefaults bool `yaml:"no_defaults"`
+}
+
+// retention returns the store policy; ok is false when nothing expires.
+func (c RetentionConfig) retention() (store.Retention, bool) {
+	r := store.Retention{MaxAge: time.Duration(c.MaxAge), MaxRecords: c.MaxRecords, InboxMaxAge: time.Duration(c.InboxMaxAge)}
+	if r.InboxMaxAge == 0 {
+		r.InboxMaxAge = r.MaxAge
+	}
+	return r, r.MaxAge > 0 || r.MaxRecords > 0 || r.InboxMaxAge > 0
+}
+
+// approvalDecided carries an approval id from the audit hook (which must
+// not read the store) to the goroutine that measures the decision time.
+type approvalDecided struct{ id string }
+
+// setupMetrics wires the metrics feature before the engine is built: the
+// Prometheus registry and engine observer, the audit redactor, the
+// records-written hook, and the retention job.
+func setupMetrics(a *App) error {
+	red, err := audit.NewRedactor(audit.RedactConfig{
+		Keys: a.Config.Audit.Redaction.Keys, Patterns: a.Config.Audit.Redaction.Patterns, NoDefaults: a.Config.Audit.Redaction.NoDefaults,
+	})
+	if err != nil {
+		return fmt.Errorf("audit.redaction: %w", err)
+	}
+	a.DB.SetRedactor(red.Record)
+
+	m := metrics.New(metrics.Config{InboxDepth: a.DB.PendingCount, Logger: a.log.With("component", "metrics")})
+	a.observer = m
+
+	decided := make(chan approvalDecided, 256)
+	a.DB.OnAuditWritten(func(r audit.Record) {
+		m.AuditWritten(r)
+		if r.Kind != audit.KindApproval {
+			return
+		}
+		switch r.Outcome {
+		case "approved", "denied", "expired", "cancelled":
+			if id, ok := r.Data["approval_id"].(string); ok {
+				select {
+				case decided <- approvalDecided{id: id}:
+				default: // a burst of decisions: drop the measurement, never block commits
+				}
+			}
+		}
+	})
+	a.Go(func(ctx context.Context) { measureDecisions(ctx, a, m, decided) })
+	m.SetPendingApprovals(func(ctx context.Context) (int, error) { return countPendingApprovals(ctx, a.DB) })
+
+	if pol, ok := a.Config.Audit.Retention.retention(); ok {
+		every := time.Duration(a.Config.Audit.Retention.Interval)
+		if every <= 0 {
+			every = time.Hour
+		}
+		a.Go(func(ctx context.Context) { runRetention(ctx, a, m, pol, every) })
+	}
+	return nil
+}
+
+// routesMetrics serves GET /metrics, the incident timeline and replay, and
+// reads breakers from the guard once every feature is wired.
+func routesMetrics(a *App) {
+	m, ok := a.observer.(*metrics.Metrics)
+	if !ok {
+		return
+	}
+	a.Web.SetMetrics(m)
+	var names []string
+	for name := range a.Config.Sources {
+		names = append(names, name)
+	}
+	m.InitSources(append(names, "alertmanager")...)
+	if set := a.Engine.Playbooks(); set != nil {
+		for _, p := range set.Playbooks {
+			m.InitPlaybooks(p.Name)
+		}
+	}
+	if g, ok := a.guard.(interface {
+		Breakers(context.Context) ([]guard.BreakerStatus, error)
+	}); ok {
+		m.SetBreakers(func(ctx context.Context) ([]metrics.Breaker, error) {
+			list, err := g.Breakers(ctx)
+			out := make([]metrics.Breaker, len(list))
+			for i, b := range list {
+				out[i] = metrics.Breaker{Playbook: b.Playbook, State: b.State}
+			}
+			return out, err
+		})
+	}
+	r := a.Web.Router()
+	r.GET("/metrics", gin.WrapH(m.Handler()))
+	r.GET("/api/v1/audit/timeline/:event_id", func(c *gin.Context) { timelineHandler(c, a) })
+	r.POST("/api/v1/replay", func(c *gin.Context) { replayHandler(c, a) })
+}
+
+// measureDecisions observes how long each decided approval waited.
+func measureDecisions(ctx context.Context, a *App, m *metrics.Metrics, ch <-chan approvalDecided) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case d := <-ch:
+			var rec struct {
+				Status      string    `json:"status"`
+				RequestedAt time.Time `json:"requested_at"`
+				DecidedAt   time.Time `json:"decided_at"`
+			}
+			err := a.DB.View(ctx, func(tx state.Tx) error {
+				raw := tx.Get(bucketApprovals, d.id)
+				if raw == nil {
+					return store.ErrNotFound
+				}
+				return json.Unmarshal(raw, &rec)
+			})
+			if err != nil || rec.RequestedAt.IsZero() || rec.DecidedAt.IsZero() {
+				continue
+			}
+			m.ApprovalDecided(rec.Status, rec.DecidedAt.Sub(rec.RequestedAt))
+		}
+	}
+}
+
+// The approval gate's state buckets (engine/approval): read here by name so
+// that metrics do not depend on the gate's code.
+const (
+	bucketApprovals        = "approvals"
+	bucketApprovalsPending = "approvals_pending"
+)
+
+func countPendingApprovals(ctx context.Context, db *store.DB) (int, error) {
+	n := 0
+	err := db.View(ctx, func(tx state.Tx) error {
+		n = 0
+		return tx.ForEach(bucketApprovalsPending, func(string, []byte) error { n++; return nil })
+	})
+	return n, err
+}
+
+// runRetention applies the retention policy now and then every interval.
+func runRetention(ctx context.Context, a *App, m *metrics.Metrics, pol store.Retention, every time.Duration) {
+	log := a.log.With("component", "retention")
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		res, err := a.DB.Compact(ctx, pol)
+		m.Compacted(res.AuditRemoved, res.InboxRemoved)
+		switch {
+		case err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, store.ErrClosed):
+			log.Error("retention failed", "error", err)
+		case res.AuditRemoved > 0 || res.InboxRemoved > 0:
+			log.Info("retention removed old data", "audit_records", res.AuditRemoved, "inbox_events", res.InboxRemoved)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Timeline is the answer of GET /api/v1/audit/timeline/:event_id.
+type Timeline struct {
+	Records []audit.Record `json:"records"`
+	// Event is the stored event, absent when retention removed it.
+	Event *TimelineEvent `json:"event,omitempty"`
+}
+
+// TimelineEvent is the stored event with its inbox sequence.
+type TimelineEvent struct {
+	Seq   uint64 `json:"seq"`
+	Event any    `json:"event"`
+}
+
+func timelineHandler(c *gin.Context, a *App) {
+	id := c.Param("event_id")
+	recs, err := a.DB.AuditForEvent(c.Request.Context(), id)
+	if err != nil {
+		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "reading the audit trail failed"})
+		return
+	}
+	out := Timeline{Records: recs}
+	if out.Records == nil {
+		out.Records = []audit.Record{}
+	}
+	if seq, ev, err := a.DB.EventByID(c.Request.Context(), id); err == nil {
+		ev.Raw = nil
+		out.Event = &TimelineEvent{Seq: seq, Event: ev}
+	}
+	if len(recs) == 0 && out.Event == nil {
+		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "no event " + id + " in the inbox or the audit trail"})
+		return
+	}
+	c.JSON(http.StatusOK, out)
+}
+
+// ReplayRequest is the body of POST /api/v1/replay.
+type ReplayRequest struct {
+	// Since is RFC 3339 or a duration ago ("24h"); default 24h.
+	Since string `json:"since"`
+	// Until is RFC 3339 or a duration ago; default now.
+	Until string `json:"until"`
+	// Playbooks is a candidate set: file name → YAML text. Empty replays
+	// against the playbooks the server runs.
+	Playbooks map[string]string `json:"playbooks"`
+}
+
+func replayHandler(c *gin.Context, a *App) {
+	var req ReplayRequest
+	if err := c.ShouldBindJSON(&req); err != nil && c.Request.ContentLength != 0 {
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "body must be JSON: " + err.Error()})
+		return
+	}
+	nowT := a.opts.Now()
+	opts := replay.Options{Catalog: a.Registry, ActOnStale: a.Config.ActOnStale, Redact: a.redactor()}
+	var err error
+	if opts.Since, err = ParseSince(req.Since, nowT, 24*time.Hour); err != nil {
+		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "since: " + err.Error(), "field": "since"})
+		return
+	}
+	if req.Until != "" {
+		if opts.Until, err = ParseSince(req.Until, nowT, 0); err != nil {
+			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "until: " + err.Error(), "field": "until"})
+			return
+		}
+	}
+	opts.Playbooks = a.Engine.Playbooks()
+	if len(req.Playbooks) > 0 {
+		set, err := ParseCandidate(a.Registry, req.Playbooks)
+		if err != nil {
+			c.AbortWithStatusJSON(http.StatusUnprocessableEntity, gin.H{"error": err.Error()})
+			return
+		}
+		opts.Playbooks = set
+	}
+	rep, err := replay.Run(c.Request.Context(), a.DB, opts)
+	if err != nil {
+		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": err.Error()})
+		return
+	}
+	c.JSON(http.StatusOK, rep)
+}
+
+// redactor returns the configured audit redactor's record function.
+func (a *App) redactor() func(audit.Record) audit.Record {
+	red, err := audit.NewRedactor(audit.RedactConfig{
+		Keys: a.Config.Audit.Redaction.Keys, Patterns: a.Config.Audit.Redaction.Patterns, NoDefaults: a.Config.Audit.Redaction.NoDefaults,
+	})
+	if err != nil {
+		return nil
+	}
+	return red.Record
+}
+
+// ParseSince reads RFC 3339 or a duration meaning "that long before now";
+// an empty value is def before now.
+func ParseSince(v string, now time.Time, def time.Duration) (time.Time, error) {
+	if v == "" {
+		return now.Add(-def), nil
+	}
+	if d, err := time.ParseDuration(v); err == nil {
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither RFC 3339 nor a duration such as 24h", v)
+	}
+	return t, nil
+}
+
+// ParseCandidate loads a candidate playbook set from file name → YAML text;
+// every file must parse and the names must be unique across files.
+func ParseCandidate(cat playbooks.Catalog, files map[string]string) (*playbooks.Set, error) {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	if len(names) == 1 {
+		return playbooks.Parse(cat, names[0], []byte(files[names[0]]))
+	}
+	// Several files are loaded as one stream, in name order, so that
+	// duplicate names across files are reported.
+	var all []byte
+	for _, name := range names {
+		all = append(all, "---\n# "+name+"\n"...)
+		all = append(all, files[name]...)
+		all = append(all, '\n')
+	}
+	return playbooks.Parse(cat, "candidate.yaml", all)
+}
