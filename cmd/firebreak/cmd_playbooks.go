@@ -1,18 +1,124 @@
 package main
 
 import (
+	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
+	"log/slog"
+	"strings"
+
+	"github.com/firebreak/firebreak/cmd/firebreak/app"
+	"github.com/firebreak/firebreak/playbooks"
+	"github.com/firebreak/firebreak/playbooks/playtest"
+	"github.com/firebreak/firebreak/web/sources"
 )
 
-// cmdTest runs offline playbook tests (issue 3).
+// cmdTest runs offline playbook tests: every case's events are matched and
+// planned against the playbooks, and the decisions compared with the
+// expected ones. Nothing runs and nothing is written.
 func cmdTest(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "firebreak: test is not implemented yet")
-	return 1
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var pbs multiFlag
+	fs.Var(&pbs, "playbooks", "playbook file or directory for test files that list none (repeatable)")
+	verbose := fs.Bool("v", false, "list passing tests too")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: firebreak test [--playbooks PATH]… [-v] TEST_FILE…")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return 2
+	}
+	reg, err := app.Registry(app.Options{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		fmt.Fprintln(stderr, "firebreak:", err)
+		return 1
+	}
+	decoders := map[string]playtest.Decoder{}
+	for name, d := range sources.Builtin() {
+		decoders[name] = d
+	}
+	opts := playtest.Options{Catalog: reg, Decoders: decoders, Playbooks: pbs}
+	total, failed, broken := 0, 0, 0
+	for _, path := range fs.Args() {
+		rep, err := playtest.RunFile(path, opts)
+		if err != nil {
+			broken++
+			var ps playbooks.Problems
+			if errors.As(err, &ps) {
+				fmt.Fprintf(stderr, "%s: the playbooks do not load:\n%s\n", path, ps.Error())
+			} else {
+				fmt.Fprintf(stderr, "%s: %v\n", path, err)
+			}
+			continue
+		}
+		for _, r := range rep.Results {
+			total++
+			switch {
+			case r.Err != nil:
+				failed++
+				fmt.Fprintf(stdout, "FAIL %s: %s\n  %v\n", path, r.Name, r.Err)
+			case r.Diff != "":
+				failed++
+				fmt.Fprintf(stdout, "FAIL %s: %s\n%s", path, r.Name, indentText(r.Diff, "  "))
+			case *verbose:
+				fmt.Fprintf(stdout, "ok   %s: %s\n", path, r.Name)
+			}
+		}
+	}
+	switch {
+	case broken > 0:
+		fmt.Fprintf(stderr, "FAIL: %d test file(s) could not be run; %d of %d test(s) failed\n", broken, failed, total)
+		return 1
+	case failed > 0:
+		fmt.Fprintf(stdout, "FAIL: %d of %d test(s) failed\n", failed, total)
+		return 1
+	}
+	fmt.Fprintf(stdout, "ok: %d test(s) passed in %d file(s)\n", total, fs.NArg())
+	return 0
 }
 
-// cmdSchema prints the playbook JSON Schema (issue 3).
+func indentText(s, prefix string) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	for i, l := range lines {
+		lines[i] = prefix + l
+	}
+	return strings.Join(lines, "\n") + "\n"
+}
+
+// multiFlag collects a repeatable string flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string { return strings.Join(*m, ",") }
+
+// Set implements flag.Value.
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// cmdSchema prints the playbook JSON Schema, with the registry's actions and
+// their parameters, for editors (yaml-language-server).
 func cmdSchema(args []string, stdout, stderr io.Writer) int {
-	fmt.Fprintln(stderr, "firebreak: schema is not implemented yet")
-	return 1
+	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	reg, err := app.Registry(app.Options{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		fmt.Fprintln(stderr, "firebreak:", err)
+		return 1
+	}
+	enc := json.NewEncoder(stdout)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(playbooks.Schema(reg.Specs())); err != nil {
+		fmt.Fprintln(stderr, "firebreak:", err)
+		return 1
+	}
+	return 0
 }
