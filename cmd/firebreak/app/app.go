@@ -47,6 +47,8 @@ type App struct {
 	// Set by the feature wiring (wire_*.go) before the engine is built.
 	guard    engine.Guard
 	approver engine.Approver
+	// reload swaps in a new playbook set (wire_reload.go).
+	reload   *reloader
 	observer engine.Observer
 	closers  []func() error
 	// background holds functions started by Start once listening.
@@ -105,7 +107,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	a := &App{Config: cfg, DB: db, Registry: reg, log: log, opts: opts}
 	// Each feature wires itself in its own file, before the engine exists
 	// (what the engine is built with) and after the router exists (routes).
-	for _, setup := range []func(*App) error{setupMetrics, setupGuards, setupApprovals} {
+	for _, setup := range []func(*App) error{setupMetrics, setupGuards, setupApprovals, setupReload} {
 		if err := setup(a); err != nil {
 			_ = a.closeAll()
 			_ = db.Close()
@@ -141,7 +143,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	})
 
 	a.Web = srv
-	for _, routes := range []func(*App){routesMetrics, routesGuards, routesApprovals} {
+	for _, routes := range []func(*App){routesMetrics, routesGuards, routesApprovals, routesReload} {
 		routes(a)
 	}
 
