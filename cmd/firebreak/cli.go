@@ -25,8 +25,12 @@ const usage = `firebreak — incident-response automation engine
 Usage:
   firebreak serve [--config FILE] [--listen ADDR] [--data-dir DIR] [--playbooks DIR] [--log-format text|json] [--dry-run]
   firebreak validate DIR|FILE…
-  firebreak audit list [--data-dir DIR] [--addr ADDR] [--event-id ID] [--playbook NAME] [--limit N] [--json]
+  firebreak audit list [--data-dir DIR] [--addr ADDR] [--since T] [--until T] [--event-id ID] [--playbook NAME]
+                       [--action ID] [--kind KIND] [--outcome O | --reason R] [--limit N] [--cursor SEQ] [--json]
+  firebreak audit show EVENT_ID [--data-dir DIR] [--addr ADDR] [--json]
+  firebreak audit export [--since T] [--until T] [filters as for list] [--format jsonl]
   firebreak audit verify [--data-dir DIR] [--addr ADDR]
+  firebreak replay [--since 24h] [--until T] [--playbooks DIR|FILE] [--config FILE] [--data-dir DIR] [--addr ADDR] [--all] [--json]
   firebreak actions [--json]
   firebreak version
 `
