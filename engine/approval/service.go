@@ -658,10 +658,9 @@ func MessageState(a *Approval) slack.ApprovalState {
 		for _, v := range a.Approvals {
 			st.By = append(st.By, shownAs(v))
 		}
+		// Until the engine reports back, the message says who approved;
+		// the outcome follows in the next update.
 		st.Outcome, st.Failed = a.Outcome, a.Failed
-		if !a.Executed {
-			st.Outcome = "running: the guards are checked again first"
-		}
 	case StatusDenied:
 		if a.DecidedBy != nil {
 			st.By = []string{shownAs(*a.DecidedBy)}
