@@ -1,15 +1,21 @@
 // Package builtin lists Firebreak's built-in actions in one place and
 // registers them explicitly. An action whose infrastructure is not
-// configured (no kubeconfig, no Slack token, no CAP_NET_ADMIN) is registered
-// in dry-run, and the reason is returned so the caller can say so at start-up.
+// configured (no kubeconfig, no Slack token, firewall not enabled or no
+// CAP_NET_ADMIN) is registered in dry-run, and a notice says why, so the
+// caller can log it at start-up instead of failing.
 package builtin
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
 	"github.com/firebreak/firebreak/actions"
+	"github.com/firebreak/firebreak/actions/firewall"
+	"github.com/firebreak/firebreak/actions/kubernetes"
+	"github.com/firebreak/firebreak/actions/slack"
 	"github.com/firebreak/firebreak/actions/webhook"
 )
 
@@ -18,6 +24,18 @@ type Config struct {
 	// HTTPClient is used by webhook.notify.
 	HTTPClient *http.Client
 	Now        func() time.Time
+	Logger     *slog.Logger
+	// State persists firewall blocks and Slack threads; nil keeps them in
+	// memory (CLI commands that only describe actions).
+	State State
+
+	Kubernetes kubernetes.Config
+	// Slack's Token empty means slack.notify runs in dry-run.
+	Slack slack.Config
+	// FirewallEnabled must be set for firewall actions to touch the host's
+	// nftables; otherwise they run in dry-run.
+	FirewallEnabled bool
+	Firewall        firewall.Config
 }
 
 // Notice says that an action runs in dry-run only, and why.
@@ -26,12 +44,103 @@ type Notice struct {
 	Why    string
 }
 
+// Built holds the registry and the integrations that need more wiring
+// (the firewall's Restore at start-up, the Slack client for approvals).
+type Built struct {
+	Registry *actions.Registry
+	Notices  []Notice
+	Slack    *slack.Client
+	Firewall *firewall.Firewall
+	Cluster  *kubernetes.Cluster
+}
+
 // Registry builds a registry holding every built-in action.
-func Registry(cfg Config) (*actions.Registry, []Notice, error) {
-	r := actions.NewRegistry()
-	var notices []Notice
-	if err := r.Register(webhook.New(webhook.Config{Client: cfg.HTTPClient, Now: cfg.Now})); err != nil {
-		return nil, nil, fmt.Errorf("builtin actions: %w", err)
+func Registry(ctx context.Context, cfg Config) (*Built, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return r, notices, nil
+	b := &Built{Registry: actions.NewRegistry()}
+	add := func(a actions.Action, dryRunWhy string) error {
+		if dryRunWhy != "" {
+			b.Notices = append(b.Notices, Notice{Action: a.Spec().ID, Why: dryRunWhy})
+			return b.Registry.RegisterDryRun(a, dryRunWhy)
+		}
+		return b.Registry.Register(a)
+	}
+
+	if err := add(webhook.New(webhook.Config{Client: cfg.HTTPClient, Now: cfg.Now}), ""); err != nil {
+		return nil, fmt.Errorf("builtin actions: %w", err)
+	}
+
+	// Kubernetes: live when a cluster is configured, otherwise offline in dry-run.
+	kcfg := cfg.Kubernetes
+	if kcfg.Now == nil {
+		kcfg.Now = cfg.Now
+	}
+	why := ""
+	if ok, msg := kubernetes.Available(kcfg); ok {
+		c, err := kubernetes.New(kcfg)
+		if err != nil {
+			return nil, fmt.Errorf("builtin actions: %w", err)
+		}
+		b.Cluster = c
+	} else {
+		b.Cluster = kubernetes.Offline(kcfg)
+		why = msg
+	}
+	for _, a := range b.Cluster.Actions() {
+		if err := add(a, why); err != nil {
+			return nil, fmt.Errorf("builtin actions: %w", err)
+		}
+	}
+
+	// Slack: dry-run without a bot token.
+	scfg := cfg.Slack
+	if scfg.Logger == nil {
+		scfg.Logger = cfg.Logger
+	}
+	if scfg.Threads == nil && cfg.State != nil {
+		scfg.Threads = threadStore{cfg.State}
+	}
+	b.Slack = slack.New(scfg)
+	why = ""
+	if err := b.Slack.Available(); err != nil {
+		why = err.Error()
+	}
+	if err := add(b.Slack.Notify(), why); err != nil {
+		return nil, fmt.Errorf("builtin actions: %w", err)
+	}
+
+	// Firewall: opt-in, since it changes the host's packet filter.
+	fcfg := cfg.Firewall
+	if fcfg.Now == nil {
+		fcfg.Now = cfg.Now
+	}
+	if fcfg.Logger == nil {
+		fcfg.Logger = cfg.Logger
+	}
+	if fcfg.Store == nil && cfg.State != nil {
+		fcfg.Store = blockStore{cfg.State}
+	}
+	fw, err := firewall.New(fcfg)
+	if err != nil {
+		return nil, fmt.Errorf("builtin actions: %w", err)
+	}
+	why = ""
+	switch {
+	case !cfg.FirewallEnabled:
+		why = "firewall actions are not enabled (actions.firewall.enabled: false)"
+	default:
+		if err := fw.Available(ctx); err != nil {
+			why = err.Error()
+		} else {
+			b.Firewall = fw
+		}
+	}
+	for _, a := range []actions.Action{fw.BlockAction(), fw.UnblockAction()} {
+		if err := add(a, why); err != nil {
+			return nil, fmt.Errorf("builtin actions: %w", err)
+		}
+	}
+	return b, nil
 }

@@ -42,7 +42,10 @@ type App struct {
 	DB       *store.DB
 	Engine   *engine.Engine
 	Registry *actions.Registry
-	Web      *web.Server
+	// Actions holds the integrations behind the registry (the Slack client
+	// approvals reuse, the firewall, the cluster).
+	Actions *builtin.Built
+	Web     *web.Server
 
 	// Set by the feature wiring (wire_*.go) before the engine is built.
 	guard    engine.Guard
@@ -64,18 +67,6 @@ type App struct {
 	once     sync.Once
 }
 
-// Registry builds the action registry and logs which actions run in dry-run.
-func Registry(opts Options, log *slog.Logger) (*actions.Registry, error) {
-	reg, notices, err := builtin.Registry(builtin.Config{HTTPClient: opts.HTTPClient, Now: opts.Now})
-	if err != nil {
-		return nil, err
-	}
-	for _, n := range notices {
-		log.Warn("action loaded in dry-run", "action", n.Action, "why", n.Why)
-	}
-	return reg, nil
-}
-
 // LoadPlaybooks loads cfg.Playbooks, or the embedded examples when none are
 // configured.
 func LoadPlaybooks(cfg Config, reg *actions.Registry) (*playbooks.Set, string, error) {
@@ -92,19 +83,33 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	reg, err := Registry(opts, log)
-	if err != nil {
-		return nil, err
-	}
-	set, where, err := LoadPlaybooks(cfg, reg)
-	if err != nil {
-		return nil, err
-	}
 	db, err := store.Open(cfg.DBPath(), store.Options{NoSync: opts.NoSync, Now: opts.Now})
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: cfg, DB: db, Registry: reg, log: log, opts: opts}
+	built, err := buildActions(ctx, cfg, db, opts, log)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	reg := built.Registry
+	for _, n := range built.Notices {
+		log.Warn("action loaded in dry-run", "action", n.Action, "why", n.Why)
+	}
+	if built.Firewall != nil {
+		rep, err := built.Firewall.Restore(ctx)
+		if err != nil {
+			log.Error("re-installing recorded IP blocks failed", "error", err)
+		} else {
+			log.Info("recorded IP blocks checked", "restored", rep.Restored, "present", rep.Present, "expired", rep.Expired, "refused", rep.Refused)
+		}
+	}
+	set, where, err := LoadPlaybooks(cfg, reg)
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	a := &App{Config: cfg, DB: db, Registry: reg, Actions: built, log: log, opts: opts}
 	// Each feature wires itself in its own file, before the engine exists
 	// (what the engine is built with) and after the router exists (routes).
 	for _, setup := range []func(*App) error{setupMetrics, setupGuards, setupApprovals, setupReload} {

@@ -24,6 +24,9 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	return nil
 }
 
+// D returns the duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
 // Config is the configuration file's shape. Every key is optional.
 type Config struct {
 	// Listen is the HTTP address (default 127.0.0.1:9095).
@@ -55,6 +58,8 @@ type Config struct {
 	Guards GuardsConfig `yaml:"guards"`
 	// Approvals configures human approval (wire_approvals.go).
 	Approvals ApprovalsConfig `yaml:"approvals"`
+	// Actions configures what the built-in actions drive (wire_actions.go).
+	Actions ActionsConfig `yaml:"actions"`
 	// Audit configures retention and redaction (wire_metrics.go).
 	Audit AuditConfig `yaml:"audit"`
 }
