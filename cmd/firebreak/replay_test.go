@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firebreak/firebreak/cmd/firebreak/app"
+	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
+	"github.com/firebreak/firebreak/engine/replay"
+)
+
+const replayCurrent = `
+name: restart-crash
+description: tell the sink about crash loops outside kube-system; page when critical
+match: >
+  event.source == "alertmanager" && event.status == "firing" && event.name == "KubePodCrashLooping"
+  && event.labels.namespace not in ["kube-system"]
+budget: ["10/1h"]
+steps:
+  - action: webhook.notify
+    timeout: 5s
+    with:
+      url: "%[1]s/crash"
+      body: { pod: "{{ event.labels.pod }}", ns: "{{ event.labels.namespace }}" }
+  - action: webhook.notify
+    timeout: 5s
+    when: 'event.severity == "critical"'
+    with: { url: "%[1]s/page" }
+---
+name: latency
+description: tell the sink about slow services
+match: event.status == "firing" && event.name == "HighLatency"
+steps:
+  - action: webhook.notify
+    timeout: 5s
+    with: { url: "%[1]s/latency", body: { text: "slow {{ event.labels.service }}" } }
+`
+
+// replayCandidate changes the rule (kube-system is no longer excluded), a
+// when condition (warnings page too) and a parameter template.
+const replayCandidate = `
+name: restart-crash
+description: tell the sink about crash loops; page when critical or warning
+match: >
+  event.source == "alertmanager" && event.status == "firing" && event.name == "KubePodCrashLooping"
+budget: ["10/1h"]
+steps:
+  - action: webhook.notify
+    timeout: 5s
+    with:
+      url: "%[1]s/crash"
+      body: { pod: "{{ event.labels.pod }}", ns: "{{ event.labels.namespace }}" }
+  - action: webhook.notify
+    timeout: 5s
+    when: 'event.severity in ["critical", "warning"]'
+    with: { url: "%[1]s/page" }
+---
+name: latency
+description: tell the sink about slow services
+match: event.status == "firing" && event.name == "HighLatency"
+steps:
+  - action: webhook.notify
+    timeout: 5s
+    with: { url: "%[1]s/latency", body: { text: "slow service {{ event.labels.service }}" } }
+`
+
+func replayAlert(name, ns, pod, severity, fp string) apptest.Alert {
+	return apptest.Alert{Labels: map[string]string{"alertname": name, "namespace": ns, "pod": pod, "service": "cart", "severity": severity},
+		StartsAt: time.Now().Add(-time.Minute), Fingerprint: fp}
+}
+
+func fileSHA(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%x", sha256.Sum256(b))
+}
+
+// checkReplay asserts exactly the differences the candidate makes.
+func checkReplay(t *testing.T, rep *replay.Report) {
+	t.Helper()
+	want := map[string][]string{
+		"fp-1": nil,
+		"fp-2": {`now matches playbook "restart-crash", which did not match then`},
+		"fp-3": {`latency step 0 (webhook.notify): parameters change: body {"text":"slow cart"} → {"text":"slow service cart"}`},
+		"fp-4": {`restart-crash step 1 (webhook.notify): was when_false, now planned`},
+	}
+	if len(rep.Events) != 4 {
+		t.Fatalf("%d events replayed, want 4: %+v", len(rep.Events), rep.Events)
+	}
+	for _, e := range rep.Events {
+		fp := strings.Split(e.EventID, ":")[1]
+		if !e.Recorded {
+			t.Errorf("%s: no recorded decision", e.EventID)
+		}
+		if !reflect.DeepEqual(e.Differences, want[fp]) {
+			t.Errorf("%s differences:\n got %q\nwant %q", fp, e.Differences, want[fp])
+		}
+	}
+	s := rep.Summary
+	if s.Events != 4 || s.Changed != 3 || s.StepChanges != 1 || s.ParamChanges != 1 ||
+		!reflect.DeepEqual(s.NewlyMatched, map[string]int{"restart-crash": 1}) || len(s.NoLongerMatched) != 0 {
+		t.Errorf("summary = %+v", s)
+	}
+}
+
+func TestReplayShowsCandidateDifferencesAndChangesNothing(t *testing.T) {
+	sink := apptest.NewSink(t)
+	cfg := apptest.Config(t, fmt.Sprintf(replayCurrent, sink.URL))
+	candDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(candDir, "candidate.yaml"), []byte(fmt.Sprintf(replayCandidate, sink.URL)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	a := apptest.Start(t, cfg, app.Options{})
+	payload := apptest.AlertmanagerPayload("firing",
+		replayAlert("KubePodCrashLooping", "shop", "a", "critical", "fp-1"),
+		replayAlert("KubePodCrashLooping", "kube-system", "b", "warning", "fp-2"),
+		replayAlert("HighLatency", "shop", "c", "warning", "fp-3"),
+		replayAlert("KubePodCrashLooping", "shop", "d", "warning", "fp-4"))
+	if code, body := apptest.Post(t, a.URL()+"/hooks/alertmanager", payload); code != http.StatusAccepted {
+		t.Fatalf("POST = %d %s", code, body)
+	}
+	apptest.WaitFor(t, 10*time.Second, "4 events processed", func() bool { return a.Engine.Processed() == 4 })
+	if n := len(sink.Requests()); n != 4 { // fp-1 twice, fp-3 and fp-4 once
+		t.Fatalf("sink got %d requests, want 4", n)
+	}
+
+	t.Run("API while the server runs", func(t *testing.T) {
+		before, err := a.DB.Digest(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(app.ReplayRequest{Since: "1h", Playbooks: map[string]string{"candidate.yaml": fmt.Sprintf(replayCandidate, sink.URL)}})
+		code, out := apptest.Post(t, a.URL()+"/api/v1/replay", body)
+		if code != http.StatusOK {
+			t.Fatalf("POST /api/v1/replay = %d %s", code, out)
+		}
+		var rep replay.Report
+		if err := json.Unmarshal(out, &rep); err != nil {
+			t.Fatal(err)
+		}
+		checkReplay(t, &rep)
+		// The CLI reaches the same answer through the API while the server
+		// holds the file.
+		code2, cliOut, errOut := auditCLI(t, "replay", "--since", "1h", "--data-dir", cfg.DataDir, "--addr", a.Addr(), "--playbooks", candDir, "--json")
+		if code2 != 0 {
+			t.Fatalf("replay CLI exit %d: %s", code2, errOut)
+		}
+		var rep2 replay.Report
+		if err := json.Unmarshal([]byte(cliOut), &rep2); err != nil {
+			t.Fatal(err)
+		}
+		checkReplay(t, &rep2)
+		// Against the running set nothing differs.
+		code, out = apptest.Post(t, a.URL()+"/api/v1/replay", []byte(`{"since":"1h"}`))
+		if code != http.StatusOK || !strings.Contains(string(out), `"changed":0`) {
+			t.Errorf("replay against the current set = %d %s", code, out)
+		}
+		after, err := a.DB.Digest(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if before != after {
+			t.Error("replay changed the store's contents (inbox, state, breakers, budgets or audit)")
+		}
+		if n := len(sink.Requests()); n != 4 {
+			t.Errorf("replay ran an action: the sink has %d requests, want 4", n)
+		}
+		code, out = apptest.Post(t, a.URL()+"/api/v1/replay", []byte(`{"since":"1h","playbooks":{"bad.yaml":"name: x\nmatch: nope(\n"}}`))
+		if code != http.StatusUnprocessableEntity || !strings.Contains(string(out), "bad.yaml") {
+			t.Errorf("invalid candidate = %d %s, want 422 naming the file", code, out)
+		}
+	})
+
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("CLI on the closed file", func(t *testing.T) {
+		before := fileSHA(t, cfg.DBPath())
+		code, out, errOut := auditCLI(t, "replay", "--since", "1h", "--data-dir", cfg.DataDir, "--playbooks", candDir, "--json")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		var rep replay.Report
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		checkReplay(t, &rep)
+		code, out, errOut = auditCLI(t, "replay", "--since", "1h", "--data-dir", cfg.DataDir, "--playbooks", candDir)
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		for _, w := range []string{
+			"≠ now matches playbook \"restart-crash\", which did not match then",
+			"4 event(s) replayed, 3 decision(s) differ",
+			"+ restart-crash would now match 1 more event(s)",
+			"~ 1 step(s) would run where they did not, or the reverse",
+			"~ 1 step(s) would run with different parameters",
+		} {
+			if !strings.Contains(out, w) {
+				t.Errorf("text report lacks %q:\n%s", w, out)
+			}
+		}
+		// Against the current playbooks (from a config file) nothing differs.
+		conf := filepath.Join(t.TempDir(), "firebreak.yaml")
+		if err := os.WriteFile(conf, []byte(fmt.Sprintf("data_dir: %s\nplaybooks: [%s]\n", cfg.DataDir, cfg.Playbooks[0])), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, out, errOut = auditCLI(t, "replay", "--since", "1h", "--config", conf)
+		if code != 0 || !strings.Contains(out, "4 event(s) replayed, 0 decision(s) differ") {
+			t.Errorf("replay against the current set: exit %d\n%s%s", code, out, errOut)
+		}
+		if after := fileSHA(t, cfg.DBPath()); after != before {
+			t.Error("replay changed the database file")
+		}
+	})
+}
