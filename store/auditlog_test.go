@@ -469,3 +469,44 @@ func TestRedactorAndWrittenHook(t *testing.T) {
 		t.Errorf("written hook saw %v", kinds)
 	}
 }
+
+func TestDigestSeesEveryChange(t *testing.T) {
+	db, clk := openAuditTest(t)
+	ctx := context.Background()
+	fillAudit(t, db, clk, 10)
+	d0, err := db.Digest(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d1, _ := db.Digest(ctx); d1 != d0 {
+		t.Fatal("digest is not stable")
+	}
+	changes := []struct {
+		name string
+		fn   func(tx *bolt.Tx) error
+	}{
+		{"state value", func(tx *bolt.Tx) error {
+			b, err := tx.Bucket(bucketState).CreateBucketIfNotExists([]byte("budgets"))
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("k"), []byte("v"))
+		}},
+		{"meta value", func(tx *bolt.Tx) error { return tx.Bucket(bucketMeta).Put([]byte("x"), nil) }},
+		{"bucket sequence", func(tx *bolt.Tx) error { _, err := tx.Bucket(bucketInbox).NextSequence(); return err }},
+	}
+	prev := d0
+	for _, c := range changes {
+		if err := db.bolt.Update(c.fn); err != nil {
+			t.Fatal(err)
+		}
+		d, err := db.Digest(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d == prev {
+			t.Errorf("%s: digest unchanged", c.name)
+		}
+		prev = d
+	}
+}
