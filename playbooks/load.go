@@ -35,6 +35,7 @@ type Set struct {
 	Playbooks []*Playbook
 	byName    map[string]*Playbook
 	clk       *clock
+	ix        index
 }
 
 // SetClock sets the clock that now() reads in every expression of the set.
@@ -162,7 +163,7 @@ func (l *loader) finish() (*Set, error) {
 		})
 		return nil, l.problems
 	}
-	s := &Set{Playbooks: l.set, byName: map[string]*Playbook{}, clk: &clock{}}
+	s := &Set{Playbooks: l.set, byName: map[string]*Playbook{}, clk: &clock{}, ix: buildIndex(l.set)}
 	for _, p := range l.set {
 		s.byName[p.Name] = p
 		p.clk = s.clk

@@ -128,3 +128,66 @@ func eventField(n ast.Node) (string, bool) {
 	}
 	return s.Value, true
 }
+
+// index narrows a set's playbooks to those whose prefilter can admit an
+// event, by exact name or, for rules without a name constraint, by source.
+// Positions are kept in load order.
+type index struct {
+	byName   map[string][]int
+	bySource map[string][]int
+	rest     []int
+}
+
+func buildIndex(ps []*Playbook) index {
+	ix := index{byName: map[string][]int{}, bySource: map[string][]int{}}
+	for i, p := range ps {
+		switch {
+		case p.pre.name != nil:
+			for _, n := range uniq(p.pre.name) {
+				ix.byName[n] = append(ix.byName[n], i)
+			}
+		case p.pre.source != nil:
+			for _, s := range uniq(p.pre.source) {
+				ix.bySource[s] = append(ix.bySource[s], i)
+			}
+		default:
+			ix.rest = append(ix.rest, i)
+		}
+	}
+	return ix
+}
+
+func uniq(s []string) []string {
+	out := slices.Clone(s)
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// Candidates returns, in load order, the playbooks whose rule can match ev;
+// the others are known not to match from their rule's equality conditions
+// on event.source, event.name and event.status. Call Matches on each.
+func (s *Set) Candidates(ev *event.Event) []*Playbook {
+	a, b, c := s.ix.byName[ev.Name], s.ix.bySource[ev.Source], s.ix.rest
+	out := make([]*Playbook, 0, len(a)+len(b)+len(c))
+	for len(a)+len(b)+len(c) > 0 {
+		// Take the smallest head of the three sorted lists.
+		min, from := -1, 0
+		for k, l := range [][]int{a, b, c} {
+			if len(l) > 0 && (min < 0 || l[0] < min) {
+				min, from = l[0], k
+			}
+		}
+		switch from {
+		case 0:
+			a = a[1:]
+		case 1:
+			b = b[1:]
+		default:
+			c = c[1:]
+		}
+		if p := s.Playbooks[min]; p.pre.admits(ev) {
+			out = append(out, p)
+		}
+	}
+	return out
+}

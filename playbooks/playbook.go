@@ -2,6 +2,7 @@ package playbooks
 
 import (
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/expr-lang/expr/vm"
@@ -92,6 +93,18 @@ type Step struct {
 	Column          int
 }
 
+// vms holds reusable expr VMs: a program is safe for concurrent use, a VM
+// is not, and a fresh VM per evaluation costs allocations on the hot path.
+var vms = sync.Pool{New: func() any { return new(vm.VM) }}
+
+// run evaluates prog with a pooled VM.
+func run(prog *vm.Program, env *Env) (any, error) {
+	m := vms.Get().(*vm.VM)
+	out, err := m.Run(prog, env)
+	vms.Put(m)
+	return out, err
+}
+
 // clock is shared by every playbook and step of a set, so that Set.SetClock
 // reaches them all.
 type clock struct{ now func() time.Time }
@@ -110,7 +123,7 @@ func (p *Playbook) Matches(ev *event.Event) (bool, error) {
 	if !p.pre.admits(ev) {
 		return false, nil
 	}
-	out, err := vm.Run(p.match, newEnv(ev, p.clk.fn()))
+	out, err := run(p.match, newEnv(ev, p.clk.fn()))
 	if err != nil {
 		return false, fmt.Errorf("match: %w", err)
 	}
@@ -127,7 +140,7 @@ func (p *Playbook) DedupeKey(ev *event.Event) (string, error) {
 		}
 		return ev.ID, nil
 	}
-	out, err := vm.Run(p.Dedupe.key, newEnv(ev, p.clk.fn()))
+	out, err := run(p.Dedupe.key, newEnv(ev, p.clk.fn()))
 	if err != nil {
 		return "", fmt.Errorf("dedupe key: %w", err)
 	}
@@ -139,7 +152,7 @@ func (s *Step) ShouldRun(ev *event.Event) (bool, error) {
 	if s.when == nil {
 		return true, nil
 	}
-	out, err := vm.Run(s.when, newEnv(ev, s.clk.fn()))
+	out, err := run(s.when, newEnv(ev, s.clk.fn()))
 	if err != nil {
 		return false, fmt.Errorf("when: %w", err)
 	}

@@ -58,7 +58,7 @@ func (v *Value) Eval(env *Env) (any, error) {
 	switch {
 	case v.parts != nil:
 		if v.whole {
-			out, err := vm.Run(v.parts[0].prog, env)
+			out, err := run(v.parts[0].prog, env)
 			if err != nil {
 				return nil, fmt.Errorf("{{ %s }}: %w", v.parts[0].src, err)
 			}
@@ -70,7 +70,7 @@ func (v *Value) Eval(env *Env) (any, error) {
 				b.WriteString(p.text)
 				continue
 			}
-			out, err := vm.Run(p.prog, env)
+			out, err := run(p.prog, env)
 			if err != nil {
 				return nil, fmt.Errorf("{{ %s }}: %w", p.src, err)
 			}
