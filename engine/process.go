@@ -63,7 +63,9 @@ func (e *Engine) Process(ctx context.Context, seq uint64) error {
 
 	var matched []*playbooks.Playbook
 	var records []audit.Record
-	for _, pb := range set.Playbooks {
+	// Candidates skips playbooks whose rule requires another source, name or
+	// status; their rules could only be false.
+	for _, pb := range set.Candidates(&ev) {
 		ok, err := pb.Matches(&ev)
 		if err != nil {
 			records = append(records, audit.Record{Kind: audit.KindMatchError, EventID: ev.ID, Playbook: pb.Name, Outcome: "error", Message: err.Error()})
