@@ -1,0 +1,67 @@
+package audit
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+func TestRedactorRecord(t *testing.T) {
+	type result struct {
+		Before string `json:"before"`
+		Token  string `json:"api_token"`
+	}
+	tests := []struct {
+		name string
+		cfg  RedactConfig
+		in   Record
+		want string // the redacted record's message + data as JSON
+	}{
+		{"bearer header in step params", RedactConfig{},
+			Record{Data: map[string]any{"params": map[string]any{"headers": map[string]any{"Authorization": "Bearer abcdefghijkl"}, "url": "https://x"}}},
+			`|{"params":{"headers":{"Authorization":"[redacted]"},"url":"https://x"}}`},
+		{"sensitive key fragments, any case", RedactConfig{},
+			Record{Data: map[string]any{"X-Auth-Token": "t", "client_secret": "s", "Password": "p", "name": "ok"}},
+			`|{"Password":"[redacted]","X-Auth-Token":"[redacted]","client_secret":"[redacted]","name":"ok"}`},
+		{"token shapes inside text", RedactConfig{},
+			Record{Message: "posted with xoxb-123456789012-abcdef and ghp_abcdefghijklmnopqrstuvwxyz012345, key AKIAIOSFODNN7EXAMPLE",
+				Data: map[string]any{"list": []any{"Bearer zzzzzzzzzzzz", 3}, "labels": map[string]string{"note": "url?token=abc&x=1"}}},
+			`posted with [redacted] and [redacted], key [redacted]|{"labels":{"note":"url?[redacted]\u0026x=1"},"list":["[redacted]",3]}`},
+		{"user keys and patterns", RedactConfig{Keys: []string{"customer_ref"}, Patterns: []string{`ACME-\d{6}`}},
+			Record{Message: "order ACME-123456", Data: map[string]any{"customer_ref": "C-1", "customer": "C-2"}},
+			`order [redacted]|{"customer":"C-2","customer_ref":"[redacted]"}`},
+		{"struct values are redacted in their JSON form", RedactConfig{},
+			Record{Data: map[string]any{"output": result{Before: "Bearer abcdefghijkl", Token: "tok"}}},
+			`|{"output":{"api_token":"[redacted]","before":"[redacted]"}}`},
+		{"no defaults", RedactConfig{NoDefaults: true, Keys: []string{"pin"}},
+			Record{Message: "Bearer abcdefghijkl", Data: map[string]any{"token": "kept", "PIN": "1234"}},
+			`Bearer abcdefghijkl|{"PIN":"[redacted]","token":"kept"}`},
+		{"numbers, bools and nil are kept", RedactConfig{},
+			Record{Data: map[string]any{"attempts": 2, "ok": true, "none": nil}},
+			`|{"attempts":2,"none":null,"ok":true}`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := NewRedactor(tc.cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			before, _ := json.Marshal(tc.in.Data)
+			out := r.Record(tc.in)
+			data, _ := json.Marshal(out.Data)
+			if got := out.Message + "|" + string(data); got != tc.want {
+				t.Errorf("got  %s\nwant %s", got, tc.want)
+			}
+			if after, _ := json.Marshal(tc.in.Data); string(after) != string(before) {
+				t.Errorf("the input was modified: %s", after)
+			}
+		})
+	}
+}
+
+func TestNewRedactorRejectsBadPatterns(t *testing.T) {
+	_, err := NewRedactor(RedactConfig{Patterns: []string{"ok", "(unclosed"}})
+	if err == nil || !strings.Contains(err.Error(), `"(unclosed"`) {
+		t.Fatalf("err = %v, want one naming the pattern", err)
+	}
+}
