@@ -31,6 +31,7 @@ Usage:
   firebreak audit export [--since T] [--until T] [filters as for list] [--format jsonl]
   firebreak audit verify [--data-dir DIR] [--addr ADDR]
   firebreak replay [--since 24h] [--until T] [--playbooks DIR|FILE] [--config FILE] [--data-dir DIR] [--addr ADDR] [--all] [--json]
+  firebreak approvals list [--data-dir DIR] [--addr ADDR] [--status STATUS | --all] [--json] [--token-env VAR]
   firebreak actions [--json]
   firebreak version
 `
