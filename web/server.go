@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"golang.org/x/time/rate"
 
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/store"
+	"github.com/firebreak/firebreak/web/auth"
 	"github.com/firebreak/firebreak/web/sources"
 )
 
@@ -58,9 +60,14 @@ func (nopMetrics) Received(string, int, int, int, time.Duration) {}
 // Source is one configured receiver.
 type Source struct {
 	Decoder sources.Decoder
-	// Authenticate checks the request; nil accepts everything (the source
-	// was configured insecure).
-	Authenticate func(r *http.Request, body []byte) error
+	// Auth checks the request; nil accepts everything (the source was
+	// configured insecure).
+	Auth auth.Authenticator
+	// Limiter bounds the source's request rate; nil is unlimited. Requests
+	// over it get 429 with Retry-After.
+	Limiter *rate.Limiter
+	// MaxBodyBytes overrides the server's limit when positive.
+	MaxBodyBytes int64
 }
 
 // Config configures the HTTP server.
@@ -114,6 +121,10 @@ func New(cfg Config) *Server {
 	r.HandleMethodNotAllowed = true
 	r.NoMethod(func(c *gin.Context) { jsonError(c, http.StatusMethodNotAllowed, "", "method not allowed") })
 	r.POST("/hooks/:source", s.ingest)
+	// The second segment is the name of a generic source
+	// (/hooks/generic/NAME) or a token for senders that cannot set headers
+	// (/hooks/splunk/TOKEN).
+	r.POST("/hooks/:source/:sub", s.ingest)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.ready)
 	r.GET("/api/v1/audit", s.listAudit)
@@ -172,35 +183,56 @@ func (s *Server) receive(c *gin.Context, name string, src Source) {
 	r := c.Request
 	start := time.Now()
 	reject := func(reason string) { s.cfg.Metrics.Rejected(name, reason) }
+	if src.Limiter != nil {
+		res := src.Limiter.Reserve()
+		if d := res.Delay(); !res.OK() || d > 0 {
+			res.Cancel()
+			reject("rate_limited")
+			secs := int(d/time.Second) + 1
+			c.Header("Retry-After", strconv.Itoa(secs))
+			jsonError(c, http.StatusTooManyRequests, "", "source "+name+" is over its rate limit; retry after "+strconv.Itoa(secs)+"s")
+			return
+		}
+	}
+	limit := s.cfg.MaxBodyBytes
+	if src.MaxBodyBytes > 0 {
+		limit = src.MaxBodyBytes
+	}
 	if !jsonContentType(r.Header.Get("Content-Type")) {
 		reject("content_type")
 		jsonError(c, http.StatusUnsupportedMediaType, "", "content type must be application/json, got "+strconv.Quote(r.Header.Get("Content-Type")))
 		return
 	}
-	if r.ContentLength > s.cfg.MaxBodyBytes {
+	if r.ContentLength > limit {
 		reject("too_large")
-		jsonError(c, http.StatusRequestEntityTooLarge, "", "body exceeds the limit of "+strconv.FormatInt(s.cfg.MaxBodyBytes, 10)+" bytes")
+		jsonError(c, http.StatusRequestEntityTooLarge, "", "body exceeds the limit of "+strconv.FormatInt(limit, 10)+" bytes")
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, r.Body, s.cfg.MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, r.Body, limit))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
 			reject("too_large")
-			jsonError(c, http.StatusRequestEntityTooLarge, "", "body exceeds the limit of "+strconv.FormatInt(s.cfg.MaxBodyBytes, 10)+" bytes")
+			jsonError(c, http.StatusRequestEntityTooLarge, "", "body exceeds the limit of "+strconv.FormatInt(limit, 10)+" bytes")
 			return
 		}
 		reject("read_error")
 		jsonError(c, http.StatusBadRequest, "", "reading the body failed")
 		return
 	}
-	if src.Authenticate != nil {
-		if err := src.Authenticate(r, body); err != nil {
-			reject("unauthorized")
+	if src.Auth != nil {
+		if err := src.Auth.Authenticate(r, body, s.cfg.Now()); err != nil {
+			reason := auth.Reason(err)
+			reject(reason)
 			if s.cfg.OnAuthFailure != nil {
 				s.cfg.OnAuthFailure(name, c.ClientIP(), err)
 			}
-			jsonError(c, http.StatusUnauthorized, "", "unauthorized: "+err.Error())
+			code := auth.HTTPStatus(err)
+			msg := "unauthorized: " + strings.ReplaceAll(reason, "_", " ")
+			if code == http.StatusForbidden {
+				msg = "forbidden: the sender's address is not allowed"
+			}
+			jsonError(c, code, "", msg)
 			return
 		}
 	}
@@ -229,6 +261,11 @@ func (s *Server) receive(c *gin.Context, name string, src Source) {
 	seqs, err := s.cfg.Inbox.AppendEvents(r.Context(), events)
 	if err != nil {
 		reject("store_error")
+		if rel, ok := src.Auth.(auth.Releaser); ok {
+			// The sender will retry the identical request: it must not be
+			// refused as a replay.
+			rel.Release(r)
+		}
 		s.log.Error("storing events failed", "source", name, "error", err)
 		c.Header("Retry-After", "5")
 		jsonError(c, http.StatusServiceUnavailable, "", "events could not be stored; retry")

@@ -21,7 +21,6 @@ import (
 	"github.com/firebreak/firebreak/playbooks/examples"
 	"github.com/firebreak/firebreak/store"
 	"github.com/firebreak/firebreak/web"
-	"github.com/firebreak/firebreak/web/sources"
 )
 
 // Options are knobs for tests and benchmarks, not for the config file.
@@ -127,13 +126,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	eng.SetPlaybooks(set)
 	a.Engine = eng
 
-	srcs := map[string]web.Source{}
-	for name, dec := range map[string]sources.Decoder{"alertmanager": sources.Alertmanager{}} {
-		sc := cfg.Sources[name]
-		if sc.Disabled {
-			continue
-		}
-		srcs[name] = web.Source{Decoder: dec}
+	srcs, err := buildSources(cfg, log)
+	if err != nil {
+		_ = a.closeAll()
+		_ = db.Close()
+		return nil, err
 	}
 	var maxAge time.Duration
 	if cfg.MaxEventAge != nil {

@@ -64,14 +64,6 @@ type Config struct {
 	Audit AuditConfig `yaml:"audit"`
 }
 
-// SourceConfig configures one receiver.
-type SourceConfig struct {
-	// Insecure accepts unauthenticated requests (a warning is logged at start).
-	Insecure bool `yaml:"insecure"`
-	// Disabled turns the receiver off.
-	Disabled bool `yaml:"disabled"`
-}
-
 // Defaults returns the embedded defaults.
 func Defaults() Config {
 	age := Duration(time.Hour)
