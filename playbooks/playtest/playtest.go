@@ -317,7 +317,7 @@ func Evaluate(set *playbooks.Set, cat playbooks.Catalog, events []event.Event) [
 				d.OnResolved = append(d.OnResolved, PlaybookDecision{Playbook: pb.Name, Steps: &steps})
 			}
 		}
-		for _, pb := range set.Playbooks {
+		for _, pb := range set.Candidates(ev) {
 			ok, err := pb.Matches(ev)
 			if err != nil {
 				steps := []StepDecision{{Error: "match_error: " + err.Error()}}
