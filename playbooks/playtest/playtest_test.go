@@ -212,8 +212,8 @@ func writeFiles(t *testing.T, files map[string]string) string {
 
 func TestRunFile(t *testing.T) {
 	dir := writeFiles(t, map[string]string{
-		"pb/book.yaml":     book,
-		"payloads/p.json":  `{"name": "CrashLoop", "ns": "shop"}`,
+		"pb/book.yaml":    book,
+		"payloads/p.json": `{"name": "CrashLoop", "ns": "shop"}`,
 		"pass.test.yaml": `
 playbooks: [pb]
 tests:
