@@ -618,3 +618,24 @@ func TestApprovalsAPIAuth(t *testing.T) {
 		}
 	}
 }
+
+// Without a bot token of its own, the gate posts with the slack.notify
+// client (actions.slack) to that client's default channel.
+func TestApprovalReusesTheSlackNotifyClient(t *testing.T) {
+	e := &apprEnv{t: t, clock: &apprClock{t: time.Now().UTC().Truncate(time.Second)}}
+	e.slack = slackfake.New(t)
+	e.sink = apptest.NewSink(t)
+	e.cfg = apptest.Config(t, fmt.Sprintf(apprPlaybook, 1, e.sink.URL))
+	e.cfg.Actions.Slack.Token = slackfake.Token
+	e.cfg.Actions.Slack.APIURL = e.slack.APIURL()
+	e.cfg.Actions.Slack.DefaultChannel = "#sre"
+	e.cfg.Approvals = app.ApprovalsConfig{SigningSecret: apprSecret, AllowedUsers: []string{apprUser}}
+	e.start()
+	msg := e.requested()
+	if ch := msg.Form.Get("channel"); ch != "#sre" {
+		t.Errorf("posted to %q, want the slack.notify default channel", ch)
+	}
+	e.click(e.callback(msg, slack.ActionApprove, apprUser))
+	apptest.WaitFor(t, 10*time.Second, "the approved webhook call", func() bool { return len(e.sink.Requests()) == 1 })
+	e.lastUpdateWith("Approved by <@"+apprUser+">", "Outcome:")
+}

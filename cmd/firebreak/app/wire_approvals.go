@@ -37,7 +37,8 @@ type ApprovalsConfig struct {
 	SigningSecretEnv  string `yaml:"signing_secret_env"`
 	SigningSecretFile string `yaml:"signing_secret_file"`
 	// BotToken (xoxb-…) posts and updates the messages (scopes chat:write,
-	// and usergroups:read for allowed_groups).
+	// and usergroups:read for allowed_groups). Without it the slack.notify
+	// client (actions.slack) is used when that one has a token.
 	BotToken     string `yaml:"bot_token"`
 	BotTokenEnv  string `yaml:"bot_token_env"`
 	BotTokenFile string `yaml:"bot_token_file"`
@@ -142,6 +143,12 @@ func setupApprovals(a *App) error {
 	var sc approval.Slack
 	if botToken != "" {
 		sc = slack.New(slack.Config{Token: botToken, APIURL: cfg.SlackAPIURL, DefaultChannel: cfg.SlackChannel, Logger: log})
+	} else if a.Actions != nil && a.Actions.Slack != nil && a.Actions.Slack.Available() == nil {
+		// Reuse the slack.notify client (actions.slack); its default
+		// channel applies when approvals.slack_channel is not set.
+		sc = a.Actions.Slack
+	}
+	if sc != nil {
 		if secret == "" {
 			log.Warn("approval messages are posted to slack but no signing secret is configured: every button click will be refused")
 		}
