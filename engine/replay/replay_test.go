@@ -1,0 +1,182 @@
+package replay
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/firebreak/firebreak/actions"
+	"github.com/firebreak/firebreak/actions/webhook"
+	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/playbooks"
+)
+
+// fakeSource serves events and audit records from memory; it has no way
+// to write, like every Source.
+type fakeSource struct {
+	events []event.Event
+	recs   map[string][]audit.Record
+}
+
+func (f *fakeSource) EventsSince(_ context.Context, since int64, fn func(uint64, event.Event) error) error {
+	for i, ev := range f.events {
+		if ev.ReceivedAt.UnixNano() >= since {
+			if err := fn(uint64(i+1), ev); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (f *fakeSource) AuditForEvent(_ context.Context, id string) ([]audit.Record, error) {
+	return f.recs[id], nil
+}
+
+const testPlaybooks = `
+name: restart
+description: d
+match: event.name == "Crash"
+mode: approve
+steps:
+  - action: webhook.notify
+    with: { url: "http://sink/restart", body: { ns: "{{ event.labels.namespace }}" } }
+  - action: webhook.notify
+    with: { url: "http://sink/after" }
+`
+
+var replayT0 = time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+
+func loadSet(t *testing.T, text string) (*playbooks.Set, *actions.Registry) {
+	t.Helper()
+	reg := actions.NewRegistry()
+	if err := reg.Register(webhook.New(webhook.Config{})); err != nil {
+		t.Fatal(err)
+	}
+	set, err := playbooks.Parse(reg, "test.yaml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return set, reg
+}
+
+func TestThenFollowsApprovalsAndIgnoresOnResolved(t *testing.T) {
+	set, reg := loadSet(t, testPlaybooks)
+	ev := event.Event{ID: "e1", Name: "Crash", Status: "firing", Labels: map[string]string{"namespace": "shop"}, ReceivedAt: replayT0}
+	params := map[string]any{"url": "http://sink/restart", "body": map[string]any{"ns": "shop"}}
+	s0, s1 := audit.StepIndex(0), audit.StepIndex(1)
+	src := &fakeSource{events: []event.Event{ev}, recs: map[string][]audit.Record{"e1": {
+		{Kind: audit.KindReceived, EventID: "e1", Outcome: "accepted"},
+		{Kind: audit.KindMatched, EventID: "e1", Playbook: "restart", Outcome: "matched"},
+		{Kind: audit.KindApproval, EventID: "e1", Playbook: "restart", Step: s0, Action: "webhook.notify", Outcome: "requested", Data: map[string]any{"params": params}},
+		{Kind: audit.KindApproval, EventID: "e1", Playbook: "restart", Step: s0, Action: "webhook.notify", Outcome: "counted"},
+		{Kind: audit.KindApproval, EventID: "e1", Playbook: "restart", Step: s0, Action: "webhook.notify", Outcome: "approved"},
+		{Kind: audit.KindStepStarted, EventID: "e1", Playbook: "restart", Step: s0, Action: "webhook.notify", Outcome: "started", Data: map[string]any{"params": params}},
+		{Kind: audit.KindStepSucceeded, EventID: "e1", Playbook: "restart", Step: s0, Action: "webhook.notify", Outcome: "ok", Data: map[string]any{"params": params}},
+		{Kind: audit.KindApproval, EventID: "e1", Playbook: "restart", Step: s1, Action: "webhook.notify", Outcome: "denied"},
+		{Kind: audit.KindStepSucceeded, EventID: "e1", Playbook: "restart", Step: s0, Action: "slack.notify", Outcome: "ok", Data: map[string]any{"phase": "on_resolved"}},
+	}}}
+	rep, err := Run(context.Background(), src, Options{Since: replayT0, Playbooks: set, Catalog: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := rep.Events[0]
+	wantThen := Decision{Matched: []string{"restart"}, Steps: []Step{
+		{Playbook: "restart", Index: 0, Action: "webhook.notify", Decision: "ok", Params: params},
+		{Playbook: "restart", Index: 1, Action: "webhook.notify", Decision: "denied"},
+	}}
+	if !reflect.DeepEqual(e.Then, wantThen) {
+		t.Errorf("then = %+v\nwant   %+v", e.Then, wantThen)
+	}
+	if len(e.Differences) != 0 || rep.Summary.Changed != 0 {
+		t.Errorf("differences = %q, want none (a denial is a decision on a planned step)", e.Differences)
+	}
+}
+
+func TestReplayDifferences(t *testing.T) {
+	_, reg := loadSet(t, testPlaybooks)
+	tests := []struct {
+		name      string
+		candidate string
+		ev        event.Event
+		then      []audit.Record
+		want      []string
+	}{
+		{"no longer matches",
+			`
+name: restart
+description: d
+match: event.name == "Crash" && event.labels.namespace != "shop"
+steps: [{ action: webhook.notify, with: { url: "http://sink/restart" } }]
+`, event.Event{ID: "a", Name: "Crash", Labels: map[string]string{"namespace": "shop"}},
+			[]audit.Record{{Kind: audit.KindReceived, EventID: "a"}, {Kind: audit.KindMatched, EventID: "a", Playbook: "restart"}},
+			[]string{`no longer matches playbook "restart"`}},
+		{"step removed",
+			`
+name: restart
+description: d
+match: event.name == "Crash"
+steps: [{ action: webhook.notify, with: { url: "http://sink/restart" } }]
+`, event.Event{ID: "b", Name: "Crash"},
+			[]audit.Record{{Kind: audit.KindReceived, EventID: "b"}, {Kind: audit.KindMatched, EventID: "b", Playbook: "restart"},
+				{Kind: audit.KindStepSucceeded, EventID: "b", Playbook: "restart", Step: audit.StepIndex(0), Action: "webhook.notify", Outcome: "ok"},
+				{Kind: audit.KindStepRefused, EventID: "b", Playbook: "restart", Step: audit.StepIndex(1), Action: "webhook.notify", Outcome: "budget_exhausted"}},
+			[]string{`restart step 1 (webhook.notify): was budget_exhausted, the step no longer exists`}},
+		{"render now fails",
+			`
+name: restart
+description: d
+match: event.name == "Crash"
+steps: [{ action: webhook.notify, with: { url: "{{ event.labels.url }}" } }]
+`, event.Event{ID: "c", Name: "Crash", Labels: map[string]string{"url": "not a url"}},
+			[]audit.Record{{Kind: audit.KindReceived, EventID: "c"}, {Kind: audit.KindMatched, EventID: "c", Playbook: "restart"},
+				{Kind: audit.KindStepSucceeded, EventID: "c", Playbook: "restart", Step: audit.StepIndex(0), Action: "webhook.notify", Outcome: "ok"}},
+			[]string{`restart step 0 (webhook.notify): was ok, now invalid_params`}},
+		{"stale events plan no steps", `
+name: restart
+description: d
+match: event.name == "Crash"
+steps: [{ action: webhook.notify, when: "false", with: { url: "http://sink/x" } }]
+`, event.Event{ID: "d", Name: "Crash", Stale: true},
+			[]audit.Record{{Kind: audit.KindReceived, EventID: "d"}, {Kind: audit.KindMatched, EventID: "d", Playbook: "restart"}, {Kind: audit.KindStale, EventID: "d"}},
+			nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set, _ := loadSet(t, tc.candidate)
+			tc.ev.ReceivedAt = replayT0
+			src := &fakeSource{events: []event.Event{tc.ev}, recs: map[string][]audit.Record{tc.ev.ID: tc.then}}
+			rep, err := Run(context.Background(), src, Options{Since: replayT0, Playbooks: set, Catalog: reg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := rep.Events[0].Differences; !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("differences = %q\nwant          %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestReplayRangeAndLimits(t *testing.T) {
+	set, _ := loadSet(t, testPlaybooks)
+	src := &fakeSource{}
+	for i := range 5 {
+		src.events = append(src.events, event.Event{ID: string(rune('a' + i)), Name: "Crash", ReceivedAt: replayT0.Add(time.Duration(i) * time.Hour)})
+	}
+	rep, err := Run(context.Background(), src, Options{Since: replayT0.Add(time.Hour), Until: replayT0.Add(3 * time.Hour), Playbooks: set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Events) != 2 || rep.Events[0].EventID != "b" || rep.Summary.Unrecorded != 2 {
+		t.Errorf("events = %+v, summary %+v", rep.Events, rep.Summary)
+	}
+	if _, err := Run(context.Background(), src, Options{Playbooks: set, MaxEvents: 3}); err == nil {
+		t.Error("more events than MaxEvents were accepted")
+	}
+	if _, err := Run(context.Background(), src, Options{}); !errors.Is(err, ErrNoPlaybooks) {
+		t.Errorf("no playbooks: %v", err)
+	}
+}
