@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"sort"
 	"strconv"
 	"strings"
@@ -722,6 +723,11 @@ func (c *ctx) checkParams(act actions.Action, s *Step, sn *yaml.Node, sp string,
 		if _, ok := keys[p.Name]; !ok && p.Required && p.Default == nil {
 			errs = append(errs, &actions.ParamError{Param: p.Name, Msg: "is required"})
 		}
+		if v, ok := s.With[p.Name]; ok {
+			if msg := kindMismatch(p.Type, v.StaticKind()); msg != "" {
+				errs = append(errs, &actions.ParamError{Param: p.Name, Msg: msg})
+			}
+		}
 	}
 	for _, err := range errs {
 		for _, e := range flatten(err) {
@@ -738,6 +744,57 @@ func (c *ctx) checkParams(act actions.Action, s *Step, sn *yaml.Node, sp string,
 			c.errorf(sn, sp+".with", "%v", e)
 		}
 	}
+}
+
+// kindMismatch reports a template whose type, known at load time, can never
+// be what the parameter needs, such as a string expression for an int.
+func kindMismatch(want actions.ParamType, k reflect.Kind) string {
+	if k == reflect.Interface {
+		return ""
+	}
+	ok := true
+	switch want {
+	case actions.String, actions.Duration:
+		ok = k == reflect.String
+	case actions.Int:
+		switch k {
+		case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+			reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Float32, reflect.Float64:
+		default:
+			ok = false
+		}
+	case actions.Bool:
+		ok = k == reflect.Bool
+	case actions.Map:
+		ok = k == reflect.Map
+	}
+	if ok {
+		return ""
+	}
+	msg := fmt.Sprintf("the template gives %s, the parameter needs %s", kindText(k), want)
+	switch {
+	case want == actions.Int && k == reflect.String:
+		msg += "; convert it with int(…)"
+	case want == actions.String:
+		msg += "; convert it with string(…)"
+	}
+	return msg
+}
+
+func kindText(k reflect.Kind) string {
+	switch k {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Float32, reflect.Float64, reflect.Int, reflect.Int64:
+		return "a number"
+	}
+	return k.String()
 }
 
 func flatten(err error) []error {

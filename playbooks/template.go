@@ -2,6 +2,7 @@ package playbooks
 
 import (
 	"fmt"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -22,6 +23,23 @@ type part struct {
 	text string
 	prog *vm.Program
 	src  string
+}
+
+// StaticKind returns the reflect.Kind a whole-template value is known to
+// have at load time, or reflect.Interface when it is unknown (any) or the
+// value is not a whole template. Text templates are strings.
+func (v *Value) StaticKind() reflect.Kind {
+	switch {
+	case v.parts == nil:
+		return reflect.Interface
+	case !v.whole:
+		return reflect.String
+	}
+	t := v.parts[0].prog.Node().Type()
+	if t == nil {
+		return reflect.Interface
+	}
+	return t.Kind()
 }
 
 // Literal returns the value and true when it contains no template.
