@@ -670,13 +670,8 @@ func MessageState(a *Approval) slack.ApprovalState {
 }
 
 // shownAs renders a decider: a Slack user id stays an id (the message
-// mentions it), an API token is named as such.
-func shownAs(v Vote) string {
-	if v.Via == ViaAPI {
-		return v.By + " (API)"
-	}
-	return v.By
-}
+// mentions it); an API decider is already named api:TOKEN-NAME.
+func shownAs(v Vote) string { return v.By }
 
 // Sweep expires pending approvals whose time is up, retries messages that
 // could not be posted and forgets decided approvals older than Retention.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -639,3 +640,43 @@ func TestApprovalReusesTheSlackNotifyClient(t *testing.T) {
 	apptest.WaitFor(t, 10*time.Second, "the approved webhook call", func() bool { return len(e.sink.Requests()) == 1 })
 	e.lastUpdateWith("Approved by <@"+apprUser+">", "Outcome:")
 }
+
+func TestApprovalsConfigErrors(t *testing.T) {
+	const secretValue = "do-not-print-this-secret-value"
+	t.Setenv("APPR_TEST_EMPTY", "")
+	tests := []struct {
+		name string
+		cfg  app.ApprovalsConfig
+		want string
+	}{
+		{"two sources for one secret", app.ApprovalsConfig{SigningSecret: secretValue, SigningSecretEnv: "X"}, "approvals.signing_secret: set only one of"},
+		{"unset environment variable", app.ApprovalsConfig{BotTokenEnv: "APPR_TEST_EMPTY"}, "approvals.bot_token_env: environment variable APPR_TEST_EMPTY is not set"},
+		{"missing secret file", app.ApprovalsConfig{SigningSecretFile: "/nonexistent/secret"}, "approvals.signing_secret_file:"},
+		{"bot token without a channel", app.ApprovalsConfig{BotToken: secretValue}, "approvals.slack_channel is required"},
+		{"not a user id", app.ApprovalsConfig{AllowedUsers: []string{"@alice"}}, `approvals.allowed_users: "@alice" is not a slack user id`},
+		{"not a group id", app.ApprovalsConfig{AllowedGroups: []string{"oncall"}}, `approvals.allowed_groups: "oncall" is not a slack user group id`},
+		{"short api token", app.ApprovalsConfig{APITokens: []app.ApprovalsAPIToken{{Name: "ci", Token: "short", Roles: []string{"approver"}}}}, "approvals.api_tokens[0].token: must be at least 16 characters"},
+		{"unknown role", app.ApprovalsConfig{APITokens: []app.ApprovalsAPIToken{{Name: "ci", Token: secretValue, Roles: []string{"admin"}}}}, `approvals.api_tokens[0].roles: "admin" must be approver or viewer`},
+		{"duplicate token name", app.ApprovalsConfig{APITokens: []app.ApprovalsAPIToken{
+			{Name: "ci", Token: secretValue, Roles: []string{"approver"}}, {Name: "ci", Token: secretValue + "2", Roles: []string{"viewer"}}}}, `approvals.api_tokens[1].name: "ci" is used twice`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := apptest.Config(t, "")
+			cfg.Approvals = tt.cfg
+			a, err := app.Start(context.Background(), cfg, slogDiscard(), app.Options{})
+			if err == nil {
+				_ = a.Close()
+				t.Fatal("started with a bad approvals section")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), secretValue) {
+				t.Errorf("the error shows a secret: %v", err)
+			}
+		})
+	}
+}
+
+func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
