@@ -91,6 +91,22 @@ type Server struct {
 	seq   int
 	// Groups maps a user group id to its members; set before use.
 	Groups map[string][]string
+	fail   map[string]string
+}
+
+// Fail makes chat calls to channel answer with Slack's error code (such as
+// internal_error); an empty code makes the channel work again.
+func (s *Server) Fail(channel, code string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail == nil {
+		s.fail = map[string]string{}
+	}
+	if code == "" {
+		delete(s.fail, channel)
+		return
+	}
+	s.fail[channel] = code
 }
 
 // New starts a fake Slack that stops when the test ends.
@@ -155,6 +171,13 @@ func (s *Server) chat(method string) http.HandlerFunc {
 		form := r.PostForm
 		if form.Get("token") != Token {
 			writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
+			return
+		}
+		s.mu.Lock()
+		code := s.fail[form.Get("channel")]
+		s.mu.Unlock()
+		if code != "" {
+			writeJSON(w, map[string]any{"ok": false, "error": code})
 			return
 		}
 		cp := url.Values{}
