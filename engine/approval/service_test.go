@@ -703,3 +703,50 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// A message Slack refused is posted again by the sweeper, not on every
+// sweep but after RepostAfter; the approval can be decided meanwhile
+// through the API.
+func TestFailedPostIsRetried(t *testing.T) {
+	h := newHarness(t, nil)
+	h.slack.Fail("#approvals", "internal_error")
+	var id string
+	err := h.db.Update(context.Background(), func(tx state.Tx) error {
+		var err error
+		id, err = h.svc.Park(tx, plan(firing("fp1"), 1, cartParams()), nil)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.svc.Notify(context.Background(), id); err == nil {
+		t.Fatal("Notify hid Slack's refusal")
+	}
+	if a := h.get(id); a.SlackTS != "" || a.NotifyAttempts != 1 {
+		t.Fatalf("after a failed post: ts %q attempts %d", a.SlackTS, a.NotifyAttempts)
+	}
+	h.slack.Fail("#approvals", "")
+	h.clock.Advance(30 * time.Second)
+	if _, err := h.svc.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.slack.Calls("chat.postMessage")); n != 0 {
+		t.Fatalf("reposted before RepostAfter: %d posts", n)
+	}
+	h.clock.Advance(30 * time.Second)
+	if _, err := h.svc.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.slack.Calls("chat.postMessage")); n != 1 {
+		t.Fatalf("posts after RepostAfter = %d, want 1", n)
+	}
+	if a := h.get(id); a.SlackTS == "" {
+		t.Error("the reposted message's ts was not kept")
+	}
+	if _, err := h.svc.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.slack.Calls("chat.postMessage")); n != 1 {
+		t.Errorf("posted again after success: %d", n)
+	}
+}
