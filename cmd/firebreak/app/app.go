@@ -175,6 +175,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 			log.Error("http server stopped", "error", err)
 		}
 	}()
+	if built.Cluster != nil && built.Cluster.Client() != nil {
+		a.Go(func(ctx context.Context) { checkKubernetesAccess(ctx, built.Cluster, set, log) })
+	}
 	log.Info("firebreak started",
 		"listen", "http://"+ln.Addr().String(), "data", cfg.DBPath(), "playbooks", set.Len(), "playbooks_from", where,
 		"actions", reg.IDs(), "dry_run", cfg.DryRun, "pending_events", db.PendingCount())

@@ -6,12 +6,14 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/actions/builtin"
 	"github.com/firebreak/firebreak/actions/firewall"
 	"github.com/firebreak/firebreak/actions/kubernetes"
 	"github.com/firebreak/firebreak/actions/slack"
+	"github.com/firebreak/firebreak/playbooks"
 )
 
 // ActionsConfig is the `actions:` section: what the built-in actions drive.
@@ -98,4 +100,37 @@ func Registry(opts Options, log *slog.Logger) (*actions.Registry, error) {
 		return nil, err
 	}
 	return b.Registry, nil
+}
+
+// checkKubernetesAccess asks the API server whether Firebreak's identity
+// holds every permission the loaded playbooks' Kubernetes actions need,
+// and warns of each one missing. It never stops the server.
+func checkKubernetesAccess(ctx context.Context, c *kubernetes.Cluster, set *playbooks.Set, log *slog.Logger) {
+	seen := map[string]bool{}
+	var ids []string
+	for _, p := range set.Playbooks {
+		for _, s := range append(append([]*playbooks.Step{}, p.Steps...), p.OnResolved...) {
+			if !seen[s.Action] {
+				seen[s.Action] = true
+				ids = append(ids, s.Action)
+			}
+		}
+	}
+	role := kubernetes.ClusterRole(ids)
+	if len(role.Rules) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	warnings, err := kubernetes.CheckAccess(ctx, c.Client(), role.Rules)
+	if err != nil {
+		log.Warn("could not check kubernetes permissions", "error", err)
+		return
+	}
+	for _, w := range warnings {
+		log.Warn(w, "hint", "firebreak rbac prints the ClusterRole to bind")
+	}
+	if len(warnings) == 0 {
+		log.Info("kubernetes permissions checked: all present", "rules", len(role.Rules))
+	}
 }
