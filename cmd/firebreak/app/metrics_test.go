@@ -19,6 +19,7 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/engine/state"
 	"github.com/firebreak/firebreak/store"
 )
 
@@ -260,4 +261,58 @@ func inboxHolds(t *testing.T, a *app.App, s string) bool {
 		return nil
 	})
 	return found
+}
+
+// TestApprovalMetricsFromTheGateState checks the approval seam: pending
+// approvals are counted from the gate's pending index, and a decision
+// record makes the time from request to decision observed.
+func TestApprovalMetricsFromTheGateState(t *testing.T) {
+	cfg := apptest.Config(t, "")
+	a := apptest.Start(t, cfg, app.Options{NoDispatch: true})
+	ctx := context.Background()
+	// Real times: the gate's sweeper runs and must find nothing due.
+	requested := time.Now().UTC().Truncate(time.Second)
+	expires := requested.Add(time.Hour).Format(time.RFC3339)
+	err := a.DB.Update(ctx, func(tx state.Tx) error {
+		for _, kv := range [][2]string{
+			{"ap-1", fmt.Sprintf(`{"id":"ap-1","status":"approved","requested_at":%q,"decided_at":%q}`, requested.Format(time.RFC3339), requested.Add(90*time.Second).Format(time.RFC3339))},
+			{"ap-2", fmt.Sprintf(`{"id":"ap-2","status":"pending","requested_at":%q,"expires_at":%q}`, requested.Format(time.RFC3339), expires)},
+			{"ap-3", fmt.Sprintf(`{"id":"ap-3","status":"pending","requested_at":%q,"expires_at":%q}`, requested.Format(time.RFC3339), expires)},
+		} {
+			if err := tx.Put("approvals", kv[0], []byte(kv[1])); err != nil {
+				return err
+			}
+		}
+		for _, id := range []string{"ap-2", "ap-3"} {
+			if err := tx.Put("approvals_pending", id, []byte(expires)); err != nil {
+				return err
+			}
+		}
+		return tx.Audit(audit.Record{Kind: audit.KindApproval, EventID: "e1", Playbook: "restart", Outcome: "approved", Data: map[string]any{"approval_id": "ap-1"}})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fams map[string]*dto.MetricFamily
+	apptest.WaitFor(t, 5*time.Second, "the decision time to be observed", func() bool {
+		fams = scrape(t, a.URL())
+		n, _ := sample(fams, "firebreak_approval_decision_seconds", map[string]string{"decision": "approved"})
+		return n == 1
+	})
+	if h := fams["firebreak_approval_decision_seconds"].Metric[0].Histogram; h.GetSampleSum() != 90 {
+		t.Errorf("decision time sum = %v s, want 90", h.GetSampleSum())
+	}
+	for _, s := range []struct {
+		name   string
+		labels map[string]string
+		want   float64
+	}{
+		{"firebreak_approvals_pending", nil, 2},
+		{"firebreak_approval_decisions_total", map[string]string{"decision": "approved"}, 1},
+		{"firebreak_audit_records_total", map[string]string{"kind": audit.KindApproval}, 1},
+	} {
+		if got, ok := sample(fams, s.name, s.labels); !ok || got != s.want {
+			t.Errorf("%s%v = %v (present %v), want %v", s.name, s.labels, got, ok, s.want)
+		}
+	}
 }
