@@ -510,3 +510,38 @@ func TestDigestSeesEveryChange(t *testing.T) {
 		prev = d
 	}
 }
+
+func TestEventsSinceFindsTheRange(t *testing.T) {
+	db, _ := openAuditTest(t)
+	ctx := context.Background()
+	var evs []event.Event
+	for i := range 1000 {
+		at := auditT0.Add(time.Duration(i) * time.Second)
+		if i%10 == 5 {
+			at = at.Add(-3 * time.Second) // concurrent requests commit slightly out of order
+		}
+		evs = append(evs, event.Event{ID: fmt.Sprintf("ev%d", i), ReceivedAt: at})
+	}
+	if _, err := db.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	for _, since := range []time.Duration{0, 1 * time.Second, 499 * time.Second, 502 * time.Second, 999 * time.Second, 2000 * time.Second} {
+		var want []string
+		for _, ev := range evs {
+			if !ev.ReceivedAt.Before(auditT0.Add(since)) {
+				want = append(want, ev.ID)
+			}
+		}
+		var got []string
+		err := db.EventsSince(ctx, auditT0.Add(since).UnixNano(), func(_ uint64, ev event.Event) error {
+			got = append(got, ev.ID)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("since +%s: %d events, want %d", since, len(got), len(want))
+		}
+	}
+}

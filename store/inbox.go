@@ -5,6 +5,9 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
 
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/state"
@@ -110,7 +113,8 @@ func (d *DB) Event(_ context.Context, seq uint64) (event.Event, error) {
 func (d *DB) EventsSince(_ context.Context, sinceUnixNano int64, fn func(seq uint64, ev event.Event) error) error {
 	return d.bolt.View(func(tx *boltTx) error {
 		c := tx.Bucket(bucketInbox).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+		start := inboxStart(c, sinceUnixNano)
+		for k, v := c.Seek(itob(start)); k != nil; k, v = c.Next() {
 			var ev event.Event
 			if err := json.Unmarshal(v, &ev); err != nil {
 				return fmt.Errorf("event %d: %w", btoi(k), err)
@@ -124,6 +128,40 @@ func (d *DB) EventsSince(_ context.Context, sinceUnixNano int64, fn func(seq uin
 		}
 		return nil
 	})
+}
+
+// inboxSlack is how far out of order receive times may be in the inbox:
+// concurrent requests stamp their events before they share a commit.
+const inboxSlack = time.Minute
+
+// inboxStart finds, by binary search over the arrival-ordered inbox, a
+// sequence before which every event was received before since (less the
+// slack); the caller still filters each event it reads.
+func inboxStart(c *bolt.Cursor, sinceUnixNano int64) uint64 {
+	first, _ := c.First()
+	last, _ := c.Last()
+	if first == nil {
+		return 0
+	}
+	target := time.Unix(0, sinceUnixNano).Add(-inboxSlack)
+	lo, hi := btoi(first), btoi(last)+1
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		k, v := c.Seek(itob(mid))
+		if k == nil {
+			hi = mid
+			continue
+		}
+		var ev struct {
+			ReceivedAt time.Time `json:"received_at"`
+		}
+		if json.Unmarshal(v, &ev) != nil || !ev.ReceivedAt.Before(target) {
+			hi = mid
+		} else {
+			lo = btoi(k) + 1
+		}
+	}
+	return lo
 }
 
 // Finish marks the event done: it leaves the pending set. The caller's
