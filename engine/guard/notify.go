@@ -51,19 +51,31 @@ func (g *Guard) wake() {
 // is logged, given to the Notifier, audited as breaker.notified and removed
 // from the outbox. A failed delivery stays queued and is retried every
 // retry interval (default 30s), across restarts.
+//
+// A breaker is opened inside a transaction that commits after the guard
+// returns, so a wake-up may arrive before its notification is visible:
+// after each wake-up the outbox is polled briefly (every 50ms for 2s).
 func (g *Guard) RunNotifier(ctx context.Context, retry time.Duration) {
 	if retry <= 0 {
 		retry = 30 * time.Second
 	}
 	t := time.NewTicker(retry)
 	defer t.Stop()
+	eager := 0
 	for {
 		g.DeliverNotifications(ctx)
+		var poll <-chan time.Time
+		if eager > 0 {
+			eager--
+			poll = time.After(50 * time.Millisecond)
+		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-g.kick:
+			eager = 40
 		case <-t.C:
+		case <-poll:
 		}
 	}
 }
