@@ -73,7 +73,7 @@ func (e *Engine) Process(ctx context.Context, seq uint64) error {
 		}
 		if ok {
 			matched = append(matched, pb)
-			records = append(records, audit.Record{Kind: audit.KindMatched, EventID: ev.ID, Playbook: pb.Name, Outcome: "matched", Data: map[string]any{"rule": pb.Match, "mode": pb.Mode}})
+			records = append(records, audit.Record{Kind: audit.KindMatched, EventID: ev.ID, Playbook: pb.Name, Outcome: "matched", Data: map[string]any{"rule": pb.Match, "mode": pb.Mode, "saw": ruleValues(pb.Match, &ev)}})
 		}
 	}
 	received := audit.Record{Kind: audit.KindReceived, EventID: ev.ID, Source: ev.Source, Outcome: "accepted",
