@@ -370,6 +370,29 @@ func ruleValues(rule string, ev map[string]any) []string {
 	return out
 }
 
+// sawValues formats the recorded values in the order the rule reads them.
+func sawValues(rule string, saw map[string]any) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range ruleRefs.FindAllStringSubmatch(rule, -1) {
+		path := "event." + m[1]
+		if sub := m[2] + m[3]; sub != "" {
+			path += "." + sub
+		}
+		v, ok := saw[path]
+		if !ok || seen[path] {
+			continue
+		}
+		seen[path] = true
+		b, _ := json.Marshal(v)
+		if v == nil {
+			b = []byte("(absent)")
+		}
+		out = append(out, path+"="+string(b))
+	}
+	return out
+}
+
 func printTimeline(w io.Writer, id string, tl timeline) {
 	var evMap map[string]any
 	if tl.Event != nil {
@@ -403,7 +426,13 @@ func printTimeline(w io.Writer, id string, tl timeline) {
 		case audit.KindMatched:
 			rule, _ := r.Data["rule"].(string)
 			detail("rule: %s", strings.Join(strings.Fields(rule), " "))
-			if evMap != nil {
+			// The engine records what the rule saw; older records lack it,
+			// and the stored event (while the inbox keeps it) stands in.
+			if saw, ok := r.Data["saw"].(map[string]any); ok {
+				if vals := sawValues(rule, saw); len(vals) > 0 {
+					detail("saw:  %s", strings.Join(vals, " "))
+				}
+			} else if evMap != nil {
 				if vals := ruleValues(rule, evMap); len(vals) > 0 {
 					detail("saw:  %s", strings.Join(vals, " "))
 				}

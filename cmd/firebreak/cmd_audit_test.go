@@ -79,7 +79,8 @@ func writeApprovalIncident(t *testing.T, db *store.DB) string {
 	rule := `event.source == "alertmanager" && event.name == "KubePodCrashLooping" && event.labels.namespace not in ["kube-system"]`
 	recs := []audit.Record{
 		{Time: timelineT0, Kind: audit.KindReceived, EventID: ev.ID, Source: "alertmanager", Outcome: "accepted", Message: "KubePodCrashLooping firing (critical)"},
-		{Time: timelineT0, Kind: audit.KindMatched, EventID: ev.ID, Playbook: "restart-crashloop", Outcome: "matched", Data: map[string]any{"rule": rule, "mode": "approve"}},
+		{Time: timelineT0, Kind: audit.KindMatched, EventID: ev.ID, Playbook: "restart-crashloop", Outcome: "matched", Data: map[string]any{"rule": rule, "mode": "approve",
+			"saw": map[string]any{"event.source": "alertmanager", "event.name": "KubePodCrashLooping", "event.labels.namespace": "shop"}}},
 		{Time: timelineT0.Add(time.Second), Kind: audit.KindReceived, EventID: "other", Outcome: "accepted"},
 		{Time: timelineT0.Add(time.Second), Kind: audit.KindApproval, EventID: ev.ID, Playbook: "restart-crashloop", Step: step, Action: "kubernetes.restart", Target: "Deployment/shop/cart-api",
 			Outcome: "requested", Message: "waiting for approval ap-7", Data: map[string]any{"params": params}},
@@ -279,5 +280,18 @@ func TestAuditExportRoundTrips(t *testing.T) {
 				t.Errorf("--format csv: exit %d, %q", code, errOut)
 			}
 		})
+	}
+}
+
+func TestRuleValuesForTheTimeline(t *testing.T) {
+	rule := `event.name == "X" && event.labels["app.kubernetes.io/name"] == "cart" && event.user == "root" && event.name != ""`
+	ev := map[string]any{"name": "X", "labels": map[string]any{"app.kubernetes.io/name": "cart"}}
+	want := []string{`event.name="X"`, `event.labels.app.kubernetes.io/name="cart"`, `event.user=(absent)`}
+	if got := ruleValues(rule, ev); !reflect.DeepEqual(got, want) {
+		t.Errorf("from the event: %q, want %q", got, want)
+	}
+	saw := map[string]any{"event.name": "X", "event.labels.app.kubernetes.io/name": "cart", "event.user": nil}
+	if got := sawValues(rule, saw); !reflect.DeepEqual(got, want) {
+		t.Errorf("from the record: %q, want %q", got, want)
 	}
 }
