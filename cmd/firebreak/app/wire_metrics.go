@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,10 +10,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/firebreak/firebreak/engine/approval"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/guard"
 	"github.com/firebreak/firebreak/engine/replay"
-	"github.com/firebreak/firebreak/engine/state"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/store"
 	"github.com/firebreak/firebreak/web/metrics"
@@ -90,7 +89,7 @@ func setupMetrics(a *App) error {
 			return
 		}
 		switch r.Outcome {
-		case "approved", "denied", "expired", "cancelled":
+		case approval.OutcomeApproved, approval.OutcomeDenied, approval.OutcomeExpired, approval.OutcomeCancelled:
 			if id, ok := r.Data["approval_id"].(string); ok {
 				select {
 				case decided <- approvalDecided{id: id}:
@@ -155,40 +154,18 @@ func measureDecisions(ctx context.Context, a *App, m *metrics.Metrics, ch <-chan
 		case <-ctx.Done():
 			return
 		case d := <-ch:
-			var rec struct {
-				Status      string    `json:"status"`
-				RequestedAt time.Time `json:"requested_at"`
-				DecidedAt   time.Time `json:"decided_at"`
-			}
-			err := a.DB.View(ctx, func(tx state.Tx) error {
-				raw := tx.Get(bucketApprovals, d.id)
-				if raw == nil {
-					return store.ErrNotFound
-				}
-				return json.Unmarshal(raw, &rec)
-			})
-			if err != nil || rec.RequestedAt.IsZero() || rec.DecidedAt.IsZero() {
+			ap, err := approval.Get(ctx, a.DB, d.id)
+			if err != nil || ap.RequestedAt.IsZero() || ap.DecidedAt.IsZero() {
 				continue
 			}
-			m.ApprovalDecided(rec.Status, rec.DecidedAt.Sub(rec.RequestedAt))
+			m.ApprovalDecided(string(ap.Status), ap.DecidedAt.Sub(ap.RequestedAt))
 		}
 	}
 }
 
-// The approval gate's state buckets (engine/approval): read here by name so
-// that metrics do not depend on the gate's code.
-const (
-	bucketApprovals        = "approvals"
-	bucketApprovalsPending = "approvals_pending"
-)
-
 func countPendingApprovals(ctx context.Context, db *store.DB) (int, error) {
-	n := 0
-	err := db.View(ctx, func(tx state.Tx) error {
-		n = 0
-		return tx.ForEach(bucketApprovalsPending, func(string, []byte) error { n++; return nil })
-	})
-	return n, err
+	list, err := approval.List(ctx, db, approval.Filter{PendingOnly: true})
+	return len(list), err
 }
 
 // runRetention applies the retention policy now and then every interval.
