@@ -25,6 +25,8 @@ const usage = `firebreak — incident-response automation engine
 Usage:
   firebreak serve [--config FILE] [--listen ADDR] [--data-dir DIR] [--playbooks DIR] [--log-format text|json] [--dry-run]
   firebreak validate DIR|FILE…
+  firebreak test FILE…
+  firebreak schema
   firebreak audit list [--data-dir DIR] [--addr ADDR] [--since T] [--until T] [--event-id ID] [--playbook NAME]
                        [--action ID] [--kind KIND] [--outcome O | --reason R] [--limit N] [--cursor SEQ] [--json]
   firebreak audit show EVENT_ID [--data-dir DIR] [--addr ADDR] [--json]
@@ -33,6 +35,7 @@ Usage:
   firebreak replay [--since 24h] [--until T] [--playbooks DIR|FILE] [--config FILE] [--data-dir DIR] [--addr ADDR] [--all] [--json]
   firebreak approvals list [--data-dir DIR] [--addr ADDR] [--status STATUS | --all] [--json] [--token-env VAR]
   firebreak actions [--json]
+  firebreak rbac [--config FILE] [--playbooks DIR]
   firebreak version
 `
 
