@@ -28,6 +28,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -231,7 +232,7 @@ func (e *Env) UserConfig(user string) *rest.Config {
 	return &rest.Config{
 		Host:            e.URL,
 		BearerToken:     tok,
-		TLSClientConfig: rest.TLSClientConfig{CAFile: e.caFile, ServerName: "localhost"},
+		TLSClientConfig: rest.TLSClientConfig{CAFile: e.caFile},
 		UserAgent:       "kubetest",
 		QPS:             100,
 		Burst:           200,
@@ -273,7 +274,7 @@ func (e *Env) waitReady(ctx context.Context, timeout time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second}
 	var last error
 	for {
-		tr := &http.Transport{TLSClientConfig: &tls.Config{ServerName: "localhost"}}
+		tr := &http.Transport{TLSClientConfig: &tls.Config{}}
 		if pool, err := loadPool(e.caFile); err == nil {
 			tr.TLSClientConfig.RootCAs = pool
 		} else {
@@ -373,6 +374,9 @@ type Shared struct {
 // exit code for os.Exit. When the Env cannot start, the tests still run and
 // Env reports the reason in each.
 func (s *Shared) Run(m *testing.M, opts Options) int {
+	if !flag.Parsed() {
+		flag.Parse() // for testing.Verbose and -run before m.Run
+	}
 	ctx := context.Background()
 	s.env, s.err = Start(ctx, opts)
 	if s.err == nil && testing.Verbose() {
