@@ -2,6 +2,7 @@ package playbooks
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -26,7 +27,7 @@ func (c *ctx) compile(n *yaml.Node, path, src string, opts ...expr.Option) *vm.P
 // compileExpr compiles src with the playbook environment and checks the
 // constant arguments of the helpers.
 func compileExpr(src string, opts ...expr.Option) (*vm.Program, error) {
-	prog, err := expr.Compile(src, append(exprOptions(), opts...)...)
+	prog, err := expr.Compile(src, append(slices.Clip(exprOptions()), opts...)...)
 	if err != nil {
 		return nil, err
 	}
