@@ -98,6 +98,15 @@ func unindexAudit(tx *bolt.Tx, rec *audit.Record) error {
 // before it existed, once, when the store is opened for writing.
 func ensureAuditIndex(tx *bolt.Tx) error {
 	meta := tx.Bucket(bucketMeta)
+	if meta.Get(keyAuditBytes) == nil {
+		var total uint64
+		if err := tx.Bucket(bucketAudit).ForEach(func(_, v []byte) error { total += uint64(len(v)); return nil }); err != nil {
+			return err
+		}
+		if err := meta.Put(keyAuditBytes, itob(total)); err != nil {
+			return err
+		}
+	}
 	if meta.Get(keyIndexed) != nil {
 		return nil
 	}

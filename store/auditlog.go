@@ -17,8 +17,9 @@ import (
 )
 
 var (
-	keyAuditHead = []byte("audit_head") // seq ‖ sha256 of the newest record
-	keyAuditTime = []byte("audit_time") // unix nanoseconds of the newest record's time
+	keyAuditHead  = []byte("audit_head")  // seq ‖ sha256 of the newest record
+	keyAuditTime  = []byte("audit_time")  // unix nanoseconds of the newest record's time
+	keyAuditBytes = []byte("audit_bytes") // stored bytes of all kept records (retention by size)
 )
 
 // Audit chains rec to the trail inside the transaction: it gets the next
@@ -73,11 +74,35 @@ func (t *Tx) Audit(rec audit.Record) error {
 	if err := meta.Put(keyAuditTime, itob(uint64(rec.Time.UnixNano()))); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
+	if err := addAuditBytes(meta, int64(len(val))); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
 	if t.db.hooks.written.Load() != nil {
 		t.audited = append(t.audited, rec)
 	}
 	head := append(itob(seq), sum[:]...)
 	return meta.Put(keyAuditHead, head)
+}
+
+// addAuditBytes adjusts the running size of the kept records.
+func addAuditBytes(meta *bolt.Bucket, delta int64) error {
+	var cur int64
+	if v := meta.Get(keyAuditBytes); len(v) == 8 {
+		cur = int64(btoi(v))
+	}
+	return meta.Put(keyAuditBytes, itob(uint64(max(cur+delta, 0))))
+}
+
+// AuditBytes returns the stored size of the kept audit records.
+func (d *DB) AuditBytes(_ context.Context) (int64, error) {
+	var n int64
+	err := d.bolt.View(func(tx *boltTx) error {
+		if v := tx.Bucket(bucketMeta).Get(keyAuditBytes); len(v) == 8 {
+			n = int64(btoi(v))
+		}
+		return nil
+	})
+	return n, err
 }
 
 // Audit writes records to the trail in one group-committed transaction.

@@ -545,3 +545,38 @@ func TestEventsSinceFindsTheRange(t *testing.T) {
 		}
 	}
 }
+
+func TestRetentionBySize(t *testing.T) {
+	db, clk := openAuditTest(t)
+	ctx := context.Background()
+	fillAudit(t, db, clk, 2000)
+	storedSize := func() int64 {
+		var n int64
+		_ = db.bolt.View(func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketAudit).ForEach(func(_, v []byte) error { n += int64(len(v)); return nil })
+		})
+		return n
+	}
+	full, err := db.AuditBytes(ctx)
+	if err != nil || full != storedSize() || full == 0 {
+		t.Fatalf("AuditBytes = %d, %v; stored %d", full, err, storedSize())
+	}
+	limit := full / 4
+	res, err := db.Compact(ctx, Retention{MaxBytes: limit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := db.AuditBytes(ctx)
+	if got != storedSize() {
+		t.Errorf("AuditBytes = %d after compaction, stored %d", got, storedSize())
+	}
+	if got > limit || got < limit-2048 {
+		t.Errorf("%d bytes kept, want at most %d and close to it", got, limit)
+	}
+	if n, err := db.VerifyAudit(ctx); err != nil || n != 2000-res.AuditRemoved+1 {
+		t.Errorf("verify = %d, %v after removing %d", n, err, res.AuditRemoved)
+	}
+	if res2, err := db.Compact(ctx, Retention{MaxBytes: limit}); err != nil || res2.AuditRemoved != 0 {
+		t.Errorf("second compaction removed %d, %v; want 0", res2.AuditRemoved, err)
+	}
+}

@@ -18,12 +18,19 @@ var keyAuditCheckpoint = []byte("audit_checkpoint") // meta: the newest Checkpoi
 // the commit loop (and with it ingest) is never held for long.
 const compactChunk = 5000
 
+// checkpointReserve is room kept for the checkpoint record when trimming
+// to MaxBytes (its stored size is about 350 bytes).
+const checkpointReserve = 1024
+
 // Retention says what old data Compact removes. Zero fields keep everything.
 type Retention struct {
 	// MaxAge removes audit records older than this.
 	MaxAge time.Duration
 	// MaxRecords keeps at most this many audit records (the newest).
 	MaxRecords int
+	// MaxBytes keeps the stored audit records (hash and JSON body) within
+	// this many bytes, removing the oldest.
+	MaxBytes int64
 	// InboxMaxAge removes finished inbox events received longer ago than
 	// this, with their idempotency keys. A pending event is never removed.
 	InboxMaxAge time.Duration
@@ -132,7 +139,7 @@ func (d *DB) Compact(ctx context.Context, r Retention) (CompactResult, error) {
 
 // compactAuditChunk removes up to compactChunk records and returns how many.
 func (d *DB) compactAuditChunk(ctx context.Context, r Retention) (int, error) {
-	if r.MaxAge <= 0 && r.MaxRecords <= 0 {
+	if r.MaxAge <= 0 && r.MaxRecords <= 0 && r.MaxBytes <= 0 {
 		return 0, nil
 	}
 	removed := 0
@@ -151,6 +158,12 @@ func (d *DB) compactAuditChunk(ctx context.Context, r Retention) (int, error) {
 		// The checkpoint record this chunk appends counts too: trim to one
 		// below the cap, so that a run at the cap removes nothing.
 		overCap := r.MaxRecords > 0 && total > r.MaxRecords
+		var size int64
+		if v := tx.tx.Bucket(bucketMeta).Get(keyAuditBytes); len(v) == 8 {
+			size = int64(btoi(v))
+		}
+		overSize := r.MaxBytes > 0 && size > r.MaxBytes
+		var removedBytes int64
 		cutoff := time.Time{}
 		if r.MaxAge > 0 {
 			cutoff = tx.Now().Add(-r.MaxAge)
@@ -165,9 +178,12 @@ func (d *DB) compactAuditChunk(ctx context.Context, r Retention) (int, error) {
 			}
 			byCount := overCap && total-removed >= r.MaxRecords
 			byAge := !cutoff.IsZero() && rec.Time.Before(cutoff)
-			if !byCount && !byAge {
+			// Room is left for the checkpoint record, as for the count.
+			bySize := overSize && size-removedBytes+checkpointReserve > r.MaxBytes
+			if !byCount && !byAge && !bySize {
 				break
 			}
+			removedBytes += int64(len(v))
 			sum := sha256.Sum256(v[sha256.Size:])
 			lastSum = sum[:]
 			last = rec
@@ -181,6 +197,9 @@ func (d *DB) compactAuditChunk(ctx context.Context, r Retention) (int, error) {
 		}
 		if removed == 0 {
 			return nil
+		}
+		if err := addAuditBytes(tx.tx.Bucket(bucketMeta), -removedBytes); err != nil {
+			return err
 		}
 		next := Checkpoint{
 			RemovedThrough: last.Seq,

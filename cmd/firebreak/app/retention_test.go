@@ -23,6 +23,7 @@ audit:
   retention:
     max_age: 2160h
     max_records: 5000000
+    max_bytes: 1073741824
     inbox_max_age: 720h
     interval: 30m
   redaction:
@@ -37,7 +38,7 @@ audit:
 		t.Fatal(err)
 	}
 	r := cfg.Audit.Retention
-	if time.Duration(r.MaxAge) != 90*24*time.Hour || r.MaxRecords != 5000000 || time.Duration(r.InboxMaxAge) != 30*24*time.Hour || time.Duration(r.Interval) != 30*time.Minute {
+	if time.Duration(r.MaxAge) != 90*24*time.Hour || r.MaxRecords != 5000000 || r.MaxBytes != 1<<30 || time.Duration(r.InboxMaxAge) != 30*24*time.Hour || time.Duration(r.Interval) != 30*time.Minute {
 		t.Errorf("retention = %+v", r)
 	}
 	if red := cfg.Audit.Redaction; len(red.Keys) != 1 || red.Keys[0] != "customer_ref" || len(red.Patterns) != 1 {

@@ -33,6 +33,9 @@ type RetentionConfig struct {
 	MaxAge Duration `yaml:"max_age"`
 	// MaxRecords keeps at most this many audit records, the newest.
 	MaxRecords int `yaml:"max_records"`
+	// MaxBytes keeps the stored audit records within this many bytes,
+	// removing the oldest.
+	MaxBytes int64 `yaml:"max_bytes"`
 	// InboxMaxAge removes processed inbox events (their raw payloads, which
 	// replay reads) and their idempotency keys received longer ago than
 	// this; pending events are never removed. Default: MaxAge.
@@ -56,11 +59,11 @@ type RedactionConfig struct {
 
 // retention returns the store policy; ok is false when nothing expires.
 func (c RetentionConfig) retention() (store.Retention, bool) {
-	r := store.Retention{MaxAge: time.Duration(c.MaxAge), MaxRecords: c.MaxRecords, InboxMaxAge: time.Duration(c.InboxMaxAge)}
+	r := store.Retention{MaxAge: time.Duration(c.MaxAge), MaxRecords: c.MaxRecords, MaxBytes: c.MaxBytes, InboxMaxAge: time.Duration(c.InboxMaxAge)}
 	if r.InboxMaxAge == 0 {
 		r.InboxMaxAge = r.MaxAge
 	}
-	return r, r.MaxAge > 0 || r.MaxRecords > 0 || r.InboxMaxAge > 0
+	return r, r.MaxAge > 0 || r.MaxRecords > 0 || r.MaxBytes > 0 || r.InboxMaxAge > 0
 }
 
 // approvalDecided carries an approval id from the audit hook (which must
