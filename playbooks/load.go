@@ -122,9 +122,16 @@ func Parse(cat Catalog, name string, data []byte) (*Set, error) {
 	return l.finish()
 }
 
+// isPlaybookFile reports whether f is a playbook file: *.yaml or *.yml, but
+// not a `firebreak test` file (*.test.yaml), so tests can live next to the
+// playbooks they test.
 func isPlaybookFile(f string) bool {
-	ext := strings.ToLower(path.Ext(f))
-	return ext == ".yaml" || ext == ".yml"
+	lower := strings.ToLower(f)
+	ext := path.Ext(lower)
+	if ext != ".yaml" && ext != ".yml" {
+		return false
+	}
+	return !strings.HasSuffix(strings.TrimSuffix(lower, ext), ".test")
 }
 
 type loader struct {
