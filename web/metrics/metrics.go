@@ -33,6 +33,8 @@ var BreakerStates = []string{"closed", "open", "half_open"}
 type Config struct {
 	// InboxDepth returns how many accepted events are not yet processed.
 	InboxDepth func() int
+	// AuditBytes returns the stored size of the kept audit records.
+	AuditBytes func(context.Context) (int64, error)
 	// Logger reports failures of the gauge functions.
 	Logger *slog.Logger
 	// ScrapeTimeout bounds each gauge function at scrape time (default 2s).
@@ -257,16 +259,19 @@ var (
 		"Accepted events not yet processed (the inbox backlog).", nil, nil)
 	descBreakers = prometheus.NewDesc(namespace+"_breakers",
 		"Circuit breakers (one per playbook × target) by playbook and state (closed, open, half_open).", []string{"playbook", "state"}, nil)
+	descAuditBytes = prometheus.NewDesc(namespace+"_audit_stored_bytes",
+		"Stored size of the audit records the trail keeps (what audit.retention.max_bytes bounds).", nil, nil)
 	descPending = prometheus.NewDesc(namespace+"_approvals_pending",
 		"Steps parked waiting for a human decision.", nil, nil)
 	descUp = prometheus.NewDesc(namespace+"_metric_source_up",
-		"Whether a scrape-time metric source answered (1) or failed (0), by source (inbox, breakers, approvals).", []string{"source"}, nil)
+		"Whether a scrape-time metric source answered (1) or failed (0), by source (inbox, audit, breakers, approvals).", []string{"source"}, nil)
 )
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descInbox
 	ch <- descBreakers
 	ch <- descPending
+	ch <- descAuditBytes
 	ch <- descUp
 }
 
@@ -285,6 +290,13 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.ScrapeTimeout)
 	defer cancel()
+	if m.cfg.AuditBytes != nil {
+		n, err := m.cfg.AuditBytes(ctx)
+		if err == nil {
+			ch <- prometheus.MustNewConstMetric(descAuditBytes, prometheus.GaugeValue, float64(n))
+		}
+		up("audit", err == nil)
+	}
 	if fn := m.breakers.Load(); fn != nil {
 		list, err := (*fn)(ctx)
 		if err != nil {

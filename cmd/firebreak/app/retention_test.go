@@ -101,4 +101,8 @@ func TestRetentionJobCompactsAndChainStaysVerifiable(t *testing.T) {
 	if got, _ := sample(fams, "firebreak_retention_removed_total", map[string]string{"store": "audit"}); got != 81 {
 		t.Errorf("firebreak_retention_removed_total{store=audit} = %v, want 81", got)
 	}
+	size, _ := a.DB.AuditBytes(ctx)
+	if got, ok := sample(fams, "firebreak_audit_stored_bytes", nil); !ok || got != float64(size) || size == 0 {
+		t.Errorf("firebreak_audit_stored_bytes = %v (present %v), want %d", got, ok, size)
+	}
 }

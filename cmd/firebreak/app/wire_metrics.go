@@ -82,7 +82,7 @@ func setupMetrics(a *App) error {
 	}
 	a.DB.SetRedactor(red.Record)
 
-	m := metrics.New(metrics.Config{InboxDepth: a.DB.PendingCount, Logger: a.log.With("component", "metrics")})
+	m := metrics.New(metrics.Config{InboxDepth: a.DB.PendingCount, AuditBytes: a.DB.AuditBytes, Logger: a.log.With("component", "metrics")})
 	a.observer = m
 
 	decided := make(chan approvalDecided, 256)
