@@ -11,6 +11,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 )
 
 func TestRestartSetsAnnotation(t *testing.T) {
@@ -235,5 +236,25 @@ func TestRestartHonoursContext(t *testing.T) {
 	}
 	if got := get(t, c, kube.KindDeployment, ns, "web").restartedAt; got != "" {
 		t.Errorf("cancelled run changed the object: restartedAt = %q", got)
+	}
+}
+
+// TestPatchResourceVersionIsAPrecondition pins the API server behaviour
+// restart relies on: a strategic-merge patch that names a resourceVersion
+// fails with a conflict once the object has moved on, so a rollout that
+// starts between the pre-flight read and the write is never stacked on.
+func TestPatchResourceVersionIsAPrecondition(t *testing.T) {
+	c := admin(t)
+	ns := namespace(t, c)
+	create(t, c, kube.KindDeployment, ns, "web", 1, settled)
+	stale := get(t, c, kube.KindDeployment, ns, "web").resourceVersion
+	scale := `{"spec":{"replicas":2}}`
+	if _, err := c.AppsV1().Deployments(ns).Patch(t.Context(), "web", types.StrategicMergePatchType, []byte(scale), metav1.PatchOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	patch := `{"metadata":{"resourceVersion":"` + stale + `"},"spec":{"template":{"metadata":{"annotations":{"` + kube.RestartedAtAnnotation + `":"x"}}}}}`
+	_, err := c.AppsV1().Deployments(ns).Patch(t.Context(), "web", types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{})
+	if !apierrors.IsConflict(err) {
+		t.Fatalf("patch with a stale resourceVersion: %v, want a conflict", err)
 	}
 }
