@@ -145,6 +145,27 @@ func (q AuditQuery) match(r *audit.Record) bool {
 		(q.Until.IsZero() || r.Time.Before(q.Until))
 }
 
+// needles returns, for each exact-match filter, the bytes its field must
+// contain in a stored record's JSON ("outcome":"failed"), so that records
+// which cannot match are skipped without being decoded. A record holding
+// the bytes elsewhere (in its message) is still decoded and checked.
+func (q AuditQuery) needles() [][]byte {
+	var out [][]byte
+	for _, f := range []struct{ key, val string }{
+		{"event_id", q.EventID}, {"playbook", q.Playbook}, {"action", q.Action}, {"kind", q.Kind}, {"outcome", q.Outcome},
+	} {
+		if f.val == "" {
+			continue
+		}
+		v, err := json.Marshal(f.val)
+		if err != nil {
+			continue
+		}
+		out = append(out, append([]byte(`"`+f.key+`":`), v...))
+	}
+	return out
+}
+
 // ListAudit returns the records matching q in sequence order, and the cursor
 // for the next page (0 when there is none).
 //
@@ -167,7 +188,13 @@ func (d *DB) ListAudit(_ context.Context, q AuditQuery) ([]audit.Record, uint64,
 		lo = max(lo, q.After+1)
 		// visit decodes the record at seq and collects it if it matches;
 		// it returns false once the page is full.
+		needles := q.needles()
 		visit := func(seq uint64, v []byte) (bool, error) {
+			for _, n := range needles {
+				if len(v) > sha256.Size && !bytes.Contains(v[sha256.Size:], n) {
+					return true, nil // cannot match: skip the decoding
+				}
+			}
 			r, err := decodeRecord(seq, v)
 			if err != nil {
 				return false, err

@@ -580,3 +580,37 @@ func TestRetentionBySize(t *testing.T) {
 		t.Errorf("second compaction removed %d, %v; want 0", res2.AuditRemoved, err)
 	}
 }
+
+func TestListAuditPrefilterIsExact(t *testing.T) {
+	db, _ := openAuditTest(t)
+	ctx := context.Background()
+	odd := `a<b>&"ü\` + "\n"
+	if err := db.Audit(ctx,
+		audit.Record{Kind: "k", EventID: odd, Action: odd, Outcome: "ok"},
+		audit.Record{Kind: "k", EventID: "x", Outcome: "ok", Message: `"outcome":"deduped"`},
+		audit.Record{Kind: "k", EventID: "y", Outcome: "deduped"},
+	); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		q    AuditQuery
+		want string
+	}{
+		{AuditQuery{EventID: odd}, "[1]"},
+		{AuditQuery{Action: odd}, "[1]"},
+		{AuditQuery{Outcome: "deduped"}, "[3]"},
+		{AuditQuery{Kind: "k", Outcome: "ok"}, "[1 2]"},
+	} {
+		recs, _, err := db.ListAudit(ctx, tc.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var seqs []uint64
+		for _, r := range recs {
+			seqs = append(seqs, r.Seq)
+		}
+		if fmt.Sprint(seqs) != tc.want {
+			t.Errorf("%+v: %v, want %s", tc.q, seqs, tc.want)
+		}
+	}
+}
