@@ -119,6 +119,7 @@ func setupMetrics(a *App) error {
 func routesMetrics(a *App) {
 	m, ok := a.observer.(*metrics.Metrics)
 	if !ok {
+		a.log.Error("the engine observer is not the metrics collector (another feature replaced it): /metrics is not served")
 		return
 	}
 	a.Web.SetMetrics(m)
