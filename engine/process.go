@@ -141,25 +141,47 @@ func (e *Engine) resolved(ctx context.Context, seq uint64, ev *event.Event, set 
 	if fp == "" {
 		return nil
 	}
-	for _, pb := range set.Playbooks {
-		key := pb.Name + "|" + fp
-		var found bool
-		err := e.cfg.Store.Update(ctx, func(tx state.Tx) error {
-			found = tx.Get(bucketTriggered, key) != nil
-			if !found {
-				return nil
+	// One read finds the playbooks that acted on this alert (usually none),
+	// one write closes them out: a resolved event costs no transaction per
+	// loaded playbook.
+	var acted []*playbooks.Playbook
+	err := e.cfg.Store.View(ctx, func(tx state.Tx) error {
+		acted = acted[:0]
+		for _, pb := range set.Playbooks {
+			if tx.Get(bucketTriggered, pb.Name+"|"+fp) != nil {
+				acted = append(acted, pb)
+			}
+		}
+		return nil
+	})
+	if err != nil || len(acted) == 0 {
+		return err
+	}
+	var closed []*playbooks.Playbook
+	err = e.cfg.Store.Update(ctx, func(tx state.Tx) error {
+		closed = closed[:0]
+		for _, pb := range acted {
+			key := pb.Name + "|" + fp
+			if tx.Get(bucketTriggered, key) == nil {
+				continue // another worker closed it meanwhile
 			}
 			if e.cfg.Guard != nil {
 				if err := e.cfg.Guard.Resolved(tx, pb, ev); err != nil {
 					return err
 				}
 			}
-			return tx.Delete(bucketTriggered, key)
-		})
-		if err != nil {
-			return wrapf(err, "resolve %s", key)
+			if err := tx.Delete(bucketTriggered, key); err != nil {
+				return err
+			}
+			closed = append(closed, pb)
 		}
-		if found && len(pb.OnResolved) > 0 {
+		return nil
+	})
+	if err != nil {
+		return wrapf(err, "resolve %s", fp)
+	}
+	for _, pb := range closed {
+		if len(pb.OnResolved) > 0 {
 			if err := e.runSteps(ctx, seq, ev, pb, PhaseOnResolved, 0, ""); err != nil {
 				return err
 			}
