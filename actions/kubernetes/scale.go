@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/firebreak/firebreak/actions"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -30,13 +31,13 @@ func (a *Scale) Spec() actions.Spec {
 				Doc: "Kind of the workload."},
 			{Name: "namespace", Type: actions.String, Required: true, Doc: "Namespace of the workload; protected namespaces are refused."},
 			{Name: "name", Type: actions.String, Required: true, Doc: "Name of the workload."},
-			{Name: "replicas", Type: actions.Int, Min: actions.IntPtr(0),
+			{Name: "replicas", Type: actions.Int, Min: actions.IntPtr(0), Max: actions.IntPtr(math.MaxInt32),
 				Doc: "Absolute replica count to set. Exactly one of replicas and delta is required."},
 			{Name: "delta", Type: actions.Int,
 				Doc: "Change to the current replica count, such as 2 or -1. Exactly one of replicas and delta is required."},
 			{Name: "min", Type: actions.Int, Default: 1, Min: actions.IntPtr(0),
 				Doc: "Lowest replica count the step may leave; a request below it is refused, not clamped. Set 0 to allow scaling to zero."},
-			{Name: "max", Type: actions.Int, Required: true, Min: actions.IntPtr(0),
+			{Name: "max", Type: actions.Int, Required: true, Min: actions.IntPtr(0), Max: actions.IntPtr(math.MaxInt32),
 				Doc: "Highest replica count the step may leave; a request above it is refused, not clamped."},
 		},
 		Example:     map[string]any{"kind": KindDeployment, "namespace": "shop", "name": "cart", "delta": 2, "min": 2, "max": 10},
