@@ -240,6 +240,18 @@ type put struct {
 // read and write the shadow copies of the window state and only read the
 // live breaker.
 func (g *Guard) Check(tx state.Tx, p *engine.Plan) (engine.Verdict, error) {
+	v, err := g.check(tx, p)
+	if err == nil && !v.Allowed() && p.DryRun {
+		why := p.DryRunWhy
+		if why == "" {
+			why = "dry run"
+		}
+		v.Message = "would be refused (" + why + "): " + v.Message
+	}
+	return v, err
+}
+
+func (g *Guard) check(tx state.Tx, p *engine.Plan) (engine.Verdict, error) {
 	now := tx.Now()
 	if v, err := g.checkPaused(tx); err != nil || !v.Allowed() {
 		return v, err

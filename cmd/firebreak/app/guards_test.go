@@ -444,3 +444,35 @@ func TestPausedByConfig(t *testing.T) {
 		t.Fatalf("resume = %d %s, want 409", code, body)
 	}
 }
+
+// TestShadowModeThroughServer runs a storm through a shadow playbook: the
+// plan and every guard's verdict are audited as "would have run" or "would
+// be refused", nothing executes, and the live windows stay untouched.
+func TestShadowModeThroughServer(t *testing.T) {
+	sink := apptest.NewSink(t)
+	shadow := strings.Replace(fmt.Sprintf(stormPlaybook, sink.URL), "name: storm", "name: storm\nmode: shadow", 1)
+	cfg := apptest.Config(t, shadow)
+	a := apptest.Start(t, cfg, app.Options{})
+	now := time.Now()
+	bodies := make([][]byte, 20)
+	for i := range bodies {
+		bodies[i] = crashLooping(i, "cart", now.Add(-time.Duration(i)*time.Second), "firing")
+	}
+	postAll(t, a.URL()+"/hooks/alertmanager", 8, bodies)
+	waitProcessed(t, a, len(bodies), 30*time.Second)
+	if got := len(sink.Requests()); got != 0 {
+		t.Fatalf("shadow mode executed %d webhooks", got)
+	}
+	outcomes := checkEveryEventAudited(t, a, len(bodies))
+	if outcomes["dry_run"] != 1 || outcomes[guard.ReasonDeduped] != len(bodies)-1 {
+		t.Fatalf("decisions = %v", outcomes)
+	}
+	dry := auditRecords(t, a, store.AuditQuery{Kind: audit.KindStepDryRun})
+	refused := auditRecords(t, a, store.AuditQuery{Kind: audit.KindStepRefused})
+	if len(dry) != 1 || !strings.HasPrefix(dry[0].Message, "would run (shadow mode)") {
+		t.Fatalf("dry-run records = %+v, want one \"would run\"", dry)
+	}
+	if len(refused) != len(bodies)-1 || refused[0].Outcome != guard.ReasonDeduped || !strings.HasPrefix(refused[0].Message, "would be refused (shadow mode): ") {
+		t.Fatalf("refusals = %d, first %+v", len(refused), refused[0])
+	}
+}
