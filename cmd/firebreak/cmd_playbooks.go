@@ -6,7 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
@@ -46,7 +49,12 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 	}
 	opts := playtest.Options{Catalog: reg, Decoders: decoders, Playbooks: pbs}
 	total, failed, broken := 0, 0, 0
-	for _, path := range fs.Args() {
+	files, err := testFiles(fs.Args())
+	if err != nil {
+		fmt.Fprintln(stderr, "firebreak:", err)
+		return 1
+	}
+	for _, path := range files {
 		rep, err := playtest.RunFile(path, opts)
 		if err != nil {
 			broken++
@@ -80,8 +88,41 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "FAIL: %d of %d test(s) failed\n", failed, total)
 		return 1
 	}
-	fmt.Fprintf(stdout, "ok: %d test(s) passed in %d file(s)\n", total, fs.NArg())
+	fmt.Fprintf(stdout, "ok: %d test(s) passed in %d file(s)\n", total, len(files))
 	return 0
+}
+
+// testFiles expands directories into the *.test.yaml and *.test.yml files
+// they hold (recursively); files are taken as they are.
+func testFiles(args []string) ([]string, error) {
+	var out []string
+	for _, a := range args {
+		info, err := os.Stat(a)
+		if err != nil {
+			return nil, err
+		}
+		if !info.IsDir() {
+			out = append(out, a)
+			continue
+		}
+		n := len(out)
+		err = filepath.WalkDir(a, func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && (strings.HasSuffix(p, ".test.yaml") || strings.HasSuffix(p, ".test.yml")) {
+				out = append(out, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if len(out) == n {
+			return nil, fmt.Errorf("no *.test.yaml files in %s", a)
+		}
+	}
+	return out, nil
 }
 
 func indentText(s, prefix string) string {

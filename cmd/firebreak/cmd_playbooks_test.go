@@ -153,3 +153,13 @@ func TestSchema(t *testing.T) {
 		t.Errorf("with.webhook.notify = %+v", with)
 	}
 }
+
+func TestTestCommandDirectory(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"test", "../../testdata/playbooks/tests"}, &stdout, &stderr); code != 0 {
+		t.Fatalf("firebreak test DIR = %d\n%s%s", code, stdout.String(), stderr.String())
+	}
+	if code := run([]string{"test", t.TempDir()}, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "no *.test.yaml files in") {
+		t.Errorf("empty directory: %d %s", code, stderr.String())
+	}
+}
