@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strconv"
@@ -378,8 +379,8 @@ func (g *Guard) Breakers(ctx context.Context) ([]BreakerStatus, error) {
 		out = out[:0]
 		return tx.ForEach(bucketBreaker, func(id string, v []byte) error {
 			var rec breakerRecord
-			if _, err := getJSON(tx, bucketBreaker, id, &rec); err != nil {
-				return err
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("breaker %s: %w", id, err)
 			}
 			out = append(out, rec.status(id))
 			return nil
