@@ -267,6 +267,9 @@ type ctx struct {
 	name   string
 	l      *loader
 	lines  []string
+	// visits counts nodes walked, aliases expanded, to stop alias bombs.
+	visits int
+	bombed bool
 	failed bool
 }
 
@@ -277,6 +280,23 @@ func (c *ctx) errorf(n *yaml.Node, path, format string, args ...any) {
 func (c *ctx) errorAt(line, col int, path, msg string) {
 	c.failed = true
 	c.l.problems = append(c.l.problems, Problem{File: c.file, Line: line, Column: col, Playbook: c.name, Path: path, Msg: msg})
+}
+
+// maxVisits bounds the nodes one playbook may expand to through aliases.
+const maxVisits = 100_000
+
+// visit counts a node and reports false, once with an error, when the
+// playbook expands to too many nodes (a "billion laughs" of aliases).
+func (c *ctx) visit(n *yaml.Node, path string) bool {
+	c.visits++
+	if c.visits <= maxVisits {
+		return true
+	}
+	if !c.bombed {
+		c.bombed = true
+		c.errorf(n, path, "the playbook expands to more than %d YAML nodes through aliases", maxVisits)
+	}
+	return false
 }
 
 type field struct {
@@ -295,6 +315,9 @@ func resolve(n *yaml.Node) *yaml.Node {
 // and duplicate keys. Aliases are followed, and merge keys (<<: *base) add
 // the fields of the merged mappings that the mapping does not set itself.
 func (c *ctx) entries(n *yaml.Node, path string, allowed ...string) ([]field, bool) {
+	if !c.visit(n, path) {
+		return nil, false
+	}
 	n = resolve(n)
 	if n.Kind != yaml.MappingNode {
 		c.errorf(n, path, "must be a mapping, got %s", kindName(n))
@@ -817,6 +840,9 @@ func flatten(err error) []error {
 
 // value compiles a parameter node: scalars (with templates), lists, mappings.
 func (c *ctx) value(n *yaml.Node, path string) *Value {
+	if !c.visit(n, path) {
+		return nil
+	}
 	n = resolve(n)
 	switch n.Kind {
 	case yaml.ScalarNode:

@@ -2,6 +2,7 @@ package playbooks_test
 
 import (
 	"errors"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -229,5 +230,20 @@ func TestPrefilterAgrees(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestAliasBomb(t *testing.T) {
+	yml := "name: bomb\nmatch: 'true'\nsteps:\n  - action: webhook.notify\n    with:\n      url: http://x\n      body:\n        a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+	for i := 1; i <= 8; i++ {
+		yml += fmt.Sprintf("        a%d: &a%d [*a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d, *a%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	start := time.Now()
+	_, err := playbooks.Parse(testRegistry(t), "bomb.yaml", []byte(yml))
+	if err == nil || !strings.Contains(err.Error(), "expands to more than 100000 YAML nodes") {
+		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("took %s", d)
 	}
 }
