@@ -263,10 +263,10 @@ func yamlProblem(name string, lines []string, err error) Problem {
 
 // ctx collects the problems of one playbook document.
 type ctx struct {
-	file   string
-	name   string
-	l      *loader
-	lines  []string
+	file  string
+	name  string
+	l     *loader
+	lines []string
 	// visits counts nodes walked, aliases expanded, to stop alias bombs.
 	visits int
 	bombed bool
