@@ -8,6 +8,12 @@
 // commit. A caller is therefore never acknowledged before its data is durable,
 // and an alert storm pays one fsync per batch rather than per request.
 //
+// The audit trail is hash-chained and kept in time order; it is indexed by
+// event id and playbook (bucket audit_idx) so that queries read only what
+// they return, passed through a redactor before it is written, and
+// compacted by retention behind a checkpoint that keeps the remaining chain
+// verifiable (auditlog.go, auditindex.go, retention.go).
+//
 // The store makes no network calls and must not be given functions that do:
 // a transaction function runs while the database is locked for writing, and
 // may be run more than once (if another function in its batch fails), so it
