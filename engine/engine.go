@@ -109,20 +109,20 @@ func (e *Engine) Run(ctx context.Context) error {
 	if e.playbooks.Load() == nil {
 		return ErrNoPlaybooks
 	}
-	queues := make([]chan uint64, e.cfg.Workers)
+	queues := make([]chan queued, e.cfg.Workers)
 	var wg sync.WaitGroup
 	// Workers use their own context: a shutdown stops feeding new events
 	// but lets an action that is running finish within its timeout.
 	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelWork()
 	for i := range queues {
-		queues[i] = make(chan uint64, 64)
+		queues[i] = make(chan queued, 64)
 		wg.Add(1)
-		go func(q chan uint64) {
+		go func(q chan queued) {
 			defer wg.Done()
-			for seq := range q {
-				if err := e.Process(workCtx, seq); err != nil {
-					e.log.Error("processing event failed; it stays in the inbox", "seq", seq, "error", err)
+			for it := range q {
+				if err := e.process(workCtx, it.seq, it.ev); err != nil {
+					e.log.Error("processing event failed; it stays in the inbox", "seq", it.seq, "error", err)
 				}
 			}
 		}(queues[i])
@@ -156,7 +156,7 @@ func (e *Engine) Run(ctx context.Context) error {
 				}
 				q := queues[shard(ev.Fingerprint, ev.ID, len(queues))]
 				select {
-				case q <- seq:
+				case q <- queued{seq: seq, ev: ev}:
 				case <-ctx.Done():
 					return nil
 				}
@@ -170,6 +170,13 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ticker.C:
 		}
 	}
+}
+
+// queued is an inbox event on its way to a worker; it was loaded once, to
+// pick the worker, and is not decoded again.
+type queued struct {
+	seq uint64
+	ev  event.Event
 }
 
 func shard(fingerprint, id string, n int) int {

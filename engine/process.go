@@ -50,14 +50,19 @@ type triggerRecord struct {
 // Running it again for the same event (after a crash) writes no duplicate
 // records and re-runs no step that was started.
 func (e *Engine) Process(ctx context.Context, seq uint64) error {
-	set := e.playbooks.Load()
-	if set == nil {
-		return ErrNoPlaybooks
-	}
 	ev, err := e.cfg.Store.Event(ctx, seq)
 	if err != nil {
 		return err
 	}
+	return e.process(ctx, seq, ev)
+}
+
+func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error {
+	set := e.playbooks.Load()
+	if set == nil {
+		return ErrNoPlaybooks
+	}
+	var err error
 	start := e.cfg.Now()
 	log := e.log.With("event_id", ev.ID, "source", ev.Source, "alert", ev.Name, "status", ev.Status)
 
