@@ -161,10 +161,22 @@ func (g *Guard) checkDedupe(tx state.Tx, prefix string, p *engine.Plan, now time
 	return engine.Verdict{}, nil
 }
 
+// nanos is a time as Unix nanoseconds: window records hold many stamps and
+// are decoded on every check, so they avoid RFC 3339 parsing.
+type nanos int64
+
+func toNanos(t time.Time) nanos { return nanos(t.UnixNano()) }
+
+// Time returns n as a time.Time.
+func (n nanos) Time() time.Time { return time.Unix(0, int64(n)) }
+
+// age is how long before now n was.
+func (n nanos) age(now time.Time) time.Duration { return time.Duration(now.UnixNano() - int64(n)) }
+
 // stamp is one run counted by a budget.
 type stamp struct {
-	At  time.Time `json:"at"`
-	Run string    `json:"run"` // event id (per playbook × target) or event|playbook|target (global)
+	At  nanos  `json:"at"`
+	Run string `json:"run"` // event id (per playbook × target) or event|playbook|target (global)
 }
 
 // budgetRecord holds the runs of one playbook on one target.
@@ -192,10 +204,10 @@ func (g *Guard) checkBudget(tx state.Tx, prefix string, p *engine.Plan, target s
 	}
 	runs := rec.Runs[:0]
 	for _, s := range rec.Runs {
-		if s.Run == p.Event.ID && now.Sub(s.At) < longest {
+		if s.Run == p.Event.ID && s.At.age(now) < longest {
 			return engine.Verdict{}, nil // this event already holds its slot
 		}
-		if now.Sub(s.At) < longest {
+		if s.At.age(now) < longest {
 			runs = append(runs, s)
 		}
 	}
@@ -203,9 +215,9 @@ func (g *Guard) checkBudget(tx state.Tx, prefix string, p *engine.Plan, target s
 		n := 0
 		var oldest time.Time
 		for _, s := range runs {
-			if now.Sub(s.At) < b.Window {
+			if s.At.age(now) < b.Window {
 				if n == 0 {
-					oldest = s.At
+					oldest = s.At.Time()
 				}
 				n++
 			}
@@ -215,15 +227,15 @@ func (g *Guard) checkBudget(tx state.Tx, prefix string, p *engine.Plan, target s
 				b.Text, p.Playbook.Name, targetName(target), n, b.Window, oldest.Add(b.Window).UTC().Format(time.RFC3339)), nil
 		}
 	}
-	runs = append(runs, stamp{At: now, Run: p.Event.ID})
+	runs = append(runs, stamp{At: toNanos(now), Run: p.Event.ID})
 	*puts = append(*puts, put{bucket, k, mustJSON(budgetRecord{Runs: runs, Until: now.Add(longest)})})
 	return engine.Verdict{}, nil
 }
 
 // globalRecord holds the runs counted by the global caps.
 type globalRecord struct {
-	Actions []stamp              `json:"actions,omitempty"`
-	Targets map[string]time.Time `json:"targets,omitempty"` // target → last run
+	Actions []stamp          `json:"actions,omitempty"`
+	Targets map[string]nanos `json:"targets,omitempty"` // target → last run
 }
 
 // checkGlobal applies the global caps across every playbook: at most
@@ -244,37 +256,37 @@ func (g *Guard) checkGlobal(tx state.Tx, prefix string, p *engine.Plan, target s
 	counted := false
 	actions := rec.Actions[:0]
 	for _, s := range rec.Actions {
-		if ma.Count > 0 && now.Sub(s.At) < ma.Window {
+		if ma.Count > 0 && s.At.age(now) < ma.Window {
 			actions = append(actions, s)
 			counted = counted || s.Run == run
 		}
 	}
 	if ma.Count > 0 && !counted && len(actions) >= ma.Count {
 		return refuse(ReasonBudgetExhausted, "global cap of %d actions per %s is used up; next slot at %s",
-			ma.Count, ma.Window, actions[0].At.Add(ma.Window).UTC().Format(time.RFC3339)), nil
+			ma.Count, ma.Window, actions[0].At.Time().Add(ma.Window).UTC().Format(time.RFC3339)), nil
 	}
-	targets := make(map[string]time.Time, len(rec.Targets)+1)
-	var oldest time.Time
+	targets := make(map[string]nanos, len(rec.Targets)+1)
+	var oldest nanos
 	for t, at := range rec.Targets {
-		if mt.Count > 0 && now.Sub(at) < mt.Window {
+		if mt.Count > 0 && at.age(now) < mt.Window {
 			targets[t] = at
-			if oldest.IsZero() || at.Before(oldest) {
+			if oldest == 0 || at < oldest {
 				oldest = at
 			}
 		}
 	}
 	if _, seen := targets[target]; mt.Count > 0 && !seen && len(targets) >= mt.Count {
 		return refuse(ReasonBudgetExhausted, "global cap of %d distinct targets per %s is used up; %s would be a new one (next slot at %s)",
-			mt.Count, mt.Window, targetName(target), oldest.Add(mt.Window).UTC().Format(time.RFC3339)), nil
+			mt.Count, mt.Window, targetName(target), oldest.Time().Add(mt.Window).UTC().Format(time.RFC3339)), nil
 	}
 	if counted {
 		return engine.Verdict{}, nil
 	}
 	if ma.Count > 0 {
-		actions = append(actions, stamp{At: now, Run: run})
+		actions = append(actions, stamp{At: toNanos(now), Run: run})
 	}
 	if mt.Count > 0 {
-		targets[target] = now
+		targets[target] = toNanos(now)
 	} else {
 		targets = nil
 	}
