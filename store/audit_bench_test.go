@@ -66,6 +66,30 @@ func BenchmarkAuditQuery(b *testing.B) {
 		{"event_id", AuditQuery{EventID: fmt.Sprintf("alertmanager-%016x", n/8)}, 4},
 		{"playbook+outcome_no_match_in_range", AuditQuery{Since: mid, Until: mid.Add(time.Hour), Playbook: "playbook-07", Outcome: "failed"}, 0},
 	}
+	// The baseline: what ListAudit did before the index, the binary search
+	// and the prefilter — decode every record from the start and filter.
+	b.Run("baseline_full_scan_time_range+playbook", func(b *testing.B) {
+		q := queries[0].q
+		for b.Loop() {
+			var out []audit.Record
+			err := db.bolt.View(func(tx *boltTx) error {
+				c := tx.Bucket(bucketAudit).Cursor()
+				for k, v := c.First(); k != nil && len(out) < 100; k, v = c.Next() {
+					r, err := decodeRecord(btoi(k), v)
+					if err != nil {
+						return err
+					}
+					if q.match(&r) {
+						out = append(out, r)
+					}
+				}
+				return nil
+			})
+			if err != nil || len(out) != 100 {
+				b.Fatalf("%d records, %v", len(out), err)
+			}
+		}
+	})
 	for _, qc := range queries {
 		b.Run(qc.name, func(b *testing.B) {
 			q := qc.q
