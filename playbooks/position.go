@@ -104,19 +104,27 @@ func (c *ctx) locate(n *yaml.Node, off int) (int, int) {
 		off = len(val)
 	}
 	li, bi := n.Line-1, 0
-	switch n.Style {
-	case yaml.LiteralStyle, yaml.FoldedStyle:
+	double := n.Style&yaml.DoubleQuotedStyle != 0
+	single := n.Style&yaml.SingleQuotedStyle != 0
+	switch {
+	case n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0:
 		li++ // the content starts on the line after the | or > header
-	default:
-		if li < len(c.lines) {
-			bi = runeOffset(c.lines[li], n.Column-1)
+	case li < len(c.lines):
+		line := c.lines[li]
+		bi = runeOffset(line, n.Column-1)
+		// Skip the node's properties: an anchor (&a) and a tag (!!str).
+		for bi < len(line) && (line[bi] == '&' || line[bi] == '!') {
+			for bi < len(line) && !isSpace(line[bi]) {
+				bi++
+			}
+			for bi < len(line) && isSpace(line[bi]) {
+				bi++
+			}
 		}
-		if n.Style == yaml.DoubleQuotedStyle || n.Style == yaml.SingleQuotedStyle {
+		if double || single {
 			bi++
 		}
 	}
-	double := n.Style == yaml.DoubleQuotedStyle
-	single := n.Style == yaml.SingleQuotedStyle
 	vi := 0
 	// src returns the source byte at (li, bi); a line end reads as '\n'.
 	src := func() (byte, bool) {

@@ -53,6 +53,10 @@ func TestExprErrorPositions(t *testing.T) {
 		{"template in folded", head + "match: 'true'\nsteps:\n  - action: webhook.notify\n    with:\n      url: http://x\n      body: >\n        {{ event.name }} is\n        {{ upper(event.severity) }} for\n        {{ bogus }}\n", 0},
 		{"template in literal", head + "match: 'true'\nsteps:\n  - action: webhook.notify\n    with:\n      url: http://x\n      body: |\n        line one {{ event.name }}\n        {{ event.labels.x + bogus }}\n", 0},
 		{"when", head + "match: 'true'\nsteps:\n  - action: webhook.notify\n    when: >\n      event.severity == \"critical\" &&\n      bogus\n    with: {url: http://x}\n", 0},
+		{"plain with an anchor", head + "match: &rule event.name == bogus\n" + step, 0},
+		{"double quoted with a tag", head + "match: !!str \"event.name == bogus\"\n" + step, 0},
+		{"literal with anchor and tag", head + "match: &r !!str |\n  event.name ==\n    bogus\n" + step, 0},
+		{"folded keep with anchor", head + "match: &r >+\n  event.name == \"a\"\n  || bogus\n\n" + step, 0},
 		{"dedupe key", head + "match: 'true'\ndedupe:\n  key: event.labels.ns + bogus\n  window: 1m\n" + step, 0},
 		{"cidr constant", head + "match: cidr(event.src_ip, \"10.0.0.0/8\",\n  \"bogus\")\n" + step, -1},
 	}
