@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -474,5 +475,37 @@ func TestShadowModeThroughServer(t *testing.T) {
 	}
 	if len(refused) != len(bodies)-1 || refused[0].Outcome != guard.ReasonDeduped || !strings.HasPrefix(refused[0].Message, "would be refused (shadow mode): ") {
 		t.Fatalf("refusals = %d, first %+v", len(refused), refused[0])
+	}
+}
+
+func TestGuardsConfigErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*app.GuardsConfig)
+		want string
+	}{
+		{"a bad cap", func(g *app.GuardsConfig) { g.MaxActions = "many/1m" }, "guards.max_actions"},
+		{"a bad cidr", func(g *app.GuardsConfig) { g.Protected.CIDRs = []string{"10.0.0.0/33"} }, `protected cidr "10.0.0.0/33"`},
+		{"bounds of an unknown action", func(g *app.GuardsConfig) {
+			g.Bounds = map[string]map[string]app.BoundConfig{"kubernetes.explode": {"replicas": {}}}
+		}, "guards.bounds"},
+		{"an unset token variable", func(g *app.GuardsConfig) { g.APITokenEnv = "FIREBREAK_TEST_UNSET_TOKEN" }, "FIREBREAK_TEST_UNSET_TOKEN is not set"},
+		{"a notifier without its url", func(g *app.GuardsConfig) {
+			g.Notify = &app.GuardNotifyConfig{Action: "webhook.notify"}
+		}, "guards.notify: webhook.notify"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := apptest.Config(t, fmt.Sprintf(stormPlaybook, "http://127.0.0.1:9"))
+			tc.edit(&cfg.Guards)
+			a, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler), app.Options{})
+			if err == nil {
+				_ = a.Close()
+				t.Fatal("Start succeeded")
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Start = %v, want it to mention %q", err, tc.want)
+			}
+		})
 	}
 }
