@@ -19,8 +19,8 @@ import (
 	"time"
 
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
+	"github.com/firebreak/firebreak/engine/approval"
 	"github.com/firebreak/firebreak/engine/audit"
-	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/replay"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/store"
@@ -273,16 +273,6 @@ func cmdAuditExport(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-// timeline is what audit show prints: the event (when the inbox still
-// holds it) and every record of it.
-type timeline struct {
-	Records []audit.Record `json:"records"`
-	Event   *struct {
-		Seq   uint64      `json:"seq"`
-		Event event.Event `json:"event"`
-	} `json:"event,omitempty"`
-}
-
 func cmdAuditShow(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("audit show", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -304,32 +294,31 @@ func cmdAuditShow(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: firebreak audit show EVENT_ID [--data-dir DIR] [--addr ADDR] [--json]")
 		return 2
 	}
-	var tl timeline
+	var tl app.Timeline
 	db, err := openAudit(*dataDir)
 	switch {
 	case err == nil:
-		defer db.Close()
-		if tl.Records, err = db.AuditForEvent(context.Background(), id); err != nil {
+		tl, err = app.TimelineOf(context.Background(), db, id)
+		_ = db.Close()
+		if errors.Is(err, store.ErrNotFound) {
+			fmt.Fprintf(stderr, "firebreak: no event %q in the inbox or the audit trail\n", id)
+			return 1
+		}
+		if err != nil {
 			fmt.Fprintln(stderr, "firebreak:", err)
 			return 1
 		}
-		if seq, ev, err := db.EventByID(context.Background(), id); err == nil {
-			tl.Event = &struct {
-				Seq   uint64      `json:"seq"`
-				Event event.Event `json:"event"`
-			}{seq, ev}
-		}
 	case errors.Is(err, store.ErrLocked):
 		if err := getJSON("http://"+*addr+"/api/v1/audit/timeline/"+url.PathEscape(id), &tl); err != nil {
+			if strings.Contains(err.Error(), "404") {
+				fmt.Fprintf(stderr, "firebreak: no event %q in the inbox or the audit trail\n", id)
+				return 1
+			}
 			fmt.Fprintln(stderr, "firebreak:", err)
 			return 1
 		}
 	default:
 		fmt.Fprintln(stderr, "firebreak:", err)
-		return 1
-	}
-	if len(tl.Records) == 0 && tl.Event == nil {
-		fmt.Fprintf(stderr, "firebreak: no event %q in the inbox or the audit trail\n", id)
 		return 1
 	}
 	if *asJSON {
@@ -393,7 +382,7 @@ func sawValues(rule string, saw map[string]any) []string {
 	return out
 }
 
-func printTimeline(w io.Writer, id string, tl timeline) {
+func printTimeline(w io.Writer, id string, tl app.Timeline) {
 	var evMap map[string]any
 	if tl.Event != nil {
 		ev := tl.Event.Event
@@ -410,6 +399,10 @@ func printTimeline(w io.Writer, id string, tl timeline) {
 		fmt.Fprintf(w, "Event %s (no longer in the inbox)\n", id)
 	}
 	fmt.Fprintln(w)
+	approvals := map[string]approval.Approval{}
+	for _, ap := range tl.Approvals {
+		approvals[ap.ID] = ap
+	}
 	for _, r := range tl.Records {
 		stage, head := timelineStage(r)
 		fmt.Fprintf(w, "%s  %-9s %s\n", r.Time.Format("2006-01-02 15:04:05.000"), stage, head)
@@ -445,14 +438,37 @@ func printTimeline(w io.Writer, id string, tl timeline) {
 				}
 			}
 		}
-		if r.Kind == audit.KindApproval {
-			if by, ok := r.Data["approvals"].([]any); ok && len(by) > 0 {
-				detail("approved by: %v", by)
-			}
-		}
 		if p, ok := r.Data["params"]; ok && (r.Kind == audit.KindStepStarted || r.Kind == audit.KindStepDryRun || r.Kind == audit.KindApproval && r.Outcome == "requested") {
 			b, _ := json.Marshal(p)
 			detail("request: %s", b)
+		}
+		if r.Kind == audit.KindApproval {
+			apID, _ := r.Data["approval_id"].(string)
+			if r.Outcome == "requested" {
+				apID = strings.TrimPrefix(r.Message, "waiting for approval ")
+			}
+			ap, known := approvals[apID]
+			switch {
+			case known && r.Outcome == "requested":
+				for _, g := range ap.Guards {
+					detail("%s", strings.TrimSpace(fmt.Sprintf("guard verdict at request: %s %s %s", g.Guard, g.Verdict, g.Detail)))
+				}
+				detail("needs %d approver(s), expires %s", max(ap.Required, 1), ap.ExpiresAt.Format(time.RFC3339))
+			case known:
+				for _, v := range ap.Approvals {
+					detail("approved by %s via %s at %s", voter(v), v.Via, v.At.Format(time.RFC3339))
+				}
+				if ap.DecidedBy != nil && ap.Status != approval.StatusApproved {
+					detail("%s by %s via %s at %s", ap.Status, voter(*ap.DecidedBy), ap.DecidedBy.Via, ap.DecidedBy.At.Format(time.RFC3339))
+				}
+				if !ap.DecidedAt.IsZero() && !ap.RequestedAt.IsZero() {
+					detail("decided %s after the request", ap.DecidedAt.Sub(ap.RequestedAt).Round(time.Second))
+				}
+			default:
+				if by, ok := r.Data["approvals"].([]any); ok && len(by) > 0 {
+					detail("approved by: %v", by)
+				}
+			}
 		}
 		if r.Kind == audit.KindStepSucceeded || r.Kind == audit.KindStepFailed {
 			var parts []string
@@ -467,6 +483,13 @@ func printTimeline(w io.Writer, id string, tl timeline) {
 			}
 		}
 	}
+}
+
+func voter(v approval.Vote) string {
+	if v.Name != "" && v.Name != v.By {
+		return v.Name + " (" + v.By + ")"
+	}
+	return v.By
 }
 
 // timelineStage names the stage of the incident a record belongs to and

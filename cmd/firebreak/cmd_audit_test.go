@@ -140,7 +140,7 @@ func TestAuditShowPrintsTheIncidentTimeline(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("--json exit %d: %s", code, errOut)
 			}
-			var tl timeline
+			var tl app.Timeline
 			if err := json.Unmarshal([]byte(out), &tl); err != nil {
 				t.Fatal(err)
 			}

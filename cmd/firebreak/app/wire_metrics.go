@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/firebreak/firebreak/engine/approval"
 	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/guard"
 	"github.com/firebreak/firebreak/engine/replay"
 	"github.com/firebreak/firebreak/playbooks"
@@ -194,39 +196,79 @@ func runRetention(ctx context.Context, a *App, m *metrics.Metrics, pol store.Ret
 	}
 }
 
-// Timeline is the answer of GET /api/v1/audit/timeline/:event_id.
+// Timeline is an incident's history: the answer of GET
+// /api/v1/audit/timeline/:event_id and what `firebreak audit show` prints.
 type Timeline struct {
+	// Records are every audit record of the event, in order.
 	Records []audit.Record `json:"records"`
 	// Event is the stored event, absent when retention removed it.
 	Event *TimelineEvent `json:"event,omitempty"`
+	// Approvals are the approvals its steps waited for, with the guard
+	// verdicts at request time and every vote.
+	Approvals []approval.Approval `json:"approvals,omitempty"`
 }
 
 // TimelineEvent is the stored event with its inbox sequence.
 type TimelineEvent struct {
-	Seq   uint64 `json:"seq"`
-	Event any    `json:"event"`
+	Seq   uint64      `json:"seq"`
+	Event event.Event `json:"event"`
+}
+
+// TimelineOf reads the timeline of the event id from db (the server's
+// store, or one the CLI opened read-only). It returns store.ErrNotFound
+// when neither the trail nor the inbox knows the event.
+func TimelineOf(ctx context.Context, db *store.DB, id string) (Timeline, error) {
+	recs, err := db.AuditForEvent(ctx, id)
+	if err != nil {
+		return Timeline{}, err
+	}
+	tl := Timeline{Records: recs}
+	if tl.Records == nil {
+		tl.Records = []audit.Record{}
+	}
+	if seq, ev, err := db.EventByID(ctx, id); err == nil {
+		ev.Raw = nil
+		tl.Event = &TimelineEvent{Seq: seq, Event: ev}
+	}
+	if len(recs) == 0 && tl.Event == nil {
+		return tl, fmt.Errorf("event %s: %w", id, store.ErrNotFound)
+	}
+	seen := map[string]bool{}
+	for _, r := range recs {
+		if r.Kind != audit.KindApproval {
+			continue
+		}
+		apID, _ := r.Data["approval_id"].(string)
+		if apID == "" {
+			apID, _ = strings.CutPrefix(r.Message, "waiting for approval ")
+			if apID == r.Message {
+				apID = ""
+			}
+		}
+		if apID == "" || seen[apID] {
+			continue
+		}
+		seen[apID] = true
+		if ap, err := approval.Get(ctx, db, apID); err == nil {
+			ap.Event = nil
+			tl.Approvals = append(tl.Approvals, ap)
+		}
+	}
+	return tl, nil
 }
 
 func timelineHandler(c *gin.Context, a *App) {
 	id := c.Param("event_id")
-	recs, err := a.DB.AuditForEvent(c.Request.Context(), id)
-	if err != nil {
+	tl, err := TimelineOf(c.Request.Context(), a.DB, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "no event " + id + " in the inbox or the audit trail"})
+		return
+	case err != nil:
 		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "reading the audit trail failed"})
 		return
 	}
-	out := Timeline{Records: recs}
-	if out.Records == nil {
-		out.Records = []audit.Record{}
-	}
-	if seq, ev, err := a.DB.EventByID(c.Request.Context(), id); err == nil {
-		ev.Raw = nil
-		out.Event = &TimelineEvent{Seq: seq, Event: ev}
-	}
-	if len(recs) == 0 && out.Event == nil {
-		c.AbortWithStatusJSON(http.StatusNotFound, gin.H{"error": "no event " + id + " in the inbox or the audit trail"})
-		return
-	}
-	c.JSON(http.StatusOK, out)
+	c.JSON(http.StatusOK, tl)
 }
 
 // ReplayRequest is the body of POST /api/v1/replay.
