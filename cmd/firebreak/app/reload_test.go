@@ -136,6 +136,22 @@ func TestReload(t *testing.T) {
 		})
 	})
 
+	t.Run("an empty directory is refused", func(t *testing.T) {
+		if err := os.Rename(file, file+".off"); err != nil {
+			t.Fatal(err)
+		}
+		code, body := apptest.Post(t, a.URL()+"/api/v1/playbooks/reload", nil)
+		if code != http.StatusUnprocessableEntity || !strings.Contains(string(body), "no playbooks found in") {
+			t.Errorf("reload of an empty directory = %d %s", code, body)
+		}
+		if n := a.Engine.Playbooks().Len(); n != 2 {
+			t.Errorf("engine has %d playbooks, want the 2 loaded before", n)
+		}
+		if err := os.Rename(file+".off", file); err != nil {
+			t.Fatal(err)
+		}
+	})
+
 	t.Run("the API reports what changed", func(t *testing.T) {
 		if err := os.Remove(file); err != nil {
 			t.Fatal(err)

@@ -22,6 +22,9 @@ import (
 	"github.com/firebreak/firebreak/playbooks"
 )
 
+// errEmptyReload refuses a reload that would leave no playbook loaded.
+var errEmptyReload = errors.New("a reload must load at least one playbook; the loaded set stays")
+
 // reloadDebounce is how long the watcher waits after the last change in a
 // playbook directory before reloading, so that an editor's or a ConfigMap's
 // burst of writes and renames causes one reload.
@@ -101,6 +104,11 @@ func (r *reloader) Reload(ctx context.Context, trigger string) ReloadResult {
 	defer r.mu.Unlock()
 	res := ReloadResult{Trigger: trigger, Added: []string{}, Removed: []string{}, Changed: []string{}}
 	set, where, err := LoadPlaybooks(r.a.Config, r.a.Registry)
+	if err == nil && set.Len() == 0 {
+		// An emptied directory is far more likely a mistake (a bad deploy, a
+		// missing mount) than a wish to stop all automation.
+		err = fmt.Errorf("no playbooks found in %s: %w", where, errEmptyReload)
+	}
 	if err != nil {
 		res.Error = err.Error()
 		var ps playbooks.Problems
