@@ -10,6 +10,7 @@ import (
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/vm"
 
 	"github.com/firebreak/firebreak/engine/event"
 )
@@ -26,12 +27,33 @@ type Env struct {
 	Now         func() time.Time  `expr:"now"`
 }
 
-// newEnv returns the environment for ev with the clock now.
-func newEnv(ev *event.Event, now func() time.Time) *Env {
+// envs recycles environments: one per evaluation would be an allocation on
+// the hot path.
+var envs = sync.Pool{New: func() any { return new(Env) }}
+
+// getEnv returns the environment for ev with the clock now; give it back
+// with putEnv once the evaluation is done.
+func getEnv(ev *event.Event, now func() time.Time) *Env {
 	if now == nil {
 		now = time.Now
 	}
-	return &Env{Event: ev, Labels: ev.Labels, Annotations: ev.Annotations, Fields: ev.Fields, Now: now}
+	env := envs.Get().(*Env)
+	*env = Env{Event: ev, Labels: ev.Labels, Annotations: ev.Annotations, Fields: ev.Fields, Now: now}
+	return env
+}
+
+// putEnv clears env, so that the pool keeps no event alive, and recycles it.
+func putEnv(env *Env) {
+	*env = Env{}
+	envs.Put(env)
+}
+
+// eval runs prog against ev.
+func eval(prog *vm.Program, ev *event.Event, now func() time.Time) (any, error) {
+	env := getEnv(ev, now)
+	out, err := run(prog, env)
+	putEnv(env)
+	return out, err
 }
 
 // MaxNodes bounds an expression's size (its AST nodes) so that no playbook

@@ -123,7 +123,7 @@ func (p *Playbook) Matches(ev *event.Event) (bool, error) {
 	if !p.pre.admits(ev) {
 		return false, nil
 	}
-	out, err := run(p.match, newEnv(ev, p.clk.fn()))
+	out, err := eval(p.match, ev, p.clk.fn())
 	if err != nil {
 		return false, fmt.Errorf("match: %w", err)
 	}
@@ -140,7 +140,7 @@ func (p *Playbook) DedupeKey(ev *event.Event) (string, error) {
 		}
 		return ev.ID, nil
 	}
-	out, err := run(p.Dedupe.key, newEnv(ev, p.clk.fn()))
+	out, err := eval(p.Dedupe.key, ev, p.clk.fn())
 	if err != nil {
 		return "", fmt.Errorf("dedupe key: %w", err)
 	}
@@ -152,7 +152,7 @@ func (s *Step) ShouldRun(ev *event.Event) (bool, error) {
 	if s.when == nil {
 		return true, nil
 	}
-	out, err := run(s.when, newEnv(ev, s.clk.fn()))
+	out, err := eval(s.when, ev, s.clk.fn())
 	if err != nil {
 		return false, fmt.Errorf("when: %w", err)
 	}
@@ -164,7 +164,8 @@ func (s *Step) ShouldRun(ev *event.Event) (bool, error) {
 // returned as written; a value that is one whole template keeps the type of
 // its expression; templates inside text render as strings.
 func (s *Step) Render(ev *event.Event) (map[string]any, error) {
-	env := newEnv(ev, s.clk.fn())
+	env := getEnv(ev, s.clk.fn())
+	defer putEnv(env)
 	out := make(map[string]any, len(s.With))
 	for k, v := range s.With {
 		r, err := v.Eval(env)
