@@ -284,6 +284,7 @@ type ReplayRequest struct {
 
 func replayHandler(c *gin.Context, a *App) {
 	var req ReplayRequest
+	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, 4<<20) // candidate playbooks, not payloads
 	if err := c.ShouldBindJSON(&req); err != nil && c.Request.ContentLength != 0 {
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "body must be JSON: " + err.Error()})
 		return
