@@ -24,6 +24,7 @@ fuzz:
 
 playbook-tests:
 	$(GO) run ./cmd/firebreak validate playbooks/examples
+	$(GO) run ./cmd/firebreak test testdata/playbooks/tests
 
 build:
 	$(GO) build -o firebreak ./cmd/firebreak
