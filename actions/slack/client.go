@@ -6,12 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/slack-go/slack"
 
 	"github.com/firebreak/firebreak/actions"
+	"github.com/firebreak/firebreak/engine/keylock"
 )
 
 // Config configures a Client.
@@ -47,7 +47,7 @@ type Client struct {
 	linkBase    string
 	threads     ThreadStore
 	log         *slog.Logger
-	locks       keyedMutex
+	locks       keylock.Map
 }
 
 // New returns a Client for cfg. It does not call Slack; a missing token is
@@ -145,40 +145,3 @@ type redactedError struct {
 
 func (e *redactedError) Error() string { return e.msg }
 func (e *redactedError) Unwrap() error { return e.err }
-
-// keyedMutex serialises work per key (one incident's thread) without
-// keeping a lock around for every key ever seen.
-type keyedMutex struct {
-	mu    sync.Mutex
-	locks map[string]*keyLock
-}
-
-type keyLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-// lock locks key and returns its unlock function.
-func (k *keyedMutex) lock(key string) func() {
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = map[string]*keyLock{}
-	}
-	l := k.locks[key]
-	if l == nil {
-		l = &keyLock{}
-		k.locks[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		k.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
-	}
-}

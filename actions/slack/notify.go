@@ -108,7 +108,7 @@ func (n *Notify) Run(ctx context.Context, req actions.Request) (actions.Result, 
 	}
 	threadTS := ""
 	if key != "" {
-		unlock := c.locks.lock(key)
+		unlock := c.locks.Lock(key)
 		defer unlock()
 		ts, ok, err := c.threads.GetThread(ctx, key)
 		switch {

@@ -13,6 +13,7 @@ import (
 	"github.com/firebreak/firebreak/engine"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/engine/keylock"
 	"github.com/firebreak/firebreak/engine/state"
 )
 
@@ -90,7 +91,7 @@ type Service struct {
 	now   func() time.Time
 	users map[string]bool
 
-	locks keyedMutex // one Slack message change at a time per approval
+	locks keylock.Map // one Slack message change at a time per approval
 	wg    sync.WaitGroup
 
 	mu        sync.Mutex
@@ -567,7 +568,7 @@ func (s *Service) post(ctx context.Context, id string) error {
 	if s.cfg.Slack == nil || s.cfg.Slack.Available() != nil {
 		return nil
 	}
-	unlock := s.locks.lock(id)
+	unlock := s.locks.Lock(id)
 	defer unlock()
 	a, err := Get(ctx, s.cfg.Store, id)
 	if err != nil {
@@ -610,7 +611,7 @@ func (s *Service) refresh(ctx context.Context, id string) {
 	if s.cfg.Slack == nil || s.cfg.Slack.Available() != nil {
 		return
 	}
-	unlock := s.locks.lock(id)
+	unlock := s.locks.Lock(id)
 	defer unlock()
 	a, err := Get(ctx, s.cfg.Store, id)
 	if err != nil {
@@ -842,40 +843,4 @@ func (s *Service) spawn(ctx context.Context, limit time.Duration, fn func(ctx co
 		defer cancel()
 		fn(c)
 	}()
-}
-
-// keyedMutex serialises work per key without keeping a lock per key
-// forever.
-type keyedMutex struct {
-	mu    sync.Mutex
-	locks map[string]*keyLock
-}
-
-type keyLock struct {
-	mu   sync.Mutex
-	refs int
-}
-
-func (k *keyedMutex) lock(key string) func() {
-	k.mu.Lock()
-	if k.locks == nil {
-		k.locks = map[string]*keyLock{}
-	}
-	l := k.locks[key]
-	if l == nil {
-		l = &keyLock{}
-		k.locks[key] = l
-	}
-	l.refs++
-	k.mu.Unlock()
-	l.mu.Lock()
-	return func() {
-		l.mu.Unlock()
-		k.mu.Lock()
-		l.refs--
-		if l.refs == 0 {
-			delete(k.locks, key)
-		}
-		k.mu.Unlock()
-	}
 }
