@@ -58,6 +58,8 @@ type DB struct {
 	statsMu   sync.Mutex
 
 	hooks auditHooks // redaction and records-written hooks (audithooks.go)
+
+	prealloc *preallocator // used by the commit loop only
 }
 
 type op struct {
@@ -115,6 +117,9 @@ func Open(path string, opts Options) (*DB, error) {
 		closing: make(chan struct{}),
 		done:    make(chan struct{}),
 	}
+	if !opts.NoSync {
+		d.prealloc = newPreallocator(path)
+	}
 	go d.loop()
 	return d, nil
 }
@@ -127,6 +132,9 @@ func (d *DB) Path() string { return d.path }
 func (d *DB) Close() error {
 	d.closeOnce.Do(func() { close(d.closing) })
 	<-d.done
+	if d.prealloc != nil {
+		d.prealloc.close()
+	}
 	return d.bolt.Close()
 }
 
@@ -228,12 +236,22 @@ func (d *DB) commit(batch []*op) {
 		if err == nil {
 			d.afterCommit(tx)
 		}
+		var hwm int64
+		if err == nil {
+			_ = d.bolt.View(func(btx *bolt.Tx) error { hwm = btx.Size(); return nil })
+		}
 		d.statsMu.Lock()
 		d.commits++
 		d.committed += uint64(len(batch))
 		d.statsMu.Unlock()
 		for _, o := range batch {
 			o.done <- err
+		}
+		// After answering: the callers do not wait for the zeroing.
+		if hwm > 0 && d.prealloc != nil {
+			// A failure only disables preallocation: bbolt grows the
+			// file itself as before.
+			_ = d.prealloc.ensure(hwm)
 		}
 		return
 	}
