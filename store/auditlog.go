@@ -37,6 +37,7 @@ func (t *Tx) Audit(rec audit.Record) error {
 		rec = (*r)(rec)
 	}
 	b := t.tx.Bucket(bucketAudit)
+	b.FillPercent = appendFill
 	meta := t.tx.Bucket(bucketMeta)
 	prev := make([]byte, sha256.Size)
 	if head := meta.Get(keyAuditHead); len(head) == 8+sha256.Size {
