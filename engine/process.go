@@ -576,3 +576,13 @@ func Redact(spec actions.Spec, params map[string]any) map[string]any {
 	}
 	return out
 }
+
+// ForgetEvent drops the engine's per-event state — the record that the
+// event's decisions were audited and its step claims — for an event that
+// retention removed from the inbox. It runs in retention's transaction.
+func ForgetEvent(tx state.Tx, eventID string) error {
+	if err := tx.Delete(bucketEvents, eventID); err != nil {
+		return err
+	}
+	return tx.DeletePrefix(bucketSteps, eventID+"|")
+}

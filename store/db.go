@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -307,6 +308,26 @@ func (t *Tx) Delete(bucket, key string) error {
 		return nil
 	}
 	return b.Delete([]byte(key))
+}
+
+// DeletePrefix removes every key of bucket that starts with prefix.
+func (t *Tx) DeletePrefix(bucket, prefix string) error {
+	b, _ := t.stateBucket(bucket, false)
+	if b == nil {
+		return nil
+	}
+	pre := []byte(prefix)
+	var keys [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek(pre); k != nil && bytes.HasPrefix(k, pre); k, _ = c.Next() {
+		keys = append(keys, append([]byte(nil), k...))
+	}
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return fmt.Errorf("delete %s/%s: %w", bucket, k, err)
+		}
+	}
+	return nil
 }
 
 // ForEach calls fn for every key in bucket, in key order, with copies of key

@@ -34,6 +34,10 @@ type Retention struct {
 	// InboxMaxAge removes finished inbox events received longer ago than
 	// this, with their idempotency keys. A pending event is never removed.
 	InboxMaxAge time.Duration
+	// ForgetEvent, when set, is called in the same transaction for every
+	// inbox event removed, so the owner of per-event state (the engine's
+	// step claims) drops it too.
+	ForgetEvent func(tx state.Tx, eventID string) error
 }
 
 // Checkpoint is what remains of compacted audit records: the sequence and
@@ -122,7 +126,7 @@ func (d *DB) Compact(ctx context.Context, r Retention) (CompactResult, error) {
 			if err := ctx.Err(); err != nil {
 				return res, err
 			}
-			n, more, err := d.compactInboxChunk(ctx, d.opts.Now().Add(-r.InboxMaxAge))
+			n, more, err := d.compactInboxChunk(ctx, d.opts.Now().Add(-r.InboxMaxAge), r.ForgetEvent)
 			if err != nil {
 				return res, err
 			}
@@ -234,7 +238,7 @@ func (d *DB) compactAuditChunk(ctx context.Context, r Retention) (int, error) {
 
 // compactInboxChunk removes up to compactChunk finished events received
 // before cutoff. It reports whether more may remain.
-func (d *DB) compactInboxChunk(ctx context.Context, cutoff time.Time) (int, bool, error) {
+func (d *DB) compactInboxChunk(ctx context.Context, cutoff time.Time, forget func(state.Tx, string) error) (int, bool, error) {
 	removed, more := 0, false
 	err := d.Update(ctx, func(stx state.Tx) error {
 		tx := stx.(*Tx)
@@ -264,6 +268,11 @@ func (d *DB) compactInboxChunk(ctx context.Context, cutoff time.Time) (int, bool
 			}
 			if s := seen.Get([]byte(ev.ID)); s != nil && btoi(s) == btoi(k) {
 				if err := seen.Delete([]byte(ev.ID)); err != nil {
+					return err
+				}
+			}
+			if forget != nil {
+				if err := forget(tx, ev.ID); err != nil {
 					return err
 				}
 			}

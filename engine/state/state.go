@@ -22,6 +22,8 @@ type Tx interface {
 	Delete(bucket, key string) error
 	// ForEach visits every key of bucket in order.
 	ForEach(bucket string, fn func(key string, value []byte) error) error
+	// DeletePrefix removes every key of bucket that starts with prefix.
+	DeletePrefix(bucket, prefix string) error
 	// Audit appends a record to the hash-chained audit trail.
 	Audit(rec audit.Record) error
 	// Finish marks the inbox event with sequence seq as processed.

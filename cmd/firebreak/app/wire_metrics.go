@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/firebreak/firebreak/engine"
 	"github.com/firebreak/firebreak/engine/approval"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
@@ -61,7 +62,8 @@ type RedactionConfig struct {
 
 // retention returns the store policy; ok is false when nothing expires.
 func (c RetentionConfig) retention() (store.Retention, bool) {
-	r := store.Retention{MaxAge: time.Duration(c.MaxAge), MaxRecords: c.MaxRecords, MaxBytes: c.MaxBytes, InboxMaxAge: time.Duration(c.InboxMaxAge)}
+	r := store.Retention{MaxAge: time.Duration(c.MaxAge), MaxRecords: c.MaxRecords, MaxBytes: c.MaxBytes, InboxMaxAge: time.Duration(c.InboxMaxAge),
+		ForgetEvent: engine.ForgetEvent}
 	if r.InboxMaxAge == 0 {
 		r.InboxMaxAge = r.MaxAge
 	}
