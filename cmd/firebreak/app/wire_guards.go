@@ -294,6 +294,14 @@ func guardToken(gc GuardsConfig) (string, error) {
 	return "", nil
 }
 
+// operatorAuth is the middleware of every operator endpoint (breaker
+// reset, pause, resume, playbook reload, replay): the guards API token, or
+// loopback peers only when none is configured.
+func (a *App) operatorAuth() gin.HandlerFunc {
+	token, err := guardToken(a.Config.Guards)
+	return apiAuth(token, err != nil)
+}
+
 // apiAuth protects mutating endpoints: with a token, an Authorization
 // bearer header must match it (compared in constant time over SHA-256
 // digests, so neither content nor length leaks); without one, only

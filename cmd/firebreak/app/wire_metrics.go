@@ -152,7 +152,7 @@ func routesMetrics(a *App) {
 	r := a.Web.Router()
 	r.GET("/metrics", gin.WrapH(m.Handler()))
 	r.GET("/api/v1/audit/timeline/:event_id", func(c *gin.Context) { timelineHandler(c, a) })
-	r.POST("/api/v1/replay", func(c *gin.Context) { replayHandler(c, a) })
+	r.POST("/api/v1/replay", a.operatorAuth(), func(c *gin.Context) { replayHandler(c, a) })
 }
 
 // measureDecisions observes how long each decided approval waited.

@@ -87,7 +87,7 @@ func routesReload(a *App) {
 	if set := a.Engine.Playbooks(); set != nil {
 		set.SetClock(a.opts.Now)
 	}
-	a.Web.Router().POST("/api/v1/playbooks/reload", func(c *gin.Context) {
+	a.Web.Router().POST("/api/v1/playbooks/reload", a.operatorAuth(), func(c *gin.Context) {
 		res := a.reload.Reload(c.Request.Context(), triggerAPI)
 		if !res.OK {
 			c.JSON(http.StatusUnprocessableEntity, res)
