@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -737,7 +738,17 @@ func replayRemote(addr string, opts replay.Options, pbPath string) (*replay.Repo
 	}
 	body, _ := json.Marshal(req)
 	c := &http.Client{Timeout: 5 * time.Minute}
-	resp, err := c.Post("http://"+addr+"/api/v1/replay", "application/json", bytes.NewReader(body))
+	hr, err := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/replay", bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	// The replay endpoint is an operator endpoint: send the guards API
+	// token when the environment has it.
+	if tok := os.Getenv("FIREBREAK_API_TOKEN"); tok != "" {
+		hr.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := c.Do(hr)
 	if err != nil {
 		return nil, fmt.Errorf("the database is in use and the server did not answer: %w", err)
 	}
