@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak/firebreak/actions/slack/slackfake"
+
 	"github.com/slack-go/slack/slacktest"
 )
 
@@ -217,33 +219,7 @@ func blocksOf(t *testing.T, c call) []map[string]any {
 }
 
 // allText joins every "text" string found in v, recursively.
-func allText(v any) string {
-	var b strings.Builder
-	var walk func(any)
-	walk = func(v any) {
-		switch x := v.(type) {
-		case map[string]any:
-			for k, e := range x {
-				if s, ok := e.(string); ok && k == "text" {
-					b.WriteString(s)
-					b.WriteString("\n")
-					continue
-				}
-				walk(e)
-			}
-		case []any:
-			for _, e := range x {
-				walk(e)
-			}
-		case []map[string]any:
-			for _, e := range x {
-				walk(e)
-			}
-		}
-	}
-	walk(v)
-	return b.String()
-}
+func allText(v any) string { return slackfake.TextOf(v) }
 
 // buttons returns the button elements in blocks.
 func buttons(blocks []map[string]any) []map[string]any {

@@ -37,9 +37,15 @@ func (c Call) Blocks() []map[string]any {
 // Text joins every "text" string of the call's blocks and its fallback
 // text, for content assertions.
 func (c Call) Text() string {
+	var blocks []any
+	_ = json.Unmarshal([]byte(c.Form.Get("blocks")), &blocks)
+	return c.Form.Get("text") + "\n" + TextOf(blocks)
+}
+
+// TextOf joins every "text" string found in v (decoded Block Kit JSON),
+// recursively, one per line.
+func TextOf(v any) string {
 	var b strings.Builder
-	b.WriteString(c.Form.Get("text"))
-	b.WriteString("\n")
 	var walk func(any)
 	walk = func(v any) {
 		switch x := v.(type) {
@@ -56,11 +62,13 @@ func (c Call) Text() string {
 			for _, e := range x {
 				walk(e)
 			}
+		case []map[string]any:
+			for _, e := range x {
+				walk(e)
+			}
 		}
 	}
-	var blocks []any
-	_ = json.Unmarshal([]byte(c.Form.Get("blocks")), &blocks)
-	walk(blocks)
+	walk(v)
 	return b.String()
 }
 
