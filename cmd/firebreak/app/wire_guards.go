@@ -314,7 +314,7 @@ func apiAuth(token string, broken bool) gin.HandlerFunc {
 			return
 		}
 		if token == "" {
-			if !loopback(c.Request.RemoteAddr) {
+			if !loopbackAddr(c.Request.RemoteAddr) { // the TCP peer, not a forwarded header
 				c.AbortWithStatusJSON(http.StatusForbidden, gin.H{"error": "configure guards.api_token to use this endpoint from another host"})
 				return
 			}
@@ -330,16 +330,6 @@ func apiAuth(token string, broken bool) gin.HandlerFunc {
 		}
 		c.Next()
 	}
-}
-
-// loopback reports whether the TCP peer (not a forwarded header) is local.
-func loopback(remoteAddr string) bool {
-	host, _, err := net.SplitHostPort(remoteAddr)
-	if err != nil {
-		return false
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // actor names who called the API for the audit trail: the X-Firebreak-Actor

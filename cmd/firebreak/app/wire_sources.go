@@ -47,7 +47,7 @@ func buildSources(cfg Config, log *slog.Logger) (map[string]web.Source, error) {
 	out := map[string]web.Source{}
 	var errs []error
 	if cfg.Sources == nil {
-		if !loopbackListen(cfg.Listen) {
+		if !loopbackAddr(cfg.Listen) {
 			return nil, fmt.Errorf("sources: listening on %s, which is not a loopback address, with no sources configured: configure sources.<name>.auth (or insecure: true) before exposing Firebreak", cfg.Listen)
 		}
 		names := make([]string, 0, len(builtin))
@@ -119,9 +119,10 @@ func buildSources(cfg Config, log *slog.Logger) (map[string]web.Source, error) {
 	return out, nil
 }
 
-// loopbackListen reports whether a listen address only accepts local connections.
-func loopbackListen(listen string) bool {
-	host, _, err := net.SplitHostPort(listen)
+// loopbackAddr reports whether a host:port (a listen address or a TCP
+// peer) is on the loopback interface.
+func loopbackAddr(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
 	if err != nil {
 		return false
 	}
