@@ -239,6 +239,9 @@ func (d *DB) commit(batch []*op) {
 		}
 		var hwm int64
 		if err == nil {
+			// Read the size after the commit: the commit itself allocates
+			// pages, and zeroing from a size taken before it would
+			// overwrite them.
 			_ = d.bolt.View(func(btx *bolt.Tx) error { hwm = btx.Size(); return nil })
 		}
 		d.statsMu.Lock()
