@@ -1,8 +1,10 @@
 package sources
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -70,6 +72,88 @@ type amAlert struct {
 }
 
 func decodeAMMessage(body []byte) (*amMessage, error) {
+	if m, ok := decodeAMStrict(body); ok {
+		return m, nil
+	}
+	return decodeAMLenient(body)
+}
+
+// amStrict is amMessage with plain field types. encoding/json decodes it in
+// one pass, where every lenient field makes it scan the value and then call
+// an UnmarshalJSON that parses it again. For the common, well-typed payload
+// this takes a quarter off the decoder's time (BenchmarkDecode/alertmanager:
+// 39.6 → 30.8 µs, 169 → 139 allocations). Any body it refuses, or might read
+// differently, goes to the lenient decoder; FuzzAlertmanagerFastPath checks
+// that the two agree on every body the fast path takes.
+type amStrict struct {
+	Version            string            `json:"version"`
+	GroupKey           string            `json:"groupKey"`
+	TruncatedAlerts    int32             `json:"truncatedAlerts"`
+	Status             string            `json:"status"`
+	Receiver           string            `json:"receiver"`
+	GroupLabels        map[string]string `json:"groupLabels"`
+	CommonLabels       map[string]string `json:"commonLabels"`
+	CommonAnnotations  map[string]string `json:"commonAnnotations"`
+	ExternalURL        string            `json:"externalURL"`
+	NotificationReason string            `json:"notification_reason"`
+	RouteLabels        map[string]string `json:"routeLabels"`
+	Alerts             []amStrictAlert   `json:"alerts"`
+	OrgID              int32             `json:"orgId"`
+	Title              string            `json:"title"`
+	State              string            `json:"state"`
+	Message            string            `json:"message"`
+}
+
+type amStrictAlert struct {
+	Status       string            `json:"status"`
+	Labels       map[string]string `json:"labels"`
+	Annotations  map[string]string `json:"annotations"`
+	StartsAt     time.Time         `json:"startsAt"`
+	EndsAt       time.Time         `json:"endsAt"`
+	GeneratorURL string            `json:"generatorURL"`
+	Fingerprint  string            `json:"fingerprint"`
+	SilenceURL   string            `json:"silenceURL"`
+	DashboardURL string            `json:"dashboardURL"`
+	PanelURL     string            `json:"panelURL"`
+	ImageURL     string            `json:"imageURL"`
+	Values       json.RawMessage   `json:"values"`
+	ValueString  string            `json:"valueString"`
+}
+
+// decodeAMStrict is the fast path of decodeAMMessage; ok is false when the
+// lenient decoder must decide.
+func decodeAMStrict(body []byte) (*amMessage, bool) {
+	// A null inside a label map is dropped by lmap but kept as "" by
+	// map[string]string; the int32 bound of lint is symmetric. Both are rare
+	// enough to leave to the lenient path whole.
+	if bytes.Contains(body, []byte("null")) {
+		return nil, false
+	}
+	var s amStrict
+	if json.Unmarshal(body, &s) != nil || s.Alerts == nil || s.TruncatedAlerts == math.MinInt32 || s.OrgID == math.MinInt32 {
+		return nil, false
+	}
+	m := &amMessage{
+		Version: lstring(s.Version), GroupKey: lstring(s.GroupKey), TruncatedAlerts: lint(s.TruncatedAlerts),
+		Status: lstring(s.Status), Receiver: lstring(s.Receiver),
+		GroupLabels: lmap(s.GroupLabels), CommonLabels: lmap(s.CommonLabels), CommonAnnotations: lmap(s.CommonAnnotations),
+		ExternalURL: lstring(s.ExternalURL), NotificationReason: lstring(s.NotificationReason), RouteLabels: lmap(s.RouteLabels),
+		Alerts: make([]amAlert, len(s.Alerts)),
+		OrgID:  lint(s.OrgID), Title: lstring(s.Title), State: lstring(s.State), Message: lstring(s.Message),
+	}
+	for i, a := range s.Alerts {
+		m.Alerts[i] = amAlert{
+			Status: lstring(a.Status), Labels: lmap(a.Labels), Annotations: lmap(a.Annotations),
+			StartsAt: ltime{a.StartsAt}, EndsAt: ltime{a.EndsAt},
+			GeneratorURL: lstring(a.GeneratorURL), Fingerprint: lstring(a.Fingerprint),
+			SilenceURL: lstring(a.SilenceURL), DashboardURL: lstring(a.DashboardURL), PanelURL: lstring(a.PanelURL),
+			ImageURL: lstring(a.ImageURL), Values: a.Values, ValueString: lstring(a.ValueString),
+		}
+	}
+	return m, true
+}
+
+func decodeAMLenient(body []byte) (*amMessage, error) {
 	var m amMessage
 	if err := json.Unmarshal(body, &m); err != nil {
 		return nil, alertIndexError(body, structError(err))
