@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -28,8 +29,9 @@ func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, 
 	// Encode outside the write transaction: the commit loop is the one
 	// serial section of ingest, so it only does puts.
 	encoded := make([][]byte, len(events))
+	var lastRaw []byte
 	for i := range events {
-		b, err := json.Marshal(&events[i])
+		b, err := encodeEvent(&events[i], &lastRaw)
 		if err != nil {
 			return nil, fmt.Errorf("encode event %s: %w", events[i].ID, err)
 		}
@@ -175,3 +177,36 @@ func (tx *Tx) Finish(seq uint64) error {
 
 // appendFill is the fill percent for buckets whose keys only grow.
 const appendFill = 0.95
+
+// encodeEvent is json.Marshal(ev) without re-compacting ev.Raw, the request
+// body, which encoding/json would copy byte by byte for every event of a
+// request. The body is checked once per distinct slice (lastRaw remembers
+// the last one found valid) and spliced in as the last member.
+func encodeEvent(ev *event.Event, lastRaw *[]byte) ([]byte, error) {
+	raw := ev.Raw
+	if len(raw) == 0 {
+		return json.Marshal(ev)
+	}
+	bare := *ev
+	bare.Raw = nil
+	b, err := json.Marshal(&bare)
+	if err != nil {
+		return nil, err
+	}
+	if !sameBytes(raw, *lastRaw) {
+		if !json.Valid(raw) {
+			return nil, errors.New("raw payload is not valid JSON")
+		}
+		*lastRaw = raw
+	}
+	out := make([]byte, 0, len(b)+len(raw)+8)
+	out = append(out, b[:len(b)-1]...) // drop the closing brace
+	out = append(out, `,"raw":`...)
+	out = append(out, raw...)
+	return append(out, '}'), nil
+}
+
+// sameBytes reports whether a and b are the same slice of memory.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
+}
