@@ -52,3 +52,65 @@ func TestForgetEventDropsOnlyThatEventsState(t *testing.T) {
 		return nil
 	})
 }
+
+// TestSweepForgottenDropsMarksOfForgottenEvents: an on_resolved mark goes
+// once retention has forgotten the firing event it names, and only then.
+func TestSweepForgottenDropsMarksOfForgottenEvents(t *testing.T) {
+	db, err := store.Open(filepath.Join(t.TempDir(), "f.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	marks := map[string]string{
+		"restart|fp1": `{"event_id":"am:1","seq":1}`,
+		"notify|fp1":  `{"event_id":"am:1","seq":1}`,
+		"restart|fp2": `{"event_id":"am:2","seq":2}`,
+		"odd|fp3":     `not json`,
+	}
+	err = db.Update(ctx, func(tx state.Tx) error {
+		for _, id := range []string{"am:1", "am:2"} {
+			if err := tx.Put("events", id, []byte("matched")); err != nil {
+				return err
+			}
+		}
+		for k, v := range marks {
+			if err := tx.Put("triggered", k, []byte(v)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sweep := func() int {
+		var n int
+		if err := db.Update(ctx, func(tx state.Tx) error {
+			var err error
+			n, err = engine.SweepForgotten(tx)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := sweep(); n != 0 {
+		t.Fatalf("swept %d marks while every event is known, want 0", n)
+	}
+	if err := db.Update(ctx, func(tx state.Tx) error { return engine.ForgetEvent(tx, "am:1") }); err != nil {
+		t.Fatal(err)
+	}
+	if n := sweep(); n != 2 {
+		t.Fatalf("swept %d marks after forgetting am:1, want 2", n)
+	}
+	_ = db.View(ctx, func(tx state.Tx) error {
+		for k := range marks {
+			kept := tx.Get("triggered", k) != nil
+			if want := k == "restart|fp2" || k == "odd|fp3"; kept != want {
+				t.Errorf("mark %s kept = %v, want %v", k, kept, want)
+			}
+		}
+		return nil
+	})
+}

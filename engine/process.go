@@ -577,6 +577,35 @@ func Redact(spec actions.Spec, params map[string]any) map[string]any {
 	return out
 }
 
+// SweepForgotten drops the on_resolved marks of alerts whose firing event
+// retention has forgotten (ForgetEvent removed its record). Without it a
+// mark lives forever when the resolved notification never comes: an alert
+// silenced or deleted at its source, or a receiver changed. A resolve that
+// arrives after the sweep runs no on_resolved steps, like any event older
+// than the retention window. It returns how many marks it removed.
+func SweepForgotten(tx state.Tx) (int, error) {
+	var dead []string
+	err := tx.ForEach(bucketTriggered, func(key string, v []byte) error {
+		var rec triggerRecord
+		if json.Unmarshal(v, &rec) != nil || rec.EventID == "" {
+			return nil // not ours to judge; leave it
+		}
+		if tx.Get(bucketEvents, rec.EventID) == nil {
+			dead = append(dead, key)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	for _, k := range dead {
+		if err := tx.Delete(bucketTriggered, k); err != nil {
+			return 0, err
+		}
+	}
+	return len(dead), nil
+}
+
 // ForgetEvent drops the engine's per-event state — the record that the
 // event's decisions were audited and its step claims — for an event that
 // retention removed from the inbox. It runs in retention's transaction.

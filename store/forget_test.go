@@ -35,6 +35,9 @@ func TestInboxRetentionForgetsPerEventState(t *testing.T) {
 				}
 			}
 		}
+		if err := tx.Put("marks", "stale", []byte("x")); err != nil {
+			return err
+		}
 		// A key that shares the text but not the "|" separator stays.
 		return tx.Put("claims", "ev10|pb|steps|0", []byte("done"))
 	})
@@ -47,13 +50,28 @@ func TestInboxRetentionForgetsPerEventState(t *testing.T) {
 		forgotten = append(forgotten, id)
 		return tx.DeletePrefix("claims", id+"|")
 	}
+	sweptAfter := -1
+	sweep := func(tx state.Tx) (int, error) {
+		sweptAfter = len(forgotten)
+		return 1, tx.Delete("marks", "stale")
+	}
 	// Cutoff at auditT0+1h30: ev0 and ev1 go.
-	if _, err := db.Compact(ctx, Retention{InboxMaxAge: 8*time.Hour + 30*time.Minute, ForgetEvent: forget}); err != nil {
+	res, err := db.Compact(ctx, Retention{InboxMaxAge: 8*time.Hour + 30*time.Minute, ForgetEvent: forget, Sweep: sweep})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if fmt.Sprint(forgotten) != "[ev0 ev1]" {
 		t.Fatalf("forgotten = %v, want [ev0 ev1]", forgotten)
 	}
+	if sweptAfter != 2 || res.Swept != 1 {
+		t.Fatalf("sweep ran after %d forgotten events and reported %d, want after 2 and 1", sweptAfter, res.Swept)
+	}
+	_ = db.View(ctx, func(tx state.Tx) error {
+		if tx.Get("marks", "stale") != nil {
+			t.Error("the sweep's delete was not committed")
+		}
+		return nil
+	})
 	var left []string
 	_ = db.View(ctx, func(tx state.Tx) error {
 		return tx.ForEach("claims", func(k string, _ []byte) error { left = append(left, k); return nil })

@@ -38,6 +38,10 @@ type Retention struct {
 	// inbox event removed, so the owner of per-event state (the engine's
 	// step claims) drops it too.
 	ForgetEvent func(tx state.Tx, eventID string) error
+	// Sweep, when set, runs once per Compact after the inbox, in its own
+	// transaction, to drop state that outlived the events it refers to
+	// (the engine's on_resolved marks). It returns how many entries went.
+	Sweep func(tx state.Tx) (int, error)
 }
 
 // Checkpoint is what remains of compacted audit records: the sequence and
@@ -58,6 +62,8 @@ type Checkpoint struct {
 type CompactResult struct {
 	AuditRemoved int
 	InboxRemoved int
+	// Swept is what Retention.Sweep removed.
+	Swept int
 	// Checkpoint is the checkpoint after the compaction, nil when no
 	// record was ever compacted away.
 	Checkpoint *Checkpoint
@@ -134,6 +140,16 @@ func (d *DB) Compact(ctx context.Context, r Retention) (CompactResult, error) {
 			if !more {
 				break
 			}
+		}
+	}
+	if r.Sweep != nil {
+		err := d.Update(ctx, func(tx state.Tx) error {
+			n, err := r.Sweep(tx)
+			res.Swept = n
+			return err
+		})
+		if err != nil {
+			return res, fmt.Errorf("retention sweep: %w", err)
 		}
 	}
 	cp, err := d.AuditCheckpoint(ctx)

@@ -63,7 +63,7 @@ type RedactionConfig struct {
 // retention returns the store policy; ok is false when nothing expires.
 func (c RetentionConfig) retention() (store.Retention, bool) {
 	r := store.Retention{MaxAge: time.Duration(c.MaxAge), MaxRecords: c.MaxRecords, MaxBytes: c.MaxBytes, InboxMaxAge: time.Duration(c.InboxMaxAge),
-		ForgetEvent: engine.ForgetEvent}
+		ForgetEvent: engine.ForgetEvent, Sweep: engine.SweepForgotten}
 	if r.InboxMaxAge == 0 {
 		r.InboxMaxAge = r.MaxAge
 	}
@@ -187,8 +187,8 @@ func runRetention(ctx context.Context, a *App, m *metrics.Metrics, pol store.Ret
 		switch {
 		case err != nil && !errors.Is(err, context.Canceled) && !errors.Is(err, store.ErrClosed):
 			log.Error("retention failed", "error", err)
-		case res.AuditRemoved > 0 || res.InboxRemoved > 0:
-			log.Info("retention removed old data", "audit_records", res.AuditRemoved, "inbox_events", res.InboxRemoved)
+		case res.AuditRemoved > 0 || res.InboxRemoved > 0 || res.Swept > 0:
+			log.Info("retention removed old data", "audit_records", res.AuditRemoved, "inbox_events", res.InboxRemoved, "resolve_marks", res.Swept)
 		}
 		select {
 		case <-ctx.Done():
