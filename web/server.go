@@ -86,6 +86,9 @@ type Config struct {
 	Now   func() time.Time
 	// OnAuthFailure is told of every refused request (audited by the caller).
 	OnAuthFailure func(source, remote string, err error)
+	// ReadAuth guards the read-only API (audit, playbooks); nil leaves it
+	// open, which only tests should do.
+	ReadAuth gin.HandlerFunc
 	// Metrics receives ingest measurements; nil discards them.
 	Metrics Metrics
 }
@@ -127,9 +130,13 @@ func New(cfg Config) *Server {
 	r.POST("/hooks/:source/:sub", s.ingest)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.ready)
-	r.GET("/api/v1/audit", s.listAudit)
-	r.GET("/api/v1/audit/verify", s.verifyAudit)
-	r.GET("/api/v1/playbooks", s.listPlaybooks)
+	read := cfg.ReadAuth
+	if read == nil {
+		read = func(*gin.Context) {}
+	}
+	r.GET("/api/v1/audit", read, s.listAudit)
+	r.GET("/api/v1/audit/verify", read, s.verifyAudit)
+	r.GET("/api/v1/playbooks", read, s.listPlaybooks)
 	return s
 }
 

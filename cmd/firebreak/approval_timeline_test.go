@@ -53,6 +53,8 @@ func TestTimelineOfARealApproval(t *testing.T) {
 	cfg := apptest.Config(t, fmt.Sprintf(approvalPlaybook, sink.URL))
 	cfg.Approvals.APITokens = []app.ApprovalsAPIToken{{Name: "oncall", Token: "approver-token-1234567890", Roles: []string{app.RoleApprover}}}
 	a := apptest.Start(t, cfg, app.Options{})
+	// The CLI reads through the server, whose read API now wants a token.
+	t.Setenv("FIREBREAK_API_TOKEN", "approver-token-1234567890")
 	payload := apptest.AlertmanagerPayload("firing", apptest.Alert{
 		Labels:   map[string]string{"alertname": "DiskFull", "instance": "db-1", "severity": "critical"},
 		StartsAt: time.Now().Add(-time.Minute), Fingerprint: "fp-disk"})

@@ -558,9 +558,18 @@ func kvsAny(m map[string]any) string {
 	return kvs(s)
 }
 
+// getJSON reads from a running server's API, with $FIREBREAK_API_TOKEN as the
+// bearer token when set (the read API needs one once the server has any).
 func getJSON(u string, dst any) error {
 	c := &http.Client{Timeout: 30 * time.Second}
-	resp, err := c.Get(u)
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		return err
+	}
+	if tok := os.Getenv("FIREBREAK_API_TOKEN"); tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		return fmt.Errorf("the database is in use and the server did not answer: %w", err)
 	}

@@ -138,7 +138,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	}
 	srv := web.New(web.Config{
 		Inbox: db, Audit: db, Engine: eng, Sources: srcs, Logger: log.With("component", "web"),
-		MaxBodyBytes: cfg.MaxBodyBytes, MaxEventAge: maxAge, Ready: db.Ready, Now: opts.Now,
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxEventAge: maxAge, Ready: db.Ready, Now: opts.Now, ReadAuth: a.readAuth(),
 		OnAuthFailure: func(source, remote string, err error) {
 			_ = db.Audit(context.Background(), audit.Record{Kind: audit.KindAuthFailed, Source: source, Outcome: "unauthorized", Message: err.Error(), Actor: remote})
 		},

@@ -345,7 +345,20 @@ func TestFlappingWorkloadOpensBreaker(t *testing.T) {
 
 func getJSON(t *testing.T, u string, v any) {
 	t.Helper()
-	resp, err := http.Get(u)
+	getJSONAs(t, u, "", v)
+}
+
+// getJSONAs is getJSON with a bearer token (none when token is empty).
+func getJSONAs(t *testing.T, u, token string, v any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -406,7 +419,7 @@ func TestKillSwitchAPI(t *testing.T) {
 		})
 	}
 	var st guard.PauseStatus
-	getJSON(t, a.URL()+"/api/v1/pause", &st)
+	getJSONAs(t, a.URL()+"/api/v1/pause", "s3cret-token", &st)
 	if !st.Paused || st.Reason != "incident 42" || !strings.HasPrefix(st.By, "alice") {
 		t.Fatalf("pause status = %+v", st)
 	}

@@ -96,8 +96,10 @@ type approvalsFeature struct {
 	db     *store.DB
 	secret string
 	tokens []approvalsToken
-	now    func() time.Time
-	log    *slog.Logger
+	// openRead guards reads when no approvals token is configured.
+	openRead gin.HandlerFunc
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 type approvalsToken struct {
@@ -265,6 +267,7 @@ func routesApprovals(a *App) {
 	if !ok {
 		return
 	}
+	f.openRead = a.readAuth()
 	r := a.Web.Router()
 	r.POST("/slack/interactions", f.slackInteraction)
 	r.GET("/api/v1/approvals", f.list)
@@ -334,7 +337,10 @@ func (f *approvalsFeature) authorize(c *gin.Context, roles ...string) (string, b
 
 func (f *approvalsFeature) canRead(c *gin.Context) bool {
 	if len(f.tokens) == 0 {
-		return true // like the audit API: nothing to authenticate with
+		// No approvals tokens: the rule of the rest of the read API
+		// (guards.api_token, or loopback peers only).
+		f.openRead(c)
+		return !c.IsAborted()
 	}
 	_, ok := f.authorize(c, RoleApprover, RoleViewer)
 	return ok

@@ -211,8 +211,9 @@ func routesGuards(a *App) {
 		a.log.Warn("no guards.api_token configured: breaker reset, pause and resume accept loopback clients only")
 	}
 	mutate := apiAuth(token, err != nil)
+	read := a.readAuth()
 	r := a.Web.Router()
-	r.GET("/api/v1/breakers", func(c *gin.Context) {
+	r.GET("/api/v1/breakers", read, func(c *gin.Context) {
 		bs, err := g.Breakers(c.Request.Context())
 		if err != nil {
 			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "reading breakers failed"})
@@ -231,7 +232,7 @@ func routesGuards(a *App) {
 			c.JSON(http.StatusOK, gin.H{"breaker": st})
 		}
 	})
-	r.GET("/api/v1/pause", func(c *gin.Context) {
+	r.GET("/api/v1/pause", read, func(c *gin.Context) {
 		st, err := g.PauseStatus(c.Request.Context())
 		if err != nil {
 			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "reading the kill switch failed"})

@@ -151,7 +151,7 @@ func routesMetrics(a *App) {
 	}
 	r := a.Web.Router()
 	r.GET("/metrics", gin.WrapH(m.Handler()))
-	r.GET("/api/v1/audit/timeline/:event_id", func(c *gin.Context) { timelineHandler(c, a) })
+	r.GET("/api/v1/audit/timeline/:event_id", a.readAuth(), func(c *gin.Context) { timelineHandler(c, a) })
 	r.POST("/api/v1/replay", a.operatorAuth(), func(c *gin.Context) { replayHandler(c, a) })
 }
 
