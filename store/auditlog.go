@@ -286,7 +286,9 @@ func (d *DB) EventByID(_ context.Context, id string) (uint64, event.Event, error
 		if v == nil {
 			return fmt.Errorf("event %s: %w", id, ErrNotFound)
 		}
-		return json.Unmarshal(v, &ev)
+		var err error
+		ev, err = decodeStored(tx, v)
+		return err
 	})
 	return seq, ev, err
 }

@@ -22,6 +22,7 @@ var (
 	bucketInbox   = []byte("inbox")   // seq → event JSON
 	bucketPending = []byte("pending") // seq → nil: accepted, not yet processed
 	bucketSeen    = []byte("seen")    // event id → seq (idempotency keys)
+	bucketRaw     = []byte("raw")     // seq of a request's first event → its body, when several events share it
 	bucketAudit   = []byte("audit")   // seq → sha256(body) ‖ body
 	bucketMeta    = []byte("meta")    // small facts: audit head …
 	bucketState   = []byte("state")   // nested buckets of guard, step and approval state
@@ -99,7 +100,7 @@ func Open(path string, opts Options) (*DB, error) {
 		return d, nil
 	}
 	err = b.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketInbox, bucketPending, bucketSeen, bucketAudit, bucketMeta, bucketState} {
+		for _, name := range [][]byte{bucketInbox, bucketPending, bucketSeen, bucketRaw, bucketAudit, bucketMeta, bucketState} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,17 +26,35 @@ func btoi(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 // AppendEvents makes events durable in the inbox. Events whose id was seen
 // before are not stored again. The result has one entry per event: its inbox
 // sequence, or 0 for a duplicate. It returns after the commit.
+//
+// The events of one request share its body (Event.Raw, the same slice).
+// A lone event carries it inline; when a request brings several new events,
+// the body is stored once, in the raw bucket under the sequence of the
+// first, and each event names it (raw_ref). An Alertmanager group of ten
+// alerts otherwise wrote its whole body ten times.
 func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, error) {
 	// Encode outside the write transaction: the commit loop is the one
 	// serial section of ingest, so it only does puts.
-	encoded := make([][]byte, len(events))
+	enc := make([]encodedEvent, len(events))
+	groupSize := make([]int, len(events))
 	var lastRaw []byte
 	for i := range events {
-		b, err := encodeEvent(&events[i], &lastRaw)
+		bare, raw, err := encodeBare(&events[i], &lastRaw)
 		if err != nil {
 			return nil, fmt.Errorf("encode event %s: %w", events[i].ID, err)
 		}
-		encoded[i] = b
+		enc[i] = encodedEvent{bare: bare, raw: raw, group: i}
+		if i > 0 && len(raw) > 0 && sameBytes(raw, enc[i-1].raw) {
+			enc[i].group = enc[i-1].group
+		}
+		groupSize[enc[i].group]++
+	}
+	for i := range enc {
+		if len(enc[i].raw) == 0 {
+			enc[i].full = enc[i].bare
+		} else if groupSize[enc[i].group] == 1 {
+			enc[i].full = spliceMember(enc[i].bare, "raw", enc[i].raw)
+		}
 	}
 	seqs := make([]uint64, len(events))
 	err := d.Update(ctx, func(stx state.Tx) error {
@@ -43,9 +62,11 @@ func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, 
 		inbox := tx.tx.Bucket(bucketInbox)
 		pending := tx.tx.Bucket(bucketPending)
 		seen := tx.tx.Bucket(bucketSeen)
+		raws := tx.tx.Bucket(bucketRaw)
 		// Sequence keys only ever append: fill pages instead of splitting
 		// them in half, which halves the pages each commit writes.
-		inbox.FillPercent, pending.FillPercent = appendFill, appendFill
+		inbox.FillPercent, pending.FillPercent, raws.FillPercent = appendFill, appendFill, appendFill
+		var refs map[int]uint64 // group → key of its stored body, this run
 		for i := range events {
 			seqs[i] = 0
 			id := []byte(events[i].ID)
@@ -57,7 +78,21 @@ func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, 
 				return err
 			}
 			k := itob(seq)
-			if err := inbox.Put(k, encoded[i]); err != nil {
+			v := enc[i].full
+			if v == nil {
+				ref, ok := refs[enc[i].group]
+				if !ok {
+					if refs == nil {
+						refs = make(map[int]uint64)
+					}
+					ref, refs[enc[i].group] = seq, seq
+					if err := raws.Put(k, enc[i].raw); err != nil {
+						return err
+					}
+				}
+				v = spliceMember(enc[i].bare, "raw_ref", strconv.AppendUint(nil, ref, 10))
+			}
+			if err := inbox.Put(k, v); err != nil {
 				return err
 			}
 			if err := pending.Put(k, nil); err != nil {
@@ -74,6 +109,34 @@ func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, 
 		return nil, fmt.Errorf("append events: %w", err)
 	}
 	return seqs, nil
+}
+
+// encodedEvent is an event ready to store: full when it needs no shared
+// body, else bare plus the body to store once for its group.
+type encodedEvent struct {
+	bare, raw, full []byte
+	group           int
+}
+
+// storedEvent is an inbox value: the event, and where its body is when it
+// is not inline.
+type storedEvent struct {
+	event.Event
+	RawRef uint64 `json:"raw_ref,omitempty"`
+}
+
+// decodeStored decodes an inbox value, fetching a shared body.
+func decodeStored(tx *bolt.Tx, v []byte) (event.Event, error) {
+	var s storedEvent
+	if err := json.Unmarshal(v, &s); err != nil {
+		return event.Event{}, err
+	}
+	if s.RawRef != 0 {
+		if raw := tx.Bucket(bucketRaw).Get(itob(s.RawRef)); raw != nil {
+			s.Raw = append(json.RawMessage(nil), raw...)
+		}
+	}
+	return s.Event, nil
 }
 
 // Pending returns up to limit sequences of accepted but unfinished events
@@ -108,7 +171,9 @@ func (d *DB) Event(_ context.Context, seq uint64) (event.Event, error) {
 		if v == nil {
 			return fmt.Errorf("event %d: %w", seq, ErrNotFound)
 		}
-		return json.Unmarshal(v, &ev)
+		var err error
+		ev, err = decodeStored(tx, v)
+		return err
 	})
 	return ev, err
 }
@@ -120,8 +185,8 @@ func (d *DB) EventsSince(_ context.Context, sinceUnixNano int64, fn func(seq uin
 		c := tx.Bucket(bucketInbox).Cursor()
 		start := inboxStart(c, sinceUnixNano)
 		for k, v := c.Seek(itob(start)); k != nil; k, v = c.Next() {
-			var ev event.Event
-			if err := json.Unmarshal(v, &ev); err != nil {
+			ev, err := decodeStored(tx, v)
+			if err != nil {
 				return fmt.Errorf("event %d: %w", btoi(k), err)
 			}
 			if ev.ReceivedAt.UnixNano() < sinceUnixNano {
@@ -183,27 +248,44 @@ const appendFill = 0.95
 // request. The body is checked once per distinct slice (lastRaw remembers
 // the last one found valid) and spliced in as the last member.
 func encodeEvent(ev *event.Event, lastRaw *[]byte) ([]byte, error) {
-	raw := ev.Raw
-	if len(raw) == 0 {
-		return json.Marshal(ev)
+	bare, raw, err := encodeBare(ev, lastRaw)
+	if err != nil || len(raw) == 0 {
+		return bare, err
 	}
-	bare := *ev
-	bare.Raw = nil
-	b, err := json.Marshal(&bare)
-	if err != nil {
-		return nil, err
+	return spliceMember(bare, "raw", raw), nil
+}
+
+// encodeBare marshals ev without its body and returns the body, checked to
+// be JSON, apart.
+func encodeBare(ev *event.Event, lastRaw *[]byte) (bare, raw []byte, err error) {
+	raw = ev.Raw
+	if len(raw) == 0 {
+		bare, err = json.Marshal(ev)
+		return bare, nil, err
+	}
+	cp := *ev
+	cp.Raw = nil
+	if bare, err = json.Marshal(&cp); err != nil {
+		return nil, nil, err
 	}
 	if !sameBytes(raw, *lastRaw) {
 		if !json.Valid(raw) {
-			return nil, errors.New("raw payload is not valid JSON")
+			return nil, nil, errors.New("raw payload is not valid JSON")
 		}
 		*lastRaw = raw
 	}
-	out := make([]byte, 0, len(b)+len(raw)+8)
-	out = append(out, b[:len(b)-1]...) // drop the closing brace
-	out = append(out, `,"raw":`...)
-	out = append(out, raw...)
-	return append(out, '}'), nil
+	return bare, raw, nil
+}
+
+// spliceMember adds "name":value as the last member of the JSON object obj.
+func spliceMember(obj []byte, name string, value []byte) []byte {
+	out := make([]byte, 0, len(obj)+len(name)+len(value)+4)
+	out = append(out, obj[:len(obj)-1]...) // drop the closing brace
+	out = append(out, ',', '"')
+	out = append(out, name...)
+	out = append(out, '"', ':')
+	out = append(out, value...)
+	return append(out, '}')
 }
 
 // sameBytes reports whether a and b are the same slice of memory.

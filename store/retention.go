@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/firebreak/firebreak/engine/audit"
@@ -263,11 +264,13 @@ func (d *DB) compactInboxChunk(ctx context.Context, cutoff time.Time, forget fun
 		pending := tx.tx.Bucket(bucketPending)
 		seen := tx.tx.Bucket(bucketSeen)
 		var dead [][]byte
+		var refs []uint64
 		c := inbox.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			var ev struct {
 				ID         string    `json:"id"`
 				ReceivedAt time.Time `json:"received_at"`
+				RawRef     uint64    `json:"raw_ref"`
 			}
 			if err := json.Unmarshal(v, &ev); err != nil {
 				return fmt.Errorf("event %d: %w", btoi(k), err)
@@ -293,9 +296,28 @@ func (d *DB) compactInboxChunk(ctx context.Context, cutoff time.Time, forget fun
 				}
 			}
 			dead = append(dead, append([]byte(nil), k...))
+			if ev.RawRef != 0 && !slices.Contains(refs, ev.RawRef) {
+				refs = append(refs, ev.RawRef)
+			}
 		}
 		for _, k := range dead {
 			if err := inbox.Delete(k); err != nil {
+				return err
+			}
+		}
+		// A shared body goes with the last event naming it. Those events
+		// have consecutive sequences from the body's key, so the first
+		// event left at or after that key names it if any does.
+		raws := tx.tx.Bucket(bucketRaw)
+		for _, ref := range refs {
+			k, v := inbox.Cursor().Seek(itob(ref))
+			var next struct {
+				RawRef uint64 `json:"raw_ref"`
+			}
+			if k != nil && json.Unmarshal(v, &next) == nil && next.RawRef == ref {
+				continue
+			}
+			if err := raws.Delete(itob(ref)); err != nil {
 				return err
 			}
 		}
