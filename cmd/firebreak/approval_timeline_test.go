@@ -126,3 +126,20 @@ func TestTimelineOfARealApproval(t *testing.T) {
 			strings.Contains(string(b), "firebreak_approvals_pending 0")
 	})
 }
+
+// TestAuditCLIThroughAServerWithAToken: once the server has a token, the
+// CLI reading through it needs $FIREBREAK_API_TOKEN and says so.
+func TestAuditCLIThroughAServerWithAToken(t *testing.T) {
+	cfg := apptest.Config(t, fmt.Sprintf(approvalPlaybook, "http://127.0.0.1:1"))
+	cfg.Guards.APIToken = "operator-token-0123456789"
+	a := apptest.Start(t, cfg, app.Options{NoDispatch: true})
+	t.Setenv("FIREBREAK_API_TOKEN", "")
+	code, _, errOut := auditCLI(t, "audit", "verify", "--data-dir", cfg.DataDir, "--addr", a.Addr())
+	if code == 0 || !strings.Contains(errOut, "401") || !strings.Contains(errOut, "FIREBREAK_API_TOKEN") {
+		t.Fatalf("audit verify without a token: exit %d, %q; want a refusal naming FIREBREAK_API_TOKEN", code, errOut)
+	}
+	t.Setenv("FIREBREAK_API_TOKEN", "operator-token-0123456789")
+	if code, out, errOut := auditCLI(t, "audit", "verify", "--data-dir", cfg.DataDir, "--addr", a.Addr()); code != 0 {
+		t.Fatalf("audit verify with the token: exit %d, %s %s", code, out, errOut)
+	}
+}

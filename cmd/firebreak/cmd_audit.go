@@ -574,7 +574,11 @@ func getJSON(u string, dst any) error {
 		return fmt.Errorf("the database is in use and the server did not answer: %w", err)
 	}
 	defer resp.Body.Close()
-	return decodeAnswer(resp, dst)
+	err = decodeAnswer(resp, dst)
+	if resp.StatusCode == http.StatusUnauthorized && os.Getenv("FIREBREAK_API_TOKEN") == "" {
+		err = fmt.Errorf("%w (set FIREBREAK_API_TOKEN to the operator token or a viewer token)", err)
+	}
+	return err
 }
 
 func decodeAnswer(resp *http.Response, dst any) error {
