@@ -11,19 +11,7 @@ import (
 // Alertmanager and Grafana decoder reads every body it accepts exactly as
 // the lenient decoder does, so the fast path changes speed and nothing else.
 func FuzzAlertmanagerFastPath(f *testing.F) {
-	for _, glob := range []string{"testdata/alertmanager*.json", "testdata/grafana*.json", "testdata/fuzz/FuzzAlertmanager/*", "testdata/fuzz/FuzzGrafana/*"} {
-		files, err := filepath.Glob(glob)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, file := range files {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(b)
-		}
-	}
+	addSeedFiles(f, "testdata/alertmanager*.json", "testdata/grafana*.json")
 	for _, s := range []string{
 		`{"alerts":[{"status":"firing","labels":{"a":"x\u00e9\"y"},"startsAt":"2024-05-01T10:00:00+02:00"}]}`,
 		`{"alerts":[{"status":"firing","labels":{"a":1},"startsAt":"2024-05-01T10:00:00Z"}]}`,

@@ -13,19 +13,11 @@ import (
 // bodies whose names start with prefix; the fuzzer's own finds live in
 // testdata/fuzz/<FuzzName>/.
 func fuzzDecoder(f *testing.F, d Decoder, prefixes ...string) {
+	var globs []string
 	for _, p := range prefixes {
-		files, err := filepath.Glob(filepath.Join("testdata", p+"*.json"))
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, file := range files {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(b)
-		}
+		globs = append(globs, filepath.Join("testdata", p+"*.json"))
 	}
+	addSeedFiles(f, globs...)
 	for _, s := range commonBadBodies {
 		f.Add([]byte(s))
 	}
@@ -80,4 +72,21 @@ func FuzzGeneric(f *testing.F) {
 		f.Fatal(err)
 	}
 	fuzzDecoder(f, g, "alertmanager", "falco")
+}
+
+// addSeedFiles adds every file matching the globs to the fuzzer's corpus.
+func addSeedFiles(f *testing.F, globs ...string) {
+	for _, glob := range globs {
+		files, err := filepath.Glob(glob)
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(b)
+		}
+	}
 }

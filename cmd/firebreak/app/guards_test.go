@@ -348,8 +348,9 @@ func getJSON(t *testing.T, u string, v any) {
 	getJSONAs(t, u, "", v)
 }
 
-// getJSONAs is getJSON with a bearer token (none when token is empty).
-func getJSONAs(t *testing.T, u, token string, v any) {
+// getAs sends GET u with a bearer token (none when token is empty) and
+// returns the status and body.
+func getAs(t *testing.T, u, token string) (int, []byte) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodGet, u, nil)
 	if err != nil {
@@ -363,11 +364,21 @@ func getJSONAs(t *testing.T, u, token string, v any) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		b, _ := io.ReadAll(resp.Body)
-		t.Fatalf("GET %s = %d %s", u, resp.StatusCode, b)
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+	return resp.StatusCode, b
+}
+
+// getJSONAs is getJSON with a bearer token (none when token is empty).
+func getJSONAs(t *testing.T, u, token string, v any) {
+	t.Helper()
+	code, b := getAs(t, u, token)
+	if code != http.StatusOK {
+		t.Fatalf("GET %s = %d %s", u, code, b)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -2,7 +2,6 @@ package app_test
 
 import (
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -27,17 +26,8 @@ func TestReadAPINeedsATokenOnceOneIsConfigured(t *testing.T) {
 	}
 	a := apptest.Start(t, cfg, app.Options{NoDispatch: true})
 	get := func(path, token string) (int, string) {
-		req, _ := http.NewRequest(http.MethodGet, a.URL()+path, nil)
-		if token != "" {
-			req.Header.Set("Authorization", "Bearer "+token)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
+		code, b := getAs(t, a.URL()+path, token)
+		return code, string(b)
 	}
 	for _, path := range []string{"/api/v1/audit", "/api/v1/audit/verify", "/api/v1/playbooks", "/api/v1/audit/timeline/am:none", "/api/v1/breakers", "/api/v1/pause", "/api/v1/approvals"} {
 		for _, tok := range []string{"", "wrong-token", "operator-token-012345678"} {
