@@ -395,7 +395,7 @@ func (m *lmap) UnmarshalJSON(b []byte) error {
 	// Fast path: the common case is all strings.
 	var plain map[string]string
 	if err := json.Unmarshal(b, &plain); err == nil {
-		*m = lmap(plain)
+		m.merge(plain)
 		return nil
 	}
 	var raw map[string]json.RawMessage
@@ -407,7 +407,7 @@ func (m *lmap) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	if raw == nil {
-		*m = nil
+		m.merge(nil)
 		return nil
 	}
 	out := make(lmap, len(raw))
@@ -433,8 +433,25 @@ func (m *lmap) UnmarshalJSON(b []byte) error {
 			out[k] = string(v)
 		}
 	}
-	*m = out
+	m.merge(out)
 	return nil
+}
+
+// merge stores kv as encoding/json stores an object into a map it already
+// holds: a field given twice (a repeated key, in any letter case) adds to
+// the map rather than replacing it, and null clears it. The strict fast
+// path decodes plain maps that way, so the two must agree.
+func (m *lmap) merge(kv map[string]string) {
+	switch {
+	case kv == nil:
+		*m = nil
+	case *m == nil:
+		*m = lmap(kv)
+	default:
+		for k, v := range kv {
+			(*m)[k] = v
+		}
+	}
 }
 
 // ltime is a timestamp that accepts RFC 3339 and the other timeLayouts, a
