@@ -243,20 +243,11 @@ func (tx *Tx) Finish(seq uint64) error {
 // appendFill is the fill percent for buckets whose keys only grow.
 const appendFill = 0.95
 
-// encodeEvent is json.Marshal(ev) without re-compacting ev.Raw, the request
-// body, which encoding/json would copy byte by byte for every event of a
-// request. The body is checked once per distinct slice (lastRaw remembers
-// the last one found valid) and spliced in as the last member.
-func encodeEvent(ev *event.Event, lastRaw *[]byte) ([]byte, error) {
-	bare, raw, err := encodeBare(ev, lastRaw)
-	if err != nil || len(raw) == 0 {
-		return bare, err
-	}
-	return spliceMember(bare, "raw", raw), nil
-}
-
-// encodeBare marshals ev without its body and returns the body, checked to
-// be JSON, apart.
+// encodeBare marshals ev without its body and returns the body apart, so
+// that it is spliced in rather than re-encoded: encoding/json would compact
+// a RawMessage byte by byte for every event of a request. The body is
+// checked to be JSON once per distinct slice (lastRaw remembers the last
+// one found valid).
 func encodeBare(ev *event.Event, lastRaw *[]byte) (bare, raw []byte, err error) {
 	raw = ev.Raw
 	if len(raw) == 0 {
