@@ -1,7 +1,6 @@
 package app
 
 import (
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"net/http"
@@ -24,11 +23,8 @@ import (
 // /readyz stay open: they carry no event data.
 func (a *App) readAuth() gin.HandlerFunc {
 	token, err := guardToken(a.Config.Guards)
+	broken := err != nil
 	f, _ := a.approver.(*approvalsFeature)
-	return readAuthFor(token, err != nil, f, a.DB.Audit)
-}
-
-func readAuthFor(token string, broken bool, f *approvalsFeature, record func(ctx context.Context, recs ...audit.Record) error) gin.HandlerFunc {
 	want := sha256.Sum256([]byte(token))
 	viewers := f != nil && len(f.tokens) > 0
 	return func(c *gin.Context) {
@@ -62,7 +58,7 @@ func readAuthFor(token string, broken bool, f *approvalsFeature, record func(ctx
 				}
 			}
 		}
-		_ = record(c.Request.Context(), audit.Record{Kind: audit.KindAuthFailed, Source: "api", Outcome: "unauthorized",
+		_ = a.DB.Audit(c.Request.Context(), audit.Record{Kind: audit.KindAuthFailed, Source: "api", Outcome: "unauthorized",
 			Message: c.Request.Method + " " + c.FullPath() + ": missing or unknown bearer token", Actor: c.ClientIP()})
 		c.Header("WWW-Authenticate", `Bearer realm="firebreak"`)
 		c.AbortWithStatusJSON(http.StatusUnauthorized, gin.H{"error": "a valid bearer token is required: guards.api_token, or an approvals token with the viewer or approver role"})
