@@ -190,6 +190,17 @@ func load(tx state.Tx, id string) (*Approval, error) {
 	return &a, nil
 }
 
+// keys returns a bucket's keys, so that the caller can load (and change)
+// each entry without writing inside the iteration.
+func keys(tx state.Tx, bucket string) ([]string, error) {
+	var out []string
+	err := tx.ForEach(bucket, func(k string, _ []byte) error {
+		out = append(out, k)
+		return nil
+	})
+	return out, err
+}
+
 func save(tx state.Tx, a *Approval) error {
 	b, err := json.Marshal(a)
 	if err != nil {
@@ -224,11 +235,8 @@ func List(ctx context.Context, v Viewer, f Filter) ([]Approval, error) {
 	err := v.View(ctx, func(tx state.Tx) error {
 		out = out[:0]
 		if f.PendingOnly || f.Status == StatusPending {
-			var ids []string
-			if err := tx.ForEach(bucketPending, func(k string, _ []byte) error {
-				ids = append(ids, k)
-				return nil
-			}); err != nil {
+			ids, err := keys(tx, bucketPending)
+			if err != nil {
 				return err
 			}
 			for _, id := range ids {

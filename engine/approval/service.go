@@ -223,11 +223,8 @@ func (s *Service) Cancel(ctx context.Context, ev *event.Event) error {
 	var ids []string
 	err := s.cfg.Store.Update(ctx, func(tx state.Tx) error {
 		ids = ids[:0]
-		var pending []string
-		if err := tx.ForEach(bucketPending, func(k string, _ []byte) error {
-			pending = append(pending, k)
-			return nil
-		}); err != nil {
+		pending, err := keys(tx, bucketPending)
+		if err != nil {
 			return err
 		}
 		now := s.now()
@@ -683,11 +680,8 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	slackOK := s.cfg.Slack != nil && s.cfg.Slack.Available() == nil
 	err := s.cfg.Store.View(ctx, func(tx state.Tx) error {
 		due, unposted = due[:0], unposted[:0]
-		var ids []string
-		if err := tx.ForEach(bucketPending, func(k string, _ []byte) error {
-			ids = append(ids, k)
-			return nil
-		}); err != nil {
+		ids, err := keys(tx, bucketPending)
+		if err != nil {
 			return err
 		}
 		for _, id := range ids {
@@ -757,11 +751,8 @@ func (s *Service) prune(ctx context.Context, now time.Time) error {
 	cutoff := now.Add(-s.cfg.Retention)
 	return s.cfg.Store.Update(ctx, func(tx state.Tx) error {
 		var old []*Approval
-		var ids []string
-		if err := tx.ForEach(BucketApprovals, func(k string, _ []byte) error {
-			ids = append(ids, k)
-			return nil
-		}); err != nil {
+		ids, err := keys(tx, BucketApprovals)
+		if err != nil {
 			return err
 		}
 		for _, id := range ids {
