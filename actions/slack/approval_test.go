@@ -118,7 +118,7 @@ func TestPostApprovalRefusesBadInput(t *testing.T) {
 		{"no hash", c, noHash, ErrInvalidApproval},
 		{"colon in hash", c, colon, ErrInvalidApproval},
 		{"no channel", c, ok, ErrNoChannel},
-		{"no token", New(Config{APIURL: f.srv.GetAPIURL(), DefaultChannel: "#a"}), ok, ErrNotConfigured},
+		{"no token", New(Config{APIURL: f.APIURL(), DefaultChannel: "#a"}), ok, ErrNotConfigured},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if _, _, err := tt.c.PostApproval(context.Background(), tt.m); !errors.Is(err, tt.want) {
@@ -255,7 +255,7 @@ func TestEphemeralReplies(t *testing.T) {
 	}
 
 	// response_url: needs no token, and must not receive it.
-	responseURL := f.srv.GetAPIURL() + "response/T01ZYXW9VUT/7123456789012/Zx9Yw8Vu"
+	responseURL := f.ResponseURL()
 	if err := c.RespondEphemeral(ctx, responseURL, "Not allowed."); err != nil {
 		t.Fatalf("RespondEphemeral: %v", err)
 	}

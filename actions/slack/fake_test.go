@@ -2,63 +2,62 @@ package slack
 
 import (
 	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
 	"net/url"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/firebreak/firebreak/actions/slack/slackfake"
-
-	"github.com/slack-go/slack/slacktest"
 )
 
 const (
-	testToken = "xoxb-1111-2222-TopSecretTokenValue"
+	testToken = slackfake.Token
 	badToken  = "xoxb-9999-8888-RevokedTokenValue"
 )
 
 // call is one request the fake Slack received.
-type call struct {
-	Method string
-	Form   url.Values
-	JSON   map[string]any // for response_url posts
-}
+type call = slackfake.Call
 
-// fakeSlack is slacktest's server with the handlers it lacks (chat.update,
-// usergroups.users.list, a response_url) and recording versions of
-// chat.postMessage and chat.postEphemeral. Some channels answer with errors:
-// #missing → channel_not_found, #slow → HTTP 429 with Retry-After: 7,
-// #broken → HTTP 500, #flaky → internal_error, #hang → never answers.
+// fakeSlack is slackfake's server with two user groups and Slack's failure
+// modes on some channels: #missing → channel_not_found, #slow → HTTP 429
+// with Retry-After: 7, #broken → HTTP 500, #flaky → internal_error,
+// #hang → never answers; chat.update of ts 404.000000 → message_not_found.
 // A request made with badToken gets invalid_auth.
 type fakeSlack struct {
-	srv   *slacktest.Server
-	mu    sync.Mutex
-	calls []call
-	seq   int
-	// groups maps a user group id to its members.
-	groups map[string][]string
+	*slackfake.Server
 }
 
 func newFakeSlack(t *testing.T) *fakeSlack {
 	t.Helper()
-	f := &fakeSlack{groups: map[string][]string{
+	s := slackfake.New(t)
+	s.Groups = map[string][]string{
 		"S0ONCALL": {"U0ALICE", "U0BOB"},
 		"S0SRE":    {"U0CAROL"},
-	}}
-	f.srv = slacktest.NewTestServer(func(c slacktest.Customize) {
-		c.Handle("/chat.postMessage", f.chat("chat.postMessage"))
-		c.Handle("/chat.update", f.chat("chat.update"))
-		c.Handle("/chat.postEphemeral", f.chat("chat.postEphemeral"))
-		c.Handle("/usergroups.users.list", f.userGroups)
-		c.Handle("/response/", f.responseURL)
-	})
-	f.srv.Start()
-	t.Cleanup(f.srv.Stop)
-	return f
+	}
+	s.Intercept = failureModes
+	return &fakeSlack{s}
+}
+
+func failureModes(w http.ResponseWriter, r *http.Request, method string, form url.Values) bool {
+	switch form.Get("channel") {
+	case "#missing":
+		slackfake.APIError(w, "channel_not_found")
+	case "#slow":
+		w.Header().Set("Retry-After", "7")
+		w.WriteHeader(http.StatusTooManyRequests)
+	case "#broken":
+		http.Error(w, "<html>oops</html>", http.StatusInternalServerError)
+	case "#flaky":
+		slackfake.APIError(w, "internal_error")
+	case "#hang":
+		<-r.Context().Done()
+	default:
+		if method != "chat.update" || form.Get("ts") != "404.000000" {
+			return false
+		}
+		slackfake.APIError(w, "message_not_found")
+	}
+	return true
 }
 
 // client returns a Client pointed at the fake with the good token.
@@ -66,146 +65,8 @@ func (f *fakeSlack) client(cfg Config) *Client {
 	if cfg.Token == "" {
 		cfg.Token = testToken
 	}
-	cfg.APIURL = f.srv.GetAPIURL()
+	cfg.APIURL = f.APIURL()
 	return New(cfg)
-}
-
-func (f *fakeSlack) record(c call) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.calls = append(f.calls, c)
-}
-
-// Calls returns the recorded calls to method.
-func (f *fakeSlack) Calls(method string) []call {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	var out []call
-	for _, c := range f.calls {
-		if c.Method == method {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-func writeJSON(w http.ResponseWriter, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(v)
-}
-
-func apiError(w http.ResponseWriter, code string) {
-	writeJSON(w, map[string]any{"ok": false, "error": code})
-}
-
-// authorized checks the token the way Slack does; slack-go sends it in the
-// form body.
-func authorized(w http.ResponseWriter, form url.Values) bool {
-	switch form.Get("token") {
-	case testToken:
-		return true
-	case "":
-		apiError(w, "not_authed")
-	default:
-		apiError(w, "invalid_auth")
-	}
-	return false
-}
-
-func (f *fakeSlack) chat(method string) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := r.ParseForm(); err != nil {
-			http.Error(w, err.Error(), http.StatusBadRequest)
-			return
-		}
-		form := r.PostForm
-		if !authorized(w, form) {
-			return
-		}
-		channel := form.Get("channel")
-		switch channel {
-		case "#missing":
-			apiError(w, "channel_not_found")
-			return
-		case "#slow":
-			w.Header().Set("Retry-After", "7")
-			w.WriteHeader(http.StatusTooManyRequests)
-			return
-		case "#broken":
-			http.Error(w, "<html>oops</html>", http.StatusInternalServerError)
-			return
-		case "#flaky":
-			apiError(w, "internal_error")
-			return
-		case "#hang":
-			<-r.Context().Done()
-			return
-		}
-		if method == "chat.update" && form.Get("ts") == "404.000000" {
-			apiError(w, "message_not_found")
-			return
-		}
-		// Form values are copied: the recorder outlives the request.
-		f.record(call{Method: method, Form: cloneValues(form)})
-		f.mu.Lock()
-		f.seq++
-		ts := fmt.Sprintf("1741944420.%06d", f.seq)
-		f.mu.Unlock()
-		id := channel
-		if strings.HasPrefix(id, "#") {
-			id = "C" + strings.ToUpper(strings.TrimPrefix(id, "#"))
-		}
-		switch method {
-		case "chat.update":
-			writeJSON(w, map[string]any{"ok": true, "channel": id, "ts": form.Get("ts"), "text": form.Get("text")})
-		case "chat.postEphemeral":
-			writeJSON(w, map[string]any{"ok": true, "message_ts": ts})
-		default:
-			writeJSON(w, map[string]any{"ok": true, "channel": id, "ts": ts})
-		}
-	}
-}
-
-func (f *fakeSlack) userGroups(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if !authorized(w, r.PostForm) {
-		return
-	}
-	f.record(call{Method: "usergroups.users.list", Form: cloneValues(r.PostForm)})
-	members, ok := f.groups[r.PostForm.Get("usergroup")]
-	if !ok {
-		apiError(w, "no_such_subteam")
-		return
-	}
-	writeJSON(w, map[string]any{"ok": true, "users": members})
-}
-
-// responseURL plays Slack's response_url endpoint: JSON in, "ok" out.
-func (f *fakeSlack) responseURL(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	var m map[string]any
-	if err := json.Unmarshal(body, &m); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
-	}
-	if r.Header.Get("Authorization") != "" || strings.Contains(string(body), testToken) {
-		http.Error(w, "token leaked to response_url", http.StatusBadRequest)
-		return
-	}
-	f.record(call{Method: "response_url", JSON: m})
-	w.Header().Set("Content-Type", "text/plain")
-	_, _ = io.WriteString(w, "ok")
-}
-
-func cloneValues(v url.Values) url.Values {
-	out := url.Values{}
-	for k, vs := range v {
-		out[k] = append([]string(nil), vs...)
-	}
-	return out
 }
 
 // blocksOf decodes the blocks a call posted.

@@ -191,7 +191,7 @@ func TestNotifyDryRunPostsNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	// No token: the action is registered dry-run only, and still renders.
-	n := New(Config{APIURL: f.srv.GetAPIURL(), Threads: threads}).Notify()
+	n := New(Config{APIURL: f.APIURL(), Threads: threads}).Notify()
 	req := notifyReq("#sre", "Restarted cart", ev)
 	req.DryRun = true
 	res, err := n.Run(context.Background(), req)
@@ -254,7 +254,7 @@ func TestNotifyErrors(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.contains) {
 				t.Errorf("error %q does not contain %q", err, tt.contains)
 			}
-			for _, tok := range []string{testToken, badToken, "TopSecret", "Revoked"} {
+			for _, tok := range []string{testToken, badToken, "SlackFakeBotToken", "Revoked"} {
 				if strings.Contains(err.Error(), tok) {
 					t.Errorf("error leaks the token: %q", err)
 				}
@@ -280,7 +280,7 @@ func TestNotifyErrors(t *testing.T) {
 		}
 	})
 	t.Run("no token", func(t *testing.T) {
-		c := New(Config{APIURL: f.srv.GetAPIURL()})
+		c := New(Config{APIURL: f.APIURL()})
 		if err := c.Available(); !errors.Is(err, ErrNotConfigured) {
 			t.Fatalf("Available = %v", err)
 		}

@@ -1,13 +1,14 @@
-// Package slackfake is a Slack Web API for tests in other packages: slack-go's
-// slacktest server with recording handlers for chat.postMessage,
-// chat.update, chat.postEphemeral and usergroups.users.list. It checks the
-// bot token the way Slack does and never talks to the network beyond
-// 127.0.0.1.
+// Package slackfake is a Slack Web API for tests: slack-go's slacktest
+// server with recording handlers for chat.postMessage, chat.update,
+// chat.postEphemeral, usergroups.users.list and a response_url endpoint
+// (under /response/). It checks the bot token the way Slack does and never
+// talks to the network beyond 127.0.0.1.
 package slackfake
 
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -21,10 +22,13 @@ import (
 // Token is the bot token the fake accepts.
 const Token = "xoxb-4242-fake-SlackFakeBotToken"
 
-// Call is one Web API request the fake received.
+// Call is one Web API request the fake received. Form holds a Web API
+// call's form, without the token; JSON holds a response_url post, whose
+// Method is "response_url".
 type Call struct {
 	Method string
 	Form   url.Values
+	JSON   map[string]any
 }
 
 // Blocks decodes the call's blocks.
@@ -99,7 +103,12 @@ type Server struct {
 	seq   int
 	// Groups maps a user group id to its members; set before use.
 	Groups map[string][]string
-	fail   map[string]string
+	// Intercept, when set (before use), sees every authorized chat call
+	// first; if it answers the call it returns true and the call is not
+	// recorded. Tests use it for Slack's failure modes: HTTP errors, rate
+	// limits, calls that never answer.
+	Intercept func(w http.ResponseWriter, r *http.Request, method string, form url.Values) bool
+	fail      map[string]string
 }
 
 // Fail makes chat calls to channel answer with Slack's error code (such as
@@ -126,6 +135,7 @@ func New(t testing.TB) *Server {
 		c.Handle("/chat.update", s.chat("chat.update"))
 		c.Handle("/chat.postEphemeral", s.chat("chat.postEphemeral"))
 		c.Handle("/usergroups.users.list", s.userGroups)
+		c.Handle("/response/", s.responseURL)
 	})
 	s.srv.Start()
 	t.Cleanup(s.srv.Stop)
@@ -165,9 +175,53 @@ func (s *Server) WaitCalls(t testing.TB, method string, n int, timeout time.Dura
 	}
 }
 
+// ResponseURL is a response_url of the fake, as Slack puts in an
+// interaction callback.
+func (s *Server) ResponseURL() string {
+	return s.srv.GetAPIURL() + "response/T01ZYXW9VUT/7123456789012/Zx9Yw8Vu"
+}
+
 func writeJSON(w http.ResponseWriter, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// APIError answers a call with Slack's error code, as the Web API does:
+// HTTP 200 and ok false.
+func APIError(w http.ResponseWriter, code string) {
+	writeJSON(w, map[string]any{"ok": false, "error": code})
+}
+
+// authorized checks the token the way Slack does; slack-go sends it in the
+// form body.
+func authorized(w http.ResponseWriter, form url.Values) bool {
+	switch form.Get("token") {
+	case Token:
+		return true
+	case "":
+		APIError(w, "not_authed")
+	default:
+		APIError(w, "invalid_auth")
+	}
+	return false
+}
+
+// withoutToken copies form, which the recorder keeps past the request,
+// leaving the token out.
+func withoutToken(form url.Values) url.Values {
+	cp := url.Values{}
+	for k, v := range form {
+		if k != "token" {
+			cp[k] = append([]string(nil), v...)
+		}
+	}
+	return cp
+}
+
+func (s *Server) record(c Call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls = append(s.calls, c)
 }
 
 func (s *Server) chat(method string) http.HandlerFunc {
@@ -177,25 +231,21 @@ func (s *Server) chat(method string) http.HandlerFunc {
 			return
 		}
 		form := r.PostForm
-		if form.Get("token") != Token {
-			writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
+		if !authorized(w, form) {
+			return
+		}
+		if s.Intercept != nil && s.Intercept(w, r, method, form) {
 			return
 		}
 		s.mu.Lock()
 		code := s.fail[form.Get("channel")]
 		s.mu.Unlock()
 		if code != "" {
-			writeJSON(w, map[string]any{"ok": false, "error": code})
+			APIError(w, code)
 			return
 		}
-		cp := url.Values{}
-		for k, v := range form {
-			if k != "token" {
-				cp[k] = append([]string(nil), v...)
-			}
-		}
 		s.mu.Lock()
-		s.calls = append(s.calls, Call{Method: method, Form: cp})
+		s.calls = append(s.calls, Call{Method: method, Form: withoutToken(form)})
 		s.seq++
 		ts := fmt.Sprintf("1741944420.%06d", s.seq)
 		s.mu.Unlock()
@@ -205,7 +255,7 @@ func (s *Server) chat(method string) http.HandlerFunc {
 		}
 		switch method {
 		case "chat.update":
-			writeJSON(w, map[string]any{"ok": true, "channel": channel, "ts": form.Get("ts")})
+			writeJSON(w, map[string]any{"ok": true, "channel": channel, "ts": form.Get("ts"), "text": form.Get("text")})
 		case "chat.postEphemeral":
 			writeJSON(w, map[string]any{"ok": true, "message_ts": ts})
 		default:
@@ -219,17 +269,34 @@ func (s *Server) userGroups(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	if r.PostForm.Get("token") != Token {
-		writeJSON(w, map[string]any{"ok": false, "error": "invalid_auth"})
+	if !authorized(w, r.PostForm) {
 		return
 	}
+	s.record(Call{Method: "usergroups.users.list", Form: withoutToken(r.PostForm)})
 	s.mu.Lock()
-	s.calls = append(s.calls, Call{Method: "usergroups.users.list", Form: url.Values{"usergroup": {r.PostForm.Get("usergroup")}}})
 	members, ok := s.Groups[r.PostForm.Get("usergroup")]
 	s.mu.Unlock()
 	if !ok {
-		writeJSON(w, map[string]any{"ok": false, "error": "no_such_subteam"})
+		APIError(w, "no_such_subteam")
 		return
 	}
 	writeJSON(w, map[string]any{"ok": true, "users": members})
+}
+
+// responseURL plays Slack's response_url endpoint: JSON in, "ok" out. It
+// needs no token, and refuses a request that carries one.
+func (s *Server) responseURL(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	var m map[string]any
+	if err := json.Unmarshal(body, &m); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if r.Header.Get("Authorization") != "" || strings.Contains(string(body), Token) {
+		http.Error(w, "token leaked to response_url", http.StatusBadRequest)
+		return
+	}
+	s.record(Call{Method: "response_url", JSON: m})
+	w.Header().Set("Content-Type", "text/plain")
+	_, _ = io.WriteString(w, "ok")
 }
