@@ -58,13 +58,13 @@ func BenchmarkAuditQuery(b *testing.B) {
 	mid := auditT0.Add(n / 2 * time.Second)
 	queries := []struct {
 		name string
-		q    AuditQuery
+		q    audit.Query
 		want int
 	}{
-		{"time_range+playbook", AuditQuery{Since: mid, Until: mid.Add(24 * time.Hour), Playbook: "playbook-07"}, 100},
-		{"time_range", AuditQuery{Since: mid, Until: mid.Add(24 * time.Hour)}, 100},
-		{"event_id", AuditQuery{EventID: fmt.Sprintf("alertmanager-%016x", n/8)}, 4},
-		{"playbook+outcome_no_match_in_range", AuditQuery{Since: mid, Until: mid.Add(time.Hour), Playbook: "playbook-07", Outcome: "failed"}, 0},
+		{"time_range+playbook", audit.Query{Since: mid, Until: mid.Add(24 * time.Hour), Playbook: "playbook-07"}, 100},
+		{"time_range", audit.Query{Since: mid, Until: mid.Add(24 * time.Hour)}, 100},
+		{"event_id", audit.Query{EventID: fmt.Sprintf("alertmanager-%016x", n/8)}, 4},
+		{"playbook+outcome_no_match_in_range", audit.Query{Since: mid, Until: mid.Add(time.Hour), Playbook: "playbook-07", Outcome: "failed"}, 0},
 	}
 	// The baseline: what ListAudit did before the index, the binary search
 	// and the prefilter — decode every record from the start and filter.
@@ -79,7 +79,7 @@ func BenchmarkAuditQuery(b *testing.B) {
 					if err != nil {
 						return err
 					}
-					if q.match(&r) {
+					if q.Match(&r) {
 						out = append(out, r)
 					}
 				}

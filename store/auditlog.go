@@ -119,38 +119,11 @@ func (d *DB) Audit(ctx context.Context, recs ...audit.Record) error {
 	})
 }
 
-// AuditQuery selects audit records. Zero fields match everything.
-type AuditQuery struct {
-	// After is the paging cursor: only records with a greater sequence.
-	After    uint64
-	Limit    int
-	EventID  string
-	Playbook string
-	Action   string
-	Kind     string
-	// Outcome is the verdict or refusal reason: ok, failed, deduped,
-	// budget_exhausted …
-	Outcome string
-	// Since and Until bound the record time: Since ≤ time < Until.
-	Since time.Time
-	Until time.Time
-}
-
-func (q AuditQuery) match(r *audit.Record) bool {
-	return (q.EventID == "" || r.EventID == q.EventID) &&
-		(q.Playbook == "" || r.Playbook == q.Playbook) &&
-		(q.Action == "" || r.Action == q.Action) &&
-		(q.Kind == "" || r.Kind == q.Kind) &&
-		(q.Outcome == "" || r.Outcome == q.Outcome) &&
-		(q.Since.IsZero() || !r.Time.Before(q.Since)) &&
-		(q.Until.IsZero() || r.Time.Before(q.Until))
-}
-
-// needles returns, for each exact-match filter, the bytes its field must
+// queryNeedles returns, for each exact-match filter of q, the bytes its field must
 // contain in a stored record's JSON ("outcome":"failed"), so that records
 // which cannot match are skipped without being decoded. A record holding
 // the bytes elsewhere (in its message) is still decoded and checked.
-func (q AuditQuery) needles() [][]byte {
+func queryNeedles(q audit.Query) [][]byte {
 	var out [][]byte
 	for _, f := range []struct{ key, val string }{
 		{"event_id", q.EventID}, {"playbook", q.Playbook}, {"action", q.Action}, {"kind", q.Kind}, {"outcome", q.Outcome},
@@ -174,7 +147,7 @@ func (q AuditQuery) needles() [][]byte {
 // range by binary search (the trail is time-ordered), and an event id or a
 // playbook is looked up in its index, so the cost is that of the records
 // returned plus those of the index entry that fail the other filters.
-func (d *DB) ListAudit(_ context.Context, q AuditQuery) ([]audit.Record, uint64, error) {
+func (d *DB) ListAudit(_ context.Context, q audit.Query) ([]audit.Record, uint64, error) {
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}
@@ -189,7 +162,7 @@ func (d *DB) ListAudit(_ context.Context, q AuditQuery) ([]audit.Record, uint64,
 		lo = max(lo, q.After+1)
 		// visit decodes the record at seq and collects it if it matches;
 		// it returns false once the page is full.
-		needles := q.needles()
+		needles := queryNeedles(q)
 		visit := func(seq uint64, v []byte) (bool, error) {
 			for _, n := range needles {
 				if len(v) > sha256.Size && !bytes.Contains(v[sha256.Size:], n) {
@@ -200,7 +173,7 @@ func (d *DB) ListAudit(_ context.Context, q AuditQuery) ([]audit.Record, uint64,
 			if err != nil {
 				return false, err
 			}
-			if !q.match(&r) {
+			if !q.Match(&r) {
 				return true, nil
 			}
 			if len(out) == q.Limit {
@@ -257,7 +230,7 @@ func (d *DB) ListAudit(_ context.Context, q AuditQuery) ([]audit.Record, uint64,
 // incident's timeline.
 func (d *DB) AuditForEvent(ctx context.Context, eventID string) ([]audit.Record, error) {
 	var out []audit.Record
-	q := AuditQuery{EventID: eventID, Limit: 1000}
+	q := audit.Query{EventID: eventID, Limit: 1000}
 	for {
 		recs, next, err := d.ListAudit(ctx, q)
 		if err != nil {
@@ -296,7 +269,7 @@ func (d *DB) EventByID(_ context.Context, id string) (uint64, event.Event, error
 func decodeRecord(seq uint64, v []byte) (audit.Record, error) {
 	var r audit.Record
 	if len(v) < sha256.Size {
-		return r, fmt.Errorf("audit record %d: %w", seq, ErrChainBroken)
+		return r, fmt.Errorf("audit record %d: %w", seq, audit.ErrChainBroken)
 	}
 	if err := json.Unmarshal(v[sha256.Size:], &r); err != nil {
 		return r, fmt.Errorf("audit record %d: %w", seq, err)
@@ -310,7 +283,7 @@ func recordTime(v []byte) (time.Time, error) {
 		Time time.Time `json:"time"`
 	}
 	if len(v) < sha256.Size {
-		return time.Time{}, ErrChainBroken
+		return time.Time{}, audit.ErrChainBroken
 	}
 	err := json.Unmarshal(v[sha256.Size:], &r)
 	return r.Time, err
@@ -363,7 +336,7 @@ func firstAtOrAfter(c *bolt.Cursor, lo, hi uint64, t time.Time) (uint64, error) 
 }
 
 // VerifyAudit walks the whole chain and returns the number of records
-// checked, or an error wrapping ErrChainBroken that names the first record
+// checked, or an error wrapping audit.ErrChainBroken that names the first record
 // that was altered, removed or inserted.
 //
 // After retention has compacted old records away, the walk starts from the
@@ -382,7 +355,7 @@ func (d *DB) VerifyAudit(_ context.Context) (int, error) {
 		if cp != nil {
 			raw, err := hex.DecodeString(cp.RemovedHash)
 			if err != nil || len(raw) != sha256.Size {
-				return fmt.Errorf("checkpoint: bad hash %q: %w", cp.RemovedHash, ErrChainBroken)
+				return fmt.Errorf("checkpoint: bad hash %q: %w", cp.RemovedHash, audit.ErrChainBroken)
 			}
 			copy(prev, raw)
 			lastSeq = cp.RemovedThrough
@@ -392,30 +365,30 @@ func (d *DB) VerifyAudit(_ context.Context) (int, error) {
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			seq := btoi(k)
 			if len(v) < sha256.Size {
-				return fmt.Errorf("record %d: truncated: %w", seq, ErrChainBroken)
+				return fmt.Errorf("record %d: truncated: %w", seq, audit.ErrChainBroken)
 			}
 			body := v[sha256.Size:]
 			sum := sha256.Sum256(body)
 			if !bytes.Equal(sum[:], v[:sha256.Size]) {
-				return fmt.Errorf("record %d: content does not match its hash: %w", seq, ErrChainBroken)
+				return fmt.Errorf("record %d: content does not match its hash: %w", seq, audit.ErrChainBroken)
 			}
 			var r audit.Record
 			if err := json.Unmarshal(body, &r); err != nil {
-				return fmt.Errorf("record %d: %v: %w", seq, err, ErrChainBroken)
+				return fmt.Errorf("record %d: %v: %w", seq, err, audit.ErrChainBroken)
 			}
 			if r.Seq != seq {
-				return fmt.Errorf("record %d: claims sequence %d: %w", seq, r.Seq, ErrChainBroken)
+				return fmt.Errorf("record %d: claims sequence %d: %w", seq, r.Seq, audit.ErrChainBroken)
 			}
 			if seq != lastSeq+1 {
-				return fmt.Errorf("record %d: records %d to %d are missing: %w", seq, lastSeq+1, seq-1, ErrChainBroken)
+				return fmt.Errorf("record %d: records %d to %d are missing: %w", seq, lastSeq+1, seq-1, audit.ErrChainBroken)
 			}
 			if r.Prev != hex.EncodeToString(prev) {
-				return fmt.Errorf("record %d: previous-hash link does not match record %d: %w", seq, lastSeq, ErrChainBroken)
+				return fmt.Errorf("record %d: previous-hash link does not match record %d: %w", seq, lastSeq, audit.ErrChainBroken)
 			}
 			if r.Kind == audit.KindCheckpoint {
 				cr, err := checkpointFromRecord(&r)
 				if err != nil {
-					return fmt.Errorf("record %d: %v: %w", seq, err, ErrChainBroken)
+					return fmt.Errorf("record %d: %v: %w", seq, err, audit.ErrChainBroken)
 				}
 				confirmed = &cr
 			}
@@ -424,7 +397,7 @@ func (d *DB) VerifyAudit(_ context.Context) (int, error) {
 			n++
 		}
 		if cp != nil && (confirmed == nil || confirmed.RemovedThrough != cp.RemovedThrough || confirmed.RemovedHash != cp.RemovedHash) {
-			return fmt.Errorf("checkpoint at record %d is not the one the trail's newest checkpoint record names: %w", cp.RemovedThrough, ErrChainBroken)
+			return fmt.Errorf("checkpoint at record %d is not the one the trail's newest checkpoint record names: %w", cp.RemovedThrough, audit.ErrChainBroken)
 		}
 		head := tx.Bucket(bucketMeta).Get(keyAuditHead)
 		if lastSeq == 0 && head == nil {
@@ -435,7 +408,7 @@ func (d *DB) VerifyAudit(_ context.Context) (int, error) {
 			if len(head) >= 8 {
 				want = btoi(head[:8])
 			}
-			return fmt.Errorf("record %d: trail ends at %d but the head says %d: %w", lastSeq+1, lastSeq, want, ErrChainBroken)
+			return fmt.Errorf("record %d: trail ends at %d but the head says %d: %w", lastSeq+1, lastSeq, want, audit.ErrChainBroken)
 		}
 		return nil
 	})

@@ -87,24 +87,24 @@ func TestListAuditFilters(t *testing.T) {
 	i := func(s uint64) int { return int(s - 1) }
 	tests := []struct {
 		name string
-		q    AuditQuery
+		q    audit.Query
 		want []uint64
 	}{
-		{"everything", AuditQuery{}, all(func(uint64) bool { return true })},
-		{"event id", AuditQuery{EventID: "e7"}, []uint64{29, 30, 31, 32}},
-		{"playbook", AuditQuery{Playbook: "pb-b"}, all(func(s uint64) bool { return i(s)%3 == 1 })},
-		{"action", AuditQuery{Action: "kubernetes.restart"}, all(func(s uint64) bool { return i(s)%2 == 1 })},
-		{"kind", AuditQuery{Kind: audit.KindStepRefused}, all(func(s uint64) bool { return i(s)%4 == 3 })},
-		{"outcome (refusal reason)", AuditQuery{Outcome: "deduped"}, all(func(s uint64) bool { return i(s)%4 == 3 })},
-		{"since", AuditQuery{Since: auditT0.Add(390 * time.Second)}, all(func(s uint64) bool { return i(s) >= 390 })},
-		{"until", AuditQuery{Until: auditT0.Add(5 * time.Second)}, []uint64{1, 2, 3, 4, 5}},
-		{"time range", AuditQuery{Since: auditT0.Add(100 * time.Second), Until: auditT0.Add(110 * time.Second)}, all(func(s uint64) bool { return i(s) >= 100 && i(s) < 110 })},
-		{"time range + playbook", AuditQuery{Since: auditT0.Add(100 * time.Second), Until: auditT0.Add(120 * time.Second), Playbook: "pb-a"}, all(func(s uint64) bool { return i(s) >= 100 && i(s) < 120 && i(s)%3 == 0 })},
-		{"event + kind", AuditQuery{EventID: "e7", Kind: audit.KindMatched}, []uint64{30}},
-		{"playbook + action + outcome", AuditQuery{Playbook: "pb-c", Action: "webhook.notify", Outcome: "ok"}, all(func(s uint64) bool { return i(s)%3 == 2 && i(s)%2 == 0 && i(s)%4 == 2 })},
-		{"empty range", AuditQuery{Since: auditT0.Add(time.Hour)}, nil},
-		{"unknown event", AuditQuery{EventID: "nope"}, nil},
-		{"unknown playbook", AuditQuery{Playbook: "nope"}, nil},
+		{"everything", audit.Query{}, all(func(uint64) bool { return true })},
+		{"event id", audit.Query{EventID: "e7"}, []uint64{29, 30, 31, 32}},
+		{"playbook", audit.Query{Playbook: "pb-b"}, all(func(s uint64) bool { return i(s)%3 == 1 })},
+		{"action", audit.Query{Action: "kubernetes.restart"}, all(func(s uint64) bool { return i(s)%2 == 1 })},
+		{"kind", audit.Query{Kind: audit.KindStepRefused}, all(func(s uint64) bool { return i(s)%4 == 3 })},
+		{"outcome (refusal reason)", audit.Query{Outcome: "deduped"}, all(func(s uint64) bool { return i(s)%4 == 3 })},
+		{"since", audit.Query{Since: auditT0.Add(390 * time.Second)}, all(func(s uint64) bool { return i(s) >= 390 })},
+		{"until", audit.Query{Until: auditT0.Add(5 * time.Second)}, []uint64{1, 2, 3, 4, 5}},
+		{"time range", audit.Query{Since: auditT0.Add(100 * time.Second), Until: auditT0.Add(110 * time.Second)}, all(func(s uint64) bool { return i(s) >= 100 && i(s) < 110 })},
+		{"time range + playbook", audit.Query{Since: auditT0.Add(100 * time.Second), Until: auditT0.Add(120 * time.Second), Playbook: "pb-a"}, all(func(s uint64) bool { return i(s) >= 100 && i(s) < 120 && i(s)%3 == 0 })},
+		{"event + kind", audit.Query{EventID: "e7", Kind: audit.KindMatched}, []uint64{30}},
+		{"playbook + action + outcome", audit.Query{Playbook: "pb-c", Action: "webhook.notify", Outcome: "ok"}, all(func(s uint64) bool { return i(s)%3 == 2 && i(s)%2 == 0 && i(s)%4 == 2 })},
+		{"empty range", audit.Query{Since: auditT0.Add(time.Hour)}, nil},
+		{"unknown event", audit.Query{EventID: "nope"}, nil},
+		{"unknown playbook", audit.Query{Playbook: "nope"}, nil},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -132,14 +132,14 @@ func TestListAuditPaging(t *testing.T) {
 	fillAudit(t, db, clk, 5000)
 	tests := []struct {
 		name  string
-		q     AuditQuery
+		q     audit.Query
 		limit int
 		want  int
 	}{
-		{"all records in pages of 100", AuditQuery{}, 100, 5000},
-		{"one playbook in pages of 333", AuditQuery{Playbook: "pb-a"}, 333, 1667},
-		{"time range + playbook in pages of 7", AuditQuery{Playbook: "pb-b", Since: auditT0.Add(1000 * time.Second), Until: auditT0.Add(2000 * time.Second)}, 7, 334},
-		{"exactly one full page", AuditQuery{Until: auditT0.Add(50 * time.Second)}, 50, 50},
+		{"all records in pages of 100", audit.Query{}, 100, 5000},
+		{"one playbook in pages of 333", audit.Query{Playbook: "pb-a"}, 333, 1667},
+		{"time range + playbook in pages of 7", audit.Query{Playbook: "pb-b", Since: auditT0.Add(1000 * time.Second), Until: auditT0.Add(2000 * time.Second)}, 7, 334},
+		{"exactly one full page", audit.Query{Until: auditT0.Add(50 * time.Second)}, 50, 50},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -157,7 +157,7 @@ func TestListAuditPaging(t *testing.T) {
 					t.Fatalf("page of %d records, limit %d", len(recs), tc.limit)
 				}
 				for _, r := range recs {
-					if !tc.q.match(&r) {
+					if !tc.q.Match(&r) {
 						t.Fatalf("record %d does not match the query", r.Seq)
 					}
 					if len(seen) > 0 && r.Seq <= seen[len(seen)-1] {
@@ -193,7 +193,7 @@ func TestAuditTimeIsMonotonic(t *testing.T) {
 	if err := db.Audit(ctx, audit.Record{Kind: "c"}); err != nil {
 		t.Fatal(err)
 	}
-	recs, _, err := db.ListAudit(ctx, AuditQuery{Since: auditT0.Add(time.Minute)})
+	recs, _, err := db.ListAudit(ctx, audit.Query{Since: auditT0.Add(time.Minute)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +218,7 @@ func TestAuditIndexBuiltForOldFiles(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	recs, _, err := db.ListAudit(context.Background(), AuditQuery{EventID: "e3"})
+	recs, _, err := db.ListAudit(context.Background(), audit.Query{EventID: "e3"})
 	if err != nil || len(recs) != 4 {
 		t.Fatalf("without an index: %d records, %v; want 4 by scanning", len(recs), err)
 	}
@@ -230,7 +230,7 @@ func TestAuditIndexBuiltForOldFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer db2.Close()
-	recs, _, err = db2.ListAudit(context.Background(), AuditQuery{EventID: "e3"})
+	recs, _, err = db2.ListAudit(context.Background(), audit.Query{EventID: "e3"})
 	if err != nil || len(recs) != 4 || recs[0].Seq != 13 {
 		t.Fatalf("after reopening: %+v, %v", recs, err)
 	}
@@ -267,7 +267,7 @@ func TestRetentionKeepsChainVerifiable(t *testing.T) {
 				t.Fatalf("checkpoint %+v after removing %d", res.Checkpoint, res.AuditRemoved)
 			}
 			// The first kept record follows the checkpoint.
-			recs, _, err := db.ListAudit(ctx, AuditQuery{Limit: 1})
+			recs, _, err := db.ListAudit(ctx, audit.Query{Limit: 1})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -280,7 +280,7 @@ func TestRetentionKeepsChainVerifiable(t *testing.T) {
 				t.Errorf("second compaction removed %d, %v; want 0", res2.AuditRemoved, err)
 			}
 			// Index entries of removed records are gone with them.
-			recs, _, err = db.ListAudit(ctx, AuditQuery{EventID: "e0"})
+			recs, _, err = db.ListAudit(ctx, audit.Query{EventID: "e0"})
 			if err != nil || len(recs) != 0 {
 				t.Errorf("event e0 after compaction: %d records, %v", len(recs), err)
 			}
@@ -358,8 +358,8 @@ func TestTamperingDetectedAfterCompaction(t *testing.T) {
 			if err := db.bolt.Update(tc.tamper); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := db.VerifyAudit(ctx); !errors.Is(err, ErrChainBroken) {
-				t.Fatalf("verify after tampering = %v, want ErrChainBroken", err)
+			if _, err := db.VerifyAudit(ctx); !errors.Is(err, audit.ErrChainBroken) {
+				t.Fatalf("verify after tampering = %v, want audit.ErrChainBroken", err)
 			}
 		})
 	}
@@ -441,7 +441,7 @@ func TestRedactorAndWrittenHook(t *testing.T) {
 	if err := db.Audit(ctx, audit.Record{Kind: audit.KindStepSucceeded, EventID: "e", Data: map[string]any{"params": params}}); err != nil {
 		t.Fatal(err)
 	}
-	recs, _, err := db.ListAudit(ctx, AuditQuery{EventID: "e"})
+	recs, _, err := db.ListAudit(ctx, audit.Query{EventID: "e"})
 	if err != nil || len(recs) != 1 {
 		t.Fatal(recs, err)
 	}
@@ -593,13 +593,13 @@ func TestListAuditPrefilterIsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
-		q    AuditQuery
+		q    audit.Query
 		want string
 	}{
-		{AuditQuery{EventID: odd}, "[1]"},
-		{AuditQuery{Action: odd}, "[1]"},
-		{AuditQuery{Outcome: "deduped"}, "[3]"},
-		{AuditQuery{Kind: "k", Outcome: "ok"}, "[1 2]"},
+		{audit.Query{EventID: odd}, "[1]"},
+		{audit.Query{Action: odd}, "[1]"},
+		{audit.Query{Outcome: "deduped"}, "[3]"},
+		{audit.Query{Kind: "k", Outcome: "ok"}, "[1 2]"},
 	} {
 		recs, _, err := db.ListAudit(ctx, tc.q)
 		if err != nil {

@@ -197,7 +197,7 @@ func TestVerifyAuditDetectsTampering(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, ErrChainBroken) || !contains(err.Error(), tc.wantBad) {
+			if !errors.Is(err, audit.ErrChainBroken) || !contains(err.Error(), tc.wantBad) {
 				t.Fatalf("verify error = %v, want one naming %q", err, tc.wantBad)
 			}
 		})
@@ -211,7 +211,7 @@ func TestListAuditFiltersAndPages(t *testing.T) {
 	var all []audit.Record
 	var cursor uint64
 	for pages := 0; ; pages++ {
-		recs, next, err := db.ListAudit(ctx, AuditQuery{After: cursor, Limit: 10})
+		recs, next, err := db.ListAudit(ctx, audit.Query{After: cursor, Limit: 10})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -227,11 +227,11 @@ func TestListAuditFiltersAndPages(t *testing.T) {
 	if len(all) != 25 || all[24].Seq != 25 {
 		t.Fatalf("paged %d records", len(all))
 	}
-	recs, _, _ := db.ListAudit(ctx, AuditQuery{EventID: "e7"})
+	recs, _, _ := db.ListAudit(ctx, audit.Query{EventID: "e7"})
 	if len(recs) != 1 || recs[0].Seq != 8 {
 		t.Fatalf("event filter = %+v", recs)
 	}
-	recs, _, _ = db.ListAudit(ctx, AuditQuery{Since: time.Unix(1700000020, 0), Until: time.Unix(1700000022, 0)})
+	recs, _, _ = db.ListAudit(ctx, audit.Query{Since: time.Unix(1700000020, 0), Until: time.Unix(1700000022, 0)})
 	if len(recs) != 2 {
 		t.Fatalf("time filter = %d records, want 2", len(recs))
 	}

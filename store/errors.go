@@ -8,9 +8,6 @@ var (
 	ErrClosed = errors.New("store closed")
 	// ErrNotFound is returned when a key, event or record does not exist.
 	ErrNotFound = errors.New("not found")
-	// ErrChainBroken is returned by VerifyAudit when the audit chain was
-	// altered; the error text names the first bad record.
-	ErrChainBroken = errors.New("audit chain broken")
 	// ErrLocked is returned by Open when another process (a running
 	// server) holds the database file.
 	ErrLocked = errors.New("database is in use by another process")

@@ -77,7 +77,7 @@ func readCheckpoint(tx *boltTx) (*Checkpoint, error) {
 	}
 	var cp Checkpoint
 	if err := json.Unmarshal(raw, &cp); err != nil {
-		return nil, fmt.Errorf("checkpoint: %v: %w", err, ErrChainBroken)
+		return nil, fmt.Errorf("checkpoint: %v: %w", err, audit.ErrChainBroken)
 	}
 	return &cp, nil
 }

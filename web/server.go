@@ -17,7 +17,6 @@ import (
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/playbooks"
-	"github.com/firebreak/firebreak/store"
 	"github.com/firebreak/firebreak/web/auth"
 	"github.com/firebreak/firebreak/web/sources"
 )
@@ -29,7 +28,7 @@ type Inbox interface {
 
 // AuditReader is what the audit API needs of the store.
 type AuditReader interface {
-	ListAudit(ctx context.Context, q store.AuditQuery) ([]audit.Record, uint64, error)
+	ListAudit(ctx context.Context, q audit.Query) ([]audit.Record, uint64, error)
 	VerifyAudit(ctx context.Context) (int, error)
 }
 
@@ -310,7 +309,7 @@ func (s *Server) ready(c *gin.Context) {
 }
 
 func (s *Server) listAudit(c *gin.Context) {
-	q := store.AuditQuery{
+	q := audit.Query{
 		EventID:  c.Query("event_id"),
 		Playbook: c.Query("playbook"),
 		Action:   c.Query("action"),
@@ -384,7 +383,7 @@ func (s *Server) listPlaybooks(c *gin.Context) {
 
 func (s *Server) verifyAudit(c *gin.Context) {
 	n, err := s.cfg.Audit.VerifyAudit(c.Request.Context())
-	if errors.Is(err, store.ErrChainBroken) {
+	if errors.Is(err, audit.ErrChainBroken) {
 		c.JSON(http.StatusConflict, gin.H{"ok": false, "records": n, "error": err.Error()})
 		return
 	}

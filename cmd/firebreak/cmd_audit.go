@@ -75,8 +75,8 @@ func addQueryFlags(fs *flag.FlagSet) *queryFlags {
 	}
 }
 
-func (f *queryFlags) query(now time.Time) (store.AuditQuery, error) {
-	q := store.AuditQuery{EventID: *f.eventID, Playbook: *f.playbook, Action: *f.action, Kind: *f.kind, Outcome: *f.outcome}
+func (f *queryFlags) query(now time.Time) (audit.Query, error) {
+	q := audit.Query{EventID: *f.eventID, Playbook: *f.playbook, Action: *f.action, Kind: *f.kind, Outcome: *f.outcome}
 	if q.Outcome == "" {
 		q.Outcome = *f.rsn
 	}
@@ -118,7 +118,7 @@ func (p *auditPager) Close() {
 	}
 }
 
-func (p *auditPager) page(ctx context.Context, q store.AuditQuery) ([]audit.Record, uint64, error) {
+func (p *auditPager) page(ctx context.Context, q audit.Query) ([]audit.Record, uint64, error) {
 	if p.db != nil {
 		return p.db.ListAudit(ctx, q)
 	}

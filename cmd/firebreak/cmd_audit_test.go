@@ -240,7 +240,7 @@ func TestAuditExportRoundTrips(t *testing.T) {
 			var want []audit.Record
 			loc := env.start(t, func(db *store.DB) {
 				writeMany(t, db, 2400)
-				recs, _, err := db.ListAudit(context.Background(), store.AuditQuery{Since: timelineT0.Add(100 * time.Second), Limit: 5000})
+				recs, _, err := db.ListAudit(context.Background(), audit.Query{Since: timelineT0.Add(100 * time.Second), Limit: 5000})
 				if err != nil {
 					t.Fatal(err)
 				}

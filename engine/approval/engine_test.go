@@ -14,7 +14,6 @@ import (
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/playbooks"
-	"github.com/firebreak/firebreak/store"
 )
 
 // recordingAction is an action that records what it was asked to do.
@@ -145,7 +144,7 @@ func TestApprovedStepRunsThroughTheEngine(t *testing.T) {
 			if len(act.Runs()) != tt.wantRuns {
 				t.Errorf("reprocessing ran the step again")
 			}
-			recs, _, err := h.db.ListAudit(context.Background(), store.AuditQuery{EventID: "ev-1", Limit: 1000})
+			recs, _, err := h.db.ListAudit(context.Background(), audit.Query{EventID: "ev-1", Limit: 1000})
 			if err != nil {
 				t.Fatal(err)
 			}

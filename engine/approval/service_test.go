@@ -156,7 +156,7 @@ func (h *harness) continueStep(ctx context.Context, seq uint64, pb, phase string
 }
 
 func (h *harness) trail(ctx context.Context, eventID, pb string, since time.Time) ([]audit.Record, error) {
-	recs, _, err := h.db.ListAudit(ctx, store.AuditQuery{EventID: eventID, Playbook: pb, Since: since, Limit: 1000})
+	recs, _, err := h.db.ListAudit(ctx, audit.Query{EventID: eventID, Playbook: pb, Since: since, Limit: 1000})
 	return recs, err
 }
 
@@ -218,7 +218,7 @@ func (h *harness) decide(a approval.Approval, d approval.Decision, who string) e
 
 func (h *harness) approvalRecords() []audit.Record {
 	h.t.Helper()
-	recs, _, err := h.db.ListAudit(context.Background(), store.AuditQuery{Kind: audit.KindApproval, Limit: 1000})
+	recs, _, err := h.db.ListAudit(context.Background(), audit.Query{Kind: audit.KindApproval, Limit: 1000})
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -3,7 +3,14 @@
 // the engine (which writes records) and the store (which chains and keeps them).
 package audit
 
-import "time"
+import (
+	"errors"
+	"time"
+)
+
+// ErrChainBroken is returned when verifying the audit trail finds it
+// altered; the error text names the first bad record.
+var ErrChainBroken = errors.New("audit chain broken")
 
 // Kinds of audit records. Every decision the engine makes is one of these.
 const (
@@ -53,3 +60,30 @@ type Record struct {
 
 // StepIndex returns a pointer to i, for Record.Step.
 func StepIndex(i int) *int { return &i }
+
+// Query selects audit records. Zero fields match everything.
+type Query struct {
+	// After is the paging cursor: only records with a greater sequence.
+	After    uint64
+	Limit    int
+	EventID  string
+	Playbook string
+	Action   string
+	Kind     string
+	// Outcome is the verdict or refusal reason: ok, failed, deduped,
+	// budget_exhausted …
+	Outcome string
+	// Since and Until bound the record time: Since ≤ time < Until.
+	Since time.Time
+	Until time.Time
+}
+
+func (q Query) Match(r *Record) bool {
+	return (q.EventID == "" || r.EventID == q.EventID) &&
+		(q.Playbook == "" || r.Playbook == q.Playbook) &&
+		(q.Action == "" || r.Action == q.Action) &&
+		(q.Kind == "" || r.Kind == q.Kind) &&
+		(q.Outcome == "" || r.Outcome == q.Outcome) &&
+		(q.Since.IsZero() || !r.Time.Before(q.Since)) &&
+		(q.Until.IsZero() || r.Time.Before(q.Until))
+}

@@ -15,7 +15,6 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
-	"github.com/firebreak/firebreak/store"
 	"github.com/firebreak/firebreak/web/auth"
 )
 
@@ -57,7 +56,7 @@ func TestRealAlertmanagerAuth(t *testing.T) {
 			if resp.StatusCode != http.StatusUnauthorized || strings.Contains(string(body), "s3cret") {
 				t.Fatalf("wrong credentials = %d %s, want 401 without the secret", resp.StatusCode, body)
 			}
-			if n := len(auditRecords(t, fb, store.AuditQuery{Kind: audit.KindAuthFailed})); n != 1 {
+			if n := len(auditRecords(t, fb, audit.Query{Kind: audit.KindAuthFailed})); n != 1 {
 				t.Fatalf("auth.failed records = %d, want 1", n)
 			}
 

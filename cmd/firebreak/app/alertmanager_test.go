@@ -16,7 +16,6 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
-	"github.com/firebreak/firebreak/store"
 )
 
 // alertmanagerBinary finds a real Alertmanager (Debian's
@@ -145,7 +144,7 @@ func TestRealAlertmanagerFiringAndResolved(t *testing.T) {
 	// Resolve it: Alertmanager sends the resolved notification too.
 	am.PostAlert(t, labels, start, time.Now())
 	apptest.WaitFor(t, 30*time.Second, "the resolved notification", func() bool {
-		for _, r := range auditRecords(t, fb, store.AuditQuery{Kind: audit.KindReceived}) {
+		for _, r := range auditRecords(t, fb, audit.Query{Kind: audit.KindReceived}) {
 			if r.Message == "KubeDeploymentReplicasMismatch resolved (critical)" {
 				return true
 			}

@@ -21,7 +21,6 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/approval"
 	"github.com/firebreak/firebreak/engine/audit"
-	"github.com/firebreak/firebreak/store"
 )
 
 const (
@@ -190,7 +189,7 @@ func (e *apprEnv) click(body []byte) {
 	}
 }
 
-func (e *apprEnv) records(q store.AuditQuery) []audit.Record {
+func (e *apprEnv) records(q audit.Query) []audit.Record {
 	e.t.Helper()
 	q.Limit = 1000
 	recs, _, err := e.a.DB.ListAudit(context.Background(), q)
@@ -207,7 +206,7 @@ func (e *apprEnv) waitApprovalRecords(n int) []audit.Record {
 	var recs []audit.Record
 	apptest.WaitFor(e.t, 10*time.Second, fmt.Sprintf("%d approval decisions audited", n), func() bool {
 		recs = nil
-		for _, r := range e.records(store.AuditQuery{Kind: audit.KindApproval}) {
+		for _, r := range e.records(audit.Query{Kind: audit.KindApproval}) {
 			if r.Outcome != "requested" {
 				recs = append(recs, r)
 			}
@@ -328,7 +327,7 @@ func TestApprovalEndToEnd(t *testing.T) {
 	if r.Outcome != approval.OutcomeApproved || r.Actor != apprUser || r.Data["via"] != "slack" || r.Playbook != "restart-cart-with-approval" || r.Time.IsZero() {
 		t.Errorf("approval audit record = %+v", r)
 	}
-	if n := len(e.records(store.AuditQuery{Kind: audit.KindStepSucceeded})); n != 1 {
+	if n := len(e.records(audit.Query{Kind: audit.KindStepSucceeded})); n != 1 {
 		t.Errorf("step.succeeded records = %d, want 1", n)
 	}
 	if got := e.approvals("approved"); len(got) != 1 || !got[0].Executed || got[0].Failed {
@@ -362,7 +361,7 @@ func TestSlackCallbackAuthentication(t *testing.T) {
 				t.Fatalf("status = %d, want 401", code)
 			}
 			n := 0
-			for _, r := range e.records(store.AuditQuery{Kind: audit.KindAuthFailed}) {
+			for _, r := range e.records(audit.Query{Kind: audit.KindAuthFailed}) {
 				if r.Source == "slack" {
 					n++
 				}
@@ -379,7 +378,7 @@ func TestSlackCallbackAuthentication(t *testing.T) {
 	if got := e.approvals("pending"); len(got) != 1 {
 		t.Fatalf("pending approvals = %d, want 1", len(got))
 	}
-	for _, r := range e.records(store.AuditQuery{}) {
+	for _, r := range e.records(audit.Query{}) {
 		if b, _ := json.Marshal(r); bytes.Contains(b, []byte(apprSecret)) {
 			t.Fatalf("the signing secret is in the audit trail: %s", b)
 		}
@@ -606,14 +605,14 @@ func TestApprovalsAPIAuth(t *testing.T) {
 	if resp.StatusCode != http.StatusUnauthorized {
 		t.Errorf("GET without a token = %d", resp.StatusCode)
 	}
-	if n := len(e.records(store.AuditQuery{Kind: audit.KindAuthFailed})); n < 3 {
+	if n := len(e.records(audit.Query{Kind: audit.KindAuthFailed})); n < 3 {
 		t.Errorf("auth.failed records = %d, want at least 3", n)
 	}
 	time.Sleep(100 * time.Millisecond)
 	if len(e.sink.Requests()) != 0 {
 		t.Fatal("the denied step ran")
 	}
-	for _, r := range e.records(store.AuditQuery{}) {
+	for _, r := range e.records(audit.Query{}) {
 		if b, _ := json.Marshal(r); bytes.Contains(b, []byte(apprToken)) || bytes.Contains(b, []byte(apprViewToken)) {
 			t.Fatalf("an API token is in the audit trail: %s", b)
 		}

@@ -12,7 +12,6 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
-	"github.com/firebreak/firebreak/store"
 )
 
 const notifyPlaybook = `
@@ -40,7 +39,7 @@ func firingGroup(now time.Time) []byte {
 	)
 }
 
-func auditRecords(t *testing.T, a *app.App, q store.AuditQuery) []audit.Record {
+func auditRecords(t *testing.T, a *app.App, q audit.Query) []audit.Record {
 	t.Helper()
 	q.Limit = 10000
 	recs, _, err := a.DB.ListAudit(context.Background(), q)
@@ -80,12 +79,12 @@ func TestEndToEndAlertmanagerToWebhook(t *testing.T) {
 		}
 	}
 	apptest.WaitFor(t, 5*time.Second, "events finished", func() bool { return a.DB.PendingCount() == 0 })
-	succeeded := auditRecords(t, a, store.AuditQuery{Kind: audit.KindStepSucceeded})
+	succeeded := auditRecords(t, a, audit.Query{Kind: audit.KindStepSucceeded})
 	if len(succeeded) != 2 {
 		t.Fatalf("step.succeeded records = %d, want 2", len(succeeded))
 	}
 	for _, k := range []string{audit.KindReceived, audit.KindMatched, audit.KindStepStarted} {
-		if n := len(auditRecords(t, a, store.AuditQuery{Kind: k})); n != 2 {
+		if n := len(auditRecords(t, a, audit.Query{Kind: k})); n != 2 {
 			t.Errorf("%s records = %d, want 2", k, n)
 		}
 	}
@@ -104,7 +103,7 @@ func TestEndToEndAlertmanagerToWebhook(t *testing.T) {
 	if err != nil {
 		t.Fatalf("verify: %v", err)
 	}
-	before := auditRecords(t, a, store.AuditQuery{})
+	before := auditRecords(t, a, audit.Query{})
 
 	// Restart on the same data directory: the trail is intact and nothing
 	// is processed again.
@@ -116,7 +115,7 @@ func TestEndToEndAlertmanagerToWebhook(t *testing.T) {
 	if err != nil || n2 != n {
 		t.Fatalf("after restart verify = %d, %v; want %d records intact", n2, err, n)
 	}
-	after := auditRecords(t, b, store.AuditQuery{})
+	after := auditRecords(t, b, audit.Query{})
 	if len(after) != len(before) || after[len(after)-1].Seq != before[len(before)-1].Seq {
 		t.Fatalf("audit changed across restart: %d → %d records", len(before), len(after))
 	}

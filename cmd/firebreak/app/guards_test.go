@@ -20,7 +20,6 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/guard"
-	"github.com/firebreak/firebreak/store"
 )
 
 // routedClient sends every request to the sink whatever the URL's host,
@@ -89,7 +88,7 @@ func checkEveryEventAudited(t *testing.T, a *app.App, n int) map[string]int {
 	t.Helper()
 	var recs []audit.Record
 	for cursor := uint64(0); ; {
-		page, next, err := a.DB.ListAudit(context.Background(), store.AuditQuery{After: cursor, Limit: 10_000})
+		page, next, err := a.DB.ListAudit(context.Background(), audit.Query{After: cursor, Limit: 10_000})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,7 +186,7 @@ func TestStormOneDedupeKey(t *testing.T) {
 	if outcomes["started"] != 1 || outcomes[guard.ReasonDeduped] != n-1 {
 		t.Fatalf("decisions = %v, want 1 started and %d deduped", outcomes, n-1)
 	}
-	if got := len(auditRecords(t, a, store.AuditQuery{Kind: audit.KindStepSucceeded})); got != 1 {
+	if got := len(auditRecords(t, a, audit.Query{Kind: audit.KindStepSucceeded})); got != 1 {
 		t.Errorf("step.succeeded = %d, want 1", got)
 	}
 }
@@ -303,7 +302,7 @@ func TestFlappingWorkloadOpensBreaker(t *testing.T) {
 	if got := len(actions.Requests()); got != 3 {
 		t.Fatalf("runs = %d, want 3: the breaker must stop the flapping", got)
 	}
-	refused := auditRecords(t, a, store.AuditQuery{Kind: audit.KindStepRefused})
+	refused := auditRecords(t, a, audit.Query{Kind: audit.KindStepRefused})
 	if len(refused) != 3 {
 		t.Fatalf("refusals = %d, want 3", len(refused))
 	}
@@ -321,7 +320,7 @@ func TestFlappingWorkloadOpensBreaker(t *testing.T) {
 	if text, _ := hs[0].Body["text"].(string); !strings.Contains(text, "restart-flapping") || !strings.Contains(text, "did not clear") {
 		t.Errorf("notification = %v", hs[0].Body)
 	}
-	if got := len(auditRecords(t, a, store.AuditQuery{Kind: guard.KindBreakerOpened})); got != 1 {
+	if got := len(auditRecords(t, a, audit.Query{Kind: guard.KindBreakerOpened})); got != 1 {
 		t.Errorf("breaker.opened records = %d, want 1", got)
 	}
 
@@ -454,7 +453,7 @@ func TestKillSwitchAPI(t *testing.T) {
 	if code, _ := apiPost(t, a.URL()+"/api/v1/breakers/0123456789abcdef/reset", "s3cret-token", ""); code != http.StatusNotFound {
 		t.Errorf("reset of an unknown breaker = %d, want 404", code)
 	}
-	if recs := auditRecords(t, a, store.AuditQuery{Kind: guard.KindPaused}); len(recs) != 1 || !strings.HasPrefix(recs[0].Actor, "alice") {
+	if recs := auditRecords(t, a, audit.Query{Kind: guard.KindPaused}); len(recs) != 1 || !strings.HasPrefix(recs[0].Actor, "alice") {
 		t.Errorf("pause audit = %+v", recs)
 	}
 }
@@ -492,8 +491,8 @@ func TestShadowModeThroughServer(t *testing.T) {
 	if outcomes["dry_run"] != 1 || outcomes[guard.ReasonDeduped] != len(bodies)-1 {
 		t.Fatalf("decisions = %v", outcomes)
 	}
-	dry := auditRecords(t, a, store.AuditQuery{Kind: audit.KindStepDryRun})
-	refused := auditRecords(t, a, store.AuditQuery{Kind: audit.KindStepRefused})
+	dry := auditRecords(t, a, audit.Query{Kind: audit.KindStepDryRun})
+	refused := auditRecords(t, a, audit.Query{Kind: audit.KindStepRefused})
 	if len(dry) != 1 || !strings.HasPrefix(dry[0].Message, "would run (shadow mode)") {
 		t.Fatalf("dry-run records = %+v, want one \"would run\"", dry)
 	}

@@ -17,7 +17,6 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
-	"github.com/firebreak/firebreak/store"
 )
 
 const restartPlaybook = `
@@ -88,7 +87,7 @@ current-context: test
 		t.Fatalf("POST = %d %s", code, b)
 	}
 	apptest.WaitFor(t, 30*time.Second, "the restart", func() bool {
-		return len(auditRecords(t, a, store.AuditQuery{Kind: audit.KindStepSucceeded})) == 1
+		return len(auditRecords(t, a, audit.Query{Kind: audit.KindStepSucceeded})) == 1
 	})
 	after, err := c.AppsV1().Deployments("shop").Get(ctx, "cart-api", metav1.GetOptions{})
 	if err != nil {
@@ -97,7 +96,7 @@ current-context: test
 	if after.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"] == "" || after.Generation != d.Generation+1 {
 		t.Fatalf("after the restart: annotations %v, generation %d (was %d)", after.Spec.Template.Annotations, after.Generation, d.Generation)
 	}
-	rec := auditRecords(t, a, store.AuditQuery{Kind: audit.KindStepSucceeded})[0]
+	rec := auditRecords(t, a, audit.Query{Kind: audit.KindStepSucceeded})[0]
 	if before, ok := rec.Data["before"].(map[string]any); !ok || before["resourceVersion"] == nil {
 		t.Fatalf("the audit record lacks what the action observed before: %v", rec.Data)
 	}
@@ -108,7 +107,7 @@ current-context: test
 		t.Fatalf("POST = %d %s", code, b)
 	}
 	apptest.WaitFor(t, 30*time.Second, "the dedupe refusal", func() bool {
-		return len(auditRecords(t, a, store.AuditQuery{Kind: audit.KindStepRefused, Outcome: "deduped"})) == 1
+		return len(auditRecords(t, a, audit.Query{Kind: audit.KindStepRefused, Outcome: "deduped"})) == 1
 	})
 	again, err := c.AppsV1().Deployments("shop").Get(ctx, "cart-api", metav1.GetOptions{})
 	if err != nil {

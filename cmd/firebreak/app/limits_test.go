@@ -11,7 +11,6 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
-	"github.com/firebreak/firebreak/store"
 	"github.com/firebreak/firebreak/web/auth"
 )
 
@@ -71,13 +70,13 @@ func TestStaleEventsAreAuditedNotActedOn(t *testing.T) {
 		t.Fatalf("POST = %d %s", code, b)
 	}
 	apptest.WaitFor(t, 10*time.Second, "the stale record", func() bool {
-		return len(auditRecords(t, a, store.AuditQuery{Kind: audit.KindStale})) == 1
+		return len(auditRecords(t, a, audit.Query{Kind: audit.KindStale})) == 1
 	})
 	apptest.WaitFor(t, 5*time.Second, "inbox drained", func() bool { return a.DB.PendingCount() == 0 })
 	if n := len(sink.Requests()); n != 0 {
 		t.Fatalf("webhook calls for a stale event = %d, want 0", n)
 	}
-	if n := len(auditRecords(t, a, store.AuditQuery{Kind: audit.KindStepStarted})); n != 0 {
+	if n := len(auditRecords(t, a, audit.Query{Kind: audit.KindStepStarted})); n != 0 {
 		t.Fatalf("steps started = %d, want 0", n)
 	}
 }

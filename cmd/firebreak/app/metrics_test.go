@@ -20,7 +20,6 @@ import (
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/state"
-	"github.com/firebreak/firebreak/store"
 )
 
 const metricsPlaybooks = `
@@ -229,7 +228,7 @@ func TestMetricsAfterScriptedScenario(t *testing.T) {
 	}
 
 	// The audit record of the notify step holds no token; the sink got it.
-	recs, _, err := a.DB.ListAudit(context.Background(), store.AuditQuery{Playbook: "notify-crash", Kind: audit.KindStepSucceeded})
+	recs, _, err := a.DB.ListAudit(context.Background(), audit.Query{Playbook: "notify-crash", Kind: audit.KindStepSucceeded})
 	if err != nil || len(recs) != 1 {
 		t.Fatalf("step.succeeded records: %v, %v", recs, err)
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
-	"github.com/firebreak/firebreak/store"
 )
 
 // TestReadAPINeedsATokenOnceOneIsConfigured: with guards.api_token and
@@ -54,7 +53,7 @@ func TestReadAPINeedsATokenOnceOneIsConfigured(t *testing.T) {
 			t.Errorf("GET %s without a token = %d %s, want 200", path, code, body)
 		}
 	}
-	recs, _, err := a.DB.ListAudit(t.Context(), store.AuditQuery{Kind: audit.KindAuthFailed, Limit: 1000})
+	recs, _, err := a.DB.ListAudit(t.Context(), audit.Query{Kind: audit.KindAuthFailed, Limit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}

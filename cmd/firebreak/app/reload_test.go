@@ -14,7 +14,6 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
-	"github.com/firebreak/firebreak/store"
 )
 
 const reloadV1 = `
@@ -49,7 +48,7 @@ func getPlaybooks(t *testing.T, a *app.App) listed {
 
 func reloadRecords(t *testing.T, a *app.App) []audit.Record {
 	t.Helper()
-	recs, _, err := a.DB.ListAudit(context.Background(), store.AuditQuery{Kind: audit.KindReload, Limit: 100})
+	recs, _, err := a.DB.ListAudit(context.Background(), audit.Query{Kind: audit.KindReload, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

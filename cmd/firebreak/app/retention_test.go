@@ -13,7 +13,6 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
-	"github.com/firebreak/firebreak/store"
 )
 
 func TestAuditConfigSection(t *testing.T) {
@@ -90,7 +89,7 @@ func TestRetentionJobCompactsAndChainStaysVerifiable(t *testing.T) {
 	if cp.Removed != 81 || cp.RemovedThrough != 81 {
 		t.Errorf("checkpoint = %+v, want 81 removed through #81", cp)
 	}
-	left, _, err := a.DB.ListAudit(ctx, store.AuditQuery{Kind: audit.KindReceived, Limit: 100})
+	left, _, err := a.DB.ListAudit(ctx, audit.Query{Kind: audit.KindReceived, Limit: 100})
 	if err != nil || len(left) != 19 || left[0].EventID != "e81" {
 		t.Fatalf("kept records: %d, %v", len(left), err)
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
-	"github.com/firebreak/firebreak/store"
 )
 
 const retryPlaybook = `
@@ -59,12 +58,12 @@ func TestWebhookRetriesThenSucceedsOrGivesUp(t *testing.T) {
 				t.Fatalf("POST = %d %s", code, b)
 			}
 			apptest.WaitFor(t, 20*time.Second, "the step's outcome", func() bool {
-				return len(auditRecords(t, a, store.AuditQuery{Kind: tc.wantKind})) == 1
+				return len(auditRecords(t, a, audit.Query{Kind: tc.wantKind})) == 1
 			})
 			if n := calls.Load(); n != tc.wantCalls {
 				t.Fatalf("calls = %d, want %d", n, tc.wantCalls)
 			}
-			rec := auditRecords(t, a, store.AuditQuery{Kind: tc.wantKind})[0]
+			rec := auditRecords(t, a, audit.Query{Kind: tc.wantKind})[0]
 			if got := rec.Data["attempts"]; got != float64(3) {
 				t.Fatalf("attempts recorded = %v, want 3", got)
 			}

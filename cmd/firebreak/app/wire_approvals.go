@@ -171,7 +171,7 @@ func setupApprovals(a *App) error {
 		},
 		Trail: func(ctx context.Context, eventID, playbook string, since time.Time) ([]audit.Record, error) {
 			var out []audit.Record
-			q := store.AuditQuery{EventID: eventID, Playbook: playbook, Since: since, Limit: 1000}
+			q := audit.Query{EventID: eventID, Playbook: playbook, Since: since, Limit: 1000}
 			for {
 				recs, next, err := db.ListAudit(ctx, q)
 				if err != nil {
