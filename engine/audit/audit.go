@@ -78,6 +78,7 @@ type Query struct {
 	Until time.Time
 }
 
+// Match reports whether r passes every filter of q but the paging ones.
 func (q Query) Match(r *Record) bool {
 	return (q.EventID == "" || r.EventID == q.EventID) &&
 		(q.Playbook == "" || r.Playbook == q.Playbook) &&
