@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -37,23 +36,27 @@ func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, 
 	// serial section of ingest, so it only does puts.
 	enc := make([]encodedEvent, len(events))
 	groupSize := make([]int, len(events))
-	var lastRaw []byte
 	for i := range events {
-		bare, raw, err := encodeBare(&events[i], &lastRaw)
-		if err != nil {
-			return nil, fmt.Errorf("encode event %s: %w", events[i].ID, err)
-		}
-		enc[i] = encodedEvent{bare: bare, raw: raw, group: i}
-		if i > 0 && len(raw) > 0 && sameBytes(raw, enc[i-1].raw) {
+		enc[i] = encodedEvent{raw: events[i].Raw, group: i}
+		if i > 0 && len(enc[i].raw) > 0 && sameBytes(enc[i].raw, enc[i-1].raw) {
 			enc[i].group = enc[i-1].group
 		}
 		groupSize[enc[i].group]++
 	}
-	for i := range enc {
-		if len(enc[i].raw) == 0 {
-			enc[i].full = enc[i].bare
-		} else if groupSize[enc[i].group] == 1 {
-			enc[i].full = spliceMember(enc[i].bare, "raw", enc[i].raw)
+	var lastRaw []byte
+	for i := range events {
+		inline := len(enc[i].raw) > 0 && groupSize[enc[i].group] == 1
+		open, err := encodeOpen(&events[i], inline, &lastRaw)
+		if err != nil {
+			return nil, fmt.Errorf("encode event %s: %w", events[i].ID, err)
+		}
+		switch {
+		case len(enc[i].raw) == 0:
+			enc[i].full = append(open, '}')
+		case inline:
+			enc[i].full = appendMember(open, "raw", enc[i].raw)
+		default:
+			enc[i].open = open
 		}
 	}
 	seqs := make([]uint64, len(events))
@@ -90,7 +93,7 @@ func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, 
 						return err
 					}
 				}
-				v = spliceMember(enc[i].bare, "raw_ref", strconv.AppendUint(nil, ref, 10))
+				v = appendUintMember(enc[i].open, "raw_ref", ref)
 			}
 			if err := inbox.Put(k, v); err != nil {
 				return err
@@ -112,9 +115,10 @@ func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, 
 }
 
 // encodedEvent is an event ready to store: full when it needs no shared
-// body, else bare plus the body to store once for its group.
+// body, else the open object (appendEventOpen) plus the body to store once
+// for its group.
 type encodedEvent struct {
-	bare, raw, full []byte
+	open, raw, full []byte
 	group           int
 }
 
@@ -243,40 +247,35 @@ func (tx *Tx) Finish(seq uint64) error {
 // appendFill is the fill percent for buckets whose keys only grow.
 const appendFill = 0.95
 
-// encodeBare marshals ev without its body and returns the body apart, so
-// that it is spliced in rather than re-encoded: encoding/json would compact
-// a RawMessage byte by byte for every event of a request. The body is
-// checked to be JSON once per distinct slice (lastRaw remembers the last
-// one found valid).
-func encodeBare(ev *event.Event, lastRaw *[]byte) (bare, raw []byte, err error) {
-	raw = ev.Raw
-	if len(raw) == 0 {
-		bare, err = json.Marshal(ev)
-		return bare, nil, err
+// encodeOpen encodes ev without its body, leaving the object open
+// (appendEventOpen) for the caller to add the body, or a reference to it,
+// without re-encoding it: encoding/json would compact a RawMessage byte by
+// byte for every event of a request. inline says the body will follow, to
+// size the buffer for it. The body is checked to be JSON once per distinct
+// slice (lastRaw remembers the last one found valid).
+func encodeOpen(ev *event.Event, inline bool, lastRaw *[]byte) ([]byte, error) {
+	raw := ev.Raw
+	size := 1024
+	if inline {
+		size += len(raw) + len(`,"raw":}`)
 	}
-	cp := *ev
-	cp.Raw = nil
-	if bare, err = json.Marshal(&cp); err != nil {
-		return nil, nil, err
+	open, ok := appendEventOpen(make([]byte, 0, size), ev)
+	if !ok {
+		cp := *ev
+		cp.Raw = nil
+		b, err := json.Marshal(&cp)
+		if err != nil {
+			return nil, err
+		}
+		open = b[:len(b)-1] // drop the closing brace
 	}
-	if !sameBytes(raw, *lastRaw) {
+	if len(raw) > 0 && !sameBytes(raw, *lastRaw) {
 		if !json.Valid(raw) {
-			return nil, nil, errors.New("raw payload is not valid JSON")
+			return nil, errors.New("raw payload is not valid JSON")
 		}
 		*lastRaw = raw
 	}
-	return bare, raw, nil
-}
-
-// spliceMember adds "name":value as the last member of the JSON object obj.
-func spliceMember(obj []byte, name string, value []byte) []byte {
-	out := make([]byte, 0, len(obj)+len(name)+len(value)+4)
-	out = append(out, obj[:len(obj)-1]...) // drop the closing brace
-	out = append(out, ',', '"')
-	out = append(out, name...)
-	out = append(out, '"', ':')
-	out = append(out, value...)
-	return append(out, '}')
+	return open, nil
 }
 
 // sameBytes reports whether a and b are the same slice of memory.
