@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"math"
 	"slices"
 	"strconv"
 	"time"
@@ -18,7 +19,7 @@ import (
 //
 // ok is false when the event holds what only encoding/json can write or
 // refuse (a time outside the years 0–9999, a Fields value it cannot
-// encode): the caller then uses json.Marshal. FuzzAppendEvent checks that
+// encode, such as NaN): the caller then uses json.Marshal. FuzzAppendEvent checks that
 // the output is json.Marshal's, byte for byte.
 func appendEventOpen(b []byte, ev *event.Event) (out []byte, ok bool) {
 	b = append(b, `{"id":`...)
@@ -35,12 +36,10 @@ func appendEventOpen(b []byte, ev *event.Event) (out []byte, ok bool) {
 	b = appendStringMap(b, `,"labels":`, ev.Labels)
 	b = appendStringMap(b, `,"annotations":`, ev.Annotations)
 	if len(ev.Fields) > 0 {
-		f, err := json.Marshal(ev.Fields)
-		if err != nil {
+		b = append(b, `,"fields":`...)
+		if b, ok = appendAny(b, ev.Fields); !ok {
 			return b, false
 		}
-		b = append(b, `,"fields":`...)
-		b = append(b, f...)
 	}
 	b = appendOptString(b, `,"namespace":`, ev.Namespace)
 	b = appendOptString(b, `,"workload":`, ev.Workload)
@@ -77,8 +76,9 @@ func appendOptString(b []byte, member, s string) []byte {
 
 // appendStringMap appends a map member with its keys sorted, as
 // encoding/json does; an empty map is omitted (omitempty).
+// member is empty for a map that is a value rather than a member.
 func appendStringMap(b []byte, member string, m map[string]string) []byte {
-	if len(m) == 0 {
+	if len(m) == 0 && member != "" {
 		return b
 	}
 	keys := make([]string, 0, len(m))
@@ -97,6 +97,95 @@ func appendStringMap(b []byte, member string, m map[string]string) []byte {
 		b = appendString(b, m[k])
 	}
 	return append(b, '}')
+}
+
+// appendAny appends v as encoding/json marshals it. The value types that
+// decoders put in Fields are written here; any other goes through
+// json.Marshal. ok is false where json.Marshal fails.
+func appendAny(b []byte, v any) ([]byte, bool) {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), true
+	case string:
+		return appendString(b, x), true
+	case bool:
+		return strconv.AppendBool(b, x), true
+	case float64:
+		return appendFloat(b, x)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), true
+	case int64:
+		return strconv.AppendInt(b, x, 10), true
+	case map[string]string:
+		if x == nil {
+			return append(b, "null"...), true
+		}
+		return appendStringMap(b, "", x), true
+	case map[string]any:
+		if x == nil {
+			return append(b, "null"...), true
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k)
+			b = append(b, ':')
+			var ok bool
+			if b, ok = appendAny(b, x[k]); !ok {
+				return b, false
+			}
+		}
+		return append(b, '}'), true
+	case []any:
+		if x == nil {
+			return append(b, "null"...), true
+		}
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var ok bool
+			if b, ok = appendAny(b, e); !ok {
+				return b, false
+			}
+		}
+		return append(b, ']'), true
+	}
+	m, err := json.Marshal(v)
+	if err != nil {
+		return b, false
+	}
+	return append(b, m...), true
+}
+
+// appendFloat writes f as encoding/json does: the shortest decimal form
+// that reads back the same, in exponent form below 1e-6 and from 1e21,
+// with the exponent's leading zero dropped (1e-7, not 1e-07). JSON has no
+// NaN or infinities.
+func appendFloat(b []byte, f float64) ([]byte, bool) {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return b, false
+	}
+	format := byte('f')
+	if a := math.Abs(f); a != 0 && (a < 1e-6 || a >= 1e21) {
+		format = 'e'
+	}
+	b = strconv.AppendFloat(b, f, format, -1, 64)
+	if format == 'e' {
+		if n := len(b); n >= 4 && b[n-4] == 'e' && b[n-3] == '-' && b[n-2] == '0' {
+			b[n-2] = b[n-1]
+			b = b[:n-1]
+		}
+	}
+	return b, true
 }
 
 const hexDigits = "0123456789abcdef"
