@@ -76,17 +76,25 @@ func appendOptString(b []byte, member, s string) []byte {
 
 // appendStringMap appends a map member with its keys sorted, as
 // encoding/json does; an empty map is omitted (omitempty).
-// member is empty for a map that is a value rather than a member.
 func appendStringMap(b []byte, member string, m map[string]string) []byte {
-	if len(m) == 0 && member != "" {
+	if len(m) == 0 {
 		return b
 	}
+	b, _ = appendObject(append(b, member...), m, appendStringValue)
+	return b
+}
+
+func appendStringValue(b []byte, s string) ([]byte, bool) { return appendString(b, s), true }
+
+// appendObject appends m as a JSON object with its keys sorted, as
+// encoding/json does, writing each value with value; ok is false when
+// value fails.
+func appendObject[V any](b []byte, m map[string]V, value func([]byte, V) ([]byte, bool)) ([]byte, bool) {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	b = append(b, member...)
 	b = append(b, '{')
 	for i, k := range keys {
 		if i > 0 {
@@ -94,9 +102,12 @@ func appendStringMap(b []byte, member string, m map[string]string) []byte {
 		}
 		b = appendString(b, k)
 		b = append(b, ':')
-		b = appendString(b, m[k])
+		var ok bool
+		if b, ok = value(b, m[k]); !ok {
+			return b, false
+		}
 	}
-	return append(b, '}')
+	return append(b, '}'), true
 }
 
 // appendAny appends v as encoding/json marshals it. The value types that
@@ -120,29 +131,12 @@ func appendAny(b []byte, v any) ([]byte, bool) {
 		if x == nil {
 			return append(b, "null"...), true
 		}
-		return appendStringMap(b, "", x), true
+		return appendObject(b, x, appendStringValue)
 	case map[string]any:
 		if x == nil {
 			return append(b, "null"...), true
 		}
-		keys := make([]string, 0, len(x))
-		for k := range x {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		b = append(b, '{')
-		for i, k := range keys {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = appendString(b, k)
-			b = append(b, ':')
-			var ok bool
-			if b, ok = appendAny(b, x[k]); !ok {
-				return b, false
-			}
-		}
-		return append(b, '}'), true
+		return appendObject(b, x, appendAny)
 	case []any:
 		if x == nil {
 			return append(b, "null"...), true
