@@ -36,6 +36,7 @@ var PlaybookKeys = []Key{
 	{Name: "approval", Type: "mapping", Doc: "How approvals of this playbook's steps work.", Sub: []Key{
 		{Name: "expires", Type: "duration", Default: "30m", Doc: "An undecided approval is denied after this long."},
 		{Name: "approvers", Type: "int ≥ 1", Default: "1", Doc: "Distinct people who must approve (2 for a two-person rule)."},
+		{Name: "requester", Type: "expr", Default: "nobody", Doc: "Expression naming who asked for the action, as a Slack user id or api:TOKEN-NAME (such as event.labels.requested_by, for an alert a chat-ops bot raised); shown in the request, and under a two-person rule that person's approval does not count."},
 	}},
 	{Name: "steps", Type: "list of steps", Required: true, Doc: "Steps run in order when the rule matches a firing or resolved event."},
 	{Name: "on_resolved", Type: "list of steps", Doc: "Steps run when the alert (same fingerprint) that made this playbook act resolves."},

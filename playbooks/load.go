@@ -656,6 +656,12 @@ func (c *ctx) approval(n *yaml.Node) *Approval {
 	if f, ok := fs["approvers"]; ok {
 		a.Approvers, _ = c.integer(f, "approval.approvers", 1)
 	}
+	if f, ok := fs["requester"]; ok {
+		if s, ok := c.str(f, "approval.requester"); ok {
+			a.Requester = s
+			a.requester = c.compile(f.val, "approval.requester", s)
+		}
+	}
 	return a
 }
 

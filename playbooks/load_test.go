@@ -206,6 +206,47 @@ steps:
 	}
 }
 
+func TestApprovalRequester(t *testing.T) {
+	set := mustParse(t, `
+name: by-label
+match: 'true'
+approval: {approvers: 2, requester: event.labels.requested_by}
+steps:
+  - action: webhook.notify
+    with: {url: "http://x"}
+---
+name: by-field
+match: 'true'
+approval: {requester: 'event.fields["chatops.user"]'}
+steps:
+  - action: webhook.notify
+    with: {url: "http://x"}
+---
+name: unnamed
+match: 'true'
+steps:
+  - action: webhook.notify
+    with: {url: "http://x"}
+`)
+	byLabel, byField, unnamed := set.Playbooks[0], set.Playbooks[1], set.Playbooks[2]
+	if byLabel.Approval == nil || byLabel.Approval.Approvers != 2 || byLabel.Approval.Requester != "event.labels.requested_by" {
+		t.Fatalf("approval = %+v", byLabel.Approval)
+	}
+	ev := sampleEvent()
+	for _, p := range []*playbooks.Playbook{byLabel, byField, unnamed} {
+		if who, err := p.RequestedBy(ev); err != nil || who != "" {
+			t.Errorf("%s: RequestedBy of an event without a requester = %q, %v; want nobody", p.Name, who, err)
+		}
+	}
+	ev.Labels["requested_by"] = "U0ALICE"
+	ev.Fields["chatops.user"] = "U0BOB"
+	for p, want := range map[*playbooks.Playbook]string{byLabel: "U0ALICE", byField: "U0BOB", unnamed: ""} {
+		if who, err := p.RequestedBy(ev); err != nil || who != want {
+			t.Errorf("%s: RequestedBy = %q, %v; want %q", p.Name, who, err, want)
+		}
+	}
+}
+
 // TestPrefilterAgrees checks that the prefilter never changes a verdict:
 // every rule gives the same answer as an equivalent rule it cannot see through.
 func TestPrefilterAgrees(t *testing.T) {

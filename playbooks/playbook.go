@@ -73,6 +73,10 @@ type Approval struct {
 	Expires time.Duration
 	// Approvers is how many distinct people must approve (two-person rule: 2).
 	Approvers int
+	// Requester is an expr expression naming who asked for the action;
+	// empty means nobody but the playbook.
+	Requester string
+	requester *vm.Program
 }
 
 // Step is one action of a playbook.
@@ -143,6 +147,22 @@ func (p *Playbook) DedupeKey(ev *event.Event) (string, error) {
 	out, err := eval(p.Dedupe.key, ev, p.clk.fn())
 	if err != nil {
 		return "", fmt.Errorf("dedupe key: %w", err)
+	}
+	return stringify(out), nil
+}
+
+// RequestedBy evaluates approval.requester for ev: who asked for the
+// playbook's actions, or "" when the playbook does not say.
+func (p *Playbook) RequestedBy(ev *event.Event) (string, error) {
+	if p.Approval == nil || p.Approval.requester == nil {
+		return "", nil
+	}
+	out, err := eval(p.Approval.requester, ev, p.clk.fn())
+	if err != nil {
+		return "", fmt.Errorf("approval.requester: %w", err)
+	}
+	if out == nil {
+		return "", nil
 	}
 	return stringify(out), nil
 }

@@ -58,6 +58,7 @@ func TestExprErrorPositions(t *testing.T) {
 		{"literal with anchor and tag", head + "match: &r !!str |\n  event.name ==\n    bogus\n" + step, 0},
 		{"folded keep with anchor", head + "match: &r >+\n  event.name == \"a\"\n  || bogus\n\n" + step, 0},
 		{"dedupe key", head + "match: 'true'\ndedupe:\n  key: event.labels.ns + bogus\n  window: 1m\n" + step, 0},
+		{"approval requester", head + "match: 'true'\napproval:\n  approvers: 2\n  requester: event.labels.by ?? bogus\n" + step, 0},
 		{"cidr constant", head + "match: cidr(event.src_ip, \"10.0.0.0/8\",\n  \"bogus\")\n" + step, -1},
 	}
 	for _, tt := range tests {

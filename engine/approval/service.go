@@ -67,8 +67,9 @@ type Config struct {
 	// Trail, when set, lets the gate report the approved step's outcome in
 	// the Slack message.
 	Trail TrailFunc
-	// Requester names who asked for a plan, when known (an API token's
-	// identity); nil means nobody but the playbook.
+	// Requester names who asked for a plan, when known: the app evaluates
+	// the playbook's approval.requester. Nil or "" means nobody but the
+	// playbook.
 	Requester func(p *engine.Plan) string
 	// Now is the clock (default time.Now); expiry is judged by it.
 	Now func() time.Time

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -37,7 +38,7 @@ const apprPlaybook = `
 name: restart-cart-with-approval
 description: ask a human before telling the deploy bot to restart
 match: event.source == "alertmanager" && event.status == "firing" && event.name == "KubeDeploymentReplicasMismatch"
-approval: { expires: 30m, approvers: %d }
+approval: { %s }
 steps:
   - action: webhook.notify
     approval: required
@@ -76,15 +77,24 @@ type apprEnv struct {
 	sink  *apptest.Sink
 	cfg   app.Config
 	a     *app.App
+	// extraLabels are added to the alert fire posts.
+	extraLabels map[string]string
 }
 
 func newApprEnv(t *testing.T, approvers int) *apprEnv {
 	t.Helper()
-	e := &apprEnv{t: t, clock: &apprClock{t: time.Now().UTC().Truncate(time.Second)}}
+	return newApprEnvWith(t, fmt.Sprintf("expires: 30m, approvers: %d", approvers), nil)
+}
+
+// newApprEnvWith starts the app with the playbook's approval mapping given
+// as its flow-style content, and the alert carrying extra labels.
+func newApprEnvWith(t *testing.T, approvalKeys string, extraLabels map[string]string) *apprEnv {
+	t.Helper()
+	e := &apprEnv{t: t, clock: &apprClock{t: time.Now().UTC().Truncate(time.Second)}, extraLabels: extraLabels}
 	e.slack = slackfake.New(t)
 	e.slack.Groups["S0ONCALL"] = []string{apprGroupUser}
 	e.sink = apptest.NewSink(t)
-	e.cfg = apptest.Config(t, fmt.Sprintf(apprPlaybook, approvers, e.sink.URL))
+	e.cfg = apptest.Config(t, fmt.Sprintf(apprPlaybook, approvalKeys, e.sink.URL))
 	e.cfg.Approvals = app.ApprovalsConfig{
 		SlackChannel:  "#incident-approvals",
 		SigningSecret: apprSecret,
@@ -110,8 +120,10 @@ func (e *apprEnv) start() {
 // fire posts a firing (or resolved) Alertmanager alert for cart-api.
 func (e *apprEnv) fire(status string) {
 	e.t.Helper()
+	labels := map[string]string{"alertname": "KubeDeploymentReplicasMismatch", "namespace": "shop", "deployment": "cart-api", "severity": "critical"}
+	maps.Copy(labels, e.extraLabels)
 	body := apptest.AlertmanagerPayload(status, apptest.Alert{
-		Labels:      map[string]string{"alertname": "KubeDeploymentReplicasMismatch", "namespace": "shop", "deployment": "cart-api", "severity": "critical"},
+		Labels:      labels,
 		Annotations: map[string]string{"summary": "cart-api has 1 of 3 replicas"},
 		StartsAt:    e.clock.Now(), Fingerprint: "fp-cart-api",
 	})
@@ -498,6 +510,55 @@ func TestTwoPersonRuleAcrossSlackAndAPI(t *testing.T) {
 	}
 }
 
+// A playbook names who asked for its action (approval.requester): under the
+// two-person rule that person's click does not count, two others must
+// approve, and the request says who asked.
+func TestTwoPersonRuleRefusesTheRequester(t *testing.T) {
+	e := newApprEnvWith(t, "expires: 30m, approvers: 2, requester: event.labels.requested_by", map[string]string{"requested_by": apprUser})
+	msg := e.requested()
+	if !strings.Contains(msg.Text(), "Requested by <@"+apprUser+">") {
+		t.Errorf("message does not name the requester:\n%s", msg.Text())
+	}
+	if p := e.approvals("pending"); len(p) != 1 || p[0].RequestedBy != apprUser {
+		t.Fatalf("pending = %+v, want requested by %s", p, apprUser)
+	}
+	e.click(e.callback(msg, slack.ActionApprove, apprUser))
+	eph := e.slack.WaitCalls(t, "chat.postEphemeral", 1, 5*time.Second)
+	if eph[0].Form.Get("user") != apprUser || !strings.Contains(eph[0].Form.Get("text"), "You requested this action") {
+		t.Errorf("ephemeral reply = %v", eph[0].Form)
+	}
+	recs := e.waitApprovalRecords(1)
+	if recs[0].Outcome != approval.OutcomeRefused || recs[0].Actor != apprUser {
+		t.Errorf("audit = %+v", recs[0])
+	}
+	if p := e.approvals("pending"); len(p) != 1 || len(p[0].Approvals) != 0 {
+		t.Fatalf("the requester's click counted: %+v", p)
+	}
+	// Two others: a member of the allowed group in Slack, then the API.
+	e.click(e.callback(msg, slack.ActionApprove, apprGroupUser))
+	e.lastUpdateWith("(1 of 2)")
+	p := e.approvals("pending")
+	if len(p) != 1 {
+		t.Fatalf("pending = %+v", p)
+	}
+	if code, body := e.apiDecide(p[0].ID, "approve", apprToken, p[0].PlanHash); code != http.StatusOK {
+		t.Fatalf("API approve = %d %s", code, body)
+	}
+	apptest.WaitFor(t, 10*time.Second, "the approved webhook call", func() bool { return len(e.sink.Requests()) == 1 })
+}
+
+// Without the label the expression names nobody, and the requester's
+// exemption does not apply.
+func TestRequesterAbsentNamesNobody(t *testing.T) {
+	e := newApprEnvWith(t, "expires: 30m, approvers: 2, requester: event.labels.requested_by", nil)
+	msg := e.requested()
+	if strings.Contains(msg.Text(), "Requested by") {
+		t.Errorf("message names a requester:\n%s", msg.Text())
+	}
+	e.click(e.callback(msg, slack.ActionApprove, apprUser))
+	e.lastUpdateWith("(1 of 2)")
+}
+
 func TestApprovalExpiresOnTheInjectedClock(t *testing.T) {
 	e := newApprEnv(t, 1)
 	msg := e.requested()
@@ -625,7 +686,7 @@ func TestApprovalReusesTheSlackNotifyClient(t *testing.T) {
 	e := &apprEnv{t: t, clock: &apprClock{t: time.Now().UTC().Truncate(time.Second)}}
 	e.slack = slackfake.New(t)
 	e.sink = apptest.NewSink(t)
-	e.cfg = apptest.Config(t, fmt.Sprintf(apprPlaybook, 1, e.sink.URL))
+	e.cfg = apptest.Config(t, fmt.Sprintf(apprPlaybook, "expires: 30m, approvers: 1", e.sink.URL))
 	e.cfg.Actions.Slack.Token = slackfake.Token
 	e.cfg.Actions.Slack.APIURL = e.slack.APIURL()
 	e.cfg.Actions.Slack.DefaultChannel = "#sre"

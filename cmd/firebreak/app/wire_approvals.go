@@ -163,6 +163,15 @@ func setupApprovals(a *App) error {
 		Store: db, Slack: sc, Channel: cfg.SlackChannel,
 		AllowedUsers: cfg.AllowedUsers, AllowedGroups: cfg.AllowedGroups,
 		DefaultExpiry: time.Duration(cfg.DefaultExpiry), DefaultApprovers: cfg.Approvers,
+		Requester: func(p *engine.Plan) string {
+			who, err := p.Playbook.RequestedBy(p.Event)
+			if err != nil {
+				// The request still goes out; under a two-person rule it
+				// needs that many approvers, none of them exempted.
+				log.Warn("approval requester could not be evaluated", "playbook", p.Playbook.Name, "event", p.Event.ID, "error", err)
+			}
+			return who
+		},
 		Continue: func(ctx context.Context, seq uint64, playbook, phase string, from int, approvedBy string) error {
 			if a.Engine == nil {
 				return errors.New("the engine is not running")
