@@ -815,7 +815,11 @@ func formatDecision(d replay.Decision) string {
 	}
 	parts := []string{"matched " + strings.Join(d.Matched, ", ")}
 	for _, s := range d.Steps {
-		parts = append(parts, fmt.Sprintf("[%s#%d %s: %s]", s.Playbook, s.Index, s.Action, s.Decision))
+		step := s.Playbook + "#" + strconv.Itoa(s.Index)
+		if s.Phase == replay.PhaseOnResolved {
+			step = s.Playbook + " on_resolved#" + strconv.Itoa(s.Index)
+		}
+		parts = append(parts, fmt.Sprintf("[%s %s: %s]", step, s.Action, s.Decision))
 	}
 	return strings.Join(parts, " ")
 }

@@ -226,3 +226,77 @@ func TestReplayShowsCandidateDifferencesAndChangesNothing(t *testing.T) {
 		}
 	})
 }
+
+const replayOnResolved = `
+name: crash-and-clear
+description: tell the sink about a crash loop, and again when it clears
+match: event.source == "alertmanager" && event.status == "firing" && event.name == "KubePodCrashLooping"
+steps:
+  - action: webhook.notify
+    timeout: 5s
+    with: { url: "%[1]s/crash" }
+on_resolved:
+  - action: webhook.notify
+    timeout: 5s
+    with: { url: "%[1]s/%[2]s", body: { text: "{{ event.labels.pod }} cleared" } }
+`
+
+// Replay covers on_resolved: the steps the engine ran for a resolve are
+// read back from the trail, the current set agrees with them, and a
+// candidate that changes an on_resolved step shows the change on the
+// resolve's event.
+func TestReplayComparesOnResolvedSteps(t *testing.T) {
+	sink := apptest.NewSink(t)
+	a := apptest.Start(t, apptest.Config(t, fmt.Sprintf(replayOnResolved, sink.URL, "cleared")), app.Options{})
+	alert := replayAlert("KubePodCrashLooping", "shop", "a", "critical", "fp-9")
+	for i, status := range []string{"firing", "resolved"} {
+		if code, body := apptest.Post(t, a.URL()+"/hooks/alertmanager", apptest.AlertmanagerPayload(status, alert)); code != http.StatusAccepted {
+			t.Fatalf("POST %s = %d %s", status, code, body)
+		}
+		apptest.WaitFor(t, 10*time.Second, status+" processed", func() bool { return a.Engine.Processed() == uint64(i+1) })
+	}
+	if reqs := sink.Requests(); len(reqs) != 2 || reqs[1].Body["text"] != "a cleared" {
+		t.Fatalf("sink requests = %+v, want the step then the on_resolved step", reqs)
+	}
+	before, err := a.DB.Digest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	replayWith := func(candidate string) replay.Report {
+		t.Helper()
+		req := app.ReplayRequest{Since: "1h"}
+		if candidate != "" {
+			req.Playbooks = map[string]string{"candidate.yaml": candidate}
+		}
+		body, _ := json.Marshal(req)
+		code, out := apptest.Post(t, a.URL()+"/api/v1/replay", body)
+		if code != http.StatusOK {
+			t.Fatalf("POST /api/v1/replay = %d %s", code, out)
+		}
+		var rep replay.Report
+		if err := json.Unmarshal(out, &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	rep := replayWith("")
+	if rep.Summary.Changed != 0 || len(rep.Events) != 2 {
+		t.Fatalf("against the current set: %+v", rep)
+	}
+	then := rep.Events[1].Then.Steps
+	if len(then) != 1 || then[0].Phase != replay.PhaseOnResolved || then[0].Decision != "ok" {
+		t.Errorf("the resolve's recorded steps = %+v, want its on_resolved step, ok", then)
+	}
+	rep = replayWith(fmt.Sprintf(replayOnResolved, sink.URL, "all-clear"))
+	want := fmt.Sprintf(`crash-and-clear on_resolved step 0 (webhook.notify): parameters change: url %q → %q`, sink.URL+"/cleared", sink.URL+"/all-clear")
+	if got := rep.Events[1].Differences; len(got) != 1 || got[0] != want || rep.Summary.ParamChanges != 1 || len(rep.Events[0].Differences) != 0 {
+		t.Errorf("differences = %q (summary %+v), want only %q on the resolve", got, rep.Summary, want)
+	}
+	after, err := a.DB.Digest(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before != after || len(sink.Requests()) != 2 {
+		t.Error("replay changed the store or ran an action")
+	}
+}

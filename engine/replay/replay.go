@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -59,9 +60,18 @@ const (
 	DecisionStale       = "stale" // the event was stale: no step is planned
 )
 
+// Phases of a playbook's steps, as the engine names them.
+const (
+	PhaseSteps      = "steps"
+	PhaseOnResolved = "on_resolved"
+)
+
 // Step is one step's decision.
 type Step struct {
-	Playbook string         `json:"playbook"`
+	Playbook string `json:"playbook"`
+	// Phase is steps, or on_resolved for a step the playbook runs when an
+	// alert it acted on resolves.
+	Phase    string         `json:"phase"`
 	Index    int            `json:"index"`
 	Action   string         `json:"action"`
 	Decision string         `json:"decision"`
@@ -72,7 +82,8 @@ type Step struct {
 type Decision struct {
 	// Matched lists the playbooks whose rule matched, sorted.
 	Matched []string `json:"matched"`
-	// Steps lists step decisions, by playbook then index.
+	// Steps lists step decisions, by playbook, phase (on_resolved first,
+	// as the engine runs them) and index.
 	Steps []Step `json:"steps,omitempty"`
 }
 
@@ -146,6 +157,7 @@ func Run(ctx context.Context, src Source, opts Options) (*Report, error) {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
 	rep := &Report{Since: opts.Since, Until: opts.Until, Events: []Event{}, Summary: Summary{NewlyMatched: map[string]int{}, NoLongerMatched: map[string]int{}}}
+	acted := &actedOn{marks: map[string]bool{}, fired: map[string]bool{}}
 	for _, s := range evs {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -156,7 +168,7 @@ func Run(ctx context.Context, src Source, opts Options) (*Report, error) {
 		}
 		r := Event{Seq: s.seq, EventID: s.ev.ID, Source: s.ev.Source, Name: s.ev.Name, Status: s.ev.Status, ReceivedAt: s.ev.ReceivedAt}
 		r.Then, r.Recorded = then(recs)
-		r.Now = now(&s.ev, opts)
+		r.Now = now(&s.ev, opts, acted, r.Then)
 		rep.Summary.Events++
 		if !r.Recorded {
 			rep.Summary.Unrecorded++
@@ -173,8 +185,8 @@ func then(recs []audit.Record) (Decision, bool) {
 	var d Decision
 	recorded := false
 	type key struct {
-		pb  string
-		idx int
+		pb, phase string
+		idx       int
 	}
 	steps := map[key]*Step{}
 	var order []key
@@ -188,13 +200,14 @@ func then(recs []audit.Record) (Decision, bool) {
 		if r.Step == nil || r.Playbook == "" {
 			continue
 		}
-		if ph, _ := r.Data["phase"].(string); ph != "" && ph != "steps" {
-			continue // on_resolved steps are decided by another event's history
+		phase, _ := r.Data["phase"].(string)
+		if phase == "" {
+			phase = PhaseSteps
 		}
-		k := key{r.Playbook, *r.Step}
+		k := key{r.Playbook, phase, *r.Step}
 		st, ok := steps[k]
 		if !ok {
-			st = &Step{Playbook: r.Playbook, Index: *r.Step, Action: r.Action}
+			st = &Step{Playbook: r.Playbook, Phase: phase, Index: *r.Step, Action: r.Action}
 			steps[k] = st
 			order = append(order, k)
 		}
@@ -209,46 +222,97 @@ func then(recs []audit.Record) (Decision, bool) {
 		}
 	}
 	sort.Strings(d.Matched)
-	sort.Slice(order, func(i, j int) bool {
-		if order[i].pb != order[j].pb {
-			return order[i].pb < order[j].pb
-		}
-		return order[i].idx < order[j].idx
-	})
 	for _, k := range order {
 		d.Steps = append(d.Steps, *steps[k])
 	}
+	sortSteps(d.Steps)
 	return d, recorded
 }
 
+// sortSteps orders steps by playbook, then phase (on_resolved first: the
+// engine closes out a resolved alert before it runs the steps of the
+// playbooks its resolve matches), then index.
+func sortSteps(steps []Step) {
+	sort.SliceStable(steps, func(i, j int) bool {
+		a, b := steps[i], steps[j]
+		if a.Playbook != b.Playbook {
+			return a.Playbook < b.Playbook
+		}
+		if a.Phase != b.Phase {
+			return a.Phase == PhaseOnResolved
+		}
+		return a.Index < b.Index
+	})
+}
+
+// actedOn follows, in replay order, the alerts each playbook would now
+// have acted on: their resolve runs its on_resolved steps.
+type actedOn struct {
+	marks map[string]bool // playbook|fingerprint, as the engine's marks
+	fired map[string]bool // fingerprints whose firing event was replayed
+}
+
 // now evaluates ev against the set: rules, when conditions, templates.
-func now(ev *event.Event, opts Options) Decision {
+//
+// A resolved alert also runs the on_resolved steps of every playbook that
+// acted on it while it fired, as the engine does. acted carries that
+// across the replay: a playbook acts on a firing alert when it would plan
+// one of its steps now (replay cannot foresee a guard's refusal). An alert
+// that fired before the replayed range is known by its recorded history
+// alone: the playbooks whose on_resolved steps the trail holds for it.
+func now(ev *event.Event, opts Options, acted *actedOn, recorded Decision) Decision {
 	var d Decision
+	stale := ev.Stale && !opts.ActOnStale
+	if ev.Status == event.StatusResolved && ev.Fingerprint != "" && !stale {
+		ranThen := map[string]bool{}
+		if !acted.fired[ev.Fingerprint] {
+			for _, st := range recorded.Steps {
+				if st.Phase == PhaseOnResolved {
+					ranThen[st.Playbook] = true
+				}
+			}
+		}
+		for _, pb := range opts.Playbooks.Playbooks {
+			key := pb.Name + "|" + ev.Fingerprint
+			if !acted.marks[key] && !ranThen[pb.Name] {
+				continue
+			}
+			delete(acted.marks, key) // closed out, as the engine deletes its mark
+			for _, st := range pb.OnResolved {
+				d.Steps = append(d.Steps, planStep(ev, pb, PhaseOnResolved, st, opts))
+			}
+		}
+		// The resolve is now the alert's latest word: a later resolve of
+		// the same fingerprint runs nothing unless it fires again.
+		acted.fired[ev.Fingerprint] = true
+	}
+	if ev.Status == event.StatusFiring && ev.Fingerprint != "" {
+		acted.fired[ev.Fingerprint] = true
+	}
 	for _, pb := range opts.Playbooks.Playbooks {
 		ok, err := pb.Matches(ev)
 		if err != nil || !ok {
 			continue
 		}
 		d.Matched = append(d.Matched, pb.Name)
-		if ev.Stale && !opts.ActOnStale {
+		if stale {
 			continue
 		}
 		for _, st := range pb.Steps {
-			d.Steps = append(d.Steps, planStep(ev, pb, st, opts))
+			s := planStep(ev, pb, PhaseSteps, st, opts)
+			if planned(s.Decision) && ev.Status == event.StatusFiring && ev.Fingerprint != "" {
+				acted.marks[pb.Name+"|"+ev.Fingerprint] = true
+			}
+			d.Steps = append(d.Steps, s)
 		}
 	}
 	sort.Strings(d.Matched)
-	sort.SliceStable(d.Steps, func(i, j int) bool {
-		if d.Steps[i].Playbook != d.Steps[j].Playbook {
-			return d.Steps[i].Playbook < d.Steps[j].Playbook
-		}
-		return d.Steps[i].Index < d.Steps[j].Index
-	})
+	sortSteps(d.Steps)
 	return d
 }
 
-func planStep(ev *event.Event, pb *playbooks.Playbook, st *playbooks.Step, opts Options) Step {
-	s := Step{Playbook: pb.Name, Index: st.Index, Action: st.Action}
+func planStep(ev *event.Event, pb *playbooks.Playbook, phase string, st *playbooks.Step, opts Options) Step {
+	s := Step{Playbook: pb.Name, Phase: phase, Index: st.Index, Action: st.Action}
 	run, err := st.ShouldRun(ev)
 	switch {
 	case err != nil:
@@ -342,33 +406,57 @@ func diff(th, nw Decision, sum *Summary) []string {
 			sum.NoLongerMatched[p]++
 		}
 	}
+	stepKey := func(s Step) string { return s.Playbook + "|" + s.Phase + "|" + strconv.Itoa(s.Index) }
 	nowSteps := map[string]Step{}
 	for _, s := range nw.Steps {
-		nowSteps[fmt.Sprintf("%s|%d", s.Playbook, s.Index)] = s
+		nowSteps[stepKey(s)] = s
 	}
+	thenSteps := map[string]bool{}
 	for _, t := range th.Steps {
-		if !nowSet[t.Playbook] {
-			continue
+		thenSteps[stepKey(t)] = true
+		if t.Phase == PhaseSteps && !nowSet[t.Playbook] {
+			continue // reported as no longer matching
 		}
-		n, ok := nowSteps[fmt.Sprintf("%s|%d", t.Playbook, t.Index)]
-		if !ok {
-			out = append(out, fmt.Sprintf("%s step %d (%s): was %s, the step no longer exists", t.Playbook, t.Index, t.Action, t.Decision))
+		name := fmt.Sprintf("%s step %d", t.Playbook, t.Index)
+		if t.Phase == PhaseOnResolved {
+			name = fmt.Sprintf("%s on_resolved step %d", t.Playbook, t.Index)
+		}
+		n, ok := nowSteps[stepKey(t)]
+		switch {
+		case !ok && t.Phase == PhaseOnResolved && len(pbOnResolved(nw, t.Playbook)) == 0:
+			out = append(out, fmt.Sprintf("%s (%s): was %s, now the playbook does not act on this alert's resolve", name, t.Action, t.Decision))
 			sum.StepChanges++
-			continue
-		}
-		if n.Action != t.Action {
-			out = append(out, fmt.Sprintf("%s step %d: action %s is now %s", t.Playbook, t.Index, t.Action, n.Action))
+		case !ok:
+			out = append(out, fmt.Sprintf("%s (%s): was %s, the step no longer exists", name, t.Action, t.Decision))
 			sum.StepChanges++
-			continue
-		}
-		if planned(t.Decision) != planned(n.Decision) {
-			out = append(out, fmt.Sprintf("%s step %d (%s): was %s, now %s", t.Playbook, t.Index, t.Action, t.Decision, n.Decision))
+		case n.Action != t.Action:
+			out = append(out, fmt.Sprintf("%s: action %s is now %s", name, t.Action, n.Action))
 			sum.StepChanges++
-			continue
-		}
-		if planned(n.Decision) && t.Params != nil && !reflect.DeepEqual(t.Params, n.Params) {
-			out = append(out, fmt.Sprintf("%s step %d (%s): parameters change: %s", t.Playbook, t.Index, t.Action, paramDiff(t.Params, n.Params)))
+		case planned(t.Decision) != planned(n.Decision):
+			out = append(out, fmt.Sprintf("%s (%s): was %s, now %s", name, t.Action, t.Decision, n.Decision))
+			sum.StepChanges++
+		case planned(n.Decision) && t.Params != nil && !reflect.DeepEqual(t.Params, n.Params):
+			out = append(out, fmt.Sprintf("%s (%s): parameters change: %s", name, t.Action, paramDiff(t.Params, n.Params)))
 			sum.ParamChanges++
+		}
+	}
+	// A new playbook match speaks for its steps; on_resolved steps follow
+	// no match, so each one that would now run is a difference of its own.
+	for _, n := range nw.Steps {
+		if n.Phase == PhaseOnResolved && !thenSteps[stepKey(n)] && planned(n.Decision) {
+			out = append(out, fmt.Sprintf("%s on_resolved step %d (%s): would now run, did not then", n.Playbook, n.Index, n.Action))
+			sum.StepChanges++
+		}
+	}
+	return out
+}
+
+// pbOnResolved returns the on_resolved steps of playbook in d.
+func pbOnResolved(d Decision, playbook string) []Step {
+	var out []Step
+	for _, s := range d.Steps {
+		if s.Playbook == playbook && s.Phase == PhaseOnResolved {
+			out = append(out, s)
 		}
 	}
 	return out

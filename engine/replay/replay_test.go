@@ -3,7 +3,9 @@ package replay
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,7 +65,7 @@ func loadSet(t *testing.T, text string) (*playbooks.Set, *actions.Registry) {
 	return set, reg
 }
 
-func TestThenFollowsApprovalsAndIgnoresOnResolved(t *testing.T) {
+func TestThenFollowsApprovals(t *testing.T) {
 	set, reg := loadSet(t, testPlaybooks)
 	ev := event.Event{ID: "e1", Name: "Crash", Status: "firing", Labels: map[string]string{"namespace": "shop"}, ReceivedAt: replayT0}
 	params := map[string]any{"url": "http://sink/restart", "body": map[string]any{"ns": "shop"}}
@@ -77,7 +79,6 @@ func TestThenFollowsApprovalsAndIgnoresOnResolved(t *testing.T) {
 		{Kind: audit.KindStepStarted, EventID: "e1", Playbook: "restart", Step: s0, Action: "webhook.notify", Outcome: "started", Data: map[string]any{"params": params}},
 		{Kind: audit.KindStepSucceeded, EventID: "e1", Playbook: "restart", Step: s0, Action: "webhook.notify", Outcome: "ok", Data: map[string]any{"params": params}},
 		{Kind: audit.KindApproval, EventID: "e1", Playbook: "restart", Step: s1, Action: "webhook.notify", Outcome: "denied"},
-		{Kind: audit.KindStepSucceeded, EventID: "e1", Playbook: "restart", Step: s0, Action: "slack.notify", Outcome: "ok", Data: map[string]any{"phase": "on_resolved"}},
 	}}}
 	rep, err := Run(context.Background(), src, Options{Since: replayT0, Playbooks: set, Catalog: reg})
 	if err != nil {
@@ -85,8 +86,8 @@ func TestThenFollowsApprovalsAndIgnoresOnResolved(t *testing.T) {
 	}
 	e := rep.Events[0]
 	wantThen := Decision{Matched: []string{"restart"}, Steps: []Step{
-		{Playbook: "restart", Index: 0, Action: "webhook.notify", Decision: "ok", Params: params},
-		{Playbook: "restart", Index: 1, Action: "webhook.notify", Decision: "denied"},
+		{Playbook: "restart", Phase: PhaseSteps, Index: 0, Action: "webhook.notify", Decision: "ok", Params: params},
+		{Playbook: "restart", Phase: PhaseSteps, Index: 1, Action: "webhook.notify", Decision: "denied"},
 	}}
 	if !reflect.DeepEqual(e.Then, wantThen) {
 		t.Errorf("then = %+v\nwant   %+v", e.Then, wantThen)
@@ -157,6 +158,93 @@ steps: [{ action: webhook.notify, when: "false", with: { url: "http://sink/x" } 
 				t.Errorf("differences = %q\nwant          %q", got, tc.want)
 			}
 		})
+	}
+}
+
+const onResolvedPlaybook = `
+name: restart
+description: d
+match: event.name == "Crash" && event.status == "firing"
+steps: [{ action: webhook.notify, with: { url: "http://sink/restart" } }]
+on_resolved:
+  - { action: webhook.notify, with: { url: "http://sink/%s" } }
+`
+
+// A resolved alert's on_resolved steps are replayed: recorded under the
+// resolve's event, and planned now when the playbook would have acted on
+// the alert while it fired.
+func TestReplayOnResolved(t *testing.T) {
+	_, reg := loadSet(t, testPlaybooks)
+	firing := event.Event{ID: "f1", Name: "Crash", Status: "firing", Fingerprint: "fp1", ReceivedAt: replayT0}
+	resolved := event.Event{ID: "r1", Name: "Crash", Status: "resolved", Fingerprint: "fp1", ReceivedAt: replayT0.Add(time.Minute)}
+	again := event.Event{ID: "r2", Name: "Crash", Status: "resolved", Fingerprint: "fp1", ReceivedAt: replayT0.Add(2 * time.Minute)}
+	onRes := map[string]any{"phase": PhaseOnResolved, "params": map[string]any{"url": "http://sink/resolved"}}
+	recs := map[string][]audit.Record{
+		"f1": {
+			{Kind: audit.KindReceived, EventID: "f1"}, {Kind: audit.KindMatched, EventID: "f1", Playbook: "restart"},
+			{Kind: audit.KindStepSucceeded, EventID: "f1", Playbook: "restart", Step: audit.StepIndex(0), Action: "webhook.notify", Outcome: "ok", Data: map[string]any{"phase": PhaseSteps}},
+		},
+		"r1": {
+			{Kind: audit.KindReceived, EventID: "r1"}, {Kind: audit.KindUnmatched, EventID: "r1"},
+			{Kind: audit.KindStepSucceeded, EventID: "r1", Playbook: "restart", Step: audit.StepIndex(0), Action: "webhook.notify", Outcome: "ok", Data: onRes},
+		},
+		"r2": {{Kind: audit.KindReceived, EventID: "r2"}, {Kind: audit.KindUnmatched, EventID: "r2"}},
+	}
+	tests := []struct {
+		name      string
+		candidate string
+		events    []event.Event
+		want      map[string][]string // event id → differences
+	}{
+		{"unchanged", fmt.Sprintf(onResolvedPlaybook, "resolved"), []event.Event{firing, resolved, again}, nil},
+		{"parameters change", fmt.Sprintf(onResolvedPlaybook, "cleared"), []event.Event{firing, resolved, again}, map[string][]string{
+			"r1": {`restart on_resolved step 0 (webhook.notify): parameters change: url "http://sink/resolved" → "http://sink/cleared"`},
+		}},
+		{"no longer acts", strings.Replace(fmt.Sprintf(onResolvedPlaybook, "resolved"), `event.name == "Crash"`, `event.name == "Other"`, 1), []event.Event{firing, resolved, again}, map[string][]string{
+			"f1": {`no longer matches playbook "restart"`},
+			"r1": {`restart on_resolved step 0 (webhook.notify): was ok, now the playbook does not act on this alert's resolve`},
+		}},
+		{"on_resolved removed", strings.Split(fmt.Sprintf(onResolvedPlaybook, "resolved"), "on_resolved:")[0], []event.Event{firing, resolved, again}, map[string][]string{
+			"r1": {`restart on_resolved step 0 (webhook.notify): was ok, now the playbook does not act on this alert's resolve`},
+		}},
+		{"firing before the range: the trail tells", fmt.Sprintf(onResolvedPlaybook, "cleared"), []event.Event{resolved, again}, map[string][]string{
+			"r1": {`restart on_resolved step 0 (webhook.notify): parameters change: url "http://sink/resolved" → "http://sink/cleared"`},
+		}},
+		{"a new on_resolved step", fmt.Sprintf(onResolvedPlaybook+"  - { action: webhook.notify, with: { url: \"http://sink/second\" } }\n", "resolved"), []event.Event{firing, resolved}, map[string][]string{
+			"r1": {`restart on_resolved step 1 (webhook.notify): would now run, did not then`},
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			set, _ := loadSet(t, tc.candidate)
+			src := &fakeSource{events: tc.events, recs: recs}
+			rep, err := Run(context.Background(), src, Options{Since: replayT0, Playbooks: set, Catalog: reg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := map[string][]string{}
+			for _, e := range rep.Events {
+				if len(e.Differences) > 0 {
+					got[e.EventID] = e.Differences
+				}
+			}
+			if len(tc.want) == 0 && len(got) == 0 {
+				return
+			}
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("differences = %q\nwant          %q", got, tc.want)
+			}
+		})
+	}
+	// The replayed resolve closes the alert out: a second resolve runs
+	// nothing, as in the engine.
+	set, _ := loadSet(t, fmt.Sprintf(onResolvedPlaybook, "resolved"))
+	rep, err := Run(context.Background(), &fakeSource{events: []event.Event{firing, resolved, again}, recs: recs}, Options{Since: replayT0, Playbooks: set, Catalog: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r1, r2 := rep.Events[1].Now.Steps, rep.Events[2].Now.Steps; len(r1) != 1 || r1[0].Phase != PhaseOnResolved || r1[0].Decision != DecisionPlanned || len(r2) != 0 {
+		t.Errorf("now: resolve %+v, second resolve %+v", r1, r2)
 	}
 }
 
