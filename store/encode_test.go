@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 
@@ -69,6 +70,34 @@ func TestAppendEventMatchesMarshal(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) { checkAppendEvent(t, ev) })
 	}
+}
+
+// Every field of event.Event is written: a field added to the event and
+// not to appendEventOpen would otherwise vanish from the inbox unnoticed.
+func TestAppendEventCoversEveryField(t *testing.T) {
+	var ev event.Event
+	v := reflect.ValueOf(&ev).Elem()
+	for i := range v.NumField() {
+		f, sf := v.Field(i), v.Type().Field(i)
+		if sf.Name == "Raw" {
+			continue // the body is appended apart (appendMember)
+		}
+		switch f.Interface().(type) {
+		case string:
+			f.SetString(sf.Name + " <value>")
+		case bool:
+			f.SetBool(true)
+		case time.Time:
+			f.Set(reflect.ValueOf(time.Date(2026, 11, 29, 10, 0, i, 0, time.UTC)))
+		case map[string]string:
+			f.Set(reflect.ValueOf(map[string]string{sf.Name: "v"}))
+		case map[string]any:
+			f.Set(reflect.ValueOf(map[string]any{sf.Name: 1.5}))
+		default:
+			t.Fatalf("event.Event.%s has type %s, which this test cannot fill: add it here and to appendEventOpen", sf.Name, sf.Type)
+		}
+	}
+	checkAppendEvent(t, ev)
 }
 
 // AppendEvents falls back to json.Marshal where appendEventOpen declines,
