@@ -19,8 +19,10 @@ import (
 //
 // ok is false when the event holds what only encoding/json can write or
 // refuse (a time outside the years 0–9999, a Fields value it cannot
-// encode, such as NaN): the caller then uses json.Marshal. FuzzAppendEvent checks that
-// the output is json.Marshal's, byte for byte.
+// encode, such as NaN): the caller then uses json.Marshal.
+// FuzzAppendEvent checks that the output is json.Marshal's, byte for
+// byte, and TestAppendEventCoversEveryField that no field of the event is
+// left out.
 func appendEventOpen(b []byte, ev *event.Event) (out []byte, ok bool) {
 	b = append(b, `{"id":`...)
 	b = appendString(b, ev.ID)
