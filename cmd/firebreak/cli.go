@@ -101,13 +101,10 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg := app.Defaults()
-	if *configPath != "" {
-		var err error
-		if cfg, err = app.LoadConfig(*configPath); err != nil {
-			fmt.Fprintln(stderr, "firebreak:", err)
-			return 1
-		}
+	cfg, err := configOrDefaults(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "firebreak:", err)
+		return 1
 	}
 	// Flags override the file, which overrides the defaults.
 	fs.Visit(func(f *flag.Flag) {
@@ -194,4 +191,13 @@ func cmdActions(args []string, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprint(stdout, ActionsMarkdown(reg.Specs()))
 	return 0
+}
+
+// configOrDefaults reads the configuration file at path, or returns the
+// embedded defaults when no file is named.
+func configOrDefaults(path string) (app.Config, error) {
+	if path == "" {
+		return app.Defaults(), nil
+	}
+	return app.LoadConfig(path)
 }

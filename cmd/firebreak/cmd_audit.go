@@ -654,13 +654,10 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg := app.Defaults()
-	if *configPath != "" {
-		var err error
-		if cfg, err = app.LoadConfig(*configPath); err != nil {
-			fmt.Fprintln(stderr, "firebreak:", err)
-			return 1
-		}
+	cfg, err := configOrDefaults(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "firebreak:", err)
+		return 1
 	}
 	if *dataDir != "" {
 		cfg.DataDir = *dataDir
@@ -670,7 +667,6 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	}
 	now := time.Now()
 	opts := replay.Options{ActOnStale: cfg.ActOnStale}
-	var err error
 	if opts.Since, err = app.ParseSince(*since, now, 24*time.Hour); err != nil {
 		fmt.Fprintln(stderr, "firebreak: --since:", err)
 		return 2

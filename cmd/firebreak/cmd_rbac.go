@@ -23,13 +23,10 @@ func cmdRBAC(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	cfg := app.Defaults()
-	if *configPath != "" {
-		var err error
-		if cfg, err = app.LoadConfig(*configPath); err != nil {
-			fmt.Fprintln(stderr, "firebreak:", err)
-			return 1
-		}
+	cfg, err := configOrDefaults(*configPath)
+	if err != nil {
+		fmt.Fprintln(stderr, "firebreak:", err)
+		return 1
 	}
 	if *pbDir != "" {
 		cfg.Playbooks = []string{*pbDir}
