@@ -153,10 +153,20 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	}
 	set.SetClock(opts.Now)
 	// 5. What the engine is built with.
-	for _, setup := range []func(*App) error{setupMetrics, setupGuards, setupApprovals, setupReload} {
-		if err := setup(a); err != nil {
-			return fail(err)
-		}
+	// Metrics first: the audit redactor must be installed before any
+	// feature writes a record. The others only add what the engine is
+	// built with (guard, approver) and their background work.
+	if err := setupMetrics(a); err != nil {
+		return fail(err)
+	}
+	if err := setupGuards(a); err != nil {
+		return fail(err)
+	}
+	if err := setupApprovals(a); err != nil {
+		return fail(err)
+	}
+	if err := setupReload(a); err != nil {
+		return fail(err)
 	}
 	// 6. The engine.
 	eng := engine.New(engine.Config{
