@@ -306,14 +306,7 @@ func (v *validator) auth(path string, ac auth.Config) auth.Authenticator {
 	}
 	a, err := auth.New(ac)
 	if err != nil {
-		for _, e := range flatten(err) {
-			msg := e.Error()
-			if m := authKey.FindStringSubmatch(msg); m != nil {
-				v.errorf(path+"."+m[1]+m[2], "%s", m[3])
-				continue
-			}
-			v.errorf(path, "%s", msg)
-		}
+		v.split(path, err)
 		return nil
 	}
 	if len(v.problems) > n {
