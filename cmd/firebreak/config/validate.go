@@ -136,7 +136,6 @@ func (v *validator) secret(key, literal, env, file string) string {
 }
 
 func (v *validator) run() *Resolved {
-	c := v.cfg
 	res := &Resolved{}
 	v.top(res)
 	v.sources(res)
@@ -145,7 +144,6 @@ func (v *validator) run() *Resolved {
 	v.approvals(res)
 	v.audit(res)
 	v.api(res)
-	_ = c
 	return res
 }
 
@@ -334,7 +332,7 @@ func flatten(err error) []error {
 	if j, ok := err.(interface{ Unwrap() []error }); ok {
 		var out []error
 		for _, e := range j.Unwrap() {
-			if errors.Is(auth.ErrConfig, e) && e == auth.ErrConfig {
+			if e == auth.ErrConfig {
 				continue
 			}
 			out = append(out, flatten(e)...)
