@@ -13,6 +13,7 @@ import (
 	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/engine/plan"
 	"github.com/firebreak/firebreak/engine/state"
 	"github.com/firebreak/firebreak/playbooks"
 )
@@ -264,44 +265,33 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 		return errStop
 	}
 
-	run, err := st.ShouldRun(ev)
-	if err != nil {
-		return fail(audit.KindStepFailed, "when_error", err.Error())
+	ps := plan.Prepare(e.cfg.Registry, ev, st)
+	switch ps.Outcome {
+	case plan.Planned:
+	case plan.WhenFalse:
+		return fail(audit.KindStepSkipped, string(ps.Outcome), "the step's when condition is false")
+	default:
+		return fail(audit.KindStepFailed, string(ps.Outcome), ps.Err.Error())
 	}
-	if !run {
-		return fail(audit.KindStepSkipped, "when_false", "the step's when condition is false")
-	}
-	params, err := st.Render(ev)
-	if err != nil {
-		return fail(audit.KindStepFailed, "render_error", err.Error())
-	}
-	act, err := e.cfg.Registry.Get(st.Action)
-	if err != nil {
-		return fail(audit.KindStepFailed, "unknown_action", err.Error())
-	}
-	if err := act.Validate(params, true); err != nil {
-		return fail(audit.KindStepFailed, "invalid_params", err.Error())
-	}
-	plan := &Plan{Seq: seq, Event: ev, Playbook: pb, Phase: phase, Step: st, Action: act, Params: params, Target: act.Target(params)}
-	switch {
+	pl := &Plan{Seq: seq, Event: ev, Playbook: pb, Phase: phase, Step: st, Action: ps.Action, Params: ps.Params, Target: ps.Target}
+	switch why := plan.DryRunWhy(pb); {
 	case e.cfg.DryRun:
-		plan.DryRun, plan.DryRunWhy = true, "global dry_run"
-	case pb.Mode == playbooks.ModeShadow:
-		plan.DryRun, plan.DryRunWhy = true, "shadow mode"
+		pl.DryRun, pl.DryRunWhy = true, "global dry_run"
+	case why != "":
+		pl.DryRun, pl.DryRunWhy = true, why
 	default:
 		if why, ok := e.cfg.Registry.ForcedDryRun(st.Action); ok {
-			plan.DryRun, plan.DryRunWhy = true, why
+			pl.DryRun, pl.DryRunWhy = true, why
 		}
 	}
-	needsApproval := !approved && !plan.DryRun && (st.Approval || pb.Mode == playbooks.ModeApprove)
-	base.Target = plan.Target.String()
-	shownParams := Redact(act.Spec(), params)
-	base.Data = mergeData(base.Data, map[string]any{"params": shownParams})
+	needsApproval := !approved && !pl.DryRun && plan.NeedsApproval(pb, st)
+	base.Target = pl.Target.String()
+	base.Data = mergeData(base.Data, map[string]any{"params": ps.Shown})
 
 	var decision, approvalID string
 	var verdict Verdict
-	key := plan.Key()
-	err = e.cfg.Store.Update(ctx, func(tx state.Tx) error {
+	key := pl.Key()
+	err := e.cfg.Store.Update(ctx, func(tx state.Tx) error {
 		decision, approvalID, verdict = "", "", Verdict{}
 		now := tx.Now()
 		if raw := tx.Get(bucketSteps, key); raw != nil {
@@ -327,7 +317,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 			}
 		}
 		if ac, ok := e.cfg.Approver.(ApprovalChecker); ok && approved {
-			v, err := ac.CheckApproved(tx, plan)
+			v, err := ac.CheckApproved(tx, pl)
 			if err != nil {
 				return err
 			}
@@ -343,7 +333,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 			}
 		}
 		if e.cfg.Guard != nil {
-			v, err := e.cfg.Guard.Check(tx, plan)
+			v, err := e.cfg.Guard.Check(tx, pl)
 			if err != nil {
 				return err
 			}
@@ -359,7 +349,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 			}
 		}
 		switch {
-		case plan.DryRun:
+		case pl.DryRun:
 			decision = claimDryRun
 			return tx.Put(bucketSteps, key, claimJSON(claimDryRun, now))
 		case needsApproval:
@@ -372,7 +362,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 				}
 				return tx.Audit(r)
 			}
-			id, err := e.cfg.Approver.Park(tx, plan, []Verdict{verdict})
+			id, err := e.cfg.Approver.Park(tx, pl, []Verdict{verdict})
 			if err != nil {
 				return err
 			}
@@ -412,9 +402,9 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 		}
 		return errStop
 	case claimDryRun:
-		return e.dryRun(ctx, plan, base, log)
+		return e.dryRun(ctx, pl, base, log)
 	case claimStarted:
-		return e.execute(ctx, plan, base, log)
+		return e.execute(ctx, pl, base, log)
 	}
 	// already_*: an earlier attempt decided this step.
 	if decision == "already_"+claimDone || decision == "already_"+claimDryRun {
@@ -563,18 +553,10 @@ func mergeData(a, b map[string]any) map[string]any {
 }
 
 // Redact returns params with the values of the action's secret parameters
-// replaced, for logs and the audit trail.
+// replaced, for logs and the audit trail. It is the plan stage's
+// redaction (plan.Redact), kept here for the engine's callers.
 func Redact(spec actions.Spec, params map[string]any) map[string]any {
-	out := make(map[string]any, len(params))
-	for k, v := range params {
-		out[k] = v
-	}
-	for _, p := range spec.Params {
-		if _, ok := out[p.Name]; ok && p.Secret {
-			out[p.Name] = "[redacted]"
-		}
-	}
-	return out
+	return plan.Redact(spec, params)
 }
 
 // SweepForgotten drops the on_resolved marks of alerts whose firing event

@@ -1,0 +1,130 @@
+package replay_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"reflect"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/firebreak/firebreak/actions"
+	"github.com/firebreak/firebreak/engine"
+	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/engine/replay"
+	"github.com/firebreak/firebreak/playbooks"
+	"github.com/firebreak/firebreak/store"
+)
+
+// countingAction counts its runs; a rendered name of "" is invalid.
+type countingAction struct{ runs atomic.Int32 }
+
+func (*countingAction) Spec() actions.Spec {
+	return actions.Spec{ID: "test.restart", Description: "counts runs", Params: []actions.Param{
+		{Name: "name", Type: actions.String, Doc: "what to restart"},
+	}, Example: map[string]any{"name": "cart"}}
+}
+
+func (*countingAction) Validate(p map[string]any, final bool) error {
+	if n, _ := p["name"].(string); final && n == "" {
+		return errors.New("name: must not be empty")
+	}
+	return nil
+}
+
+func (*countingAction) Target(p map[string]any) actions.Target {
+	return actions.Target{Kind: "Deployment", Namespace: "shop", Name: actions.StringParam(p, "name", "")}
+}
+
+func (a *countingAction) Run(context.Context, actions.Request) (actions.Result, error) {
+	a.runs.Add(1)
+	return actions.Result{Summary: "restarted"}, nil
+}
+
+// TestReplayStopsWhereTheEngineStops runs an event through the real engine
+// and a real bbolt store, then replays it from that store: a step that
+// fails before it can plan stops the playbook in the engine unless it has
+// continue_on_error, and replay must plan exactly the steps the engine
+// reached — not report a later step the engine never got to.
+func TestReplayStopsWhereTheEngineStops(t *testing.T) {
+	for _, tt := range []struct {
+		name            string
+		continueOnError bool
+		wantRuns        int32
+		wantNow         []string // decisions of steps 0, 1, … evaluated now
+	}{
+		{"stops without continue_on_error", false, 0, []string{"invalid_params"}},
+		{"goes on with continue_on_error", true, 1, []string{"invalid_params", "planned"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), store.Options{NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer db.Close()
+			act := &countingAction{}
+			reg := actions.NewRegistry()
+			if err := reg.Register(act); err != nil {
+				t.Fatal(err)
+			}
+			coe := "false"
+			if tt.continueOnError {
+				coe = "true"
+			}
+			set, err := playbooks.Parse(reg, "pb.yaml", []byte(`
+name: restart
+description: d
+match: event.name == "Crash"
+steps:
+  - action: test.restart
+    continue_on_error: `+coe+`
+    with: { name: "{{ event.labels.deployment }}" }
+  - action: test.restart
+    with: { name: cart }
+`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t0 := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+			eng := engine.New(engine.Config{Store: db, Registry: reg, Now: func() time.Time { return t0 }})
+			eng.SetPlaybooks(set)
+			// No deployment label: step 0 renders an empty name.
+			seqs, err := db.AppendEvents(ctx, []event.Event{{ID: "e1", Source: "am", Name: "Crash", Status: event.StatusFiring, Fingerprint: "fp", ReceivedAt: t0}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := eng.Process(ctx, seqs[0]); err != nil {
+				t.Fatal(err)
+			}
+			if got := act.runs.Load(); got != tt.wantRuns {
+				t.Fatalf("the engine ran the action %d times, want %d", got, tt.wantRuns)
+			}
+			rep, err := replay.Run(ctx, db, replay.Options{Since: t0, Playbooks: set, Catalog: reg})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rep.Events) != 1 || !rep.Events[0].Recorded {
+				t.Fatalf("replayed %+v, want the one recorded event", rep.Events)
+			}
+			e := rep.Events[0]
+			var now, then []string
+			for _, s := range e.Now.Steps {
+				now = append(now, s.Decision)
+			}
+			for _, s := range e.Then.Steps {
+				then = append(then, s.Decision)
+			}
+			if !reflect.DeepEqual(now, tt.wantNow) {
+				t.Errorf("replay now plans %q, want %q (the engine recorded %q)", now, tt.wantNow, then)
+			}
+			if len(e.Now.Steps) != len(e.Then.Steps) {
+				t.Errorf("replay now has %d steps, the engine reached %d", len(e.Now.Steps), len(e.Then.Steps))
+			}
+			if len(e.Differences) != 0 {
+				t.Errorf("differences = %q, want none: nothing changed", e.Differences)
+			}
+		})
+	}
+}
