@@ -39,8 +39,13 @@ type Config struct {
 	Workers int
 	// DryRun makes every step a dry run.
 	DryRun bool
-	// ActOnStale lets steps run for events marked stale (default: audit only).
+	// ActOnStale lets steps run for stale events (default: audit only).
 	ActOnStale bool
+	// MaxEventAge makes a firing event stale once its alert started longer
+	// ago than this, judged with Now when the event is processed and again
+	// before each step runs (after an approval too); 0 never does. An
+	// event the receiver already marked stale (Event.Stale) stays stale.
+	MaxEventAge time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Guard checks every changing step before it runs; nil allows all.

@@ -34,6 +34,9 @@ const (
 	claimDryRun      = "dry_run"
 	claimParked      = "parked"
 	claimInterrupted = "interrupted"
+	// claimStale is a decision, never stored: a stale step's claim is
+	// stored as refused.
+	claimStale = "stale"
 )
 
 type stepClaim struct {
@@ -88,7 +91,8 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 	if len(matched) == 0 {
 		records = append(records, audit.Record{Kind: audit.KindUnmatched, EventID: ev.ID, Outcome: "unmatched", Message: fmt.Sprintf("no playbook of %d matched", set.Len())})
 	}
-	if ev.Stale && !e.cfg.ActOnStale {
+	stale := e.stale(&ev)
+	if stale {
 		records = append(records, audit.Record{Kind: audit.KindStale, EventID: ev.ID, Outcome: "stale", Message: "event older than the configured maximum age: no step runs"})
 	}
 	err = e.cfg.Store.Update(ctx, func(tx state.Tx) error {
@@ -113,7 +117,7 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 		e.cfg.Observer.PlaybookMatched(pb.Name)
 	}
 
-	if !ev.Stale || e.cfg.ActOnStale {
+	if !stale {
 		if ev.Status == event.StatusResolved {
 			if err := e.resolved(ctx, seq, &ev, set); err != nil {
 				return err
@@ -132,6 +136,21 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 	e.processed.Add(1)
 	e.cfg.Observer.EventProcessed(ev.Source, len(matched), e.cfg.Now().Sub(start))
 	return nil
+}
+
+// stale reports whether no step may run for ev now: it was marked stale
+// when it arrived, or its alert started longer than MaxEventAge ago by the
+// engine's clock — unless ActOnStale. Only firing events go stale, as at
+// ingest: a resolve is news however old its alert is.
+func (e *Engine) stale(ev *event.Event) bool {
+	if e.cfg.ActOnStale {
+		return false
+	}
+	if ev.Stale {
+		return true
+	}
+	return e.cfg.MaxEventAge > 0 && ev.Status == event.StatusFiring && !ev.StartsAt.IsZero() &&
+		e.cfg.Now().Sub(ev.StartsAt) > e.cfg.MaxEventAge
 }
 
 // resolved handles a resolved alert: tells the guard (breaker
@@ -316,6 +335,18 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 				return nil
 			}
 		}
+		if e.stale(ev) {
+			// The event aged past max_event_age while it waited (a slow
+			// backlog, an earlier step, a human approval): too late to act.
+			r := base
+			r.Kind, r.Outcome = audit.KindStale, "stale"
+			r.Message = fmt.Sprintf("event older than the configured maximum age (%s) when the step was about to run: not run", e.cfg.MaxEventAge)
+			decision = claimStale
+			if err := tx.Put(bucketSteps, key, claimJSON(claimRefused, now)); err != nil {
+				return err
+			}
+			return tx.Audit(r)
+		}
 		if ac, ok := e.cfg.Approver.(ApprovalChecker); ok && approved {
 			v, err := ac.CheckApproved(tx, pl)
 			if err != nil {
@@ -390,6 +421,9 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 	switch decision {
 	case claimInterrupted:
 		log.Warn("step was interrupted by a restart; not run again")
+		return errStop
+	case claimStale:
+		log.Warn("event went stale before the step ran; the playbook stops")
 		return errStop
 	case claimRefused:
 		log.Info("step refused", "reason", verdict.Reason, "message", verdict.Message)

@@ -118,9 +118,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 			return nil, err
 		}
 	}
+	var maxAge time.Duration
+	if cfg.MaxEventAge != nil {
+		maxAge = time.Duration(*cfg.MaxEventAge)
+	}
 	eng := engine.New(engine.Config{
 		Store: db, Registry: reg, Logger: log.With("component", "engine"),
-		Workers: cfg.Workers, DryRun: cfg.DryRun, ActOnStale: cfg.ActOnStale, Now: opts.Now,
+		Workers: cfg.Workers, DryRun: cfg.DryRun, ActOnStale: cfg.ActOnStale, MaxEventAge: maxAge, Now: opts.Now,
 		Guard: a.guard, Approver: a.approver, Observer: a.observer,
 	})
 	eng.SetPlaybooks(set)
@@ -131,10 +135,6 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 		_ = a.closeAll()
 		_ = db.Close()
 		return nil, err
-	}
-	var maxAge time.Duration
-	if cfg.MaxEventAge != nil {
-		maxAge = time.Duration(*cfg.MaxEventAge)
 	}
 	srv := web.New(web.Config{
 		Inbox: db, Audit: db, Engine: eng, Sources: srcs, Logger: log.With("component", "web"),
