@@ -115,4 +115,3 @@ func (a *parkingApprover) Park(state.Tx, *engine.Plan, []engine.Verdict) (string
 }
 func (*parkingApprover) Notify(context.Context, string) error       { return nil }
 func (*parkingApprover) Cancel(context.Context, *event.Event) error { return nil }
-
