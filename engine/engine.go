@@ -126,9 +126,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		go func(q chan queued) {
 			defer wg.Done()
 			for it := range q {
-				if err := e.process(workCtx, it.seq, it.ev); err != nil {
-					e.log.Error("processing event failed; it stays in the inbox", "seq", it.seq, "error", err)
-				}
+				e.processRetrying(ctx, workCtx, it)
 			}
 		}(queues[i])
 	}
@@ -140,9 +138,31 @@ func (e *Engine) Run(ctx context.Context) error {
 	}()
 
 	var cursor uint64
+	// unloaded holds inbox events the cursor passed but that could not be
+	// loaded (a store error): they are tried again, with backoff, rather
+	// than left pending until a restart.
+	unloaded := map[uint64]*retryState{}
 	ticker := time.NewTicker(5 * time.Second)
 	defer ticker.Stop()
 	for {
+		for seq, rs := range unloaded {
+			if e.cfg.Now().Before(rs.due) {
+				continue
+			}
+			ev, err := e.cfg.Store.Event(ctx, seq)
+			if err != nil {
+				rs.attempt++
+				rs.due = e.cfg.Now().Add(Backoff(rs.attempt))
+				e.log.Error("loading an inbox event failed again; will retry", "seq", seq, "attempt", rs.attempt, "error", err)
+				continue
+			}
+			delete(unloaded, seq)
+			select {
+			case queues[shard(ev.Fingerprint, ev.ID, len(queues))] <- queued{seq: seq, ev: ev}:
+			case <-ctx.Done():
+				return nil
+			}
+		}
 		for {
 			seqs, err := e.cfg.Store.Pending(ctx, cursor, 256)
 			if err != nil {
@@ -155,7 +175,8 @@ func (e *Engine) Run(ctx context.Context) error {
 			for _, seq := range seqs {
 				ev, err := e.cfg.Store.Event(ctx, seq)
 				if err != nil {
-					e.log.Error("loading an inbox event failed", "seq", seq, "error", err)
+					e.log.Error("loading an inbox event failed; will retry", "seq", seq, "error", err)
+					unloaded[seq] = &retryState{attempt: 1, due: e.cfg.Now().Add(Backoff(1))}
 					cursor = seq
 					continue
 				}
@@ -173,6 +194,36 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case <-e.kick:
 		case <-ticker.C:
+		}
+	}
+}
+
+// retryState is when a failed inbox event is tried next.
+type retryState struct {
+	attempt int
+	due     time.Time
+}
+
+// processRetrying processes one event and, when that fails (a store
+// error: a full disk, a commit that failed), tries again with Backoff
+// (capped at a minute) until it succeeds or stop ends (shutdown: the event
+// stays pending in the inbox for the next start). Retrying in the worker
+// keeps the events of one alert in order. Processing is idempotent: a
+// retry writes no duplicate records and re-runs no started step.
+func (e *Engine) processRetrying(stop, work context.Context, it queued) {
+	for attempt := 1; ; attempt++ {
+		err := e.process(work, it.seq, it.ev)
+		if err == nil {
+			return
+		}
+		if stop.Err() != nil {
+			e.log.Error("processing event failed; it stays in the inbox", "seq", it.seq, "error", err)
+			return
+		}
+		delay := Backoff(attempt)
+		e.log.Error("processing event failed; will retry", "seq", it.seq, "attempt", attempt, "delay", delay.String(), "error", err)
+		if e.cfg.Sleep(stop, delay) != nil {
+			return
 		}
 	}
 }
