@@ -487,10 +487,7 @@ func (e *Engine) execute(ctx context.Context, plan *Plan, base audit.Record, log
 		if err == nil || errors.Is(err, actions.ErrPermanent) || attempt >= attempts || ctx.Err() != nil {
 			break
 		}
-		delay := Backoff(attempt)
-		if res.RetryAfter > delay {
-			delay = min(res.RetryAfter, 10*time.Minute)
-		}
+		delay := retryDelay(attempt, res.RetryAfter, st.Timeout)
 		log.Warn("step failed; retrying", "attempt", attempt, "of", attempts, "delay", delay.String(), "error", err)
 		if e.cfg.Sleep(ctx, delay) != nil {
 			break
@@ -541,6 +538,21 @@ func (e *Engine) execute(ctx context.Context, plan *Plan, base audit.Record, log
 	}
 	log.Info("step succeeded", "summary", res.Summary, "duration", took.String())
 	return nil
+}
+
+// retryDelay is the wait before retry attempt+1 of a step: Backoff, or
+// longer when the remote system asked for it with Retry-After — but never
+// longer than the step's timeout for that request, so a Retry-After of
+// ten minutes does not hold a worker for ten minutes per attempt.
+func retryDelay(attempt int, retryAfter, timeout time.Duration) time.Duration {
+	backoff := Backoff(attempt)
+	if retryAfter <= backoff {
+		return backoff
+	}
+	if timeout > 0 && retryAfter > timeout {
+		return max(timeout, backoff)
+	}
+	return retryAfter
 }
 
 // Backoff is the delay before retry attempt+1: exponential from one second,
