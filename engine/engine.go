@@ -66,7 +66,6 @@ type Engine struct {
 	playbooks atomic.Pointer[playbooks.Set]
 	kick      chan struct{}
 	processed atomic.Uint64
-	paused    atomic.Bool
 }
 
 // New returns an engine; it does nothing until Run.

@@ -355,7 +355,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 			if !v.Allowed() {
 				verdict = v
 				r := base
-				r.Kind, r.Outcome, r.Message = audit.KindStepRefused, v.Reason, v.Message
+				r.Kind, r.Outcome, r.Message = audit.KindStepRefused, string(v.Reason), v.Message
 				decision = claimRefused
 				if err := tx.Put(bucketSteps, key, claimJSON(claimRefused, now)); err != nil {
 					return err
@@ -371,7 +371,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 			verdict = v
 			if !v.Allowed() {
 				r := base
-				r.Kind, r.Outcome, r.Message = audit.KindStepRefused, v.Reason, v.Message
+				r.Kind, r.Outcome, r.Message = audit.KindStepRefused, string(v.Reason), v.Message
 				decision = claimRefused
 				if err := tx.Put(bucketSteps, key, claimJSON(claimRefused, now)); err != nil {
 					return err
@@ -386,7 +386,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 		case needsApproval:
 			if e.cfg.Approver == nil {
 				r := base
-				r.Kind, r.Outcome, r.Message = audit.KindStepRefused, "approval_unavailable", "the step needs approval but no approver is configured"
+				r.Kind, r.Outcome, r.Message = audit.KindStepRefused, string(ReasonApprovalUnavailable), "the step needs approval but no approver is configured"
 				decision = claimRefused
 				if err := tx.Put(bucketSteps, key, claimJSON(claimRefused, now)); err != nil {
 					return err
@@ -427,7 +427,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 		return errStop
 	case claimRefused:
 		log.Info("step refused", "reason", verdict.Reason, "message", verdict.Message)
-		e.cfg.Observer.GuardRefused(verdict.Reason, pb.Name)
+		e.cfg.Observer.GuardRefused(string(verdict.Reason), pb.Name)
 		return errStop
 	case claimParked:
 		log.Info("step waits for approval", "approval_id", approvalID)

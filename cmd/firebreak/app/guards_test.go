@@ -183,7 +183,7 @@ func TestStormOneDedupeKey(t *testing.T) {
 		t.Fatalf("webhook runs = %d, want exactly 1", got)
 	}
 	outcomes := checkEveryEventAudited(t, a, n)
-	if outcomes["started"] != 1 || outcomes[guard.ReasonDeduped] != n-1 {
+	if outcomes["started"] != 1 || outcomes[string(guard.ReasonDeduped)] != n-1 {
 		t.Fatalf("decisions = %v, want 1 started and %d deduped", outcomes, n-1)
 	}
 	if got := len(auditRecords(t, a, audit.Query{Kind: audit.KindStepSucceeded})); got != 1 {
@@ -223,7 +223,7 @@ func TestStormDistinctTargetsGlobalCap(t *testing.T) {
 		t.Fatalf("webhook runs = %d, want exactly 10", got)
 	}
 	outcomes := checkEveryEventAudited(t, a, n)
-	if outcomes["started"] != 10 || outcomes[guard.ReasonBudgetExhausted] != n-10 {
+	if outcomes["started"] != 10 || outcomes[string(guard.ReasonBudgetExhausted)] != n-10 {
 		t.Fatalf("decisions = %v, want 10 started and %d budget_exhausted", outcomes, n-10)
 	}
 	distinct := map[string]bool{}
@@ -307,7 +307,7 @@ func TestFlappingWorkloadOpensBreaker(t *testing.T) {
 		t.Fatalf("refusals = %d, want 3", len(refused))
 	}
 	for _, r := range refused {
-		if r.Outcome != guard.ReasonBreakerOpen {
+		if r.Outcome != string(guard.ReasonBreakerOpen) {
 			t.Fatalf("refusal %s: %s, want breaker_open", r.Outcome, r.Message)
 		}
 	}
@@ -439,7 +439,7 @@ func TestKillSwitchAPI(t *testing.T) {
 	if got := len(sink.Requests()); got != 0 {
 		t.Fatalf("runs while paused = %d", got)
 	}
-	if outcomes := checkEveryEventAudited(t, a, 2); outcomes[guard.ReasonPaused] != 2 {
+	if outcomes := checkEveryEventAudited(t, a, 2); outcomes[string(guard.ReasonPaused)] != 2 {
 		t.Fatalf("decisions while paused = %v, want 2 paused", outcomes)
 	}
 	if code, body := apiPost(t, a.URL()+"/api/v1/resume", "s3cret-token", ""); code != http.StatusOK {
@@ -488,7 +488,7 @@ func TestShadowModeThroughServer(t *testing.T) {
 		t.Fatalf("shadow mode executed %d webhooks", got)
 	}
 	outcomes := checkEveryEventAudited(t, a, len(bodies))
-	if outcomes["dry_run"] != 1 || outcomes[guard.ReasonDeduped] != len(bodies)-1 {
+	if outcomes["dry_run"] != 1 || outcomes[string(guard.ReasonDeduped)] != len(bodies)-1 {
 		t.Fatalf("decisions = %v", outcomes)
 	}
 	dry := auditRecords(t, a, audit.Query{Kind: audit.KindStepDryRun})
@@ -496,7 +496,7 @@ func TestShadowModeThroughServer(t *testing.T) {
 	if len(dry) != 1 || !strings.HasPrefix(dry[0].Message, "would run (shadow mode)") {
 		t.Fatalf("dry-run records = %+v, want one \"would run\"", dry)
 	}
-	if len(refused) != len(bodies)-1 || refused[0].Outcome != guard.ReasonDeduped || !strings.HasPrefix(refused[0].Message, "would be refused (shadow mode): ") {
+	if len(refused) != len(bodies)-1 || refused[0].Outcome != string(guard.ReasonDeduped) || !strings.HasPrefix(refused[0].Message, "would be refused (shadow mode): ") {
 		t.Fatalf("refusals = %d, first %+v", len(refused), refused[0])
 	}
 }
