@@ -537,7 +537,7 @@ func (s *Service) outcome(ctx context.Context, a *Approval, runErr error) (strin
 			continue
 		}
 		switch r.Kind {
-		case audit.KindStepSucceeded, audit.KindStepFailed, audit.KindStepRefused, audit.KindInterrupted, audit.KindStepDryRun, audit.KindStepSkipped:
+		case audit.KindStepSucceeded, audit.KindStepFailed, audit.KindStepRefused, audit.KindInterrupted, audit.KindStepDryRun, audit.KindStepSkipped, audit.KindStale:
 			last = r
 		}
 	}
