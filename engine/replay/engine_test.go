@@ -128,3 +128,68 @@ steps:
 		})
 	}
 }
+
+// TestReplayShadowPlaybookDoesNotActOnResolve: a shadow-mode playbook only
+// dry-runs its steps, so the engine never marks the alert acted on and runs
+// no on_resolved step when it resolves; replay must agree rather than
+// report on_resolved steps that "would now run".
+func TestReplayShadowPlaybookDoesNotActOnResolve(t *testing.T) {
+	ctx := context.Background()
+	db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	act := &countingAction{}
+	reg := actions.NewRegistry()
+	if err := reg.Register(act); err != nil {
+		t.Fatal(err)
+	}
+	set, err := playbooks.Parse(reg, "pb.yaml", []byte(`
+name: watch
+description: d
+mode: shadow
+match: event.name == "Crash"
+steps:
+  - action: test.restart
+    with: { name: cart }
+on_resolved:
+  - action: test.restart
+    with: { name: cart }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+	eng := engine.New(engine.Config{Store: db, Registry: reg, Now: func() time.Time { return t0 }})
+	eng.SetPlaybooks(set)
+	seqs, err := db.AppendEvents(ctx, []event.Event{
+		{ID: "f", Source: "am", Name: "Crash", Status: event.StatusFiring, Fingerprint: "fp", ReceivedAt: t0},
+		{ID: "r", Source: "am", Name: "Crash", Status: event.StatusResolved, Fingerprint: "fp", ReceivedAt: t0.Add(time.Minute)},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, seq := range seqs {
+		if err := eng.Process(ctx, seq); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := act.runs.Load(); n != 2 {
+		t.Fatalf("dry runs = %d, want 2 (two events matched; on_resolved never ran)", n)
+	}
+	rep, err := replay.Run(ctx, db, replay.Options{Since: t0, Playbooks: set, Catalog: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range rep.Events {
+		for _, s := range e.Now.Steps {
+			if s.Phase == replay.PhaseOnResolved {
+				t.Errorf("event %s: replay plans on_resolved step %d; the engine ran none", e.EventID, s.Index)
+			}
+		}
+		if len(e.Differences) != 0 {
+			t.Errorf("event %s: differences %q, want none", e.EventID, e.Differences)
+		}
+	}
+}

@@ -257,9 +257,9 @@ type actedOn struct {
 // A resolved alert also runs the on_resolved steps of every playbook that
 // acted on it while it fired, as the engine does. acted carries that
 // across the replay: a playbook acts on a firing alert when it would plan
-// one of its steps now (replay cannot foresee a guard's refusal). An alert
-// that fired before the replayed range is known by its recorded history
-// alone: the playbooks whose on_resolved steps the trail holds for it.
+// one of its steps now and not only dry-run it (replay cannot foresee a
+// guard's refusal). An alert that fired before the replayed range is known
+// by its recorded history alone: the playbooks whose on_resolved steps the trail holds for it.
 func now(ev *event.Event, opts Options, acted *actedOn, recorded Decision) Decision {
 	var d Decision
 	stale := ev.Stale && !opts.ActOnStale
@@ -304,7 +304,9 @@ func now(ev *event.Event, opts Options, acted *actedOn, recorded Decision) Decis
 		}
 		for _, st := range pb.Steps {
 			s, ps := planStep(ev, pb, PhaseSteps, st, opts)
-			if ps.Planned() && ev.Status == event.StatusFiring && ev.Fingerprint != "" {
+			// The engine marks an alert acted on only when a step really
+			// runs: a dry run (shadow mode) leaves no mark.
+			if ps.Planned() && plan.DryRunWhy(pb) == "" && ev.Status == event.StatusFiring && ev.Fingerprint != "" {
 				acted.marks[pb.Name+"|"+ev.Fingerprint] = true
 			}
 			d.Steps = append(d.Steps, s)
