@@ -259,7 +259,8 @@ type actedOn struct {
 // across the replay: a playbook acts on a firing alert when it would plan
 // one of its steps now and not only dry-run it (replay cannot foresee a
 // guard's refusal). An alert that fired before the replayed range is known
-// by its recorded history alone: the playbooks whose on_resolved steps the trail holds for it.
+// by its recorded history alone: the playbooks whose on_resolved steps the
+// trail holds for it.
 func now(ev *event.Event, opts Options, acted *actedOn, recorded Decision) Decision {
 	var d Decision
 	stale := ev.Stale && !opts.ActOnStale
