@@ -313,20 +313,28 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 	err := e.cfg.Store.Update(ctx, func(tx state.Tx) error {
 		decision, approvalID, verdict = "", "", Verdict{}
 		now := tx.Now()
+		// claim stores the step's claim and its audit record together.
+		claim := func(status, kind, outcome, msg string) error {
+			if err := tx.Put(bucketSteps, key, claimJSON(status, now)); err != nil {
+				return err
+			}
+			r := base
+			r.Kind, r.Outcome, r.Message = kind, outcome, msg
+			return tx.Audit(r)
+		}
+		refuse := func(v Verdict) error {
+			verdict, decision = v, claimRefused
+			return claim(claimRefused, audit.KindStepRefused, string(v.Reason), v.Message)
+		}
 		if raw := tx.Get(bucketSteps, key); raw != nil {
 			var c stepClaim
 			_ = json.Unmarshal(raw, &c)
 			if c.Status == claimStarted {
 				// The process stopped while the step ran: its outcome is
 				// unknown, and running it again could act twice.
-				r := base
-				r.Kind, r.Outcome = audit.KindInterrupted, "interrupted"
-				r.Message = "the step was started before a restart and its outcome is unknown; not run again"
 				decision = claimInterrupted
-				if err := tx.Put(bucketSteps, key, claimJSON(claimInterrupted, now)); err != nil {
-					return err
-				}
-				return tx.Audit(r)
+				return claim(claimInterrupted, audit.KindInterrupted, "interrupted",
+					"the step was started before a restart and its outcome is unknown; not run again")
 			}
 			if c.Status == claimParked && approved {
 				// fall through: the approved step runs now
@@ -338,14 +346,9 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 		if e.stale(ev) {
 			// The event aged past max_event_age while it waited (a slow
 			// backlog, an earlier step, a human approval): too late to act.
-			r := base
-			r.Kind, r.Outcome = audit.KindStale, "stale"
-			r.Message = fmt.Sprintf("event older than the configured maximum age (%s) when the step was about to run: not run", e.cfg.MaxEventAge)
 			decision = claimStale
-			if err := tx.Put(bucketSteps, key, claimJSON(claimRefused, now)); err != nil {
-				return err
-			}
-			return tx.Audit(r)
+			return claim(claimRefused, audit.KindStale, "stale",
+				fmt.Sprintf("event older than the configured maximum age (%s) when the step was about to run: not run", e.cfg.MaxEventAge))
 		}
 		if ac, ok := e.cfg.Approver.(ApprovalChecker); ok && approved {
 			v, err := ac.CheckApproved(tx, pl)
@@ -353,14 +356,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 				return err
 			}
 			if !v.Allowed() {
-				verdict = v
-				r := base
-				r.Kind, r.Outcome, r.Message = audit.KindStepRefused, string(v.Reason), v.Message
-				decision = claimRefused
-				if err := tx.Put(bucketSteps, key, claimJSON(claimRefused, now)); err != nil {
-					return err
-				}
-				return tx.Audit(r)
+				return refuse(v)
 			}
 		}
 		if e.cfg.Guard != nil {
@@ -370,13 +366,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 			}
 			verdict = v
 			if !v.Allowed() {
-				r := base
-				r.Kind, r.Outcome, r.Message = audit.KindStepRefused, string(v.Reason), v.Message
-				decision = claimRefused
-				if err := tx.Put(bucketSteps, key, claimJSON(claimRefused, now)); err != nil {
-					return err
-				}
-				return tx.Audit(r)
+				return refuse(v)
 			}
 		}
 		switch {
@@ -385,34 +375,17 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 			return tx.Put(bucketSteps, key, claimJSON(claimDryRun, now))
 		case needsApproval:
 			if e.cfg.Approver == nil {
-				r := base
-				r.Kind, r.Outcome, r.Message = audit.KindStepRefused, string(ReasonApprovalUnavailable), "the step needs approval but no approver is configured"
-				decision = claimRefused
-				if err := tx.Put(bucketSteps, key, claimJSON(claimRefused, now)); err != nil {
-					return err
-				}
-				return tx.Audit(r)
+				return refuse(Verdict{Reason: ReasonApprovalUnavailable, Message: "the step needs approval but no approver is configured"})
 			}
 			id, err := e.cfg.Approver.Park(tx, pl, []Verdict{verdict})
 			if err != nil {
 				return err
 			}
-			approvalID = id
-			decision = claimParked
-			r := base
-			r.Kind, r.Outcome, r.Message = audit.KindApproval, "requested", "waiting for approval "+id
-			if err := tx.Put(bucketSteps, key, claimJSON(claimParked, now)); err != nil {
-				return err
-			}
-			return tx.Audit(r)
+			approvalID, decision = id, claimParked
+			return claim(claimParked, audit.KindApproval, "requested", "waiting for approval "+id)
 		}
 		decision = claimStarted
-		r := base
-		r.Kind, r.Outcome = audit.KindStepStarted, "started"
-		if err := tx.Put(bucketSteps, key, claimJSON(claimStarted, now)); err != nil {
-			return err
-		}
-		return tx.Audit(r)
+		return claim(claimStarted, audit.KindStepStarted, "started", "")
 	})
 	if err != nil {
 		return wrapf(err, "claim step %s", key)
