@@ -42,6 +42,29 @@ func (a *countingAction) Run(context.Context, actions.Request) (actions.Result, 
 	return actions.Result{Summary: "restarted"}, nil
 }
 
+// engineOver returns a real bbolt store and the real engine over it, with
+// one playbook whose steps use a countingAction.
+func engineOver(t *testing.T, playbook string, t0 time.Time) (*store.DB, *engine.Engine, *countingAction, *playbooks.Set, *actions.Registry) {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	act := &countingAction{}
+	reg := actions.NewRegistry()
+	if err := reg.Register(act); err != nil {
+		t.Fatal(err)
+	}
+	set, err := playbooks.Parse(reg, "pb.yaml", []byte(playbook))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := engine.New(engine.Config{Store: db, Registry: reg, Now: func() time.Time { return t0 }})
+	eng.SetPlaybooks(set)
+	return db, eng, act, set, reg
+}
+
 // TestReplayStopsWhereTheEngineStops runs an event through the real engine
 // and a real bbolt store, then replays it from that store: a step that
 // fails before it can plan stops the playbook in the engine unless it has
@@ -59,21 +82,12 @@ func TestReplayStopsWhereTheEngineStops(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
-			db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), store.Options{NoSync: true})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer db.Close()
-			act := &countingAction{}
-			reg := actions.NewRegistry()
-			if err := reg.Register(act); err != nil {
-				t.Fatal(err)
-			}
 			coe := "false"
 			if tt.continueOnError {
 				coe = "true"
 			}
-			set, err := playbooks.Parse(reg, "pb.yaml", []byte(`
+			t0 := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+			db, eng, act, set, reg := engineOver(t, `
 name: restart
 description: d
 match: event.name == "Crash"
@@ -83,13 +97,7 @@ steps:
     with: { name: "{{ event.labels.deployment }}" }
   - action: test.restart
     with: { name: cart }
-`))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t0 := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
-			eng := engine.New(engine.Config{Store: db, Registry: reg, Now: func() time.Time { return t0 }})
-			eng.SetPlaybooks(set)
+`, t0)
 			// No deployment label: step 0 renders an empty name.
 			seqs, err := db.AppendEvents(ctx, []event.Event{{ID: "e1", Source: "am", Name: "Crash", Status: event.StatusFiring, Fingerprint: "fp", ReceivedAt: t0}})
 			if err != nil {
@@ -135,17 +143,8 @@ steps:
 // report on_resolved steps that "would now run".
 func TestReplayShadowPlaybookDoesNotActOnResolve(t *testing.T) {
 	ctx := context.Background()
-	db, err := store.Open(filepath.Join(t.TempDir(), "r.db"), store.Options{NoSync: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	act := &countingAction{}
-	reg := actions.NewRegistry()
-	if err := reg.Register(act); err != nil {
-		t.Fatal(err)
-	}
-	set, err := playbooks.Parse(reg, "pb.yaml", []byte(`
+	t0 := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+	db, eng, act, set, reg := engineOver(t, `
 name: watch
 description: d
 mode: shadow
@@ -156,13 +155,7 @@ steps:
 on_resolved:
   - action: test.restart
     with: { name: cart }
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
-	eng := engine.New(engine.Config{Store: db, Registry: reg, Now: func() time.Time { return t0 }})
-	eng.SetPlaybooks(set)
+`, t0)
 	seqs, err := db.AppendEvents(ctx, []event.Event{
 		{ID: "f", Source: "am", Name: "Crash", Status: event.StatusFiring, Fingerprint: "fp", ReceivedAt: t0},
 		{ID: "r", Source: "am", Name: "Crash", Status: event.StatusResolved, Fingerprint: "fp", ReceivedAt: t0.Add(time.Minute)},
