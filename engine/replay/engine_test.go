@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +15,7 @@ import (
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/replay"
 	"github.com/firebreak/firebreak/playbooks"
+	"github.com/firebreak/firebreak/playbooks/playtest"
 	"github.com/firebreak/firebreak/store"
 )
 
@@ -183,6 +185,75 @@ on_resolved:
 		}
 		if len(e.Differences) != 0 {
 			t.Errorf("event %s: differences %q, want none", e.EventID, e.Differences)
+		}
+	}
+}
+
+// TestEngineReplayAndPlaytestAgree: the three readers of a playbook plan
+// through the one stage (engine/plan), so for the same event they reach the
+// same steps with the same verdicts: a false when skips, a step that fails
+// to plan stops the playbook unless it has continue_on_error.
+func TestEngineReplayAndPlaytestAgree(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 11, 29, 8, 0, 0, 0, time.UTC)
+	db, eng, _, set, reg := engineOver(t, `
+name: mixed
+description: d
+match: event.name == "Crash"
+steps:
+  - action: test.restart
+    when: event.severity == "critical"
+    with: { name: a }
+  - action: test.restart
+    with: { name: "{{ event.labels.app }}" }
+  - action: test.restart
+    continue_on_error: true
+    with: { name: "{{ event.labels.missing }}" }
+  - action: test.restart
+    with: { name: b }
+  - action: test.restart
+    with: { name: "{{ event.labels.missing }}" }
+  - action: test.restart
+    with: { name: never }
+`, t0)
+	ev := event.Event{ID: "e1", Source: "am", Name: "Crash", Status: event.StatusFiring, Severity: "warning", Labels: map[string]string{"app": "cart"}, ReceivedAt: t0}
+	seqs, err := db.AppendEvents(ctx, []event.Event{ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Process(ctx, seqs[0]); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"when_false", "planned", "invalid_params", "planned", "invalid_params"}
+
+	rep, err := replay.Run(ctx, db, replay.Options{Since: t0, Playbooks: set, Catalog: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var engineSaw, replaySaw, playtestSaw []string
+	for _, s := range rep.Events[0].Then.Steps {
+		d := s.Decision
+		if d == "ok" { // the engine ran it: it had planned it
+			d = "planned"
+		}
+		engineSaw = append(engineSaw, d)
+	}
+	for _, s := range rep.Events[0].Now.Steps {
+		replaySaw = append(replaySaw, s.Decision)
+	}
+	for _, s := range *playtest.Evaluate(set, reg, []event.Event{ev})[0].Matched[0].Steps {
+		switch {
+		case s.Skipped != "":
+			playtestSaw = append(playtestSaw, s.Skipped)
+		case s.Error != "":
+			playtestSaw = append(playtestSaw, strings.SplitN(s.Error, ":", 2)[0])
+		default:
+			playtestSaw = append(playtestSaw, "planned")
+		}
+	}
+	for name, got := range map[string][]string{"engine": engineSaw, "replay": replaySaw, "playtest": playtestSaw} {
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s decided %q, want %q", name, got, want)
 		}
 	}
 }
