@@ -25,23 +25,39 @@ const (
 	bucketTriggered = "triggered" // playbook|fingerprint → triggerRecord, for on_resolved
 )
 
-// Step claim states.
+// claimStatus is the state of a step's claim in the steps bucket. The
+// claim is what makes a step run at most once: any claim but parked (with
+// an approval) means the step is decided and is not run again. The values
+// are stored; they must not change.
+type claimStatus string
+
+// The catalogue of claim states.
 const (
-	claimStarted     = "started"
-	claimDone        = "done"
-	claimFailed      = "failed"
-	claimRefused     = "refused"
-	claimDryRun      = "dry_run"
-	claimParked      = "parked"
-	claimInterrupted = "interrupted"
-	// claimStale is a decision, never stored: a stale step's claim is
-	// stored as refused.
-	claimStale = "stale"
+	// claimStarted: the step is running, or the process stopped while it
+	// ran (found at start: the step becomes interrupted).
+	claimStarted claimStatus = "started"
+	// claimDone and claimFailed: the step ran and succeeded or failed.
+	claimDone   claimStatus = "done"
+	claimFailed claimStatus = "failed"
+	// claimRefused: a guard, the approval check or staleness refused it.
+	claimRefused claimStatus = "refused"
+	// claimDryRun: the step was dry-run.
+	claimDryRun claimStatus = "dry_run"
+	// claimParked: the step waits for a human; an approval runs it.
+	claimParked claimStatus = "parked"
+	// claimInterrupted: started before a restart; outcome unknown.
+	claimInterrupted claimStatus = "interrupted"
+	// A step that did not plan stores its plan.Outcome (when_false,
+	// render_error …) as its status.
+
+	// claimStale is a decision of runStep, never stored: a stale step's
+	// claim is stored as refused.
+	claimStale claimStatus = "stale"
 )
 
 type stepClaim struct {
-	Status string    `json:"status"`
-	At     time.Time `json:"at"`
+	Status claimStatus `json:"status"`
+	At     time.Time   `json:"at"`
 }
 
 type triggerRecord struct {
@@ -269,7 +285,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 			if tx.Get(bucketSteps, key) != nil {
 				return nil
 			}
-			if err := tx.Put(bucketSteps, key, claimJSON(outcome, tx.Now())); err != nil {
+			if err := tx.Put(bucketSteps, key, claimJSON(claimStatus(outcome), tx.Now())); err != nil {
 				return err
 			}
 			return tx.Audit(r)
@@ -307,14 +323,15 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 	base.Target = pl.Target.String()
 	base.Data = mergeData(base.Data, map[string]any{"params": ps.Shown})
 
-	var decision, approvalID string
+	var decision claimStatus
+	var approvalID string
 	var verdict Verdict
 	key := pl.Key()
 	err := e.cfg.Store.Update(ctx, func(tx state.Tx) error {
 		decision, approvalID, verdict = "", "", Verdict{}
 		now := tx.Now()
 		// claim stores the step's claim and its audit record together.
-		claim := func(status, kind, outcome, msg string) error {
+		claim := func(status claimStatus, kind, outcome, msg string) error {
 			if err := tx.Put(bucketSteps, key, claimJSON(status, now)); err != nil {
 				return err
 			}
@@ -538,7 +555,7 @@ func Backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func claimJSON(status string, at time.Time) []byte {
+func claimJSON(status claimStatus, at time.Time) []byte {
 	b, _ := json.Marshal(stepClaim{Status: status, At: at})
 	return b
 }
