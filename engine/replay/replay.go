@@ -57,7 +57,11 @@ const (
 	DecisionRenderError = string(plan.RenderError)
 	DecisionInvalid     = string(plan.InvalidParams)
 	DecisionUnknown     = string(plan.UnknownAction)
-	DecisionStale       = "stale" // the event was stale: no step is planned
+	// DecisionStale is recorded for a step the engine did not run because
+	// the event went stale before it could (event.stale for the step):
+	// like a guard's refusal it comes after planning, so it is no
+	// difference from a step planned now.
+	DecisionStale = "stale"
 )
 
 // Phases of a playbook's steps, as the engine names them.
@@ -361,7 +365,7 @@ func normalise(m map[string]any) map[string]any {
 // before planning.
 func planned(decision string) bool {
 	switch decision {
-	case DecisionWhenFalse, DecisionWhenError, DecisionRenderError, DecisionInvalid, DecisionUnknown, DecisionStale, "":
+	case DecisionWhenFalse, DecisionWhenError, DecisionRenderError, DecisionInvalid, DecisionUnknown, "":
 		return false
 	}
 	return true
