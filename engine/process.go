@@ -23,6 +23,7 @@ const (
 	bucketSteps     = "steps"     // plan key → stepClaim: a step runs at most once
 	bucketEvents    = "events"    // event id → "matched": received/matched records written
 	bucketTriggered = "triggered" // playbook|fingerprint → triggerRecord, for on_resolved
+	bucketUndo      = "undo"      // playbook|action|target → undoRecord, for restore steps
 )
 
 // claimStatus is the state of a step's claim in the steps bucket. The
@@ -47,6 +48,10 @@ const (
 	claimParked claimStatus = "parked"
 	// claimInterrupted: started before a restart; outcome unknown.
 	claimInterrupted claimStatus = "interrupted"
+	// claimNothingToRestore: a restore step found no recorded state to
+	// put back (the earlier step failed, changed nothing or never ran);
+	// it is skipped and the playbook goes on.
+	claimNothingToRestore claimStatus = "nothing_to_restore"
 	// A step that did not plan stores its plan.Outcome (when_false,
 	// render_error …) as its status.
 
@@ -64,6 +69,20 @@ type triggerRecord struct {
 	EventID string    `json:"event_id"`
 	Seq     uint64    `json:"seq"`
 	At      time.Time `json:"at"`
+}
+
+// undoRecord is what a reversible step changed (actions.Result.Undo), kept
+// for a restore step of the same playbook, action and target. EventID
+// ties it to retention: SweepForgotten drops it with its event.
+type undoRecord struct {
+	EventID string         `json:"event_id"`
+	At      time.Time      `json:"at"`
+	Undo    map[string]any `json:"undo"`
+}
+
+// undoKey is the undo bucket's key of a plan.
+func undoKey(pl *Plan) string {
+	return pl.Playbook.Name + "|" + pl.Step.Action + "|" + pl.Target.String()
 }
 
 // Process runs one inbox event through every playbook and marks it done.
@@ -309,6 +328,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 		return fail(audit.KindStepFailed, string(ps.Outcome), ps.Err.Error())
 	}
 	pl := &Plan{Seq: seq, Event: ev, Playbook: pb, Phase: phase, Step: st, Action: ps.Action, Params: ps.Params, Target: ps.Target}
+	restore, _ := ps.Params[actions.RestoreParam].(bool)
 	switch why := plan.DryRunWhy(pb); {
 	case e.cfg.DryRun:
 		pl.DryRun, pl.DryRunWhy = true, "global dry_run"
@@ -367,6 +387,17 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 			return claim(claimRefused, audit.KindStale, "stale",
 				fmt.Sprintf("event older than the configured maximum age (%s) when the step was about to run: not run", e.cfg.MaxEventAge))
 		}
+		if restore {
+			raw := tx.Get(bucketUndo, undoKey(pl))
+			var u undoRecord
+			if raw == nil || json.Unmarshal(raw, &u) != nil || u.Undo == nil {
+				decision = claimNothingToRestore
+				return claim(claimNothingToRestore, audit.KindStepSkipped, string(claimNothingToRestore),
+					fmt.Sprintf("nothing to restore: no earlier %s of %s by this playbook recorded what it changed", st.Action, pl.Target))
+			}
+			pl.Restore = u.Undo
+			base.Data["restore"] = u.Undo
+		}
 		if ac, ok := e.cfg.Approver.(ApprovalChecker); ok && approved {
 			v, err := ac.CheckApproved(tx, pl)
 			if err != nil {
@@ -409,6 +440,10 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 	}
 
 	switch decision {
+	case claimNothingToRestore:
+		log.Info("nothing to restore; step skipped")
+		e.cfg.Observer.StepFinished(st.Action, string(claimNothingToRestore), 0)
+		return nil
 	case claimInterrupted:
 		log.Warn("step was interrupted by a restart; not run again")
 		return errStop
@@ -458,7 +493,7 @@ func (e *Engine) dryRun(ctx context.Context, plan *Plan, base audit.Record, log 
 }
 
 func (e *Engine) request(plan *Plan, attempt int) actions.Request {
-	return actions.Request{Params: plan.Params, Event: plan.Event, Playbook: plan.Playbook.Name, Step: plan.Step.Index, DryRun: plan.DryRun, Attempt: attempt}
+	return actions.Request{Params: plan.Params, Event: plan.Event, Playbook: plan.Playbook.Name, Step: plan.Step.Index, DryRun: plan.DryRun, Attempt: attempt, Restore: plan.Restore}
 }
 
 // execute runs the step with its timeout and retries, then records the
@@ -510,6 +545,9 @@ func (e *Engine) execute(ctx context.Context, plan *Plan, base audit.Record, log
 				return err
 			}
 		}
+		if err := recordUndo(tx, plan, res, err); err != nil {
+			return err
+		}
 		if e.cfg.Guard != nil {
 			return e.cfg.Guard.Observe(tx, plan, err)
 		}
@@ -553,6 +591,29 @@ func Backoff(attempt int) time.Duration {
 		d = time.Minute
 	}
 	return d/2 + rand.N(d/2+1)
+}
+
+// recordUndo keeps what a successful reversible run changed, for a later
+// restore step, and drops the record a successful restore used. The first
+// record per playbook, action and target is kept: a second scale while
+// the first is not undone must not make its own result the state to
+// return to.
+func recordUndo(tx state.Tx, plan *Plan, res actions.Result, runErr error) error {
+	if runErr != nil || plan.DryRun {
+		return nil
+	}
+	key := undoKey(plan)
+	if plan.Restore != nil {
+		return tx.Delete(bucketUndo, key)
+	}
+	if res.Undo == nil || plan.Phase != PhaseSteps || tx.Get(bucketUndo, key) != nil {
+		return nil
+	}
+	b, err := json.Marshal(undoRecord{EventID: plan.Event.ID, At: tx.Now(), Undo: res.Undo})
+	if err != nil {
+		return fmt.Errorf("encode undo of %s: %w", key, err)
+	}
+	return tx.Put(bucketUndo, key, b)
 }
 
 func claimJSON(status claimStatus, at time.Time) []byte {
@@ -601,27 +662,36 @@ func Redact(spec actions.Spec, params map[string]any) map[string]any {
 // silenced or deleted at its source, or a receiver changed. A resolve that
 // arrives after the sweep runs no on_resolved steps, like any event older
 // than the retention window. It returns how many marks it removed.
+//
+// Recorded undo state (what a reversible step changed, for a restore
+// step) goes the same way with the event that recorded it.
 func SweepForgotten(tx state.Tx) (int, error) {
-	var dead []string
-	err := tx.ForEach(bucketTriggered, func(key string, v []byte) error {
-		var rec triggerRecord
-		if json.Unmarshal(v, &rec) != nil || rec.EventID == "" {
-			return nil // not ours to judge; leave it
-		}
-		if tx.Get(bucketEvents, rec.EventID) == nil {
-			dead = append(dead, key)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	for _, k := range dead {
-		if err := tx.Delete(bucketTriggered, k); err != nil {
+	n := 0
+	for _, bucket := range []string{bucketTriggered, bucketUndo} {
+		var dead []string
+		err := tx.ForEach(bucket, func(key string, v []byte) error {
+			var rec struct {
+				EventID string `json:"event_id"`
+			}
+			if json.Unmarshal(v, &rec) != nil || rec.EventID == "" {
+				return nil // not ours to judge; leave it
+			}
+			if tx.Get(bucketEvents, rec.EventID) == nil {
+				dead = append(dead, key)
+			}
+			return nil
+		})
+		if err != nil {
 			return 0, err
 		}
+		for _, k := range dead {
+			if err := tx.Delete(bucket, k); err != nil {
+				return 0, err
+			}
+		}
+		n += len(dead)
 	}
-	return len(dead), nil
+	return n, nil
 }
 
 // ForgetEvent drops the engine's per-event state — the record that the

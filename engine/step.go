@@ -29,6 +29,9 @@ type Plan struct {
 	// infrastructure is not configured.
 	DryRun    bool
 	DryRunWhy string
+	// Restore is the recorded undo state a restore step puts back
+	// (actions.Request.Restore); set in the claiming transaction.
+	Restore map[string]any
 }
 
 // Key identifies the step of this event: it is the claim that makes a
