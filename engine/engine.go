@@ -54,6 +54,11 @@ type Config struct {
 	Approver Approver
 	// Observer receives metrics; nil discards them.
 	Observer Observer
+	// HoldPaused (guards.on_pause: hold) parks a step the kill switch
+	// refuses instead of dropping it, and runs it when execution resumes,
+	// unless the event is stale by then. The guard must implement
+	// PauseChecker for the engine to see the resume.
+	HoldPaused bool
 	// Sleep waits between retries; tests replace it (default: a timer that
 	// honours ctx).
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -66,6 +71,10 @@ type Engine struct {
 	playbooks atomic.Pointer[playbooks.Set]
 	kick      chan struct{}
 	processed atomic.Uint64
+	// held is set while steps may be held for a resume; releasing is set
+	// while releaseHeld runs.
+	held      atomic.Bool
+	releasing atomic.Bool
 }
 
 // New returns an engine; it does nothing until Run.
@@ -95,7 +104,8 @@ func (e *Engine) SetPlaybooks(s *playbooks.Set) { e.playbooks.Store(s) }
 // Playbooks returns the installed set, or nil.
 func (e *Engine) Playbooks() *playbooks.Set { return e.playbooks.Load() }
 
-// Notify tells the engine that new events are in the inbox.
+// Notify tells the engine that new events are in the inbox, or that
+// execution resumed (steps held while paused may run).
 func (e *Engine) Notify() {
 	select {
 	case e.kick <- struct{}{}:
@@ -136,6 +146,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 
+	// Steps held while paused by an earlier run may be releasable now.
+	e.held.Store(e.cfg.HoldPaused)
 	var cursor uint64
 	// unloaded holds inbox events the cursor passed but that could not be
 	// loaded (a store error): they are tried again, with backoff, rather
@@ -187,6 +199,21 @@ func (e *Engine) Run(ctx context.Context) error {
 				}
 				cursor = seq
 			}
+		}
+		if e.held.Load() && e.releasing.CompareAndSwap(false, true) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer e.releasing.Store(false)
+				n, err := e.releaseHeld(ctx, workCtx)
+				if err != nil {
+					e.held.Store(true)
+					e.log.Error("running the steps held while paused failed; will retry", "error", err)
+				}
+				if n > 0 {
+					e.log.Info("ran the steps held while paused", "steps", n)
+				}
+			}()
 		}
 		select {
 		case <-ctx.Done():

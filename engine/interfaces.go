@@ -47,6 +47,13 @@ type ApprovalChecker interface {
 	CheckApproved(tx state.Tx, p *Plan) (Verdict, error)
 }
 
+// PauseChecker is optionally implemented by a Guard: it reports whether
+// the kill switch is on, so the engine knows when to run the steps it held
+// while paused (Config.HoldPaused).
+type PauseChecker interface {
+	PausedNow(tx state.Tx) (bool, error)
+}
+
 // Observer receives the engine's measurements. Implementations must be
 // cheap and safe for concurrent use.
 type Observer interface {

@@ -24,6 +24,7 @@ const (
 	bucketEvents    = "events"    // event id → "matched": received/matched records written
 	bucketTriggered = "triggered" // playbook|fingerprint → triggerRecord, for on_resolved
 	bucketUndo      = "undo"      // playbook|action|target → undoRecord, for restore steps
+	bucketHeld      = "held"      // plan key → heldRecord: steps refused while paused, run on resume
 )
 
 // claimStatus is the state of a step's claim in the steps bucket. The
@@ -52,6 +53,9 @@ const (
 	// put back (the earlier step failed, changed nothing or never ran);
 	// it is skipped and the playbook goes on.
 	claimNothingToRestore claimStatus = "nothing_to_restore"
+	// claimHeld: refused while paused under guards.on_pause: hold; the
+	// step is parked in the held bucket and runs again on resume.
+	claimHeld claimStatus = "held"
 	// A step that did not plan stores its plan.Outcome (when_false,
 	// render_error …) as its status.
 
@@ -266,18 +270,28 @@ func (e *Engine) Continue(ctx context.Context, seq uint64, playbook, phase strin
 	if err != nil {
 		return err
 	}
-	return e.runSteps(ctx, seq, &ev, pb, phase, from, approvedBy)
+	resume := claimStatus("")
+	if approvedBy != "" {
+		resume = claimParked
+	}
+	return e.runSteps(ctx, seq, &ev, pb, phase, from, resume)
 }
 
 // runSteps plans, guards and runs the steps of one phase of pb for ev.
-func (e *Engine) runSteps(ctx context.Context, seq uint64, ev *event.Event, pb *playbooks.Playbook, phase string, from int, approvedBy string) error {
+//
+// resume is the claim step from may be found in and still run: parked
+// (a human approved it) or held (execution resumed); "" for none.
+func (e *Engine) runSteps(ctx context.Context, seq uint64, ev *event.Event, pb *playbooks.Playbook, phase string, from int, resume claimStatus) error {
 	steps := pb.Steps
 	if phase == PhaseOnResolved {
 		steps = pb.OnResolved
 	}
 	for i := from; i < len(steps); i++ {
-		approved := approvedBy != "" && i == from
-		err := e.runStep(ctx, seq, ev, pb, phase, steps[i], approved)
+		var r claimStatus
+		if i == from {
+			r = resume
+		}
+		err := e.runStep(ctx, seq, ev, pb, phase, steps[i], r)
 		if errors.Is(err, errStop) {
 			return nil
 		}
@@ -290,7 +304,8 @@ func (e *Engine) runSteps(ctx context.Context, seq uint64, ev *event.Event, pb *
 
 // runStep returns errStop when the playbook must not go on to its next
 // step, another error when the store failed, nil otherwise.
-func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *playbooks.Playbook, phase string, st *playbooks.Step, approved bool) error {
+func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *playbooks.Playbook, phase string, st *playbooks.Step, resume claimStatus) error {
+	approved := resume == claimParked
 	log := e.log.With("event_id", ev.ID, "playbook", pb.Name, "phase", phase, "step", st.Index, "action", st.Action)
 	base := audit.Record{EventID: ev.ID, Playbook: pb.Name, Step: audit.StepIndex(st.Index), Action: st.Action}
 	if phase == PhaseOnResolved {
@@ -361,6 +376,14 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 		}
 		refuse := func(v Verdict) error {
 			verdict, decision = v, claimRefused
+			if v.Reason == ReasonPaused && e.cfg.HoldPaused && !pl.DryRun {
+				decision = claimHeld
+				b, _ := json.Marshal(heldRecord{EventID: ev.ID, Seq: seq, Playbook: pb.Name, Phase: phase, Step: st.Index, At: now})
+				if err := tx.Put(bucketHeld, key, b); err != nil {
+					return err
+				}
+				return claim(claimHeld, audit.KindStepHeld, "held", v.Message+"; held (guards.on_pause: hold): runs on resume unless the event is stale by then")
+			}
 			return claim(claimRefused, audit.KindStepRefused, string(v.Reason), v.Message)
 		}
 		if raw := tx.Get(bucketSteps, key); raw != nil {
@@ -375,6 +398,12 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 			}
 			if c.Status == claimParked && approved {
 				// fall through: the approved step runs now
+			} else if c.Status == claimHeld && resume == claimHeld {
+				// Released on resume: whatever is decided now replaces
+				// the hold, in this transaction.
+				if err := tx.Delete(bucketHeld, key); err != nil {
+					return err
+				}
 			} else {
 				decision = "already_" + c.Status
 				return nil
@@ -444,6 +473,11 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 		log.Info("nothing to restore; step skipped")
 		e.cfg.Observer.StepFinished(st.Action, string(claimNothingToRestore), 0)
 		return nil
+	case claimHeld:
+		log.Info("step held while paused", "message", verdict.Message)
+		e.held.Store(true)
+		e.cfg.Observer.GuardRefused(string(verdict.Reason), pb.Name)
+		return errStop
 	case claimInterrupted:
 		log.Warn("step was interrupted by a restart; not run again")
 		return errStop
@@ -699,6 +733,9 @@ func SweepForgotten(tx state.Tx) (int, error) {
 // retention removed from the inbox. It runs in retention's transaction.
 func ForgetEvent(tx state.Tx, eventID string) error {
 	if err := tx.Delete(bucketEvents, eventID); err != nil {
+		return err
+	}
+	if err := tx.DeletePrefix(bucketHeld, eventID+"|"); err != nil {
 		return err
 	}
 	return tx.DeletePrefix(bucketSteps, eventID+"|")

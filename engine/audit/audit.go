@@ -26,6 +26,7 @@ const (
 	KindStepFailed    = "step.failed"
 	KindStepDryRun    = "step.dry_run"
 	KindInterrupted   = "step.interrupted"
+	KindStepHeld      = "step.held"
 	KindAuthFailed    = "auth.failed"
 	KindReload        = "playbooks.reload"
 	KindApproval      = "approval"

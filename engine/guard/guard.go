@@ -119,7 +119,10 @@ type Guard struct {
 	hasDestr    sync.Map // playbook name|hash → bool
 }
 
-var _ engine.Guard = (*Guard)(nil)
+var (
+	_ engine.Guard        = (*Guard)(nil)
+	_ engine.PauseChecker = (*Guard)(nil)
+)
 
 // New validates cfg and returns a Guard.
 func New(cfg Config) (*Guard, error) {

@@ -125,7 +125,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	eng := engine.New(engine.Config{
 		Store: db, Registry: reg, Logger: log.With("component", "engine"),
 		Workers: cfg.Workers, DryRun: cfg.DryRun, ActOnStale: cfg.ActOnStale, MaxEventAge: maxAge, Now: opts.Now,
-		Guard: a.guard, Approver: a.approver, Observer: a.observer,
+		Guard: a.guard, Approver: a.approver, Observer: a.observer, HoldPaused: cfg.Guards.OnPause == "hold",
 	})
 	eng.SetPlaybooks(set)
 	a.Engine = eng

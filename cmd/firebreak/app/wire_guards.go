@@ -26,6 +26,10 @@ import (
 type GuardsConfig struct {
 	// Paused stops all execution while set; the API cannot resume it.
 	Paused bool `yaml:"paused"`
+	// OnPause is what happens to a step refused while paused: "drop"
+	// (the default: refused for good) or "hold" (run on resume unless the
+	// event is stale by then).
+	OnPause string `yaml:"on_pause"`
 	// Protected lists what no playbook may touch.
 	Protected struct {
 		// Namespaces are names or patterns ("kube-*").
@@ -75,6 +79,9 @@ func setupGuards(a *App) error {
 		Store: a.DB, Registry: a.Registry, Paused: gc.Paused,
 		ProtectedNamespaces: gc.Protected.Namespaces, ProtectedLabels: gc.Protected.Labels, ProtectedCIDRs: gc.Protected.CIDRs,
 		Logger: a.log.With("component", "guard"),
+	}
+	if gc.OnPause != "" && gc.OnPause != "drop" && gc.OnPause != "hold" {
+		return fmt.Errorf("guards.on_pause: must be drop or hold, got %q", gc.OnPause)
 	}
 	var err error
 	if cfg.MaxActions, err = parseRate(gc.MaxActions); err != nil {
@@ -265,6 +272,7 @@ func routesGuards(a *App) {
 		case err != nil:
 			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "resuming failed"})
 		default:
+			a.Engine.Notify() // steps held while paused (guards.on_pause: hold) run now
 			c.JSON(http.StatusOK, st)
 		}
 	})
