@@ -1,8 +1,9 @@
 package engine
 
 import (
-	"encoding/json"
 	"regexp"
+	"sync"
+	"time"
 
 	"github.com/firebreak/firebreak/engine/event"
 )
@@ -11,20 +12,24 @@ import (
 // event.labels.namespace, event.labels["app.kubernetes.io/name"].
 var ruleRef = regexp.MustCompile(`\bevent\.([a-z_]+)(?:\.([A-Za-z_][A-Za-z0-9_]*)|\["([^"]+)"\])?`)
 
+// ruleRefs caches the references of each rule text: a playbook's rule is
+// the same for every event it matches, and scanning it is most of the cost.
+var ruleRefs sync.Map // rule → [][]string
+
 // ruleValues returns the values of the event fields rule reads, keyed by
 // their path ("event.labels.namespace"), so that the audit record of a
-// match says what the rule saw. Absent fields are recorded as nil.
+// match says what the rule saw. Absent fields are recorded as nil. The
+// values are those of the event's JSON form (a time is its RFC 3339
+// text, an empty optional field is nil), read without encoding the event.
 func ruleValues(rule string, ev *event.Event) map[string]any {
-	refs := ruleRef.FindAllStringSubmatch(rule, -1)
+	var refs [][]string
+	if v, ok := ruleRefs.Load(rule); ok {
+		refs = v.([][]string)
+	} else {
+		refs = ruleRef.FindAllStringSubmatch(rule, -1)
+		ruleRefs.Store(rule, refs)
+	}
 	if len(refs) == 0 {
-		return nil
-	}
-	b, err := json.Marshal(ev)
-	if err != nil {
-		return nil
-	}
-	var fields map[string]any
-	if err := json.Unmarshal(b, &fields); err != nil {
 		return nil
 	}
 	out := make(map[string]any, len(refs))
@@ -32,15 +37,86 @@ func ruleValues(rule string, ev *event.Event) map[string]any {
 		if m[1] == "raw" {
 			continue
 		}
-		path, v := "event."+m[1], fields[m[1]]
+		path, v := "event."+m[1], fieldValue(ev, m[1])
 		if sub := m[2] + m[3]; sub != "" {
-			if mm, ok := v.(map[string]any); ok {
+			switch mm := v.(type) {
+			case map[string]string:
+				path, v = path+"."+sub, nil
+				if s, ok := mm[sub]; ok {
+					v = s
+				}
+			case map[string]any:
 				path, v = path+"."+sub, mm[sub]
-			} else if v == nil {
+			case nil:
 				path += "." + sub
 			}
 		}
 		out[path] = v
 	}
 	return out
+}
+
+// fieldValue is the value of the event's JSON field name as decoding the
+// event's JSON would give it: nil for an omitted (empty optional) field.
+func fieldValue(ev *event.Event, name string) any {
+	opt := func(s string) any {
+		if s == "" {
+			return nil
+		}
+		return s
+	}
+	switch name {
+	case "id":
+		return ev.ID
+	case "source":
+		return ev.Source
+	case "status":
+		return ev.Status
+	case "name":
+		return ev.Name
+	case "severity":
+		return ev.Severity
+	case "fingerprint":
+		return opt(ev.Fingerprint)
+	case "labels", "annotations":
+		m := ev.Labels
+		if name == "annotations" {
+			m = ev.Annotations
+		}
+		if len(m) == 0 {
+			return nil
+		}
+		return m
+	case "fields":
+		if len(ev.Fields) == 0 {
+			return nil
+		}
+		return ev.Fields
+	case "namespace":
+		return opt(ev.Namespace)
+	case "workload":
+		return opt(ev.Workload)
+	case "pod":
+		return opt(ev.Pod)
+	case "host":
+		return opt(ev.Host)
+	case "src_ip":
+		return opt(ev.SrcIP)
+	case "dst_ip":
+		return opt(ev.DstIP)
+	case "user":
+		return opt(ev.User)
+	case "starts_at":
+		return ev.StartsAt.Format(time.RFC3339Nano)
+	case "ends_at":
+		return ev.EndsAt.Format(time.RFC3339Nano)
+	case "received_at":
+		return ev.ReceivedAt.Format(time.RFC3339Nano)
+	case "stale":
+		if !ev.Stale {
+			return nil
+		}
+		return true
+	}
+	return nil
 }
