@@ -737,6 +737,15 @@ func (c *ctx) steps(n *yaml.Node, path string) []*Step {
 		if act != nil {
 			c.checkParams(act, s, sn, sp, withNodes)
 		}
+		if kn, ok := withNodes[actions.RestoreParam]; ok && path != "on_resolved" {
+			// A restore puts back what a firing step changed: it only
+			// has something to restore once the alert resolved.
+			if wv := s.With[actions.RestoreParam]; wv != nil {
+				if v, ok := wv.Literal(); ok && v == true {
+					c.errorf(kn, sp+".with."+actions.RestoreParam, "only an on_resolved step may restore (it puts back what a firing step of this playbook changed)")
+				}
+			}
+		}
 		out = append(out, s)
 	}
 	return out
