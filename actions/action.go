@@ -50,6 +50,10 @@ type Spec struct {
 	Destructive bool `json:"destructive"`
 	// Reversible actions undo themselves or can be undone (an IP block expires).
 	Reversible bool `json:"reversible"`
+	// RestoreDrops lists the parameters a restore run (RestoreParam true)
+	// does not take, for an action that has RestoreParam: a playbook's
+	// revert_on_resolve copies a step's parameters without them.
+	RestoreDrops []string `json:"-"`
 	// Permissions lists the RBAC rules or host privileges the action needs,
 	// for example "apps/deployments: get, patch" or "CAP_NET_ADMIN".
 	Permissions []string `json:"permissions,omitempty"`

@@ -100,7 +100,11 @@ func (e *Engine) releaseHeld(stop, ctx context.Context) (int, error) {
 			}
 			continue
 		}
-		if err := e.runSteps(ctx, h.Seq, &ev, pb, h.Phase, h.Step, claimHeld); err != nil {
+		c := &carry{}
+		if err := e.runSteps(ctx, c, h.Seq, &ev, pb, h.Phase, h.Step, claimHeld); err != nil {
+			return n, err
+		}
+		if err := e.flush(ctx, c); err != nil {
 			return n, err
 		}
 		n++

@@ -134,7 +134,10 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 	if stale {
 		records = append(records, audit.Record{Kind: audit.KindStale, EventID: ev.ID, Outcome: "stale", Message: "event older than the configured maximum age: no step runs"})
 	}
-	err = e.cfg.Store.Update(ctx, func(tx state.Tx) error {
+	// The event's records ride on its first commit: the first step's
+	// claim, or the finish when no step runs.
+	c := &carry{}
+	c.later(func(tx state.Tx) error {
 		if tx.Get(bucketEvents, ev.ID) != nil {
 			return nil // a previous attempt wrote these records
 		}
@@ -148,9 +151,6 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 		}
 		return tx.Put(bucketEvents, ev.ID, []byte("matched"))
 	})
-	if err != nil {
-		return wrapf(err, "record event %s", ev.ID)
-	}
 	log.Info("event received", "matched", len(matched))
 	for _, pb := range matched {
 		e.cfg.Observer.PlaybookMatched(pb.Name)
@@ -158,17 +158,17 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 
 	if !stale {
 		if ev.Status == event.StatusResolved {
-			if err := e.resolved(ctx, seq, &ev, set); err != nil {
+			if err := e.resolved(ctx, c, seq, &ev, set); err != nil {
 				return err
 			}
 		}
 		for _, pb := range matched {
-			if err := e.runSteps(ctx, seq, &ev, pb, PhaseSteps, 0, ""); err != nil {
+			if err := e.runSteps(ctx, c, seq, &ev, pb, PhaseSteps, 0, ""); err != nil {
 				return err
 			}
 		}
 	}
-	err = e.cfg.Store.Update(ctx, func(tx state.Tx) error { return tx.Finish(seq) })
+	err = e.update(ctx, c, func(tx state.Tx) error { return tx.Finish(seq) })
 	if err != nil {
 		return wrapf(err, "finish event %s", ev.ID)
 	}
@@ -195,7 +195,7 @@ func (e *Engine) stale(ev *event.Event) bool {
 // resolved handles a resolved alert: tells the guard (breaker
 // verification), cancels pending approvals, and runs on_resolved steps of
 // every playbook that acted on the alert.
-func (e *Engine) resolved(ctx context.Context, seq uint64, ev *event.Event, set *playbooks.Set) error {
+func (e *Engine) resolved(ctx context.Context, c *carry, seq uint64, ev *event.Event, set *playbooks.Set) error {
 	if e.cfg.Approver != nil {
 		if err := e.cfg.Approver.Cancel(ctx, ev); err != nil {
 			e.log.Warn("cancelling approvals failed", "event_id", ev.ID, "error", err)
@@ -222,7 +222,7 @@ func (e *Engine) resolved(ctx context.Context, seq uint64, ev *event.Event, set 
 		return err
 	}
 	var closed []*playbooks.Playbook
-	err = e.cfg.Store.Update(ctx, func(tx state.Tx) error {
+	err = e.update(ctx, c, func(tx state.Tx) error {
 		closed = closed[:0]
 		for _, pb := range acted {
 			key := pb.Name + "|" + fp
@@ -246,7 +246,7 @@ func (e *Engine) resolved(ctx context.Context, seq uint64, ev *event.Event, set 
 	}
 	for _, pb := range closed {
 		if len(pb.OnResolved) > 0 {
-			if err := e.runSteps(ctx, seq, ev, pb, PhaseOnResolved, 0, ""); err != nil {
+			if err := e.runSteps(ctx, c, seq, ev, pb, PhaseOnResolved, 0, ""); err != nil {
 				return err
 			}
 		}
@@ -274,14 +274,18 @@ func (e *Engine) Continue(ctx context.Context, seq uint64, playbook, phase strin
 	if approvedBy != "" {
 		resume = claimParked
 	}
-	return e.runSteps(ctx, seq, &ev, pb, phase, from, resume)
+	c := &carry{}
+	if err := e.runSteps(ctx, c, seq, &ev, pb, phase, from, resume); err != nil {
+		return err
+	}
+	return e.flush(ctx, c)
 }
 
 // runSteps plans, guards and runs the steps of one phase of pb for ev.
 //
 // resume is the claim step from may be found in and still run: parked
 // (a human approved it) or held (execution resumed); "" for none.
-func (e *Engine) runSteps(ctx context.Context, seq uint64, ev *event.Event, pb *playbooks.Playbook, phase string, from int, resume claimStatus) error {
+func (e *Engine) runSteps(ctx context.Context, c *carry, seq uint64, ev *event.Event, pb *playbooks.Playbook, phase string, from int, resume claimStatus) error {
 	steps := pb.Steps
 	if phase == PhaseOnResolved {
 		steps = pb.OnResolved
@@ -291,7 +295,7 @@ func (e *Engine) runSteps(ctx context.Context, seq uint64, ev *event.Event, pb *
 		if i == from {
 			r = resume
 		}
-		err := e.runStep(ctx, seq, ev, pb, phase, steps[i], r)
+		err := e.runStep(ctx, c, seq, ev, pb, phase, steps[i], r)
 		if errors.Is(err, errStop) {
 			return nil
 		}
@@ -304,7 +308,7 @@ func (e *Engine) runSteps(ctx context.Context, seq uint64, ev *event.Event, pb *
 
 // runStep returns errStop when the playbook must not go on to its next
 // step, another error when the store failed, nil otherwise.
-func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *playbooks.Playbook, phase string, st *playbooks.Step, resume claimStatus) error {
+func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Event, pb *playbooks.Playbook, phase string, st *playbooks.Step, resume claimStatus) error {
 	approved := resume == claimParked
 	log := e.log.With("event_id", ev.ID, "playbook", pb.Name, "phase", phase, "step", st.Index, "action", st.Action)
 	base := audit.Record{EventID: ev.ID, Playbook: pb.Name, Step: audit.StepIndex(st.Index), Action: st.Action}
@@ -314,7 +318,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 	fail := func(kind, outcome, msg string) error {
 		r := base
 		r.Kind, r.Outcome, r.Message = kind, outcome, msg
-		if err := e.cfg.Store.Update(ctx, func(tx state.Tx) error {
+		if err := e.update(ctx, c, func(tx state.Tx) error {
 			key := ev.ID + "|" + pb.Name + "|" + phase + "|" + strconv.Itoa(st.Index)
 			if tx.Get(bucketSteps, key) != nil {
 				return nil
@@ -362,7 +366,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 	var approvalID string
 	var verdict Verdict
 	key := pl.Key()
-	err := e.cfg.Store.Update(ctx, func(tx state.Tx) error {
+	err := e.update(ctx, c, func(tx state.Tx) error {
 		decision, approvalID, verdict = "", "", Verdict{}
 		now := tx.Now()
 		// claim stores the step's claim and its audit record together.
@@ -495,9 +499,9 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 		}
 		return errStop
 	case claimDryRun:
-		return e.dryRun(ctx, pl, base, log)
+		return e.dryRun(ctx, c, pl, base, log)
 	case claimStarted:
-		return e.execute(ctx, pl, base, log)
+		return e.execute(ctx, c, pl, base, log)
 	}
 	// already_*: an earlier attempt decided this step.
 	if decision == "already_"+claimDone || decision == "already_"+claimDryRun {
@@ -506,7 +510,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 	return errStop
 }
 
-func (e *Engine) dryRun(ctx context.Context, plan *Plan, base audit.Record, log *slog.Logger) error {
+func (e *Engine) dryRun(ctx context.Context, c *carry, plan *Plan, base audit.Record, log *slog.Logger) error {
 	st := plan.Step
 	actx, cancel := context.WithTimeout(ctx, st.Timeout)
 	res, err := plan.Action.Run(actx, e.request(plan, 1))
@@ -518,9 +522,9 @@ func (e *Engine) dryRun(ctx context.Context, plan *Plan, base audit.Record, log 
 		r.Message = "would run (" + plan.DryRunWhy + "); the dry run failed: " + err.Error()
 	}
 	r.Data = mergeData(r.Data, resultData(res))
-	if err := e.cfg.Store.Update(ctx, func(tx state.Tx) error { return tx.Audit(r) }); err != nil {
-		return wrapf(err, "record dry run")
-	}
+	// Recorded with the event's next commit (its next step's claim or its
+	// finish): nothing acts in between.
+	c.later(func(tx state.Tx) error { return tx.Audit(r) })
 	log.Info("step dry run", "why", plan.DryRunWhy, "summary", res.Summary)
 	e.cfg.Observer.StepFinished(st.Action, "dry_run", 0)
 	return nil
@@ -532,7 +536,7 @@ func (e *Engine) request(plan *Plan, attempt int) actions.Request {
 
 // execute runs the step with its timeout and retries, then records the
 // outcome together with the guard's observation.
-func (e *Engine) execute(ctx context.Context, plan *Plan, base audit.Record, log *slog.Logger) error {
+func (e *Engine) execute(ctx context.Context, c *carry, plan *Plan, base audit.Record, log *slog.Logger) error {
 	st := plan.Step
 	start := e.cfg.Now()
 	var res actions.Result
@@ -566,7 +570,9 @@ func (e *Engine) execute(ctx context.Context, plan *Plan, base audit.Record, log
 	}
 	key := plan.Key()
 	trigKey := plan.Playbook.Name + "|" + plan.Event.Fingerprint
-	uerr := e.cfg.Store.Update(ctx, func(tx state.Tx) error {
+	// The outcome rides on the event's next commit, which follows at once
+	// (the next step's claim, before it acts, or the event's finish).
+	c.later(func(tx state.Tx) error {
 		if err := tx.Put(bucketSteps, key, claimJSON(status, tx.Now())); err != nil {
 			return err
 		}
@@ -587,9 +593,6 @@ func (e *Engine) execute(ctx context.Context, plan *Plan, base audit.Record, log
 		}
 		return nil
 	})
-	if uerr != nil {
-		return wrapf(uerr, "record outcome of %s", key)
-	}
 	e.cfg.Observer.StepFinished(st.Action, r.Outcome, took)
 	if err != nil {
 		log.Warn("step failed", "attempts", attempt, "error", err)

@@ -43,12 +43,27 @@ type restoreRig struct {
 	reg  *actions.Registry
 }
 
-func newRestoreRig(t *testing.T) *restoreRig {
+// revertPlaybook says the same with revert_on_resolve: the restore is
+// made from the firing step, without replicas and delta.
+const revertPlaybook = `
+name: surge
+description: scale out under load, back when it clears
+match: event.name == "HighLoad" && event.status == "firing"
+revert_on_resolve: true
+steps:
+  - name: scale out
+    action: kubernetes.scale
+    with: { namespace: "{{ event.labels.namespace }}", name: web, delta: 3, max: 10 }
+`
+
+func newRestoreRig(t *testing.T) *restoreRig { return newRigWith(t, restorePlaybook) }
+
+func newRigWith(t *testing.T, text string) *restoreRig {
 	reg := actions.NewRegistry()
 	if err := reg.Register(newCluster(t, kubetest.AdminUser).Scale()); err != nil {
 		t.Fatal(err)
 	}
-	set, err := playbooks.Parse(reg, "surge.yaml", []byte(restorePlaybook))
+	set, err := playbooks.Parse(reg, "surge.yaml", []byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,5 +209,29 @@ func TestScaleRestoreRecordGoesWithRetention(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("sweep removed %d records, want 2 (the on_resolved mark and the recorded count)", n)
+	}
+}
+
+// TestScaleRevertOnResolve: revert_on_resolve alone undoes the firing
+// scale (2→5 by delta 3, back to 2) with a restore step named after it.
+func TestScaleRevertOnResolve(t *testing.T) {
+	c := admin(t)
+	ns := namespace(t, c)
+	create(t, c, kube.KindDeployment, ns, "web", 2, settled)
+	r := newRigWith(t, revertPlaybook)
+	r.process("fire", ns, event.StatusFiring)
+	if got := get(t, c, kube.KindDeployment, ns, "web").replicas; got != 5 {
+		t.Fatalf("after firing: %d replicas, want 5", got)
+	}
+	r.process("clear", ns, event.StatusResolved)
+	if got := get(t, c, kube.KindDeployment, ns, "web").replicas; got != 2 {
+		t.Fatalf("after resolve: %d replicas, want the recorded 2", got)
+	}
+	if rec := r.last("clear", audit.KindStepSucceeded); !strings.Contains(rec.Message, "restored Deployment/"+ns+"/web from 5 to the recorded 2") {
+		t.Errorf("restore record message = %q", rec.Message)
+	}
+	pb, _ := r.set.Get("surge")
+	if len(pb.OnResolved) != 1 || pb.OnResolved[0].Name != "revert scale out" {
+		t.Errorf("on_resolved = %+v, want one step named \"revert scale out\"", pb.OnResolved)
 	}
 }

@@ -43,10 +43,11 @@ func (a *Scale) Spec() actions.Spec {
 			{Name: "max", Type: actions.Int, Required: true, Min: actions.IntPtr(0), Max: actions.IntPtr(math.MaxInt32),
 				Doc: "Highest replica count the step may leave; a request above it is refused, not clamped."},
 		},
-		Example:     map[string]any{"kind": KindDeployment, "namespace": "shop", "name": "cart", "delta": 2, "min": 2, "max": 10},
-		Destructive: true,
-		Reversible:  true,
-		Permissions: permissionStrings(ScaleID),
+		Example:      map[string]any{"kind": KindDeployment, "namespace": "shop", "name": "cart", "delta": 2, "min": 2, "max": 10},
+		Destructive:  true,
+		Reversible:   true,
+		RestoreDrops: []string{"replicas", "delta"},
+		Permissions:  permissionStrings(ScaleID),
 	}
 }
 
