@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/firebreak/firebreak/engine/audit"
@@ -30,62 +29,6 @@ const (
 // checkpoint before the next one is written, when SetSigner is given 0.
 const DefaultCheckpointEvery = 1000
 
-// SignedCheckpoint is an anchor of the audit chain: the sequence and hash
-// of a record, signed with the server's ed25519 key. It is written to the
-// trail (as an audit.checkpoint record with outcome "signed", right after
-// the record it names) and handed to the witnesses (OnCheckpointSigned),
-// who keep it where an editor of the database cannot reach.
-type SignedCheckpoint struct {
-	// Seq is the sequence of the record signed.
-	Seq uint64 `json:"seq"`
-	// Hash is the hex SHA-256 of that record's stored body; since each
-	// record holds its predecessor's hash, it commits to the whole chain
-	// up to Seq.
-	Hash string `json:"hash"`
-	// Time is when the checkpoint was made.
-	Time time.Time `json:"time"`
-	// Every is the signer's promise: at most this many records follow a
-	// signed checkpoint before the next one.
-	Every int `json:"every"`
-	// KeyID names the public key: the hex of the first 8 bytes of its
-	// SHA-256.
-	KeyID string `json:"key_id"`
-	// Signature is the base64 ed25519 signature of Message().
-	Signature string `json:"signature"`
-}
-
-// Message returns the bytes the signature covers:
-//
-//	firebreak audit checkpoint v1
-//	seq=<seq>
-//	hash=<hex sha-256>
-//	time=<RFC 3339, nanoseconds, UTC>
-//	every=<records>
-func (c SignedCheckpoint) Message() []byte {
-	return []byte("firebreak audit checkpoint v1\nseq=" + strconv.FormatUint(c.Seq, 10) +
-		"\nhash=" + c.Hash + "\ntime=" + c.Time.UTC().Format(time.RFC3339Nano) + "\nevery=" + strconv.Itoa(c.Every) + "\n")
-}
-
-// Verify checks the signature with pub. It returns an error wrapping
-// audit.ErrChainBroken when the checkpoint was not signed by pub's key.
-func (c SignedCheckpoint) Verify(pub ed25519.PublicKey) error {
-	if c.KeyID != KeyID(pub) {
-		return fmt.Errorf("checkpoint of record %d is signed by key %s, not %s: %w", c.Seq, c.KeyID, KeyID(pub), audit.ErrChainBroken)
-	}
-	sig, err := base64.StdEncoding.DecodeString(c.Signature)
-	if err != nil || !ed25519.Verify(pub, c.Message(), sig) {
-		return fmt.Errorf("checkpoint of record %d: the signature does not match: %w", c.Seq, audit.ErrChainBroken)
-	}
-	return nil
-}
-
-// KeyID names an ed25519 public key: the hex of the first 8 bytes of its
-// SHA-256.
-func KeyID(pub ed25519.PublicKey) string {
-	sum := sha256.Sum256(pub)
-	return hex.EncodeToString(sum[:8])
-}
-
 // signer is the installed checkpoint key (SetSigner).
 type signer struct {
 	key   ed25519.PrivateKey
@@ -102,24 +45,24 @@ func (d *DB) SetSigner(key ed25519.PrivateKey, every int) {
 		every = DefaultCheckpointEvery
 	}
 	pub, _ := key.Public().(ed25519.PublicKey)
-	d.hooks.signer.Store(&signer{key: key, id: KeyID(pub), every: every})
+	d.hooks.signer.Store(&signer{key: key, id: audit.KeyID(pub), every: every})
 }
 
 // OnCheckpointSigned installs fn, called after the commit of every
 // transaction that wrote a signed checkpoint (to hand it to the witnesses).
 // It runs on the commit loop, so it must be cheap and must not block.
-func (d *DB) OnCheckpointSigned(fn func(SignedCheckpoint)) {
+func (d *DB) OnCheckpointSigned(fn func(audit.SignedCheckpoint)) {
 	d.hooks.signed.Store(&fn)
 }
 
 // SignCheckpoint writes a signed checkpoint of the newest record now,
 // unless the newest record already is one (nothing new to anchor). It
 // returns the checkpoint written, or nil. It needs SetSigner.
-func (d *DB) SignCheckpoint(ctx context.Context) (*SignedCheckpoint, error) {
+func (d *DB) SignCheckpoint(ctx context.Context) (*audit.SignedCheckpoint, error) {
 	if d.hooks.signer.Load() == nil {
 		return nil, fmt.Errorf("sign checkpoint: no signing key is set")
 	}
-	var out *SignedCheckpoint
+	var out *audit.SignedCheckpoint
 	err := d.Update(ctx, func(stx state.Tx) error {
 		tx := stx.(*Tx)
 		out = nil
@@ -149,9 +92,9 @@ func (t *Tx) checkpointDue(s *signer, seq uint64) bool {
 }
 
 // signCheckpoint signs (seq, sum) and appends the checkpoint record.
-func (t *Tx) signCheckpoint(seq uint64, sum []byte) (*SignedCheckpoint, error) {
+func (t *Tx) signCheckpoint(seq uint64, sum []byte) (*audit.SignedCheckpoint, error) {
 	s := t.db.hooks.signer.Load()
-	cp := SignedCheckpoint{Seq: seq, Hash: hex.EncodeToString(sum), Time: t.Now().UTC(), Every: s.every, KeyID: s.id}
+	cp := audit.SignedCheckpoint{Seq: seq, Hash: hex.EncodeToString(sum), Time: t.Now().UTC(), Every: s.every, KeyID: s.id}
 	cp.Signature = base64.StdEncoding.EncodeToString(ed25519.Sign(s.key, cp.Message()))
 	err := t.Audit(audit.Record{
 		Kind:    audit.KindCheckpoint,
@@ -176,14 +119,14 @@ func (t *Tx) signCheckpoint(seq uint64, sum []byte) (*SignedCheckpoint, error) {
 }
 
 // signedFromRecord reads a signed checkpoint record's data.
-func signedFromRecord(r *audit.Record) (SignedCheckpoint, error) {
+func signedFromRecord(r *audit.Record) (audit.SignedCheckpoint, error) {
 	b, err := json.Marshal(r.Data)
 	if err != nil {
-		return SignedCheckpoint{}, err
+		return audit.SignedCheckpoint{}, err
 	}
-	var cp SignedCheckpoint
+	var cp audit.SignedCheckpoint
 	if err := json.Unmarshal(b, &cp); err != nil {
-		return SignedCheckpoint{}, fmt.Errorf("signed checkpoint data: %w", err)
+		return audit.SignedCheckpoint{}, fmt.Errorf("signed checkpoint data: %w", err)
 	}
 	return cp, nil
 }

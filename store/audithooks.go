@@ -13,7 +13,7 @@ type auditHooks struct {
 	redact  atomic.Pointer[func(audit.Record) audit.Record]
 	written atomic.Pointer[func(audit.Record)]
 	signer  atomic.Pointer[signer]
-	signed  atomic.Pointer[func(SignedCheckpoint)]
+	signed  atomic.Pointer[func(audit.SignedCheckpoint)]
 }
 
 // SetRedactor installs fn, which every audit record passes through before

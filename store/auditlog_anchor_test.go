@@ -36,7 +36,7 @@ func pubOf(k ed25519.PrivateKey) ed25519.PublicKey { return k.Public().(ed25519.
 // written, then finished). With a key, checkpoints are signed every `every`
 // records. It returns the file's path and the signed checkpoints the
 // witness hook saw.
-func processedTrail(t *testing.T, n int, key ed25519.PrivateKey, every int) (string, []SignedCheckpoint) {
+func processedTrail(t *testing.T, n int, key ed25519.PrivateKey, every int) (string, []audit.SignedCheckpoint) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "firebreak.db")
 	clk := &auditClock{t: auditT0}
@@ -44,10 +44,10 @@ func processedTrail(t *testing.T, n int, key ed25519.PrivateKey, every int) (str
 	if err != nil {
 		t.Fatal(err)
 	}
-	var witnessed []SignedCheckpoint
+	var witnessed []audit.SignedCheckpoint
 	if key != nil {
 		db.SetSigner(key, every)
-		db.OnCheckpointSigned(func(cp SignedCheckpoint) { witnessed = append(witnessed, cp) })
+		db.OnCheckpointSigned(func(cp audit.SignedCheckpoint) { witnessed = append(witnessed, cp) })
 	}
 	ctx := context.Background()
 	for i := 0; i < n; i++ {
@@ -184,7 +184,7 @@ func forgetEvents(tx *bolt.Tx, keep func(id string) bool) error {
 	return nil
 }
 
-func verifyFile(t *testing.T, path string, opts VerifyOptions) (VerifyReport, error) {
+func verifyFile(t *testing.T, path string, opts audit.VerifyOptions) (audit.VerifyReport, error) {
 	t.Helper()
 	db, err := Open(path, Options{ReadOnly: true})
 	if err != nil {
@@ -242,11 +242,11 @@ func TestVerifyWithoutKeyFindsWipedAndCutTrails(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path, _ := processedTrail(t, 10, nil, 0)
-			if rep, err := verifyFile(t, path, VerifyOptions{}); err != nil || rep.Records != 10 || rep.InboxChecked != 10 {
+			if rep, err := verifyFile(t, path, audit.VerifyOptions{}); err != nil || rep.Records != 10 || rep.InboxChecked != 10 {
 				t.Fatalf("untouched: %+v, %v; want 10 records and 10 events checked", rep, err)
 			}
 			tamperFile(t, path, tc.edit)
-			_, err := verifyFile(t, path, VerifyOptions{})
+			_, err := verifyFile(t, path, audit.VerifyOptions{})
 			wantBroken(t, err, tc.wantBad)
 		})
 	}
@@ -277,7 +277,7 @@ func TestVerifyInboxCheckSkipsPendingAndCompacted(t *testing.T) {
 	if _, err := db.Compact(ctx, Retention{MaxRecords: 5}); err != nil {
 		t.Fatal(err)
 	}
-	rep, err := db.VerifyAuditWith(ctx, VerifyOptions{})
+	rep, err := db.VerifyAuditWith(ctx, audit.VerifyOptions{})
 	if err != nil || rep.InboxChecked != 0 {
 		t.Fatalf("verify = %+v, %v; want intact with no event checked", rep, err)
 	}
@@ -332,7 +332,7 @@ func TestVerifyWithKeyFindsRecomputedChain(t *testing.T) {
 				past = past || recs[i].EventID == "e3"
 				if past && isSigned(recs[i]) {
 					// The editor's own key is not the one verified with.
-					recs[i].Data["key_id"] = KeyID(pubOf(testKey(9)))
+					recs[i].Data["key_id"] = audit.KeyID(pubOf(testKey(9)))
 				}
 			}
 			return recs
@@ -349,16 +349,16 @@ func TestVerifyWithKeyFindsRecomputedChain(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			path, _ := processedTrail(t, 20, key, 4)
-			rep, err := verifyFile(t, path, VerifyOptions{PublicKey: pubOf(key)})
+			rep, err := verifyFile(t, path, audit.VerifyOptions{PublicKey: pubOf(key)})
 			if err != nil || rep.Signed == 0 || rep.Unsigned > 4 {
 				t.Fatalf("untouched, with the key: %+v, %v", rep, err)
 			}
 			tamperFile(t, path, rewriteChain(tc.edit))
-			if _, err := verifyFile(t, path, VerifyOptions{}); err != nil && !strings.Contains(tc.name, "forged") {
+			if _, err := verifyFile(t, path, audit.VerifyOptions{}); err != nil && !strings.Contains(tc.name, "forged") {
 				// The recomputed chain is consistent: only the key finds it.
 				t.Fatalf("without the key: %v; the rewritten file should pass", err)
 			}
-			_, err = verifyFile(t, path, VerifyOptions{PublicKey: pubOf(key)})
+			_, err = verifyFile(t, path, audit.VerifyOptions{PublicKey: pubOf(key)})
 			wantBroken(t, err, tc.wantBad)
 		})
 	}
@@ -399,7 +399,7 @@ func TestVerifyWithWitnessFindsCutAndWipedTrail(t *testing.T) {
 			if len(witnessed) < 5 {
 				t.Fatalf("the witness hook saw %d checkpoints, want one per 4 records", len(witnessed))
 			}
-			opts := VerifyOptions{PublicKey: pubOf(key), Witness: witnessed}
+			opts := audit.VerifyOptions{PublicKey: pubOf(key), Witness: witnessed}
 			if rep, err := verifyFile(t, path, opts); err != nil || rep.Witnessed != len(witnessed) {
 				t.Fatalf("untouched: %+v, %v", rep, err)
 			}
@@ -409,7 +409,7 @@ func TestVerifyWithWitnessFindsCutAndWipedTrail(t *testing.T) {
 				}
 				return forgetEvents(tx, tc.keepEv)
 			})
-			if _, err := verifyFile(t, path, VerifyOptions{}); err != nil && !strings.Contains(tc.name, "rewritten") {
+			if _, err := verifyFile(t, path, audit.VerifyOptions{}); err != nil && !strings.Contains(tc.name, "rewritten") {
 				t.Fatalf("without key and witness: %v; the rewritten file should pass", err)
 			}
 			_, err := verifyFile(t, path, opts)
@@ -425,7 +425,7 @@ func TestVerifyRefusesForgedWitness(t *testing.T) {
 	path, witnessed := processedTrail(t, 8, key, 4)
 	w := witnessed[len(witnessed)-1]
 	w.Seq += 100
-	_, err := verifyFile(t, path, VerifyOptions{PublicKey: pubOf(key), Witness: []SignedCheckpoint{w}})
+	_, err := verifyFile(t, path, audit.VerifyOptions{PublicKey: pubOf(key), Witness: []audit.SignedCheckpoint{w}})
 	wantBroken(t, err, "the signature does not match")
 }
 
@@ -449,7 +449,7 @@ func TestSignCheckpointOnDemand(t *testing.T) {
 	if again, err := db.SignCheckpoint(ctx); err != nil || again != nil {
 		t.Fatalf("nothing new: %+v, %v; want nothing signed", again, err)
 	}
-	rep, err := db.VerifyAuditWith(ctx, VerifyOptions{PublicKey: pubOf(key)})
+	rep, err := db.VerifyAuditWith(ctx, audit.VerifyOptions{PublicKey: pubOf(key)})
 	if err != nil || rep.Signed != 2 || rep.Unsigned != 0 || rep.Records != 5 {
 		t.Fatalf("verify = %+v, %v", rep, err)
 	}

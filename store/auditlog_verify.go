@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -15,51 +14,12 @@ import (
 	"github.com/firebreak/firebreak/engine/audit"
 )
 
-// VerifyOptions are what a verifier brings from outside the file.
-type VerifyOptions struct {
-	// PublicKey, when set, checks every checkpoint signed by its key and
-	// requires the trail to be anchored: a signed checkpoint must exist and
-	// at most its promised number of records may follow the newest one.
-	PublicKey ed25519.PublicKey
-	// Witness are checkpoints a witness kept outside the database (the
-	// witness file, or what a witness service received). Each must be
-	// signed by PublicKey (needed with Witness) and name a record the
-	// trail still holds with the same hash, or one retention removed.
-	Witness []SignedCheckpoint
-}
-
-// VerifyReport says what VerifyAuditWith checked.
-type VerifyReport struct {
-	// Records is the number of records checked.
-	Records int `json:"records"`
-	// Head is the sequence of the newest record.
-	Head uint64 `json:"head"`
-	// Written is the number of records ever written (the audit bucket's
-	// sequence); Head must equal it.
-	Written uint64 `json:"written"`
-	// InboxChecked counts the processed inbox events whose records were
-	// looked up.
-	InboxChecked int `json:"inbox_checked"`
-	// Signed counts the checkpoints whose signature was checked.
-	Signed int `json:"signed"`
-	// OtherKeys counts checkpoints signed by another key (not checked).
-	OtherKeys int `json:"other_keys,omitempty"`
-	// NewestSigned is the newest checkpoint signed by the key.
-	NewestSigned *SignedCheckpoint `json:"newest_signed,omitempty"`
-	// Unsigned is the number of records after the newest signed checkpoint.
-	Unsigned uint64 `json:"unsigned"`
-	// Witnessed counts the witness checkpoints found in the chain.
-	Witnessed int `json:"witnessed"`
-	// Notes say what could not be checked, and why.
-	Notes []string `json:"notes,omitempty"`
-}
-
 // VerifyAudit walks the whole chain and returns the number of records
 // checked, or an error wrapping audit.ErrChainBroken that names the first
 // record that was altered, removed or inserted. It is VerifyAuditWith with
 // no key and no witness.
 func (d *DB) VerifyAudit(ctx context.Context) (int, error) {
-	rep, err := d.VerifyAuditWith(ctx, VerifyOptions{})
+	rep, err := d.VerifyAuditWith(ctx, audit.VerifyOptions{})
 	return rep.Records, err
 }
 
@@ -90,10 +50,10 @@ func (d *DB) VerifyAudit(ctx context.Context) (int, error) {
 // holds, and the newest retention checkpoint record in the trail must name
 // the same sequence and hash, so the checkpoint cannot be moved to hide
 // more.
-func (d *DB) VerifyAuditWith(_ context.Context, opts VerifyOptions) (VerifyReport, error) {
-	var rep VerifyReport
+func (d *DB) VerifyAuditWith(_ context.Context, opts audit.VerifyOptions) (audit.VerifyReport, error) {
+	var rep audit.VerifyReport
 	witness := map[uint64]string{}
-	var newestWitness *SignedCheckpoint
+	var newestWitness *audit.SignedCheckpoint
 	if len(opts.Witness) > 0 && opts.PublicKey == nil {
 		return rep, fmt.Errorf("verify audit: witness checkpoints need the public key")
 	}
@@ -163,7 +123,7 @@ func (d *DB) VerifyAuditWith(_ context.Context, opts VerifyOptions) (VerifyRepor
 					}
 					if opts.PublicKey != nil {
 						switch {
-						case sc.KeyID != KeyID(opts.PublicKey):
+						case sc.KeyID != audit.KeyID(opts.PublicKey):
 							rep.OtherKeys++
 						case sc.Verify(opts.PublicKey) != nil:
 							return fmt.Errorf("record %d: %w", seq, sc.Verify(opts.PublicKey))
@@ -238,7 +198,7 @@ func (d *DB) VerifyAuditWith(_ context.Context, opts VerifyOptions) (VerifyRepor
 
 // verifyAnchored checks, with a key, that the trail is covered by a signed
 // checkpoint and that no more records follow the newest than it promised.
-func verifyAnchored(lastSeq, signedAt uint64, rep *VerifyReport) error {
+func verifyAnchored(lastSeq, signedAt uint64, rep *audit.VerifyReport) error {
 	if lastSeq == 0 {
 		return nil
 	}
@@ -256,7 +216,7 @@ func verifyAnchored(lastSeq, signedAt uint64, rep *VerifyReport) error {
 // verifyInbox checks that every inbox event the engine finished has at
 // least one record left in the trail. Events received before the newest
 // record retention removed are skipped: theirs may have gone with it.
-func verifyInbox(tx *boltTx, trail *bolt.Bucket, cp *Checkpoint, rep *VerifyReport) error {
+func verifyInbox(tx *boltTx, trail *bolt.Bucket, cp *Checkpoint, rep *audit.VerifyReport) error {
 	idx := indexBucket(tx, idxEvent)
 	if idx == nil {
 		rep.Notes = append(rep.Notes, "the file has no audit index (written by an older version): inbox events were not checked against the trail")

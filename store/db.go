@@ -270,7 +270,7 @@ type Tx struct {
 	// audited holds the records written, reported after the commit.
 	audited []audit.Record
 	// signed holds the signed checkpoints written, reported after the commit.
-	signed []SignedCheckpoint
+	signed []audit.SignedCheckpoint
 }
 
 // Now returns the store's clock reading.

@@ -27,6 +27,16 @@ import (
 type AuditConfig struct {
 	Retention RetentionConfig `yaml:"retention"`
 	Redaction RedactionConfig `yaml:"redaction"`
+	// SigningKeyFile is the ed25519 key that signs checkpoints of the
+	// chain (wire_anchor.go): PEM PKCS#8, or a raw 32-byte seed.
+	SigningKeyFile string `yaml:"signing_key_file"`
+	// CheckpointEvery is how many records may follow a signed checkpoint
+	// (default 1000).
+	CheckpointEvery int `yaml:"checkpoint_every"`
+	// CheckpointInterval is how often new records are signed (default 1m).
+	CheckpointInterval Duration `yaml:"checkpoint_interval"`
+	// Witness says where signed checkpoints are kept outside the database.
+	Witness WitnessConfig `yaml:"witness"`
 }
 
 // RetentionConfig says how long the audit trail and the inbox keep data.
@@ -85,6 +95,9 @@ func setupMetrics(a *App) error {
 		return fmt.Errorf("audit.redaction: %w", err)
 	}
 	a.DB.SetRedactor(red.Record)
+	if err := setupAnchor(a); err != nil {
+		return err
+	}
 
 	m := metrics.New(metrics.Config{InboxDepth: a.DB.PendingCount, AuditBytes: a.DB.AuditBytes, Logger: a.log.With("component", "metrics")})
 	a.observer = m
