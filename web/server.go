@@ -380,16 +380,3 @@ func (s *Server) listPlaybooks(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, gin.H{"playbooks": out})
 }
-
-func (s *Server) verifyAudit(c *gin.Context) {
-	n, err := s.cfg.Audit.VerifyAudit(c.Request.Context())
-	if errors.Is(err, audit.ErrChainBroken) {
-		c.JSON(http.StatusConflict, gin.H{"ok": false, "records": n, "error": err.Error()})
-		return
-	}
-	if err != nil {
-		jsonError(c, http.StatusInternalServerError, "", "verifying the audit trail failed")
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"ok": true, "records": n})
-}

@@ -98,8 +98,8 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	pbDir := fs.String("playbooks", "", "playbook directory or file (default: the embedded examples)")
 	logFormat := fs.String("log-format", "", "log format: text or json")
 	dryRun := fs.Bool("dry-run", false, "plan and audit every step, execute none")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	cfg, err := configOrDefaults(*configPath)
 	if err != nil {
@@ -143,8 +143,14 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: firebreak validate DIR|FILE…")
+	fs := flag.NewFlagSet("validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprintln(fs.Output(), "usage: firebreak validate DIR|FILE…") }
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if args = fs.Args(); len(args) == 0 {
+		fs.Usage()
 		return 2
 	}
 	reg, err := app.Registry(app.Options{}, slog.New(slog.DiscardHandler))
@@ -175,8 +181,8 @@ func cmdActions(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("actions", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the catalogue as JSON")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	reg, err := app.Registry(app.Options{}, slog.New(slog.DiscardHandler))
 	if err != nil {
