@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"context"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -123,4 +125,24 @@ func beKey(v uint64) []byte {
 		v >>= 8
 	}
 	return b
+}
+
+// A witness without a signing key, and a key file that is not a key, stop
+// the start with an error naming the config key (and never the content).
+func TestAnchorConfigErrors(t *testing.T) {
+	cfg := apptest.Config(t, "")
+	cfg.Audit.Witness.File = filepath.Join(t.TempDir(), "w.jsonl")
+	if _, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler), app.Options{}); err == nil || !strings.Contains(err.Error(), "audit.witness: needs audit.signing_key_file") {
+		t.Fatalf("witness without a key: %v", err)
+	}
+	cfg = apptest.Config(t, "")
+	bad := filepath.Join(t.TempDir(), "key")
+	if err := os.WriteFile(bad, []byte("hunter2-not-a-key"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Audit.SigningKeyFile = bad
+	_, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler), app.Options{})
+	if err == nil || !strings.Contains(err.Error(), "audit.signing_key_file") || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("bad key file: %v", err)
+	}
 }

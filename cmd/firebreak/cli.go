@@ -31,12 +31,17 @@ Usage:
                        [--action ID] [--kind KIND] [--outcome O | --reason R] [--limit N] [--cursor SEQ] [--json]
   firebreak audit show EVENT_ID [--data-dir DIR] [--addr ADDR] [--json]
   firebreak audit export [--since T] [--until T] [filters as for list] [--format jsonl]
-  firebreak audit verify [--data-dir DIR] [--addr ADDR]
+  firebreak audit verify [--data-dir DIR] [--addr ADDR] [--public-key FILE [--witness FILE]]
+  firebreak audit keygen [--out FILE] [--public-out FILE]
   firebreak replay [--since 24h] [--until T] [--playbooks DIR|FILE] [--config FILE] [--data-dir DIR] [--addr ADDR] [--all] [--json]
   firebreak approvals list [--data-dir DIR] [--addr ADDR] [--status STATUS | --all] [--json] [--token-env VAR]
   firebreak actions [--json]
   firebreak rbac [--config FILE] [--playbooks DIR]
   firebreak version
+
+--data-dir alone reads that directory's database file; --addr alone asks that
+server's API; with neither (or both) the file is read and, while a running
+server holds it, the server is asked.
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
