@@ -49,6 +49,9 @@ type Config struct {
 	Approver Approver
 	// Observer receives metrics; nil discards them.
 	Observer Observer
+	// DeadLetter receives steps that failed for good; nil keeps only the
+	// step.failed record.
+	DeadLetter DeadLetter
 	// Sleep waits between retries; tests replace it (default: a timer that
 	// honours ctx).
 	Sleep func(ctx context.Context, d time.Duration) error

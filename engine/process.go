@@ -493,6 +493,11 @@ func (e *Engine) execute(ctx context.Context, plan *Plan, base audit.Record, log
 		if err := tx.Audit(r); err != nil {
 			return err
 		}
+		if err != nil && ctx.Err() == nil && e.cfg.DeadLetter != nil {
+			if derr := e.cfg.DeadLetter.DeadLetter(tx, plan, r); derr != nil {
+				return derr
+			}
+		}
 		if plan.Phase == PhaseSteps && plan.Event.Fingerprint != "" && plan.Event.Status == event.StatusFiring {
 			b, _ := json.Marshal(triggerRecord{EventID: plan.Event.ID, Seq: plan.Seq, At: tx.Now()})
 			if err := tx.Put(bucketTriggered, trigKey, b); err != nil {

@@ -35,6 +35,7 @@ Usage:
   firebreak audit keygen [--out FILE] [--public-out FILE]
   firebreak replay [--since 24h] [--until T] [--playbooks DIR|FILE] [--config FILE] [--data-dir DIR] [--addr ADDR] [--all] [--json]
   firebreak approvals list [--data-dir DIR] [--addr ADDR] [--status STATUS | --all] [--json] [--token-env VAR]
+  firebreak dlq list|retry ID [--force]|discard ID --reason TEXT [--addr ADDR]
   firebreak actions [--json]
   firebreak rbac [--config FILE] [--playbooks DIR]
   firebreak version
@@ -66,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdReplay(args[1:], stdout, stderr)
 	case "approvals":
 		return cmdApprovals(args[1:], stdout, stderr)
+	case "dlq":
+		return cmdDLQ(args[1:], stdout, stderr)
 	case "rbac":
 		return cmdRBAC(args[1:], stdout, stderr)
 	case "version", "--version", "-v":

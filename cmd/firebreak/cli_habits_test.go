@@ -19,6 +19,7 @@ func TestHelpExitsZero(t *testing.T) {
 		{"serve"}, {"validate"}, {"test"}, {"schema"}, {"actions"}, {"replay"},
 		{"audit"}, {"audit", "list"}, {"audit", "show"}, {"audit", "export"}, {"audit", "verify"}, {"audit", "keygen"},
 		{"approvals"}, {"approvals", "list"},
+		{"dlq"}, {"dlq", "list"}, {"dlq", "retry"}, {"dlq", "discard"},
 	}
 	for _, c := range cmds {
 		for _, h := range []string{"--help", "-h"} {
@@ -64,6 +65,9 @@ func TestErrorsEndWithNewline(t *testing.T) {
 		{"audit", "verify", "--witness", filepath.Join(dir, "w.jsonl")},
 		{"approvals", "list", "--status", "bogus"},
 		{"approvals", "nope"},
+		{"dlq", "nope"},
+		{"dlq", "discard", "abc"},
+		{"dlq", "list", "--addr", deadAddr(t)},
 		{"validate"},
 		{"replay", "--since", "soon"},
 	}

@@ -81,11 +81,7 @@ func (l *location) given(name string) bool {
 // server holds is an error saying so; otherwise (neither, or both) the file
 // is read and, when a server holds it, the server at --addr is asked.
 func (l *location) open() (source, error) {
-	token := l.token
-	if token == "" {
-		token = os.Getenv("FIREBREAK_API_TOKEN")
-	}
-	remote := &apiSource{addr: *l.addr, token: token, client: &http.Client{Timeout: 5 * time.Minute}}
+	remote := l.remote()
 	dirSet, addrSet := l.given("data-dir"), l.given("addr")
 	if addrSet && !dirSet {
 		return remote, nil
@@ -101,6 +97,16 @@ func (l *location) open() (source, error) {
 		return remote, nil
 	}
 	return nil, err
+}
+
+// remote returns the client of the server at --addr, with the API token
+// (l.token, else $FIREBREAK_API_TOKEN).
+func (l *location) remote() *apiSource {
+	token := l.token
+	if token == "" {
+		token = os.Getenv("FIREBREAK_API_TOKEN")
+	}
+	return &apiSource{addr: *l.addr, token: token, client: &http.Client{Timeout: 5 * time.Minute}}
 }
 
 // fileSource is the database file, opened read-only: the store.

@@ -121,7 +121,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	eng := engine.New(engine.Config{
 		Store: db, Registry: reg, Logger: log.With("component", "engine"),
 		Workers: cfg.Workers, DryRun: cfg.DryRun, ActOnStale: cfg.ActOnStale, Now: opts.Now,
-		Guard: a.guard, Approver: a.approver, Observer: a.observer,
+		Guard: a.guard, Approver: a.approver, Observer: a.observer, DeadLetter: dlqSink{redact: a.redactor()},
 	})
 	eng.SetPlaybooks(set)
 	a.Engine = eng
@@ -145,7 +145,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	})
 
 	a.Web = srv
-	for _, routes := range []func(*App){routesMetrics, routesGuards, routesApprovals, routesReload} {
+	for _, routes := range []func(*App){routesMetrics, routesGuards, routesApprovals, routesReload, routesDLQ} {
 		routes(a)
 	}
 

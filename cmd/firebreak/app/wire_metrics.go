@@ -17,6 +17,7 @@ import (
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/guard"
 	"github.com/firebreak/firebreak/engine/replay"
+	"github.com/firebreak/firebreak/engine/state"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/store"
 	"github.com/firebreak/firebreak/web/metrics"
@@ -73,11 +74,20 @@ type RedactionConfig struct {
 // retention returns the store policy; ok is false when nothing expires.
 func (c RetentionConfig) retention() (store.Retention, bool) {
 	r := store.Retention{MaxAge: time.Duration(c.MaxAge), MaxRecords: c.MaxRecords, MaxBytes: c.MaxBytes, InboxMaxAge: time.Duration(c.InboxMaxAge),
-		ForgetEvent: engine.ForgetEvent, Sweep: engine.SweepForgotten}
+		ForgetEvent: forgetEvent, Sweep: engine.SweepForgotten}
 	if r.InboxMaxAge == 0 {
 		r.InboxMaxAge = r.MaxAge
 	}
 	return r, r.MaxAge > 0 || r.MaxRecords > 0 || r.MaxBytes > 0 || r.InboxMaxAge > 0
+}
+
+// forgetEvent drops what the engine and the dead-letter queue keep about
+// an event retention removes.
+func forgetEvent(tx state.Tx, eventID string) error {
+	if err := engine.ForgetEvent(tx, eventID); err != nil {
+		return err
+	}
+	return store.ForgetDLQ(tx, eventID)
 }
 
 // approvalDecided carries an approval id from the audit hook (which must
@@ -120,6 +130,7 @@ func setupMetrics(a *App) error {
 	})
 	a.Go(func(ctx context.Context) { measureDecisions(ctx, a, m, decided) })
 	m.SetPendingApprovals(func(ctx context.Context) (int, error) { return countPendingApprovals(ctx, a.DB) })
+	m.SetDLQEntries(a.DB.DLQCount)
 
 	if pol, ok := a.Config.Audit.Retention.retention(); ok {
 		every := time.Duration(a.Config.Audit.Retention.Interval)
