@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
+	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/store"
 )
 
@@ -144,5 +147,72 @@ func TestAnchorConfigErrors(t *testing.T) {
 	_, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler), app.Options{})
 	if err == nil || !strings.Contains(err.Error(), "audit.signing_key_file") || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("bad key file: %v", err)
+	}
+}
+
+// A key added to an existing, unsigned trail anchors it at start-up: the
+// newest record is signed at once, so verify with the key passes without
+// waiting for checkpoint_every records.
+func TestSigningKeyAnchorsAnExistingTrailAtStart(t *testing.T) {
+	keys := t.TempDir()
+	priv, pub := filepath.Join(keys, "k.pem"), filepath.Join(keys, "k.pub")
+	if code, _, errOut := auditCLI(t, "audit", "keygen", "--out", priv); code != 0 {
+		t.Fatalf("keygen: %s", errOut)
+	}
+	cfg := apptest.Config(t, "")
+	db, err := store.Open(filepath.Join(cfg.DataDir, "firebreak.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeAuditRecords(t, db, 5)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, _ := auditCLI(t, "audit", "verify", "--data-dir", cfg.DataDir, "--public-key", pub); code != 1 {
+		t.Fatalf("an unsigned trail passed verify with a key (exit %d)", code)
+	}
+	cfg.Audit.SigningKeyFile = priv
+	a := apptest.Start(t, cfg, app.Options{NoDispatch: true})
+	apptest.WaitFor(t, 10*time.Second, "the start-up checkpoint", func() bool {
+		code, _, _ := auditCLI(t, "audit", "verify", "--addr", a.Addr(), "--public-key", pub)
+		return code == 0
+	})
+	code, out, errOut := auditCLI(t, "audit", "verify", "--addr", a.Addr(), "--public-key", pub)
+	if code != 0 || !strings.Contains(out, "of record 5") {
+		t.Fatalf("verify: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func writeAuditRecords(t *testing.T, db *store.DB, n int) {
+	t.Helper()
+	for i := 0; i < n; i++ {
+		if err := db.Audit(context.Background(), audit.Record{Kind: audit.KindReceived, EventID: fmt.Sprintf("old-%d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Bad verify parameters are a 400 naming the parameter.
+func TestVerifyEndpointRefusesBadParameters(t *testing.T) {
+	a := apptest.Start(t, apptest.Config(t, ""), app.Options{NoDispatch: true})
+	for q, field := range map[string]string{
+		"public_key=not-base64!": "public_key",
+		"public_key=AAAA":        "public_key",
+		"witness=e30":            "witness",
+		"public_key=" + strings.Repeat("A", 43) + "=&witness=!!!": "witness",
+	} {
+		resp, err := http.Get(a.URL() + "/api/v1/audit/verify?" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body struct {
+			Error string `json:"error"`
+			Field string `json:"field"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest || body.Field != field || body.Error == "" {
+			t.Errorf("?%s: %d %+v; want 400 naming %s", q, resp.StatusCode, body, field)
+		}
 	}
 }
