@@ -151,3 +151,20 @@ func TestReadFile(t *testing.T) {
 		t.Fatalf("a bad middle line: %v; want an error naming %s:2", err, path)
 	}
 }
+
+// A failed POST is reported without the URL, which may carry a token.
+func TestWitnessErrorHidesTheURL(t *testing.T) {
+	w := New(Config{URL: "http://127.0.0.1:1/witness?token=s3cret"})
+	err := w.postOne(context.Background(), audit.SignedCheckpoint{Seq: 1})
+	if err == nil || strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("error = %v; want a failure that does not show the URL", err)
+	}
+	for _, bad := range []string{"", "ftp://x", "/relative", "http://"} {
+		if CheckURL(bad) == nil {
+			t.Errorf("CheckURL(%q) accepted it", bad)
+		}
+	}
+	if err := CheckURL("https://witness.example/fb"); err != nil {
+		t.Error(err)
+	}
+}

@@ -5,10 +5,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"sync"
 	"time"
@@ -157,6 +159,11 @@ func (w *Witness) postOne(ctx context.Context, cp audit.SignedCheckpoint) error 
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := w.cfg.Client.Do(req)
 	if err != nil {
+		// The URL may carry a token: report the cause without it.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			return fmt.Errorf("POST to the witness: %w", ue.Err)
+		}
 		return err
 	}
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
@@ -201,4 +208,14 @@ func ReadFile(path string) ([]audit.SignedCheckpoint, error) {
 		return nil, fmt.Errorf("witness %s: %w", path, err)
 	}
 	return out, nil
+}
+
+// CheckURL validates a witness URL: absolute http or https with a host. The
+// error never repeats the URL, which may carry a token.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return errors.New("must be an absolute http:// or https:// URL")
+	}
+	return nil
 }

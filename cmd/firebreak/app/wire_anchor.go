@@ -32,6 +32,11 @@ func setupAnchor(a *App) error {
 		}
 		return nil
 	}
+	if c.Witness.URL != "" {
+		if err := anchor.CheckURL(c.Witness.URL); err != nil {
+			return fmt.Errorf("audit.witness.url: %w", err)
+		}
+	}
 	if c.CheckpointEvery < 0 {
 		return fmt.Errorf("audit.checkpoint_every: must not be negative")
 	}
