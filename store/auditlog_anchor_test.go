@@ -454,3 +454,32 @@ func TestSignCheckpointOnDemand(t *testing.T) {
 		t.Fatalf("verify = %+v, %v", rep, err)
 	}
 }
+
+// BenchmarkAuditAppendSigned measures appending one record in its own
+// transaction, with and without a signing key (a checkpoint every 1000
+// records, and every record, the worst case).
+func BenchmarkAuditAppendSigned(b *testing.B) {
+	for _, tc := range []struct {
+		name  string
+		every int
+	}{{"unsigned", 0}, {"every_1000", 1000}, {"every_1", 1}} {
+		b.Run(tc.name, func(b *testing.B) {
+			clk := &auditClock{t: auditT0}
+			db, err := Open(filepath.Join(b.TempDir(), "firebreak.db"), Options{NoSync: true, Now: clk.Now})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer db.Close()
+			if tc.every > 0 {
+				db.SetSigner(testKey(3), tc.every)
+			}
+			ctx := context.Background()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := db.Audit(ctx, benchRecord(i)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
