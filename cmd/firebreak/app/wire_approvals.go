@@ -142,13 +142,13 @@ func setupApprovals(a *App) error {
 	}
 	log := a.log.With("component", "approvals")
 	now := a.opts.Now
-	var sc approval.Slack
+	var sc approval.Notifier
 	if botToken != "" {
-		sc = slack.New(slack.Config{Token: botToken, APIURL: cfg.SlackAPIURL, DefaultChannel: cfg.SlackChannel, Logger: log})
+		sc = slack.NewApprovalNotifier(slack.New(slack.Config{Token: botToken, APIURL: cfg.SlackAPIURL, DefaultChannel: cfg.SlackChannel, Logger: log}))
 	} else if a.Actions != nil && a.Actions.Slack != nil && a.Actions.Slack.Available() == nil {
 		// Reuse the slack.notify client (actions.slack); its default
 		// channel applies when approvals.slack_channel is not set.
-		sc = a.Actions.Slack
+		sc = slack.NewApprovalNotifier(a.Actions.Slack)
 	}
 	if sc != nil {
 		if secret == "" {
@@ -160,7 +160,7 @@ func setupApprovals(a *App) error {
 	}
 	db := a.DB
 	svc := approval.New(approval.Config{
-		Store: db, Slack: sc, Channel: cfg.SlackChannel,
+		Store: db, Notifier: sc, Channel: cfg.SlackChannel,
 		AllowedUsers: cfg.AllowedUsers, AllowedGroups: cfg.AllowedGroups,
 		DefaultExpiry: time.Duration(cfg.DefaultExpiry), DefaultApprovers: cfg.Approvers,
 		Requester: func(p *engine.Plan) string {
@@ -313,7 +313,7 @@ func (f *approvalsFeature) slackInteraction(c *gin.Context) {
 		return
 	}
 	if in.Decision != slack.DecisionNone {
-		f.Submit(ctx, in)
+		f.Submit(ctx, in.Click())
 	}
 	c.Status(http.StatusOK)
 }
