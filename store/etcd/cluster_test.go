@@ -62,7 +62,8 @@ func startCluster(t testing.TB, fsync bool) *cluster {
 		cfg.Dir = filepath.Join(dir, names[i])
 		cfg.UnsafeNoFsync = !fsync
 		cfg.LogLevel = "error"
-		cfg.LogOutputs = []string{"stderr"}
+		// Members log to a file next to their data, not over the test output.
+		cfg.LogOutputs = []string{filepath.Join(dir, names[i]+".log")}
 		client := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
 		cfg.ListenClientUrls = []url.URL{client}
 		cfg.AdvertiseClientUrls = []url.URL{client}

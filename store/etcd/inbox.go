@@ -68,18 +68,36 @@ func (s *Store) AppendEvents(ctx context.Context, events []event.Event) ([]uint6
 		return []uint64{}, nil
 	}
 	select {
+	case <-s.done:
+		return nil, ErrClosed
+	default:
+	}
+	select {
 	case s.reqs <- r:
 	case <-s.done:
 		return nil, ErrClosed
 	case <-ctx.Done():
 		return nil, fmt.Errorf("append events: %w", ctx.Err())
 	}
-	select {
-	case err := <-r.res:
+	answer := func(err error) ([]uint64, error) {
 		if err != nil {
 			return nil, fmt.Errorf("append events: %w", err)
 		}
 		return r.seqs, nil
+	}
+	select {
+	case err := <-r.res:
+		return answer(err)
+	case <-s.done:
+		// Closing: take the loop's answer if it has one; otherwise the
+		// events are not acknowledged (a re-send finds any that were
+		// committed).
+		select {
+		case err := <-r.res:
+			return answer(err)
+		default:
+			return nil, ErrClosed
+		}
 	case <-ctx.Done():
 		// The loop may still commit them; a re-send finds them.
 		return nil, fmt.Errorf("append events: %w", ctx.Err())

@@ -385,3 +385,17 @@ func TestKillSwitchIsWatched(t *testing.T) {
 		t.Fatalf("state = %+v, %v", k, err)
 	}
 }
+
+// After Close nothing is acknowledged.
+func TestAppendAfterClose(t *testing.T) {
+	c := startCluster(t, false)
+	s := c.open(t, nil)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for range 20 {
+		if _, err := s.AppendEvents(context.Background(), []event.Event{alert("late")}); !errors.Is(err, fbetcd.ErrClosed) {
+			t.Fatalf("append after Close = %v, want ErrClosed", err)
+		}
+	}
+}
