@@ -53,12 +53,11 @@ func (s *Store) AppendEvents(ctx context.Context, events []event.Event) ([]uint6
 		if events[i].ID == "" {
 			return nil, fmt.Errorf("append events: event %d: %w", i, ErrInvalidEvent)
 		}
-		v, err := json.Marshal(&events[i])
+		v, err := jsonEvent(&events[i])
 		if err != nil {
 			return nil, fmt.Errorf("encode event %s: %w", events[i].ID, err)
 		}
-		it := item{id: events[i].ID, val: v}
-		it.size = 2*opOverhead + len(s.prefix)*2 + len(dirInbox) + 20 + len(v) + len(dirSeen) + len(it.id) + 20
+		it := item{id: events[i].ID, val: v, size: s.itemSize(events[i].ID, v)}
 		if it.size > maxTxnBytes-txnSlack {
 			return nil, fmt.Errorf("append event %s (%d bytes): %w", it.id, len(v), ErrTooLarge)
 		}
@@ -102,6 +101,14 @@ func (s *Store) AppendEvents(ctx context.Context, events []event.Event) ([]uint6
 		// The loop may still commit them; a re-send finds them.
 		return nil, fmt.Errorf("append events: %w", ctx.Err())
 	}
+}
+
+func jsonEvent(ev *event.Event) ([]byte, error) { return json.Marshal(ev) }
+
+// itemSize estimates what an event adds to a transaction: its two puts
+// (inbox and idempotency key), its compare and their keys.
+func (s *Store) itemSize(id string, val []byte) int {
+	return 3*opOverhead + 3*len(s.prefix) + len(dirInbox) + 20 + len(val) + 2*(len(dirSeen)+len(id)) + 20
 }
 
 // pend is one event of a batch: which request and index it answers.
