@@ -18,6 +18,10 @@ import (
 // (a started step's claim then says interrupted, as before).
 type carry struct {
 	pending []func(state.Tx) error
+	// actOnStale lets this run's steps act although the event is stale:
+	// an operator forced the retry (ContinueStale). Not a write; it rides
+	// here because carry is the one value that follows a run's steps.
+	actOnStale bool
 }
 
 // later adds fn to the writes of the event's next commit.

@@ -59,6 +59,9 @@ type Config struct {
 	// unless the event is stale by then. The guard must implement
 	// PauseChecker for the engine to see the resume.
 	HoldPaused bool
+	// DeadLetter receives steps that failed for good; nil keeps only the
+	// step.failed record.
+	DeadLetter DeadLetter
 	// Sleep waits between retries; tests replace it (default: a timer that
 	// honours ctx).
 	Sleep func(ctx context.Context, d time.Duration) error

@@ -258,6 +258,17 @@ func (e *Engine) resolved(ctx context.Context, c *carry, seq uint64, ev *event.E
 // inbox sequence seq. approvedBy, when set, is the human who approved step
 // from: it is not parked again, but every guard runs again.
 func (e *Engine) Continue(ctx context.Context, seq uint64, playbook, phase string, from int, approvedBy string) error {
+	return e.cont(ctx, seq, playbook, phase, from, approvedBy, false)
+}
+
+// ContinueStale is Continue for a step an operator chose to run although
+// its event is older than MaxEventAge (a forced dead-letter retry): the
+// event's staleness does not stop the steps; every guard still runs.
+func (e *Engine) ContinueStale(ctx context.Context, seq uint64, playbook, phase string, from int) error {
+	return e.cont(ctx, seq, playbook, phase, from, "", true)
+}
+
+func (e *Engine) cont(ctx context.Context, seq uint64, playbook, phase string, from int, approvedBy string, actOnStale bool) error {
 	set := e.playbooks.Load()
 	if set == nil {
 		return ErrNoPlaybooks
@@ -274,7 +285,7 @@ func (e *Engine) Continue(ctx context.Context, seq uint64, playbook, phase strin
 	if approvedBy != "" {
 		resume = claimParked
 	}
-	c := &carry{}
+	c := &carry{actOnStale: actOnStale}
 	if err := e.runSteps(ctx, c, seq, &ev, pb, phase, from, resume); err != nil {
 		return err
 	}
@@ -310,6 +321,7 @@ func (e *Engine) runSteps(ctx context.Context, c *carry, seq uint64, ev *event.E
 // step, another error when the store failed, nil otherwise.
 func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Event, pb *playbooks.Playbook, phase string, st *playbooks.Step, resume claimStatus) error {
 	approved := resume == claimParked
+	forced := c != nil && c.actOnStale // an operator forced a stale event's step
 	log := e.log.With("event_id", ev.ID, "playbook", pb.Name, "phase", phase, "step", st.Index, "action", st.Action)
 	base := audit.Record{EventID: ev.ID, Playbook: pb.Name, Step: audit.StepIndex(st.Index), Action: st.Action}
 	if phase == PhaseOnResolved {
@@ -413,7 +425,7 @@ func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Ev
 				return nil
 			}
 		}
-		if e.stale(ev) {
+		if e.stale(ev) && !forced {
 			// The event aged past max_event_age while it waited (a slow
 			// backlog, an earlier step, a human approval): too late to act.
 			decision = claimStale
@@ -578,6 +590,11 @@ func (e *Engine) execute(ctx context.Context, c *carry, plan *Plan, base audit.R
 		}
 		if err := tx.Audit(r); err != nil {
 			return err
+		}
+		if err != nil && ctx.Err() == nil && e.cfg.DeadLetter != nil {
+			if derr := e.cfg.DeadLetter.DeadLetter(tx, plan, r); derr != nil {
+				return derr
+			}
 		}
 		if plan.Phase == PhaseSteps && plan.Event.Fingerprint != "" && plan.Event.Status == event.StatusFiring {
 			b, _ := json.Marshal(triggerRecord{EventID: plan.Event.ID, Seq: plan.Seq, At: tx.Now()})

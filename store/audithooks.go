@@ -6,11 +6,14 @@ import (
 	"github.com/firebreak/firebreak/engine/audit"
 )
 
-// auditHooks are the optional functions the audit path calls. They are set
-// once at wiring time, before the store is written to, and read atomically.
+// auditHooks are the optional functions and keys the audit path uses. They
+// are set once at wiring time, before the store is written to, and read
+// atomically.
 type auditHooks struct {
 	redact  atomic.Pointer[func(audit.Record) audit.Record]
 	written atomic.Pointer[func(audit.Record)]
+	signer  atomic.Pointer[signer]
+	signed  atomic.Pointer[func(audit.SignedCheckpoint)]
 }
 
 // SetRedactor installs fn, which every audit record passes through before
@@ -28,13 +31,17 @@ func (d *DB) OnAuditWritten(fn func(audit.Record)) {
 	d.hooks.written.Store(&fn)
 }
 
-// afterCommit reports the records a committed transaction wrote.
+// afterCommit reports the records and signed checkpoints a committed
+// transaction wrote.
 func (d *DB) afterCommit(tx *Tx) {
-	fn := d.hooks.written.Load()
-	if fn == nil {
-		return
+	if fn := d.hooks.written.Load(); fn != nil {
+		for _, r := range tx.audited {
+			(*fn)(r)
+		}
 	}
-	for _, r := range tx.audited {
-		(*fn)(r)
+	if fn := d.hooks.signed.Load(); fn != nil {
+		for _, cp := range tx.signed {
+			(*fn)(cp)
+		}
 	}
 }

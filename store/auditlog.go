@@ -82,7 +82,15 @@ func (t *Tx) Audit(rec audit.Record) error {
 		t.audited = append(t.audited, rec)
 	}
 	head := append(itob(seq), sum[:]...)
-	return meta.Put(keyAuditHead, head)
+	if err := meta.Put(keyAuditHead, head); err != nil {
+		return fmt.Errorf("audit: %w", err)
+	}
+	if s := t.db.hooks.signer.Load(); s != nil && rec.Kind != audit.KindCheckpoint && t.checkpointDue(s, seq) {
+		if _, err := t.signCheckpoint(seq, sum[:]); err != nil {
+			return fmt.Errorf("audit: %w", err)
+		}
+	}
+	return nil
 }
 
 // addAuditBytes adjusts the running size of the kept records.
@@ -333,84 +341,4 @@ func firstAtOrAfter(c *bolt.Cursor, lo, hi uint64, t time.Time) (uint64, error) 
 		}
 	}
 	return lo, nil
-}
-
-// VerifyAudit walks the whole chain and returns the number of records
-// checked, or an error wrapping audit.ErrChainBroken that names the first record
-// that was altered, removed or inserted.
-//
-// After retention has compacted old records away, the walk starts from the
-// checkpoint: the first kept record must link to the hash the checkpoint
-// holds, and the newest checkpoint record in the trail must name the same
-// sequence and hash, so the checkpoint cannot be moved to hide more.
-func (d *DB) VerifyAudit(_ context.Context) (int, error) {
-	n := 0
-	err := d.bolt.View(func(tx *boltTx) error {
-		prev := make([]byte, sha256.Size)
-		var lastSeq uint64
-		cp, err := readCheckpoint(tx)
-		if err != nil {
-			return err
-		}
-		if cp != nil {
-			raw, err := hex.DecodeString(cp.RemovedHash)
-			if err != nil || len(raw) != sha256.Size {
-				return fmt.Errorf("checkpoint: bad hash %q: %w", cp.RemovedHash, audit.ErrChainBroken)
-			}
-			copy(prev, raw)
-			lastSeq = cp.RemovedThrough
-		}
-		var confirmed *Checkpoint
-		c := tx.Bucket(bucketAudit).Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			seq := btoi(k)
-			if len(v) < sha256.Size {
-				return fmt.Errorf("record %d: truncated: %w", seq, audit.ErrChainBroken)
-			}
-			body := v[sha256.Size:]
-			sum := sha256.Sum256(body)
-			if !bytes.Equal(sum[:], v[:sha256.Size]) {
-				return fmt.Errorf("record %d: content does not match its hash: %w", seq, audit.ErrChainBroken)
-			}
-			var r audit.Record
-			if err := json.Unmarshal(body, &r); err != nil {
-				return fmt.Errorf("record %d: %v: %w", seq, err, audit.ErrChainBroken)
-			}
-			if r.Seq != seq {
-				return fmt.Errorf("record %d: claims sequence %d: %w", seq, r.Seq, audit.ErrChainBroken)
-			}
-			if seq != lastSeq+1 {
-				return fmt.Errorf("record %d: records %d to %d are missing: %w", seq, lastSeq+1, seq-1, audit.ErrChainBroken)
-			}
-			if r.Prev != hex.EncodeToString(prev) {
-				return fmt.Errorf("record %d: previous-hash link does not match record %d: %w", seq, lastSeq, audit.ErrChainBroken)
-			}
-			if r.Kind == audit.KindCheckpoint {
-				cr, err := checkpointFromRecord(&r)
-				if err != nil {
-					return fmt.Errorf("record %d: %v: %w", seq, err, audit.ErrChainBroken)
-				}
-				confirmed = &cr
-			}
-			copy(prev, sum[:])
-			lastSeq = seq
-			n++
-		}
-		if cp != nil && (confirmed == nil || confirmed.RemovedThrough != cp.RemovedThrough || confirmed.RemovedHash != cp.RemovedHash) {
-			return fmt.Errorf("checkpoint at record %d is not the one the trail's newest checkpoint record names: %w", cp.RemovedThrough, audit.ErrChainBroken)
-		}
-		head := tx.Bucket(bucketMeta).Get(keyAuditHead)
-		if lastSeq == 0 && head == nil {
-			return nil
-		}
-		if len(head) != 8+sha256.Size || btoi(head[:8]) != lastSeq || !bytes.Equal(head[8:], prev) {
-			var want uint64
-			if len(head) >= 8 {
-				want = btoi(head[:8])
-			}
-			return fmt.Errorf("record %d: trail ends at %d but the head says %d: %w", lastSeq+1, lastSeq, want, audit.ErrChainBroken)
-		}
-		return nil
-	})
-	return n, err
 }

@@ -290,6 +290,8 @@ type Tx struct {
 	db *DB
 	// audited holds the records written, reported after the commit.
 	audited []audit.Record
+	// signed holds the signed checkpoints written, reported after the commit.
+	signed []audit.SignedCheckpoint
 }
 
 // Now returns the store's clock reading.

@@ -4,7 +4,7 @@
 // this package registers a route; cmd/firebreak/app only passes the parts
 // (store, engine, guard, approval gate, reloader, metrics) into Config,
 // through the small interfaces declared here (Guards, Approvals,
-// SlackDecider, TimelineSource, Reloader, AuditWriter).
+// SlackDecider, TimelineSource, Reloader, AuditWriter, DeadLetters).
 //
 // Every /api/v1 route goes through one authentication (apiauth.go): a
 // table of bearer tokens, each with a Role (viewer < approver < operator),
@@ -18,7 +18,8 @@
 //	POST /hooks/{source}[/{sub}]          receivers (server.go)
 //	GET  /healthz, /readyz                probes (server.go)
 //	GET  /metrics                         Prometheus (server.go)
-//	GET  /api/v1/audit, /audit/verify     viewer (server.go)
+//	GET  /api/v1/audit                    viewer (server.go)
+//	GET  /api/v1/audit/verify             viewer (auditverify.go)
 //	GET  /api/v1/playbooks                viewer (server.go)
 //	GET  /api/v1/audit/timeline/{id}      viewer (api_timeline.go)
 //	GET  /api/v1/breakers, /pause         viewer (api_guards.go)
@@ -29,6 +30,8 @@
 //	POST /api/v1/approvals/{id}/deny      approver (api_approvals.go)
 //	POST /api/v1/replay                   operator (api_replay.go)
 //	POST /api/v1/playbooks/reload         operator (api_reload.go)
+//	GET  /api/v1/dlq                      viewer (dlq.go)
+//	POST /api/v1/dlq/{id}/retry, /discard operator (dlq.go)
 //	POST /slack/interactions              Slack signature (slack.go)
 //
 // Handlers are thin adapters: they authenticate, bound and decode a

@@ -112,6 +112,8 @@ type Config struct {
 	Replay *ReplayConfig
 	// Reloader serves POST /api/v1/playbooks/reload.
 	Reloader Reloader
+	// DLQ serves /api/v1/dlq (web/dlq.go).
+	DLQ DeadLetters
 }
 
 // Server is the HTTP handler.
@@ -177,6 +179,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.Reloader != nil {
 		s.routesReload(cfg.Reloader)
+	}
+	if cfg.DLQ != nil {
+		s.routesDLQ(cfg.DLQ)
 	}
 	return s
 }
@@ -419,17 +424,4 @@ func (s *Server) listPlaybooks(c *gin.Context) {
 		}
 	}
 	c.JSON(http.StatusOK, gin.H{"playbooks": out})
-}
-
-func (s *Server) verifyAudit(c *gin.Context) {
-	n, err := s.cfg.Audit.VerifyAudit(c.Request.Context())
-	if errors.Is(err, audit.ErrChainBroken) {
-		c.JSON(http.StatusConflict, gin.H{"ok": false, "records": n, "error": err.Error()})
-		return
-	}
-	if err != nil {
-		jsonError(c, http.StatusInternalServerError, "", "verifying the audit trail failed")
-		return
-	}
-	c.JSON(http.StatusOK, gin.H{"ok": true, "records": n})
 }

@@ -18,7 +18,7 @@ const maxSlackBody = 1 << 20
 
 // SlackDecider takes a verified Slack button click (the approval gate).
 type SlackDecider interface {
-	Submit(ctx context.Context, in slack.Interaction)
+	Submit(ctx context.Context, in approval.Click)
 }
 
 // SlackConfig configures POST /slack/interactions.
@@ -55,7 +55,7 @@ func (s *Server) routesSlack(sc SlackConfig) {
 			return
 		}
 		if in.Decision != slack.DecisionNone {
-			sc.Decider.Submit(ctx, in)
+			sc.Decider.Submit(ctx, in.Click())
 		}
 		c.Status(http.StatusOK)
 	})

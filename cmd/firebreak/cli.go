@@ -31,12 +31,18 @@ Usage:
                        [--action ID] [--kind KIND] [--outcome O | --reason R] [--limit N] [--cursor SEQ] [--json]
   firebreak audit show EVENT_ID [--data-dir DIR] [--addr ADDR] [--json]
   firebreak audit export [--since T] [--until T] [filters as for list] [--format jsonl]
-  firebreak audit verify [--data-dir DIR] [--addr ADDR]
+  firebreak audit verify [--data-dir DIR] [--addr ADDR] [--public-key FILE [--witness FILE]]
+  firebreak audit keygen [--out FILE] [--public-out FILE]
   firebreak replay [--since 24h] [--until T] [--playbooks DIR|FILE] [--config FILE] [--data-dir DIR] [--addr ADDR] [--all] [--json]
   firebreak approvals list [--data-dir DIR] [--addr ADDR] [--status STATUS | --all] [--json] [--token-env VAR]
+  firebreak dlq list|retry ID [--force]|discard ID --reason TEXT [--addr ADDR]
   firebreak actions [--json]
   firebreak rbac [--config FILE] [--playbooks DIR]
   firebreak version
+
+--data-dir alone reads that directory's database file; --addr alone asks that
+server's API; with neither (or both) the file is read and, while a running
+server holds it, the server is asked.
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -61,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdReplay(args[1:], stdout, stderr)
 	case "approvals":
 		return cmdApprovals(args[1:], stdout, stderr)
+	case "dlq":
+		return cmdDLQ(args[1:], stdout, stderr)
 	case "rbac":
 		return cmdRBAC(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
@@ -98,8 +106,8 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	pbDir := fs.String("playbooks", "", "playbook directory or file (default: the embedded examples)")
 	logFormat := fs.String("log-format", "", "log format: text or json")
 	dryRun := fs.Bool("dry-run", false, "plan and audit every step, execute none")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	cfg, err := configOrDefaults(*configPath)
 	if err != nil {
@@ -152,8 +160,8 @@ func cmdActions(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("actions", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the catalogue as JSON")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	reg, err := app.Registry(app.Options{}, slog.New(slog.DiscardHandler))
 	if err != nil {

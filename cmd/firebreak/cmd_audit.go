@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,9 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
-	"net/url"
-	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -25,6 +21,7 @@ import (
 	"github.com/firebreak/firebreak/engine/replay"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/store"
+	"github.com/firebreak/firebreak/store/anchor"
 )
 
 // cmdAudit dispatches the audit subcommands.
@@ -42,28 +39,32 @@ func cmdAudit(args []string, stdout, stderr io.Writer) int {
 		return cmdAuditExport(args[1:], stdout, stderr)
 	case "verify":
 		return cmdAuditVerify(args[1:], stdout, stderr)
+	case "keygen":
+		return cmdAuditKeygen(args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
 	}
 	fmt.Fprintf(stderr, "firebreak: unknown audit command %q\n\n%s", args[0], usage)
 	return 2
 }
 
-// openAudit opens the database read-only, or returns ErrLocked when a
-// running server holds it (the caller then asks the server's API).
-func openAudit(dataDir string) (*store.DB, error) {
-	return store.Open(dataDir+"/firebreak.db", store.Options{ReadOnly: true, LockTimeout: 300 * time.Millisecond})
-}
+// Where the audit commands look by default.
+const (
+	defaultDataDir = "data"
+	defaultAddr    = "127.0.0.1:9095"
+)
 
 // queryFlags are the audit filters list and export share.
 type queryFlags struct {
-	dataDir, addr                                 *string
+	loc                                           *location
 	since, until                                  *string
 	eventID, playbook, action, kind, outcome, rsn *string
 }
 
 func addQueryFlags(fs *flag.FlagSet) *queryFlags {
 	return &queryFlags{
-		dataDir:  fs.String("data-dir", "data", "data directory"),
-		addr:     fs.String("addr", "127.0.0.1:9095", "server address, used when the database is held by a running server"),
+		loc:      addLocation(fs, defaultDataDir, defaultAddr),
 		since:    fs.String("since", "", "only records at or after this time: RFC 3339 or a duration ago (24h)"),
 		until:    fs.String("until", "", "only records before this time: RFC 3339 or a duration ago"),
 		eventID:  fs.String("event-id", "", "only records of this event"),
@@ -94,68 +95,6 @@ func (f *queryFlags) query(now time.Time) (audit.Query, error) {
 	return q, nil
 }
 
-// auditPager returns one page of records at a time, from the file or,
-// when a server holds it, from GET /api/v1/audit.
-type auditPager struct {
-	db   *store.DB
-	addr string
-}
-
-func newAuditPager(dataDir, addr string) (*auditPager, error) {
-	db, err := openAudit(dataDir)
-	switch {
-	case err == nil:
-		return &auditPager{db: db}, nil
-	case errors.Is(err, store.ErrLocked):
-		return &auditPager{addr: addr}, nil
-	}
-	return nil, err
-}
-
-func (p *auditPager) Close() {
-	if p.db != nil {
-		_ = p.db.Close()
-	}
-}
-
-func (p *auditPager) page(ctx context.Context, q audit.Query) ([]audit.Record, uint64, error) {
-	if p.db != nil {
-		return p.db.ListAudit(ctx, q)
-	}
-	v := url.Values{}
-	for k, val := range map[string]string{"event_id": q.EventID, "playbook": q.Playbook, "action": q.Action, "kind": q.Kind, "outcome": q.Outcome} {
-		if val != "" {
-			v.Set(k, val)
-		}
-	}
-	if !q.Since.IsZero() {
-		v.Set("since", q.Since.Format(time.RFC3339Nano))
-	}
-	if !q.Until.IsZero() {
-		v.Set("until", q.Until.Format(time.RFC3339Nano))
-	}
-	v.Set("limit", strconv.Itoa(min(max(q.Limit, 1), 1000)))
-	if q.After != 0 {
-		v.Set("cursor", strconv.FormatUint(q.After, 10))
-	}
-	var page struct {
-		Records    []audit.Record `json:"records"`
-		NextCursor string         `json:"next_cursor"`
-	}
-	if err := getJSON("http://"+p.addr+"/api/v1/audit?"+v.Encode(), &page); err != nil {
-		return nil, 0, err
-	}
-	var next uint64
-	if page.NextCursor != "" {
-		n, err := strconv.ParseUint(page.NextCursor, 10, 64)
-		if err != nil {
-			return nil, 0, fmt.Errorf("server sent cursor %q: %w", page.NextCursor, err)
-		}
-		next = n
-	}
-	return page.Records, next, nil
-}
-
 func cmdAuditList(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("audit list", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -163,8 +102,8 @@ func cmdAuditList(args []string, stdout, stderr io.Writer) int {
 	limit := fs.Int("limit", 100, "records per page (1-1000)")
 	cursor := fs.Uint64("cursor", 0, "continue after this record sequence (printed at the end of a page)")
 	asJSON := fs.Bool("json", false, "print JSON lines")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *limit < 1 || *limit > 1000 {
 		fmt.Fprintln(stderr, "firebreak: --limit must be between 1 and 1000")
@@ -176,13 +115,13 @@ func cmdAuditList(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	q.Limit, q.After = *limit, *cursor
-	p, err := newAuditPager(*qf.dataDir, *qf.addr)
+	src, err := qf.loc.open()
 	if err != nil {
 		fmt.Fprintln(stderr, "firebreak:", err)
 		return 1
 	}
-	defer p.Close()
-	recs, next, err := p.page(context.Background(), q)
+	defer src.Close()
+	recs, next, err := src.ListAudit(context.Background(), q)
 	if err != nil {
 		fmt.Fprintln(stderr, "firebreak:", err)
 		return 1
@@ -223,8 +162,8 @@ func cmdAuditExport(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	qf := addQueryFlags(fs)
 	format := fs.String("format", "jsonl", "output format: jsonl (one record per line, as stored: seq, prev and all)")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *format != "jsonl" {
 		fmt.Fprintf(stderr, "firebreak: --format %q: only jsonl is supported\n", *format)
@@ -235,17 +174,17 @@ func cmdAuditExport(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "firebreak:", err)
 		return 2
 	}
-	p, err := newAuditPager(*qf.dataDir, *qf.addr)
+	src, err := qf.loc.open()
 	if err != nil {
 		fmt.Fprintln(stderr, "firebreak:", err)
 		return 1
 	}
-	defer p.Close()
+	defer src.Close()
 	w := bufio.NewWriter(stdout)
 	q.Limit = 1000
 	n := 0
 	for {
-		recs, next, err := p.page(context.Background(), q)
+		recs, next, err := src.ListAudit(context.Background(), q)
 		if err != nil {
 			_ = w.Flush()
 			fmt.Fprintf(stderr, "firebreak: export stopped after %d records: %v\n", n, err)
@@ -277,16 +216,15 @@ func cmdAuditExport(args []string, stdout, stderr io.Writer) int {
 func cmdAuditShow(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("audit show", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data-dir", "data", "data directory")
-	addr := fs.String("addr", "127.0.0.1:9095", "server address, used when the database is held by a running server")
+	loc := addLocation(fs, defaultDataDir, defaultAddr)
 	asJSON := fs.Bool("json", false, "print the timeline as JSON")
 	// Accept the event id before or after the flags.
 	var id string
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		id, args = args[0], args[1:]
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if id == "" && fs.NArg() == 1 {
 		id = fs.Arg(0)
@@ -295,30 +233,18 @@ func cmdAuditShow(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: firebreak audit show EVENT_ID [--data-dir DIR] [--addr ADDR] [--json]")
 		return 2
 	}
-	var tl app.Timeline
-	db, err := openAudit(*dataDir)
-	switch {
-	case err == nil:
-		tl, err = app.TimelineOf(context.Background(), db, id)
-		_ = db.Close()
-		if errors.Is(err, store.ErrNotFound) {
-			fmt.Fprintf(stderr, "firebreak: no event %q in the inbox or the audit trail\n", id)
-			return 1
-		}
-		if err != nil {
-			fmt.Fprintln(stderr, "firebreak:", err)
-			return 1
-		}
-	case errors.Is(err, store.ErrLocked):
-		if err := getJSON("http://"+*addr+"/api/v1/audit/timeline/"+url.PathEscape(id), &tl); err != nil {
-			if strings.Contains(err.Error(), "404") {
-				fmt.Fprintf(stderr, "firebreak: no event %q in the inbox or the audit trail\n", id)
-				return 1
-			}
-			fmt.Fprintln(stderr, "firebreak:", err)
-			return 1
-		}
-	default:
+	src, err := loc.open()
+	if err != nil {
+		fmt.Fprintln(stderr, "firebreak:", err)
+		return 1
+	}
+	defer src.Close()
+	tl, err := src.Timeline(context.Background(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		fmt.Fprintf(stderr, "firebreak: no event %q in the inbox or the audit trail\n", id)
+		return 1
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "firebreak:", err)
 		return 1
 	}
@@ -558,83 +484,97 @@ func kvsAny(m map[string]any) string {
 	return kvs(s)
 }
 
-// getJSON reads from a running server's API, with $FIREBREAK_API_TOKEN as the
-// bearer token when set (the read API needs one once the server has any).
-func getJSON(u string, dst any) error {
-	c := &http.Client{Timeout: 30 * time.Second}
-	req, err := http.NewRequest(http.MethodGet, u, nil)
-	if err != nil {
-		return err
-	}
-	if tok := os.Getenv("FIREBREAK_API_TOKEN"); tok != "" {
-		req.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return fmt.Errorf("the database is in use and the server did not answer: %w", err)
-	}
-	defer resp.Body.Close()
-	err = decodeAnswer(resp, dst)
-	if resp.StatusCode == http.StatusUnauthorized && os.Getenv("FIREBREAK_API_TOKEN") == "" {
-		err = fmt.Errorf("%w (set FIREBREAK_API_TOKEN to the operator token or a viewer token)", err)
-	}
-	return err
-}
-
-func decodeAnswer(resp *http.Response, dst any) error {
-	if resp.StatusCode >= 300 && resp.StatusCode != http.StatusConflict {
-		var e struct {
-			Error string `json:"error"`
-		}
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		if json.Unmarshal(b, &e) == nil && e.Error != "" {
-			return fmt.Errorf("server answered %s: %s", resp.Status, e.Error)
-		}
-		return fmt.Errorf("server answered %s", resp.Status)
-	}
-	return json.NewDecoder(resp.Body).Decode(dst)
-}
-
 func cmdAuditVerify(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("audit verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	dataDir := fs.String("data-dir", "data", "data directory")
-	addr := fs.String("addr", "127.0.0.1:9095", "server address, used when the database is held by a running server")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	loc := addLocation(fs, defaultDataDir, defaultAddr)
+	pubPath := fs.String("public-key", "", "ed25519 public key (PEM or raw 32 bytes): check the signed checkpoints and that the trail is anchored")
+	witnessPath := fs.String("witness", "", "witness file (audit.witness.file): the trail must hold its checkpoints (needs --public-key)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
-	db, err := openAudit(*dataDir)
-	if errors.Is(err, store.ErrLocked) {
-		var res struct {
-			OK      bool   `json:"ok"`
-			Records int    `json:"records"`
-			Error   string `json:"error"`
+	var opts audit.VerifyOptions
+	if *pubPath != "" {
+		pub, err := anchor.LoadPublicKey(*pubPath)
+		if err != nil {
+			fmt.Fprintln(stderr, "firebreak: --public-key:", err)
+			return 2
 		}
-		if err := getJSON("http://"+*addr+"/api/v1/audit/verify", &res); err != nil {
-			fmt.Fprintln(stderr, "firebreak:", err)
+		opts.PublicKey = pub
+	}
+	if *witnessPath != "" {
+		if opts.PublicKey == nil {
+			fmt.Fprintln(stderr, "firebreak: --witness needs --public-key: a witness checkpoint is only as good as its signature")
+			return 2
+		}
+		w, err := anchor.ReadFile(*witnessPath)
+		if err != nil {
+			fmt.Fprintln(stderr, "firebreak: --witness:", err)
 			return 1
 		}
-		if !res.OK {
-			fmt.Fprintln(stderr, "audit trail NOT intact:", res.Error)
-			return 1
-		}
-		fmt.Fprintf(stdout, "audit trail intact: %d records\n", res.Records)
-		return 0
+		opts.Witness = w
+	}
+	src, err := loc.open()
+	if err != nil {
+		fmt.Fprintln(stderr, "firebreak:", err)
+		return 1
+	}
+	defer src.Close()
+	rep, err := src.VerifyAuditWith(context.Background(), opts)
+	if errors.Is(err, audit.ErrChainBroken) {
+		fmt.Fprintln(stderr, "audit trail NOT intact:", err)
+		return 1
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "firebreak:", err)
 		return 1
 	}
-	defer db.Close()
-	n, err := db.VerifyAudit(context.Background())
+	fmt.Fprintf(stdout, "audit trail intact: %d records\n", rep.Records)
+	if rep.InboxChecked > 0 {
+		fmt.Fprintf(stdout, "every processed inbox event has its records (%d checked)\n", rep.InboxChecked)
+	}
+	if opts.PublicKey != nil && rep.NewestSigned != nil {
+		fmt.Fprintf(stdout, "anchored: %d checkpoint(s) signed by key %s, the newest of record %d (%s); %d record(s) after it\n",
+			rep.Signed, rep.NewestSigned.KeyID, rep.NewestSigned.Seq, rep.NewestSigned.Time.Format(time.RFC3339), rep.Unsigned)
+	}
+	if rep.OtherKeys > 0 {
+		fmt.Fprintf(stdout, "%d checkpoint(s) signed by other keys were not checked\n", rep.OtherKeys)
+	}
+	if len(opts.Witness) > 0 {
+		fmt.Fprintf(stdout, "witness: %d of %d checkpoint(s) found in the trail, none contradicted\n", rep.Witnessed, len(opts.Witness))
+	}
+	if opts.PublicKey == nil {
+		fmt.Fprintln(stdout, "not checked without --public-key: a chain recomputed after an edit, and a trail rolled back whole")
+	}
+	if fsrc, ok := src.(fileSource); ok {
+		if cp, err := fsrc.AuditCheckpoint(context.Background()); err == nil && cp != nil {
+			fmt.Fprintf(stdout, "retention checkpoint: %d older records compacted away, through #%d (%s)\n", cp.Removed, cp.RemovedThrough, cp.Before.Format(time.RFC3339))
+		}
+	}
+	for _, n := range rep.Notes {
+		fmt.Fprintln(stdout, "note:", n)
+	}
+	return 0
+}
+
+// cmdAuditKeygen writes a new checkpoint signing key pair.
+func cmdAuditKeygen(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("audit keygen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	out := fs.String("out", "audit-signing.pem", "private key file to create (PEM PKCS#8, mode 0600; never overwritten)")
+	pubOut := fs.String("public-out", "", "public key file (default: --out with .pub)")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	if *pubOut == "" {
+		*pubOut = strings.TrimSuffix(*out, ".pem") + ".pub"
+	}
+	pub, err := anchor.GenerateKey(*out, *pubOut)
 	if err != nil {
-		fmt.Fprintln(stderr, "audit trail NOT intact:", err)
+		fmt.Fprintln(stderr, "firebreak:", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "audit trail intact: %d records\n", n)
-	if cp, err := db.AuditCheckpoint(context.Background()); err == nil && cp != nil {
-		fmt.Fprintf(stdout, "retention checkpoint: %d older records compacted away, through #%d (%s)\n", cp.Removed, cp.RemovedThrough, cp.Before.Format(time.RFC3339))
-	}
+	fmt.Fprintf(stdout, "signing key %s (set audit.signing_key_file), public key %s (for audit verify --public-key), key id %s\n", *out, *pubOut, audit.KeyID(pub))
 	return 0
 }
 
@@ -644,27 +584,27 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (its data_dir, playbooks and audit.redaction)")
-	dataDir := fs.String("data-dir", "", "data directory (default: the config's, or ./data)")
-	addr := fs.String("addr", "", "server address, used when the database is held by a running server (default: the config's listen)")
+	loc := addLocation(fs, "", "") // defaults: the config's data_dir and listen
 	since := fs.String("since", "24h", "replay events received at or after this: RFC 3339 or a duration ago")
 	until := fs.String("until", "", "replay events received before this: RFC 3339 or a duration ago")
 	pbPath := fs.String("playbooks", "", "candidate playbook directory or file (default: the current playbooks)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	all := fs.Bool("all", false, "print every event, not only those whose decision changed")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	cfg, err := configOrDefaults(*configPath)
 	if err != nil {
 		fmt.Fprintln(stderr, "firebreak:", err)
 		return 1
 	}
-	if *dataDir != "" {
-		cfg.DataDir = *dataDir
+	if loc.given("data-dir") {
+		cfg.DataDir = *loc.dataDir
 	}
-	if *addr != "" {
-		cfg.Listen = *addr
+	if loc.given("addr") {
+		cfg.Listen = *loc.addr
 	}
+	*loc.dataDir, *loc.addr = cfg.DataDir, cfg.Listen
 	now := time.Now()
 	opts := replay.Options{ActOnStale: cfg.ActOnStale}
 	if opts.Since, err = app.ParseSince(*since, now, 24*time.Hour); err != nil {
@@ -696,28 +636,18 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	var rep *replay.Report
-	db, err := openAudit(cfg.DataDir)
-	switch {
-	case err == nil:
-		defer db.Close()
-		opts.Playbooks = candidate
-		if opts.Playbooks == nil {
-			if opts.Playbooks, _, err = app.LoadPlaybooks(cfg, reg); err != nil {
-				fmt.Fprintln(stderr, "firebreak: current playbooks:", err)
-				return 1
-			}
-		}
-		if rep, err = replay.Run(context.Background(), db, opts); err != nil {
-			fmt.Fprintln(stderr, "firebreak:", err)
-			return 1
-		}
-	case errors.Is(err, store.ErrLocked):
-		if rep, err = replayRemote(cfg.Listen, opts, *pbPath); err != nil {
-			fmt.Fprintln(stderr, "firebreak:", err)
-			return 1
-		}
-	default:
+	src, err := loc.open()
+	if err != nil {
+		fmt.Fprintln(stderr, "firebreak:", err)
+		return 1
+	}
+	defer src.Close()
+	opts.Playbooks = candidate
+	rep, err := src.Replay(context.Background(), replayInput{opts: opts, pbPath: *pbPath, current: func() (*playbooks.Set, error) {
+		set, _, err := app.LoadPlaybooks(cfg, reg)
+		return set, err
+	}})
+	if err != nil {
 		fmt.Fprintln(stderr, "firebreak:", err)
 		return 1
 	}
@@ -729,44 +659,6 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 		printReplay(stdout, rep, *all)
 	}
 	return 0
-}
-
-// replayRemote asks the running server (POST /api/v1/replay), sending the
-// candidate playbook files when there are any.
-func replayRemote(addr string, opts replay.Options, pbPath string) (*replay.Report, error) {
-	req := app.ReplayRequest{Since: opts.Since.Format(time.RFC3339Nano)}
-	if !opts.Until.IsZero() {
-		req.Until = opts.Until.Format(time.RFC3339Nano)
-	}
-	if pbPath != "" {
-		files, err := readPlaybookFiles(pbPath)
-		if err != nil {
-			return nil, err
-		}
-		req.Playbooks = files
-	}
-	body, _ := json.Marshal(req)
-	c := &http.Client{Timeout: 5 * time.Minute}
-	hr, err := http.NewRequest(http.MethodPost, "http://"+addr+"/api/v1/replay", bytes.NewReader(body))
-	if err != nil {
-		return nil, err
-	}
-	hr.Header.Set("Content-Type", "application/json")
-	// The replay endpoint is an operator endpoint: send the guards API
-	// token when the environment has it.
-	if tok := os.Getenv("FIREBREAK_API_TOKEN"); tok != "" {
-		hr.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := c.Do(hr)
-	if err != nil {
-		return nil, fmt.Errorf("the database is in use and the server did not answer: %w", err)
-	}
-	defer resp.Body.Close()
-	var rep replay.Report
-	if err := decodeAnswer(resp, &rep); err != nil {
-		return nil, err
-	}
-	return &rep, nil
 }
 
 func printReplay(w io.Writer, rep *replay.Report, all bool) {

@@ -31,8 +31,8 @@ func cmdTest(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: firebreak test [--playbooks PATH]… [-v] TEST_FILE…")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()
@@ -146,8 +146,8 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func cmdSchema(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	reg, err := app.Registry(app.Options{}, slog.New(slog.DiscardHandler))
 	if err != nil {

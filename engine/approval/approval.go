@@ -135,9 +135,11 @@ type Approval struct {
 	Outcome  string `json:"outcome,omitempty"`
 	Failed   bool   `json:"failed,omitempty"`
 
-	// SlackChannel and SlackTS locate the Slack message, once posted.
-	SlackChannel string `json:"slack_channel,omitempty"`
-	SlackTS      string `json:"slack_ts,omitempty"`
+	// MessageChannel and MessageID locate the notifier's message, once
+	// posted (a Slack channel and ts). The JSON names predate notifiers
+	// other than Slack and stay so that stored approvals still load.
+	MessageChannel string `json:"slack_channel,omitempty"`
+	MessageID      string `json:"slack_ts,omitempty"`
 	// NotifyAttempts counts failed attempts to post the message.
 	NotifyAttempts int       `json:"notify_attempts,omitempty"`
 	NotifyAt       time.Time `json:"notify_at,omitzero"`

@@ -1,15 +1,18 @@
 // Package approval is Firebreak's approval gate. It implements
 // engine.Approver over the engine's state transaction: a step that needs a
 // human is parked as a pending approval in the store (bound to a hash of its
-// action id and rendered parameters), announced in Slack, and decided by
-// allow-listed people through Slack buttons or the API. An approval that is
-// not decided in time is denied, and one whose alert resolves is cancelled.
+// action id and rendered parameters), announced through a Notifier, and
+// decided by allow-listed people through the notifier's buttons (Click) or
+// the API. An approval that is not decided in time is denied, and one whose
+// alert resolves is cancelled.
 //
 // The package owns the approval records, the rules of a decision (who may
-// decide, two-person rule, plan binding, idempotent second clicks, expiry)
-// and the audit record of every decision. It does not verify Slack request
-// signatures or API tokens (the HTTP layer does, before calling Decide), it
-// does not run actions (an approved step is handed back to the engine,
-// which runs the guards again), and it never calls Slack inside a store
-// transaction.
+// decide, two-person rule, plan binding, idempotent second clicks, expiry),
+// the audit record of every decision and the Notifier contract. It knows no
+// integration: actions/slack implements Notifier (and the optional
+// GroupChecker and Replier) for Slack, and a second notifier needs no change
+// here. It does not verify callback signatures or API tokens (the HTTP layer
+// does, before calling Decide or Submit), it does not run actions (an
+// approved step is handed back to the engine, which runs the guards again),
+// and it never calls a notifier inside a store transaction.
 package approval

@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/firebreak/firebreak/actions/slack"
 	"github.com/firebreak/firebreak/engine"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
@@ -26,15 +25,6 @@ type Store interface {
 	View(ctx context.Context, fn func(state.Tx) error) error
 }
 
-// Slack is what the gate needs of Slack; *slack.Client implements it.
-type Slack interface {
-	Available() error
-	PostApproval(ctx context.Context, m slack.ApprovalMessage) (channel, ts string, err error)
-	UpdateApproval(ctx context.Context, channel, ts string, m slack.ApprovalMessage, st slack.ApprovalState) error
-	PostEphemeral(ctx context.Context, channel, userID, text string) error
-	UserInGroups(ctx context.Context, userID string, groupIDs []string) (bool, error)
-}
-
 // ContinueFunc runs an approved step, then the steps after it; it has the
 // signature of engine.Engine.Continue.
 type ContinueFunc func(ctx context.Context, seq uint64, playbook, phase string, from int, approvedBy string) error
@@ -46,14 +36,17 @@ type TrailFunc func(ctx context.Context, eventID, playbook string, since time.Ti
 // Config configures a Service.
 type Config struct {
 	Store Store
-	// Slack posts and updates the messages; nil (or a client without a
-	// token) leaves approvals to the API.
-	Slack Slack
+	// Notifier posts and updates the messages (actions/slack implements
+	// it for Slack); nil, or one whose Available fails, leaves approvals to
+	// the API.
+	Notifier Notifier
 	// Channel is where approval messages go.
 	Channel string
-	// AllowedUsers are the Slack user ids (U…, W…) that may decide.
+	// AllowedUsers are the user ids (Slack: U…, W…) that may decide
+	// through the notifier's messages.
 	AllowedUsers []string
-	// AllowedGroups are Slack user group ids (S…) whose members may decide.
+	// AllowedGroups are group ids (Slack user groups, S…) whose members may
+	// decide; they need a Notifier that is a GroupChecker.
 	AllowedGroups []string
 	// DefaultExpiry applies when the playbook sets no approval.expires
 	// (default 30m).
@@ -65,7 +58,7 @@ type Config struct {
 	// complete, so it may be bound after the engine is built.
 	Continue ContinueFunc
 	// Trail, when set, lets the gate report the approved step's outcome in
-	// the Slack message.
+	// the message.
 	Trail TrailFunc
 	// Requester names who asked for a plan, when known: the app evaluates
 	// the playbook's approval.requester. Nil or "" means nobody but the
@@ -92,7 +85,7 @@ type Service struct {
 	now   func() time.Time
 	users map[string]bool
 
-	locks keylock.Map // one Slack message change at a time per approval
+	locks keylock.Map // one message change at a time per approval
 	wg    sync.WaitGroup
 
 	mu        sync.Mutex
@@ -187,8 +180,8 @@ func (s *Service) Park(tx state.Tx, p *engine.Plan, verdicts []engine.Verdict) (
 	return id, nil
 }
 
-// Notify posts the approval message to Slack and remembers where it is.
-// Without a usable Slack client it does nothing: the approval can still be
+// Notify posts the approval message through the notifier and remembers
+// where it is. Without a usable notifier it does nothing: the approval can still be
 // decided through the API.
 func (s *Service) Notify(ctx context.Context, id string) error {
 	return s.post(ctx, id)
@@ -265,18 +258,19 @@ func (s *Service) Cancel(ctx context.Context, ev *event.Event) error {
 }
 
 // Decide records a decision on approval id. planHash must be the
-// approval's plan hash. via is ViaSlack or ViaAPI: a Slack user must be
-// allow-listed (by id or user group); an API caller was authorised by its
+// approval's plan hash. via is ViaAPI or the way a click on a notifier's
+// message came (ViaSlack): a clicking user must be allow-listed (by id or
+// group); an API caller was authorised by its
 // token. A refusal is audited and returned as an error wrapping one of the
 // package's sentinels; it changes nothing. A second decision on a decided
 // approval is such a refusal (ErrDecided). When the approval completes, the
 // step is handed to the engine in the background.
 func (s *Service) Decide(ctx context.Context, id, planHash string, d Decision, actor Actor, via string) (Approval, error) {
 	notAllowed := false
-	if via == ViaSlack {
+	if via != ViaAPI {
 		ok, err := s.allowed(ctx, actor.ID)
 		if err != nil {
-			s.log.Warn("checking slack user groups failed", "user", actor.ID, "error", err)
+			s.log.Warn("checking user groups failed", "user", actor.ID, "error", err)
 		}
 		notAllowed = !ok
 	}
@@ -382,7 +376,7 @@ func (s *Service) Decide(ctx context.Context, id, planHash string, d Decision, a
 	return res, nil
 }
 
-// allowed reports whether a Slack user may decide.
+// allowed reports whether a user clicking a message may decide.
 func (s *Service) allowed(ctx context.Context, userID string) (bool, error) {
 	if userID == "" {
 		return false, nil
@@ -390,37 +384,46 @@ func (s *Service) allowed(ctx context.Context, userID string) (bool, error) {
 	if s.users[userID] {
 		return true, nil
 	}
-	if len(s.cfg.AllowedGroups) == 0 || s.cfg.Slack == nil {
+	gc, ok := s.cfg.Notifier.(GroupChecker)
+	if len(s.cfg.AllowedGroups) == 0 || !ok {
 		return false, nil
 	}
-	return s.cfg.Slack.UserInGroups(ctx, userID, s.cfg.AllowedGroups)
+	return gc.UserInGroups(ctx, userID, s.cfg.AllowedGroups)
 }
 
-// HandleInteraction decides a verified Slack button click and answers a
-// refused one with an ephemeral message to the clicking user.
-func (s *Service) HandleInteraction(ctx context.Context, in slack.Interaction) {
-	var d Decision
-	switch in.Decision {
-	case slack.DecisionApprove:
-		d = Approve
-	case slack.DecisionDeny:
-		d = Deny
-	default:
+// HandleClick decides a verified click on a notifier's message and, when
+// the notifier is a Replier, answers a refused one privately to the
+// clicking user.
+func (s *Service) HandleClick(ctx context.Context, in Click) {
+	if in.Decision != Approve && in.Decision != Deny {
 		return
 	}
-	_, err := s.Decide(ctx, in.ApprovalID, in.PlanHash, d, Actor{ID: in.UserID, Name: in.UserName}, ViaSlack)
-	if err == nil || s.cfg.Slack == nil || s.cfg.Slack.Available() != nil {
+	via := in.Via
+	if via == "" {
+		via = ViaSlack
+	}
+	_, err := s.Decide(ctx, in.ApprovalID, in.PlanHash, in.Decision, Actor{ID: in.UserID, Name: in.UserName}, via)
+	if err == nil || !s.notifierOK() {
 		return
 	}
-	if perr := s.cfg.Slack.PostEphemeral(ctx, in.ChannelID, in.UserID, RefusalText(err)); perr != nil {
+	r, ok := s.cfg.Notifier.(Replier)
+	if !ok {
+		return
+	}
+	if perr := r.Reply(ctx, in.Channel, in.UserID, RefusalText(err)); perr != nil {
 		s.log.Warn("telling a user their decision was refused failed", "user", in.UserID, "error", perr)
 	}
 }
 
-// Submit runs HandleInteraction in the background, so the HTTP handler can
-// answer Slack within its three seconds.
-func (s *Service) Submit(ctx context.Context, in slack.Interaction) {
-	s.spawn(ctx, time.Minute, func(ctx context.Context) { s.HandleInteraction(ctx, in) })
+// Submit runs HandleClick in the background, so the HTTP handler can
+// answer within the notifier's deadline (Slack's three seconds).
+func (s *Service) Submit(ctx context.Context, in Click) {
+	s.spawn(ctx, time.Minute, func(ctx context.Context) { s.HandleClick(ctx, in) })
+}
+
+// notifierOK reports whether there is a notifier that can post.
+func (s *Service) notifierOK() bool {
+	return s.cfg.Notifier != nil && s.cfg.Notifier.Available() == nil
 }
 
 // RefusalText is what a person is told when their decision was refused.
@@ -563,7 +566,7 @@ func (s *Service) outcome(ctx context.Context, a *Approval, runErr error) (strin
 
 // post posts the approval message when it has not been posted yet.
 func (s *Service) post(ctx context.Context, id string) error {
-	if s.cfg.Slack == nil || s.cfg.Slack.Available() != nil {
+	if !s.notifierOK() {
 		return nil
 	}
 	unlock := s.locks.Lock(id)
@@ -572,11 +575,10 @@ func (s *Service) post(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	if a.SlackTS != "" {
+	if a.MessageID != "" {
 		return nil
 	}
-	msg := s.message(&a)
-	channel, ts, perr := s.cfg.Slack.PostApproval(ctx, msg)
+	ref, perr := s.cfg.Notifier.PostRequest(ctx, s.request(&a))
 	err = s.cfg.Store.Update(ctx, func(tx state.Tx) error {
 		cur, err := load(tx, id)
 		if err != nil || cur == nil {
@@ -586,7 +588,7 @@ func (s *Service) post(ctx context.Context, id string) error {
 			cur.NotifyAttempts++
 			cur.NotifyAt = s.now()
 		} else {
-			cur.SlackChannel, cur.SlackTS = channel, ts
+			cur.MessageChannel, cur.MessageID = ref.Channel, ref.ID
 		}
 		a = *cur
 		return save(tx, cur)
@@ -606,7 +608,7 @@ func (s *Service) post(ctx context.Context, id string) error {
 
 // refresh rewrites the message of approval id to show its current state.
 func (s *Service) refresh(ctx context.Context, id string) {
-	if s.cfg.Slack == nil || s.cfg.Slack.Available() != nil {
+	if !s.notifierOK() {
 		return
 	}
 	unlock := s.locks.Lock(id)
@@ -622,31 +624,29 @@ func (s *Service) refresh(ctx context.Context, id string) {
 }
 
 func (s *Service) update(ctx context.Context, a *Approval) error {
-	if a.SlackTS == "" {
+	if a.MessageID == "" {
 		return nil
 	}
-	return s.cfg.Slack.UpdateApproval(ctx, a.SlackChannel, a.SlackTS, s.message(a), MessageState(a))
+	return s.cfg.Notifier.UpdateRequest(ctx, MessageRef{Channel: a.MessageChannel, ID: a.MessageID}, s.request(a), MessageState(a))
 }
 
-// message is the Slack rendering of a's request.
-func (s *Service) message(a *Approval) slack.ApprovalMessage {
-	m := slack.ApprovalMessage{
-		ID: a.ID, PlanHash: a.PlanHash, Channel: a.SlackChannel, Event: a.Event,
+// request is what the notifier shows of a's request.
+func (s *Service) request(a *Approval) Request {
+	r := Request{
+		ID: a.ID, PlanHash: a.PlanHash, Channel: a.MessageChannel, Event: a.Event,
 		Playbook: a.Playbook, Action: a.Action, Target: a.Target, Params: a.Params,
-		ExpiresAt: a.ExpiresAt, Required: a.Required, RequestedBy: a.RequestedBy,
+		Guards: append([]GuardVerdict(nil), a.Guards...), ExpiresAt: a.ExpiresAt,
+		Required: a.Required, RequestedBy: a.RequestedBy,
 	}
-	if m.Channel == "" {
-		m.Channel = s.cfg.Channel
+	if r.Channel == "" {
+		r.Channel = s.cfg.Channel
 	}
-	for _, g := range a.Guards {
-		m.Guards = append(m.Guards, slack.GuardVerdict{Guard: g.Guard, OK: g.OK, Verdict: g.Verdict, Detail: g.Detail})
-	}
-	return m
+	return r
 }
 
-// MessageState is what the Slack message shows for a.
-func MessageState(a *Approval) slack.ApprovalState {
-	st := slack.ApprovalState{Status: slack.ApprovalStatus(a.Status), At: a.DecidedAt, Reason: a.Reason}
+// MessageState is what the message shows for a.
+func MessageState(a *Approval) State {
+	st := State{Status: a.Status, At: a.DecidedAt, Reason: a.Reason}
 	switch a.Status {
 	case StatusPending:
 		st.At = time.Time{}
@@ -678,7 +678,7 @@ func shownAs(v Vote) string { return v.By }
 func (s *Service) Sweep(ctx context.Context) (int, error) {
 	now := s.now()
 	var due, unposted []string
-	slackOK := s.cfg.Slack != nil && s.cfg.Slack.Available() == nil
+	notify := s.notifierOK()
 	err := s.cfg.Store.View(ctx, func(tx state.Tx) error {
 		due, unposted = due[:0], unposted[:0]
 		ids, err := keys(tx, bucketPending)
@@ -693,7 +693,7 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 			switch {
 			case !now.Before(a.ExpiresAt):
 				due = append(due, id)
-			case slackOK && a.SlackTS == "" && now.Sub(a.NotifyAt) >= s.cfg.RepostAfter:
+			case notify && a.MessageID == "" && now.Sub(a.NotifyAt) >= s.cfg.RepostAfter:
 				unposted = append(unposted, id)
 			}
 		}

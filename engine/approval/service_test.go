@@ -99,7 +99,7 @@ func newHarness(t *testing.T, mutate func(*approval.Config)) *harness {
 	h.slack = slackfake.New(t)
 	h.slack.Groups["S0ONCALL"] = []string{carol}
 	h.cfg = approval.Config{
-		Slack:         slack.New(slack.Config{Token: slackfake.Token, APIURL: h.slack.APIURL()}),
+		Notifier:      slack.NewApprovalNotifier(slack.New(slack.Config{Token: slackfake.Token, APIURL: h.slack.APIURL()})),
 		Channel:       "#approvals",
 		AllowedUsers:  []string{alice, bob},
 		AllowedGroups: []string{"S0ONCALL"},
@@ -254,8 +254,8 @@ func TestParkPostsTheRequest(t *testing.T) {
 	if len(posts) != 1 {
 		t.Fatalf("posted %d messages, want 1", len(posts))
 	}
-	if posts[0].Form.Get("channel") != "#approvals" || a.SlackChannel != "CAPPROVALS" || a.SlackTS == "" {
-		t.Errorf("posted to %q; remembered %q/%q", posts[0].Form.Get("channel"), a.SlackChannel, a.SlackTS)
+	if posts[0].Form.Get("channel") != "#approvals" || a.MessageChannel != "CAPPROVALS" || a.MessageID == "" {
+		t.Errorf("posted to %q; remembered %q/%q", posts[0].Form.Get("channel"), a.MessageChannel, a.MessageID)
 	}
 	text := posts[0].Text()
 	for _, w := range []string{"Approval needed: kubernetes.restart on Deployment/shop/cart", "KubePodCrashLooping", "restart-cart",
@@ -343,8 +343,8 @@ func TestDecide(t *testing.T) {
 				t.Fatal("message not updated")
 			}
 			last := ups[len(ups)-1]
-			if last.Form.Get("ts") != a.SlackTS || last.Form.Get("channel") != a.SlackChannel {
-				t.Errorf("updated %s/%s, want %s/%s", last.Form.Get("channel"), last.Form.Get("ts"), a.SlackChannel, a.SlackTS)
+			if last.Form.Get("ts") != a.MessageID || last.Form.Get("channel") != a.MessageChannel {
+				t.Errorf("updated %s/%s, want %s/%s", last.Form.Get("channel"), last.Form.Get("ts"), a.MessageChannel, a.MessageID)
 			}
 			for _, w := range tt.wantUpdate {
 				if !strings.Contains(last.Text(), w) {
@@ -506,7 +506,7 @@ func TestCancelOnResolve(t *testing.T) {
 		t.Errorf("another alert's approval was %s", got.Status)
 	}
 	ups := h.slack.Calls("chat.update")
-	if len(ups) != 1 || ups[0].Form.Get("ts") != mine.SlackTS || !strings.Contains(ups[0].Text(), "Cancelled: kubernetes.restart") || !strings.Contains(ups[0].Text(), ": the alert resolved.") {
+	if len(ups) != 1 || ups[0].Form.Get("ts") != mine.MessageID || !strings.Contains(ups[0].Text(), "Cancelled: kubernetes.restart") || !strings.Contains(ups[0].Text(), ": the alert resolved.") {
 		t.Fatalf("updates = %v", ups)
 	}
 	if err := h.decide(mine, approval.Approve, alice); !errors.Is(err, approval.ErrDecided) {
@@ -540,7 +540,7 @@ func TestRestartWhilePending(t *testing.T) {
 	}
 	// The message posted before the restart is the one updated after it.
 	ups := h.slack.Calls("chat.update")
-	if last := ups[len(ups)-1]; last.Form.Get("ts") != a.SlackTS || !strings.Contains(last.Text(), "Outcome: restarted") {
+	if last := ups[len(ups)-1]; last.Form.Get("ts") != a.MessageID || !strings.Contains(last.Text(), "Outcome: restarted") {
 		t.Errorf("last update = %s %s", last.Form.Get("ts"), last.Text())
 	}
 }
@@ -722,8 +722,8 @@ func TestFailedPostIsRetried(t *testing.T) {
 	if err := h.svc.Notify(context.Background(), id); err == nil {
 		t.Fatal("Notify hid Slack's refusal")
 	}
-	if a := h.get(id); a.SlackTS != "" || a.NotifyAttempts != 1 {
-		t.Fatalf("after a failed post: ts %q attempts %d", a.SlackTS, a.NotifyAttempts)
+	if a := h.get(id); a.MessageID != "" || a.NotifyAttempts != 1 {
+		t.Fatalf("after a failed post: ts %q attempts %d", a.MessageID, a.NotifyAttempts)
 	}
 	h.slack.Fail("#approvals", "")
 	h.clock.Advance(30 * time.Second)
@@ -740,7 +740,7 @@ func TestFailedPostIsRetried(t *testing.T) {
 	if n := len(h.slack.Calls("chat.postMessage")); n != 1 {
 		t.Fatalf("posts after RepostAfter = %d, want 1", n)
 	}
-	if a := h.get(id); a.SlackTS == "" {
+	if a := h.get(id); a.MessageID == "" {
 		t.Error("the reposted message's ts was not kept")
 	}
 	if _, err := h.svc.Sweep(context.Background()); err != nil {

@@ -65,6 +65,7 @@ type Metrics struct {
 
 	breakers atomic.Pointer[func(context.Context) ([]Breaker, error)]
 	pending  atomic.Pointer[func(context.Context) (int, error)]
+	dlq      atomic.Pointer[func(context.Context) (int, error)]
 }
 
 // New builds the collectors and registers them, with the Go and process
@@ -179,6 +180,10 @@ func (m *Metrics) SetBreakers(fn func(context.Context) ([]Breaker, error)) { m.b
 // reads at scrape time.
 func (m *Metrics) SetPendingApprovals(fn func(context.Context) (int, error)) { m.pending.Store(&fn) }
 
+// SetDLQEntries installs the function the dead-letter gauge
+// (firebreak_dlq_entries) reads at scrape time.
+func (m *Metrics) SetDLQEntries(fn func(context.Context) (int, error)) { m.dlq.Store(&fn) }
+
 // EventProcessed implements engine.Observer.
 func (m *Metrics) EventProcessed(source string, _ int, d time.Duration) {
 	m.processed.WithLabelValues(source).Inc()
@@ -263,6 +268,8 @@ var (
 		"Stored size of the audit records the trail keeps (what audit.retention.max_bytes bounds).", nil, nil)
 	descPending = prometheus.NewDesc(namespace+"_approvals_pending",
 		"Steps parked waiting for a human decision.", nil, nil)
+	descDLQ = prometheus.NewDesc(namespace+"_dlq_entries",
+		"Steps in the dead-letter queue: failed for good, waiting for an operator to retry or discard them.", nil, nil)
 	descUp = prometheus.NewDesc(namespace+"_metric_source_up",
 		"Whether a scrape-time metric source answered (1) or failed (0), by source (inbox, audit, breakers, approvals).", []string{"source"}, nil)
 )
@@ -271,6 +278,7 @@ func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descInbox
 	ch <- descBreakers
 	ch <- descPending
+	ch <- descDLQ
 	ch <- descAuditBytes
 	ch <- descUp
 }
@@ -327,6 +335,15 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 			ch <- prometheus.MustNewConstMetric(descPending, prometheus.GaugeValue, float64(n))
 		}
 		up("approvals", err == nil)
+	}
+	if fn := m.dlq.Load(); fn != nil {
+		n, err := (*fn)(ctx)
+		if err != nil {
+			m.log.Warn("reading the dead-letter queue for /metrics failed", "error", err)
+		} else {
+			ch <- prometheus.MustNewConstMetric(descDLQ, prometheus.GaugeValue, float64(n))
+		}
+		up("dlq", err == nil)
 	}
 }
 

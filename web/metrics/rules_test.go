@@ -64,7 +64,7 @@ func TestAlertingRules(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"FirebreakInboxBacklogGrowing", "FirebreakBreakerOpen"} {
+	for _, want := range []string{"FirebreakInboxBacklogGrowing", "FirebreakBreakerOpen", "FirebreakDeadLetters"} {
 		if !alerts[want] {
 			t.Errorf("no alert %s", want)
 		}
@@ -91,6 +91,7 @@ func exportedNames(t *testing.T) map[string]bool {
 	m := New(Config{InboxDepth: func() int { return 0 }})
 	m.SetBreakers(func(context.Context) ([]Breaker, error) { return []Breaker{{"p", "open"}}, nil })
 	m.SetPendingApprovals(func(context.Context) (int, error) { return 0, nil })
+	m.SetDLQEntries(func(context.Context) (int, error) { return 0, nil })
 	fams, err := m.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -59,6 +59,7 @@ type App struct {
 	guard     *guard.Guard
 	approvals *approvalsFeature
 	reload    *reloader
+	dlq       *dlqService
 	metrics   *metrics.Metrics
 	closers   []func() error
 	// background holds functions started by Start once listening.
@@ -93,13 +94,16 @@ func LoadPlaybooks(cfg Config, reg *actions.Registry) (*playbooks.Set, string, e
 //  3. build the actions (the registry and its integrations) and re-install
 //     recorded firewall blocks;
 //  4. load the playbooks;
-//  5. build the features the engine is built with: metrics and the audit
-//     redactor, the guard, the approval gate, hot reload;
-//  6. build the engine;
-//  7. build the HTTP surface (web, which registers every route);
+//  5. build the features the engine is built with: metrics, the audit
+//     redactor and checkpoint signer, the guard, the approval gate, hot
+//     reload;
+//  6. build the engine (with the dead-letter sink);
+//  7. build the HTTP surface (web, which registers every route) and the
+//     dead-letter service behind its API;
 //  8. listen;
 //  9. start the background work (engine dispatch, HTTP serving, approval
-//     expiry, breaker notices, retention, reload triggers, access checks).
+//     expiry, breaker notices, retention, checkpoint signing and witnesses,
+//     dead-letter retries, reload triggers, access checks).
 //
 // Close undoes them in reverse: stop serving, stop the background work and
 // let running steps finish, run the features' closers (last built first),
@@ -173,11 +177,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 		Store: db, Registry: a.Registry, Logger: log.With("component", "engine"),
 		Workers: cfg.Workers, DryRun: cfg.DryRun, ActOnStale: cfg.ActOnStale, MaxEventAge: res.MaxEventAge, Now: opts.Now,
 		Guard: a.guard, Approver: a.approvals, Observer: a.metrics, HoldPaused: res.HoldPaused,
+		DeadLetter: dlqSink{redact: a.redactRecord},
 	})
 	eng.SetPlaybooks(set)
 	a.Engine = eng
 	a.initMetrics(set)
-	// 7. The HTTP surface.
+	// 7. The HTTP surface (the dead-letter API runs steps on the engine).
+	a.dlq = newDLQService(a)
 	a.logSources()
 	a.Web = web.New(a.webConfig())
 	// 8. Listen.
@@ -222,14 +228,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 // webConfig composes the HTTP surface from the built parts.
 func (a *App) webConfig() web.Config {
 	cfg, db := a.Config, a.DB
-	var redact func(audit.Record) audit.Record
-	if a.res.Redactor != nil {
-		redact = a.res.Redactor.Record
-	}
+	redact := a.redactRecord
 	openReads := len(a.res.Tokens) == 0 && config.LoopbackAddr(cfg.Listen)
 	switch {
 	case len(a.res.Tokens) == 0 && openReads:
-		a.log.Warn("no api.tokens configured: read endpoints answer loopback clients only; operator and approver endpoints (pause, resume, breaker reset, reload, replay, approvals) refuse every request")
+		a.log.Warn("no api.tokens configured: read endpoints answer loopback clients only; operator and approver endpoints (pause, resume, breaker reset, reload, replay, approvals, dead letters) refuse every request")
 	case len(a.res.Tokens) == 0:
 		a.log.Warn("no api.tokens configured: every /api/v1 endpoint refuses every request")
 	}
@@ -247,7 +250,18 @@ func (a *App) webConfig() web.Config {
 		Timeline:  db,
 		Replay:    &web.ReplayConfig{Source: db, Catalog: a.Registry, ActOnStale: cfg.ActOnStale, Redact: redact},
 		Reloader:  a.reload,
+		DLQ:       a.dlq,
 	}
+}
+
+// redactRecord applies the configured audit redaction, for what is kept
+// outside the trail (replay's answers, dead letters); nil when none is
+// configured.
+func (a *App) redactRecord(r audit.Record) audit.Record {
+	if a.res.Redactor == nil {
+		return r
+	}
+	return a.res.Redactor.Record(r)
 }
 
 // logSources warns of every receiver that accepts unauthenticated requests.

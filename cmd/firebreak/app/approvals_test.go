@@ -139,7 +139,7 @@ func (e *apprEnv) requested() slackfake.Call {
 	msg := e.slack.WaitCalls(e.t, "chat.postMessage", 1, 10*time.Second)[0]
 	apptest.WaitFor(e.t, 5*time.Second, "the message's ts stored", func() bool {
 		p := e.approvals("pending")
-		return len(p) == 1 && p[0].SlackTS != ""
+		return len(p) == 1 && p[0].MessageID != ""
 	})
 	return msg
 }
@@ -317,7 +317,7 @@ func TestApprovalEndToEnd(t *testing.T) {
 		t.Fatal("the step ran before anyone approved it")
 	}
 	pending := e.approvals("pending")
-	if len(pending) != 1 || pending[0].Playbook != "restart-cart-with-approval" || pending[0].SlackTS == "" {
+	if len(pending) != 1 || pending[0].Playbook != "restart-cart-with-approval" || pending[0].MessageID == "" {
 		t.Fatalf("pending approvals = %+v", pending)
 	}
 
@@ -327,8 +327,8 @@ func TestApprovalEndToEnd(t *testing.T) {
 		t.Errorf("the step sent %v", got)
 	}
 	up := e.lastUpdateWith("Approved: webhook.notify", "Approved by <@"+apprUser+">", "Outcome:")
-	if up.Form.Get("ts") != pending[0].SlackTS || up.Form.Get("channel") != pending[0].SlackChannel {
-		t.Errorf("updated %s/%s, want the posted message %s/%s", up.Form.Get("channel"), up.Form.Get("ts"), pending[0].SlackChannel, pending[0].SlackTS)
+	if up.Form.Get("ts") != pending[0].MessageID || up.Form.Get("channel") != pending[0].MessageChannel {
+		t.Errorf("updated %s/%s, want the posted message %s/%s", up.Form.Get("channel"), up.Form.Get("ts"), pending[0].MessageChannel, pending[0].MessageID)
 	}
 	if strings.Contains(up.Text(), "Failed") || len(up.ButtonValues()) != 0 {
 		t.Errorf("final message:\n%s\nbuttons %v", up.Text(), up.ButtonValues())
@@ -607,7 +607,7 @@ func TestApprovalSurvivesRestart(t *testing.T) {
 	}
 	e.start() // same data directory
 	after := e.approvals("pending")
-	if len(after) != 1 || after[0].ID != before[0].ID || after[0].SlackTS != before[0].SlackTS {
+	if len(after) != 1 || after[0].ID != before[0].ID || after[0].MessageID != before[0].MessageID {
 		t.Fatalf("pending after restart = %+v, before %+v", after, before)
 	}
 	if n := len(e.slack.Calls("chat.postMessage")); n != 1 {
@@ -616,8 +616,8 @@ func TestApprovalSurvivesRestart(t *testing.T) {
 	e.click(e.callback(msg, slack.ActionApprove, apprUser))
 	apptest.WaitFor(t, 10*time.Second, "the approved webhook call", func() bool { return len(e.sink.Requests()) == 1 })
 	up := e.lastUpdateWith("Approved by", "Outcome:")
-	if up.Form.Get("ts") != before[0].SlackTS {
-		t.Errorf("updated ts %s, want %s", up.Form.Get("ts"), before[0].SlackTS)
+	if up.Form.Get("ts") != before[0].MessageID {
+		t.Errorf("updated ts %s, want %s", up.Form.Get("ts"), before[0].MessageID)
 	}
 	// Expiry keeps running after a restart too.
 	e.fire("firing") // a duplicate: nothing new

@@ -25,6 +25,8 @@ type (
 	ActionsConfig = config.ActionsConfig
 	// AuditConfig is config.AuditConfig.
 	AuditConfig = config.AuditConfig
+	// WitnessConfig is config.WitnessConfig.
+	WitnessConfig = config.WitnessConfig
 	// RateLimit is config.RateLimit.
 	RateLimit = config.RateLimit
 	// APIToken is config.APIToken.

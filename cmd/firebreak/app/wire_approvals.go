@@ -36,13 +36,13 @@ func setupApprovals(a *App) error {
 	secret, botToken := a.res.SigningSecret, a.res.BotToken
 	log := a.log.With("component", "approvals")
 	now := a.opts.Now
-	var sc approval.Slack
+	var sc approval.Notifier
 	if botToken != "" {
-		sc = slack.New(slack.Config{Token: botToken, APIURL: cfg.SlackAPIURL, DefaultChannel: cfg.SlackChannel, Logger: log})
+		sc = slack.NewApprovalNotifier(slack.New(slack.Config{Token: botToken, APIURL: cfg.SlackAPIURL, DefaultChannel: cfg.SlackChannel, Logger: log}))
 	} else if a.Actions != nil && a.Actions.Slack != nil && a.Actions.Slack.Available() == nil {
 		// Reuse the slack.notify client (actions.slack); its default
 		// channel applies when approvals.slack_channel is not set.
-		sc = a.Actions.Slack
+		sc = slack.NewApprovalNotifier(a.Actions.Slack)
 	}
 	if sc != nil {
 		if secret == "" {
@@ -54,7 +54,7 @@ func setupApprovals(a *App) error {
 	}
 	db := a.DB
 	svc := approval.New(approval.Config{
-		Store: db, Slack: sc, Channel: cfg.SlackChannel,
+		Store: db, Notifier: sc, Channel: cfg.SlackChannel,
 		AllowedUsers: cfg.AllowedUsers, AllowedGroups: cfg.AllowedGroups,
 		DefaultExpiry: time.Duration(cfg.DefaultExpiry), DefaultApprovers: cfg.Approvers,
 		Requester: func(p *engine.Plan) string {

@@ -3,26 +3,36 @@ package app
 import (
 	"context"
 	"errors"
-	"github.com/firebreak/firebreak/cmd/firebreak/config"
-	"github.com/firebreak/firebreak/web"
 	"time"
 
+	"github.com/firebreak/firebreak/cmd/firebreak/config"
 	"github.com/firebreak/firebreak/engine"
 	"github.com/firebreak/firebreak/engine/approval"
 	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/engine/state"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/store"
+	"github.com/firebreak/firebreak/web"
 	"github.com/firebreak/firebreak/web/metrics"
 )
 
 // retention returns the store policy; ok is false when nothing expires.
 func retention(c config.RetentionConfig) (store.Retention, bool) {
 	r := store.Retention{MaxAge: time.Duration(c.MaxAge), MaxRecords: c.MaxRecords, MaxBytes: c.MaxBytes, InboxMaxAge: time.Duration(c.InboxMaxAge),
-		ForgetEvent: engine.ForgetEvent, Sweep: engine.SweepForgotten}
+		ForgetEvent: forgetEvent, Sweep: engine.SweepForgotten}
 	if r.InboxMaxAge == 0 {
 		r.InboxMaxAge = r.MaxAge
 	}
 	return r, r.MaxAge > 0 || r.MaxRecords > 0 || r.MaxBytes > 0 || r.InboxMaxAge > 0
+}
+
+// forgetEvent drops what the engine and the dead-letter queue keep about
+// an event retention removes.
+func forgetEvent(tx state.Tx, eventID string) error {
+	if err := engine.ForgetEvent(tx, eventID); err != nil {
+		return err
+	}
+	return store.ForgetDLQ(tx, eventID)
 }
 
 // approvalDecided carries an approval id from the audit hook (which must
@@ -35,6 +45,9 @@ type approvalDecided struct{ id string }
 func setupMetrics(a *App) error {
 	if red := a.res.Redactor; red != nil {
 		a.DB.SetRedactor(red.Record)
+	}
+	if err := setupAnchor(a); err != nil {
+		return err
 	}
 
 	m := metrics.New(metrics.Config{InboxDepth: a.DB.PendingCount, AuditBytes: a.DB.AuditBytes, Logger: a.log.With("component", "metrics")})
@@ -58,6 +71,7 @@ func setupMetrics(a *App) error {
 	})
 	a.Go(func(ctx context.Context) { measureDecisions(ctx, a, m, decided) })
 	m.SetPendingApprovals(func(ctx context.Context) (int, error) { return countPendingApprovals(ctx, a.DB) })
+	m.SetDLQEntries(a.DB.DLQCount)
 
 	if pol, ok := retention(a.Config.Audit.Retention); ok {
 		every := time.Duration(a.Config.Audit.Retention.Interval)

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"net"
@@ -18,6 +19,7 @@ import (
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/guard"
 	"github.com/firebreak/firebreak/playbooks"
+	"github.com/firebreak/firebreak/store/anchor"
 	"github.com/firebreak/firebreak/web"
 	"github.com/firebreak/firebreak/web/auth"
 	"github.com/firebreak/firebreak/web/sources"
@@ -55,6 +57,9 @@ type Resolved struct {
 	MaxEventAge time.Duration
 	// HoldPaused is guards.on_pause: hold.
 	HoldPaused bool
+	// SigningKey is audit.signing_key_file's key (nil: checkpoints are
+	// not signed).
+	SigningKey ed25519.PrivateKey
 }
 
 // Load reads, decodes and validates the configuration file at path, and
@@ -511,6 +516,36 @@ func (v *validator) audit(res *Resolved) {
 			v.errorf("audit.retention."+key, "must not be negative")
 		}
 	}
+	v.anchor(res)
+}
+
+// anchor checks the signed checkpoints' settings and loads the key.
+func (v *validator) anchor(res *Resolved) {
+	c := v.cfg.Audit
+	if c.CheckpointEvery < 0 {
+		v.errorf("audit.checkpoint_every", "must not be negative")
+	}
+	if c.CheckpointInterval < 0 {
+		v.errorf("audit.checkpoint_interval", "must not be negative")
+	}
+	if c.Witness.URL != "" {
+		// CheckURL's message never repeats the URL (it may carry a token).
+		if err := anchor.CheckURL(c.Witness.URL); err != nil {
+			v.errorf("audit.witness.url", "%v", err)
+		}
+	}
+	if c.SigningKeyFile == "" {
+		if c.Witness.URL != "" || c.Witness.File != "" {
+			v.errorf("audit.witness", "needs audit.signing_key_file (the witness keeps signed checkpoints)")
+		}
+		return
+	}
+	key, err := anchor.LoadPrivateKey(c.SigningKeyFile)
+	if err != nil {
+		v.errorf("audit.signing_key_file", "%v", err)
+		return
+	}
+	res.SigningKey = key
 }
 
 // MinTokenLength is the shortest API token accepted.

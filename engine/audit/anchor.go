@@ -1,0 +1,106 @@
+package audit
+
+import (
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// SignedCheckpoint is an anchor of the audit chain: the sequence and hash
+// of a record, signed with the server's ed25519 key. It is written to the
+// trail (as an audit.checkpoint record with outcome "signed", right after
+// the record it names) and handed to the witnesses, who keep it where an
+// editor of the database cannot reach.
+type SignedCheckpoint struct {
+	// Seq is the sequence of the record signed.
+	Seq uint64 `json:"seq"`
+	// Hash is the hex SHA-256 of that record's stored body; since each
+	// record holds its predecessor's hash, it commits to the whole chain
+	// up to Seq.
+	Hash string `json:"hash"`
+	// Time is when the checkpoint was made.
+	Time time.Time `json:"time"`
+	// Every is the signer's promise: at most this many records follow a
+	// signed checkpoint before the next one.
+	Every int `json:"every"`
+	// KeyID names the public key: the hex of the first 8 bytes of its
+	// SHA-256.
+	KeyID string `json:"key_id"`
+	// Signature is the base64 ed25519 signature of Message().
+	Signature string `json:"signature"`
+}
+
+// Message returns the bytes the signature covers:
+//
+//	firebreak audit checkpoint v1
+//	seq=<seq>
+//	hash=<hex sha-256>
+//	time=<RFC 3339, nanoseconds, UTC>
+//	every=<records>
+func (c SignedCheckpoint) Message() []byte {
+	return []byte("firebreak audit checkpoint v1\nseq=" + strconv.FormatUint(c.Seq, 10) +
+		"\nhash=" + c.Hash + "\ntime=" + c.Time.UTC().Format(time.RFC3339Nano) + "\nevery=" + strconv.Itoa(c.Every) + "\n")
+}
+
+// Verify checks the signature with pub. It returns an error wrapping
+// ErrChainBroken when the checkpoint was not signed by pub's key.
+func (c SignedCheckpoint) Verify(pub ed25519.PublicKey) error {
+	if c.KeyID != KeyID(pub) {
+		return fmt.Errorf("checkpoint of record %d is signed by key %s, not %s: %w", c.Seq, c.KeyID, KeyID(pub), ErrChainBroken)
+	}
+	sig, err := base64.StdEncoding.DecodeString(c.Signature)
+	if err != nil || !ed25519.Verify(pub, c.Message(), sig) {
+		return fmt.Errorf("checkpoint of record %d: the signature does not match: %w", c.Seq, ErrChainBroken)
+	}
+	return nil
+}
+
+// KeyID names an ed25519 public key: the hex of the first 8 bytes of its
+// SHA-256.
+func KeyID(pub ed25519.PublicKey) string {
+	sum := sha256.Sum256(pub)
+	return hex.EncodeToString(sum[:8])
+}
+
+// VerifyOptions are what a verifier brings from outside the file.
+type VerifyOptions struct {
+	// PublicKey, when set, checks every checkpoint signed by its key and
+	// requires the trail to be anchored: a signed checkpoint must exist and
+	// at most its promised number of records may follow the newest one.
+	PublicKey ed25519.PublicKey
+	// Witness are checkpoints a witness kept outside the database (the
+	// witness file, or what a witness service received). Each must be
+	// signed by PublicKey (needed with Witness) and name a record the
+	// trail still holds with the same hash, or one retention removed.
+	Witness []SignedCheckpoint
+}
+
+// VerifyReport says what VerifyAuditWith checked.
+type VerifyReport struct {
+	// Records is the number of records checked.
+	Records int `json:"records"`
+	// Head is the sequence of the newest record.
+	Head uint64 `json:"head"`
+	// Written is the number of records ever written (the audit bucket's
+	// sequence); Head must equal it.
+	Written uint64 `json:"written"`
+	// InboxChecked counts the processed inbox events whose records were
+	// looked up.
+	InboxChecked int `json:"inbox_checked"`
+	// Signed counts the checkpoints whose signature was checked.
+	Signed int `json:"signed"`
+	// OtherKeys counts checkpoints signed by another key (not checked).
+	OtherKeys int `json:"other_keys,omitempty"`
+	// NewestSigned is the newest checkpoint signed by the key.
+	NewestSigned *SignedCheckpoint `json:"newest_signed,omitempty"`
+	// Unsigned is the number of records after the newest signed checkpoint.
+	Unsigned uint64 `json:"unsigned"`
+	// Witnessed counts the witness checkpoints found in the chain.
+	Witnessed int `json:"witnessed"`
+	// Notes say what could not be checked, and why.
+	Notes []string `json:"notes,omitempty"`
+}
