@@ -106,3 +106,47 @@ func TestStalenessIsJudgedAgainAfterApproval(t *testing.T) {
 		t.Errorf("last record = %+v, want event.stale for restart step 0", last)
 	}
 }
+
+// TestContinueStaleWaivesStalenessOnly: Continue refuses a step of an event
+// that aged past max_event_age; ContinueStale (an operator's forced
+// dead-letter retry) runs it.
+func TestContinueStaleWaivesStalenessOnly(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		forced   bool
+		wantRuns int32
+	}{
+		{"Continue", false, 0},
+		{"ContinueStale", true, 1},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			clk := &clock{now: t0}
+			db := openStore(t, clk)
+			act := &countAction{}
+			set, reg := parseSet(t, act, stalePlaybook)
+			eng := engine.New(engine.Config{Store: db, Registry: reg, Now: clk.Now, MaxEventAge: time.Hour})
+			eng.SetPlaybooks(set)
+			ev := event.Event{ID: "e1", Source: "am", Name: "Crash", Status: event.StatusFiring, Fingerprint: "fp", StartsAt: t0, ReceivedAt: t0}
+			seqs, err := db.AppendEvents(ctx, []event.Event{ev})
+			if err != nil {
+				t.Fatal(err)
+			}
+			clk.Set(t0.Add(2 * time.Hour))
+			if tt.forced {
+				err = eng.ContinueStale(ctx, seqs[0], "restart", engine.PhaseSteps, 0)
+			} else {
+				err = eng.Continue(ctx, seqs[0], "restart", engine.PhaseSteps, 0, "")
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := act.runs.Load(); got != tt.wantRuns {
+				t.Errorf("the step ran %d times, want %d", got, tt.wantRuns)
+			}
+			if got := contains(kinds(t, db, "e1"), audit.KindStale); got == tt.forced {
+				t.Errorf("event.stale audited = %v, want %v", got, !tt.forced)
+			}
+		})
+	}
+}
