@@ -49,14 +49,15 @@ type DeadLetters interface {
 	DiscardDLQ(ctx context.Context, id, reason, actor string) (DeadLetter, error)
 }
 
-// RegisterDLQ serves the dead-letter API on r behind auth (operator role):
+// routesDLQ serves the dead-letter API (operator role):
 //
 //	GET  /api/v1/dlq                → {"entries":[…]}
 //	POST /api/v1/dlq/:id/retry      {"force":false} → 202 {"retrying":{…}}
 //	POST /api/v1/dlq/:id/discard    {"reason":"…"}  → 200 {"discarded":{…}}
 //
-// actor names the caller for the audit trail.
-func RegisterDLQ(r gin.IRoutes, dl DeadLetters, auth gin.HandlerFunc, actor func(*gin.Context) string) {
+// The audit trail names the caller as the other operator routes do.
+func (s *Server) routesDLQ(dl DeadLetters) {
+	r, auth, actor := s.router, s.auth.require(RoleOperator), apiActor
 	r.GET("/api/v1/dlq", auth, func(c *gin.Context) {
 		list, err := dl.ListDLQ(c.Request.Context())
 		if err != nil {

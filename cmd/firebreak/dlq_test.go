@@ -63,6 +63,9 @@ func dlqServer(t *testing.T, clk *testClock) (*app.App, *atomic.Bool, *atomic.In
 	cfg := apptest.Config(t, fmt.Sprintf(flakyPlaybook, rcv.URL))
 	maxAge := app.Duration(10 * time.Minute)
 	cfg.MaxEventAge = &maxAge
+	// The dead-letter API is an operator route: no token, no access.
+	apptest.WithOperator(&cfg)
+	t.Setenv("FIREBREAK_API_TOKEN", apptest.OperatorToken)
 	a := apptest.Start(t, cfg, app.Options{Now: clk.Now})
 	return a, &ok, &calls
 }
@@ -147,7 +150,7 @@ func TestDeadLetterQueueRetryAndDiscard(t *testing.T) {
 		t.Errorf("receiver calls during the retry = %d, want 1", calls.Load()-before)
 	}
 	retries := recordsOf(t, a.DB, store.KindDLQRetry)
-	if len(retries) != 1 || retries[0].Outcome != store.OutcomeRetry || retries[0].Data["retry_of"] != float64(failed[0].Seq) || !strings.Contains(retries[0].Actor, "api@127.0.0.1") {
+	if len(retries) != 1 || retries[0].Outcome != store.OutcomeRetry || retries[0].Data["retry_of"] != float64(failed[0].Seq) || retries[0].Actor != "api:apptest" {
 		t.Fatalf("dlq.retry record = %+v", retries)
 	}
 	if list := dlqEntries(t, addr); len(list) != 0 {

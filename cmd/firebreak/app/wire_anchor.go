@@ -3,7 +3,6 @@ package app
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"time"
 
@@ -11,38 +10,13 @@ import (
 	"github.com/firebreak/firebreak/store/anchor"
 )
 
-// WitnessConfig is `audit.witness`: where signed checkpoints are kept out
-// of reach of whoever can edit the database.
-type WitnessConfig struct {
-	// URL receives each newest checkpoint as a JSON POST.
-	URL string `yaml:"url"`
-	// File is appended one JSON line per checkpoint; put it on another
-	// volume than data_dir.
-	File string `yaml:"file"`
-}
-
 // setupAnchor installs the checkpoint signing key and the witnesses, signs
 // the records written before (so a key added to an old trail anchors it at
 // once) and then signs new records every checkpoint_interval.
 func setupAnchor(a *App) error {
-	c := a.Config.Audit
-	if c.SigningKeyFile == "" {
-		if c.Witness.URL != "" || c.Witness.File != "" {
-			return fmt.Errorf("audit.witness: needs audit.signing_key_file (the witness keeps signed checkpoints)")
-		}
+	c, key := a.Config.Audit, a.res.AuditKey
+	if key == nil {
 		return nil
-	}
-	if c.Witness.URL != "" {
-		if err := anchor.CheckURL(c.Witness.URL); err != nil {
-			return fmt.Errorf("audit.witness.url: %w", err)
-		}
-	}
-	if c.CheckpointEvery < 0 {
-		return fmt.Errorf("audit.checkpoint_every: must not be negative")
-	}
-	key, err := anchor.LoadPrivateKey(c.SigningKeyFile)
-	if err != nil {
-		return fmt.Errorf("audit.signing_key_file: %w", err)
 	}
 	a.DB.SetSigner(key, c.CheckpointEvery)
 	log := a.log.With("component", "audit_anchor")

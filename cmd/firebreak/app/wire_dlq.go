@@ -45,8 +45,9 @@ type dlqService struct {
 	retries chan dlqRetry
 }
 
-// setupDLQ wires the dead-letter queue: the engine's sink (set before the
-// engine is built), the retry worker, the API and the gauge.
+// newDLQService builds the dead-letter API over the store and starts its
+// retry worker; the engine's sink is dlqSink, the gauge is set in
+// setupMetrics.
 func newDLQService(a *App) *dlqService {
 	var maxAge time.Duration
 	if a.Config.MaxEventAge != nil {
@@ -55,12 +56,6 @@ func newDLQService(a *App) *dlqService {
 	s := &dlqService{a: a, maxAge: maxAge, retries: make(chan dlqRetry, 64)}
 	a.Go(s.run)
 	return s
-}
-
-// routesDLQ serves the dead-letter API (operator role).
-func routesDLQ(a *App) {
-	s := newDLQService(a)
-	web.RegisterDLQ(a.Web.Router(), s, a.operatorAuth(), actor)
 }
 
 // run executes released steps one at a time until the app closes.
