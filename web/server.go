@@ -171,7 +171,7 @@ func New(cfg Config) *Server {
 	if cfg.Approvals != nil {
 		s.routesApprovals(cfg.Approvals)
 	}
-	if cfg.Slack != nil && cfg.Slack.Decider != nil {
+	if cfg.Slack != nil && (cfg.Slack.Decider != nil || cfg.Slack.Breakers != nil) {
 		s.routesSlack(*cfg.Slack)
 	}
 	if cfg.Replay != nil {

@@ -60,8 +60,11 @@ type App struct {
 	approvals *approvalsFeature
 	reload    *reloader
 	dlq       *dlqService
-	metrics   *metrics.Metrics
-	closers   []func() error
+	// breakerReset takes Reset clicks on breaker messages in Slack; nil
+	// unless guards.notify posts to Slack.
+	breakerReset *slackBreakerReset
+	metrics      *metrics.Metrics
+	closers      []func() error
 	// background holds functions started by Start once listening.
 	background []func(ctx context.Context)
 	opts       Options
@@ -242,7 +245,7 @@ func (a *App) webConfig() web.Config {
 		Metrics: a.metrics, MetricsHandler: a.metrics.Handler(),
 		Guards:      a.guard,
 		Approvals:   a.approvals,
-		Slack:       &web.SlackConfig{Decider: a.approvals, SigningSecret: a.res.SigningSecret},
+		Slack:       a.slackConfig(),
 		Timeline:    db,
 		Replay:      &web.ReplayConfig{Source: db, Catalog: a.Registry, ActOnStale: cfg.ActOnStale, Redact: redact},
 		Reloader:    a.reload,
@@ -256,6 +259,20 @@ func redact(res *config.Resolved) func(audit.Record) audit.Record {
 		return nil
 	}
 	return res.Redactor.Record
+}
+
+// slackConfig is /slack/interactions: approval buttons, and Reset buttons
+// when breaker messages go to Slack. Both are verified with
+// approvals.signing_secret.
+func (a *App) slackConfig() *web.SlackConfig {
+	sc := &web.SlackConfig{Decider: a.approvals, SigningSecret: a.res.SigningSecret}
+	if a.breakerReset != nil {
+		sc.Breakers = a.breakerReset
+		if a.res.SigningSecret == "" {
+			a.log.Warn("breaker messages go to slack with a Reset button but approvals.signing_secret is not set: every click will be refused")
+		}
+	}
+	return sc
 }
 
 // logSources warns of every receiver that accepts unauthenticated requests.
