@@ -54,14 +54,14 @@ type Config struct {
 	Approver Approver
 	// Observer receives metrics; nil discards them.
 	Observer Observer
+	// DeadLetter receives steps that failed for good; nil keeps only the
+	// step.failed record.
+	DeadLetter DeadLetter
 	// HoldPaused (guards.on_pause: hold) parks a step the kill switch
 	// refuses instead of dropping it, and runs it when execution resumes,
 	// unless the event is stale by then. The guard must implement
 	// PauseChecker for the engine to see the resume.
 	HoldPaused bool
-	// DeadLetter receives steps that failed for good; nil keeps only the
-	// step.failed record.
-	DeadLetter DeadLetter
 	// Sleep waits between retries; tests replace it (default: a timer that
 	// honours ctx).
 	Sleep func(ctx context.Context, d time.Duration) error

@@ -112,8 +112,8 @@ type Config struct {
 	Replay *ReplayConfig
 	// Reloader serves POST /api/v1/playbooks/reload.
 	Reloader Reloader
-	// DLQ serves /api/v1/dlq (web/dlq.go).
-	DLQ DeadLetters
+	// DeadLetters serves /api/v1/dlq (operator).
+	DeadLetters DeadLetters
 }
 
 // Server is the HTTP handler.
@@ -171,7 +171,7 @@ func New(cfg Config) *Server {
 	if cfg.Approvals != nil {
 		s.routesApprovals(cfg.Approvals)
 	}
-	if cfg.Slack != nil && cfg.Slack.Decider != nil {
+	if cfg.Slack != nil && (cfg.Slack.Decider != nil || cfg.Slack.Breakers != nil) {
 		s.routesSlack(*cfg.Slack)
 	}
 	if cfg.Replay != nil {
@@ -180,8 +180,8 @@ func New(cfg Config) *Server {
 	if cfg.Reloader != nil {
 		s.routesReload(cfg.Reloader)
 	}
-	if cfg.DLQ != nil {
-		s.routesDLQ(cfg.DLQ)
+	if cfg.DeadLetters != nil {
+		s.routesDLQ(cfg.DeadLetters)
 	}
 	return s
 }

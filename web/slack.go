@@ -21,10 +21,18 @@ type SlackDecider interface {
 	Submit(ctx context.Context, in approval.Click)
 }
 
+// SlackBreakers takes a verified click on a breaker-opened message's Reset
+// button. It checks who clicked, resets, audits and answers in Slack.
+type SlackBreakers interface {
+	ResetFromSlack(ctx context.Context, in slack.Interaction)
+}
+
 // SlackConfig configures POST /slack/interactions.
 type SlackConfig struct {
-	// Decider receives verified clicks.
+	// Decider receives verified clicks on approval buttons.
 	Decider SlackDecider
+	// Breakers receives verified clicks on Reset buttons; nil ignores them.
+	Breakers SlackBreakers
 	// SigningSecret is the Slack app's signing secret; empty refuses every
 	// callback.
 	SigningSecret string
@@ -32,7 +40,8 @@ type SlackConfig struct {
 
 // routesSlack adds POST /slack/interactions: it verifies Slack's signature
 // on the raw body before anything else, answers at once and lets the gate
-// decide in the background.
+// (an approval button) or the breakers (a Reset button) act in the
+// background.
 func (s *Server) routesSlack(sc SlackConfig) {
 	s.router.POST("/slack/interactions", func(c *gin.Context) {
 		ctx := c.Request.Context()
@@ -54,7 +63,10 @@ func (s *Server) routesSlack(sc SlackConfig) {
 			jsonError(c, http.StatusBadRequest, "", "not a block_actions callback")
 			return
 		}
-		if in.Decision != slack.DecisionNone {
+		switch {
+		case in.BreakerID != "" && sc.Breakers != nil:
+			sc.Breakers.ResetFromSlack(ctx, in)
+		case in.Decision != slack.DecisionNone && sc.Decider != nil:
 			sc.Decider.Submit(ctx, in.Click())
 		}
 		c.Status(http.StatusOK)

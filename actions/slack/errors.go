@@ -33,6 +33,9 @@ var (
 	// ErrInvalidApproval is returned by PostApproval and UpdateApproval for an
 	// approval message that cannot be rendered (no id, no plan hash, …).
 	ErrInvalidApproval = errors.New("invalid approval message")
+	// ErrInvalidBreaker is returned by PostBreakerOpened and
+	// UpdateBreakerReset for a message that names no breaker.
+	ErrInvalidBreaker = errors.New("invalid breaker message")
 )
 
 // APIError is an error Slack's Web API answered with ("ok": false). Code is

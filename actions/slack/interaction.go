@@ -37,6 +37,9 @@ type Interaction struct {
 	// ApprovalID and PlanHash are Value split by ParseDecisionValue.
 	ApprovalID string
 	PlanHash   string
+	// BreakerID is Value when the click was on a breaker-opened message's
+	// Reset button (ActionBreakerReset); empty otherwise.
+	BreakerID string
 	// ChannelID and MessageTS locate the message clicked on, for chat.update.
 	ChannelID string
 	MessageTS string
@@ -138,6 +141,10 @@ func ParseInteraction(body []byte) (Interaction, error) {
 		in.Decision = DecisionApprove
 	case ActionDeny, "deny":
 		in.Decision = DecisionDeny
+	}
+	if in.ActionID == ActionBreakerReset {
+		in.BreakerID = in.Value
+		return in, nil
 	}
 	in.ApprovalID, in.PlanHash = ParseDecisionValue(in.Value)
 	return in, nil

@@ -376,6 +376,14 @@ func (s *Service) Decide(ctx context.Context, id, planHash string, d Decision, a
 	return res, nil
 }
 
+// Allowed reports whether the user clicking a notifier's message is on
+// the allow-list (AllowedUsers, or a member of AllowedGroups when the
+// notifier is a GroupChecker). Other clicked controls that need the same
+// trust, such as a breaker's Reset button, ask it too.
+func (s *Service) Allowed(ctx context.Context, userID string) (bool, error) {
+	return s.allowed(ctx, userID)
+}
+
 // allowed reports whether a user clicking a message may decide.
 func (s *Service) allowed(ctx context.Context, userID string) (bool, error) {
 	if userID == "" {

@@ -60,8 +60,11 @@ type App struct {
 	approvals *approvalsFeature
 	reload    *reloader
 	dlq       *dlqService
-	metrics   *metrics.Metrics
-	closers   []func() error
+	// breakerReset takes Reset clicks on breaker messages in Slack; nil
+	// unless guards.notify posts to Slack.
+	breakerReset *slackBreakerReset
+	metrics      *metrics.Metrics
+	closers      []func() error
 	// background holds functions started by Start once listening.
 	background []func(ctx context.Context)
 	opts       Options
@@ -94,16 +97,13 @@ func LoadPlaybooks(cfg Config, reg *actions.Registry) (*playbooks.Set, string, e
 //  3. build the actions (the registry and its integrations) and re-install
 //     recorded firewall blocks;
 //  4. load the playbooks;
-//  5. build the features the engine is built with: metrics, the audit
-//     redactor and checkpoint signer, the guard, the approval gate, hot
-//     reload;
-//  6. build the engine (with the dead-letter sink);
-//  7. build the HTTP surface (web, which registers every route) and the
-//     dead-letter service behind its API;
+//  5. build the features the engine is built with: metrics and the audit
+//     redactor, the guard, the approval gate, hot reload;
+//  6. build the engine;
+//  7. build the HTTP surface (web, which registers every route);
 //  8. listen;
 //  9. start the background work (engine dispatch, HTTP serving, approval
-//     expiry, breaker notices, retention, checkpoint signing and witnesses,
-//     dead-letter retries, reload triggers, access checks).
+//     expiry, breaker notices, retention, reload triggers, access checks).
 //
 // Close undoes them in reverse: stop serving, stop the background work and
 // let running steps finish, run the features' closers (last built first),
@@ -176,14 +176,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	eng := engine.New(engine.Config{
 		Store: db, Registry: a.Registry, Logger: log.With("component", "engine"),
 		Workers: cfg.Workers, DryRun: cfg.DryRun, ActOnStale: cfg.ActOnStale, MaxEventAge: res.MaxEventAge, Now: opts.Now,
-		Guard: a.guard, Approver: a.approvals, Observer: a.metrics, HoldPaused: res.HoldPaused,
-		DeadLetter: dlqSink{redact: a.redactRecord},
+		Guard: a.guard, Approver: a.approvals, Observer: a.metrics, HoldPaused: res.HoldPaused, DeadLetter: dlqSink{redact: redact(a.res)},
 	})
 	eng.SetPlaybooks(set)
 	a.Engine = eng
 	a.initMetrics(set)
-	// 7. The HTTP surface (the dead-letter API runs steps on the engine).
 	a.dlq = newDLQService(a)
+	// 7. The HTTP surface.
 	a.logSources()
 	a.Web = web.New(a.webConfig())
 	// 8. Listen.
@@ -228,11 +227,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 // webConfig composes the HTTP surface from the built parts.
 func (a *App) webConfig() web.Config {
 	cfg, db := a.Config, a.DB
-	redact := a.redactRecord
+	redact := redact(a.res)
 	openReads := len(a.res.Tokens) == 0 && config.LoopbackAddr(cfg.Listen)
 	switch {
 	case len(a.res.Tokens) == 0 && openReads:
-		a.log.Warn("no api.tokens configured: read endpoints answer loopback clients only; operator and approver endpoints (pause, resume, breaker reset, reload, replay, approvals, dead letters) refuse every request")
+		a.log.Warn("no api.tokens configured: read endpoints answer loopback clients only; operator and approver endpoints (pause, resume, breaker reset, reload, replay, approvals) refuse every request")
 	case len(a.res.Tokens) == 0:
 		a.log.Warn("no api.tokens configured: every /api/v1 endpoint refuses every request")
 	}
@@ -244,24 +243,36 @@ func (a *App) webConfig() web.Config {
 		},
 		Tokens: a.res.Tokens, OpenReads: openReads, AuditLog: db,
 		Metrics: a.metrics, MetricsHandler: a.metrics.Handler(),
-		Guards:    a.guard,
-		Approvals: a.approvals,
-		Slack:     &web.SlackConfig{Decider: a.approvals, SigningSecret: a.res.SigningSecret},
-		Timeline:  db,
-		Replay:    &web.ReplayConfig{Source: db, Catalog: a.Registry, ActOnStale: cfg.ActOnStale, Redact: redact},
-		Reloader:  a.reload,
-		DLQ:       a.dlq,
+		Guards:      a.guard,
+		Approvals:   a.approvals,
+		Slack:       a.slackConfig(),
+		Timeline:    db,
+		Replay:      &web.ReplayConfig{Source: db, Catalog: a.Registry, ActOnStale: cfg.ActOnStale, Redact: redact},
+		Reloader:    a.reload,
+		DeadLetters: a.dlq,
 	}
 }
 
-// redactRecord applies the configured audit redaction, for what is kept
-// outside the trail (replay's answers, dead letters); nil when none is
-// configured.
-func (a *App) redactRecord(r audit.Record) audit.Record {
-	if a.res.Redactor == nil {
-		return r
+// redact returns the audit redactor's record function, or nil.
+func redact(res *config.Resolved) func(audit.Record) audit.Record {
+	if res.Redactor == nil {
+		return nil
 	}
-	return a.res.Redactor.Record(r)
+	return res.Redactor.Record
+}
+
+// slackConfig is /slack/interactions: approval buttons, and Reset buttons
+// when breaker messages go to Slack. Both are verified with
+// approvals.signing_secret.
+func (a *App) slackConfig() *web.SlackConfig {
+	sc := &web.SlackConfig{Decider: a.approvals, SigningSecret: a.res.SigningSecret}
+	if a.breakerReset != nil {
+		sc.Breakers = a.breakerReset
+		if a.res.SigningSecret == "" {
+			a.log.Warn("breaker messages go to slack with a Reset button but approvals.signing_secret is not set: every click will be refused")
+		}
+	}
+	return sc
 }
 
 // logSources warns of every receiver that accepts unauthenticated requests.

@@ -102,10 +102,17 @@ func TestRetentionJobCompactsAndChainStaysVerifiable(t *testing.T) {
 	if left[0].Message != "order [redacted]" || left[0].Data["customer_ref"] != audit.Redacted {
 		t.Errorf("configured redaction not applied: %q %v", left[0].Message, left[0].Data)
 	}
-	fams := scrape(t, a.URL())
-	if got, _ := sample(fams, "firebreak_retention_removed_total", map[string]string{"store": "audit"}); got != 81 {
-		t.Errorf("firebreak_retention_removed_total{store=audit} = %v, want 81", got)
+	// The counter moves once the compaction's transaction has committed,
+	// a moment after the checkpoint is visible.
+	var removed float64
+	apptest.WaitFor(t, 10*time.Second, "firebreak_retention_removed_total{store=audit} to reach 81", func() bool {
+		removed, _ = sample(scrape(t, a.URL()), "firebreak_retention_removed_total", map[string]string{"store": "audit"})
+		return removed >= 81
+	})
+	if removed != 81 {
+		t.Errorf("firebreak_retention_removed_total{store=audit} = %v, want 81", removed)
 	}
+	fams := scrape(t, a.URL())
 	size, _ := a.DB.AuditBytes(ctx)
 	if got, ok := sample(fams, "firebreak_audit_stored_bytes", nil); !ok || got != float64(size) || size == 0 {
 		t.Errorf("firebreak_audit_stored_bytes = %v (present %v), want %d", got, ok, size)

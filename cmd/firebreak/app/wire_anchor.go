@@ -12,11 +12,9 @@ import (
 
 // setupAnchor installs the checkpoint signing key and the witnesses, signs
 // the records written before (so a key added to an old trail anchors it at
-// once) and then signs new records every checkpoint_interval. The key and
-// the witness URL were checked by config.Validate.
+// once) and then signs new records every checkpoint_interval.
 func setupAnchor(a *App) error {
-	c := a.Config.Audit
-	key := a.res.SigningKey
+	c, key := a.Config.Audit, a.res.AuditKey
 	if key == nil {
 		return nil
 	}

@@ -229,23 +229,21 @@ type AuditConfig struct {
 	Retention RetentionConfig `yaml:"retention"`
 	Redaction RedactionConfig `yaml:"redaction"`
 	// SigningKeyFile is the ed25519 key that signs checkpoints of the
-	// chain: PEM PKCS#8, or a raw 32-byte seed (firebreak audit keygen).
+	// chain: PEM PKCS#8, or a raw 32-byte seed.
 	SigningKeyFile string `yaml:"signing_key_file"`
 	// CheckpointEvery is how many records may follow a signed checkpoint
 	// (default 1000).
 	CheckpointEvery int `yaml:"checkpoint_every"`
 	// CheckpointInterval is how often new records are signed (default 1m).
 	CheckpointInterval Duration `yaml:"checkpoint_interval"`
-	// Witness says where signed checkpoints are kept outside the database;
-	// it needs SigningKeyFile.
+	// Witness says where signed checkpoints are kept outside the database.
 	Witness WitnessConfig `yaml:"witness"`
 }
 
 // WitnessConfig is `audit.witness`: where signed checkpoints are kept out
 // of reach of whoever can edit the database.
 type WitnessConfig struct {
-	// URL receives each newest checkpoint as a JSON POST. It may carry a
-	// token, so it is never logged or echoed in errors.
+	// URL receives each newest checkpoint as a JSON POST.
 	URL string `yaml:"url"`
 	// File is appended one JSON line per checkpoint; put it on another
 	// volume than data_dir.

@@ -53,13 +53,13 @@ type Resolved struct {
 	Tokens []web.APIToken
 	// Redactor is the audit redactor.
 	Redactor *audit.Redactor
+	// AuditKey signs checkpoints of the audit chain (audit.signing_key_file);
+	// nil signs none.
+	AuditKey ed25519.PrivateKey
 	// MaxEventAge is max_event_age (0 disables staleness).
 	MaxEventAge time.Duration
 	// HoldPaused is guards.on_pause: hold.
 	HoldPaused bool
-	// SigningKey is audit.signing_key_file's key (nil: checkpoints are
-	// not signed).
-	SigningKey ed25519.PrivateKey
 }
 
 // Load reads, decodes and validates the configuration file at path, and
@@ -516,11 +516,6 @@ func (v *validator) audit(res *Resolved) {
 			v.errorf("audit.retention."+key, "must not be negative")
 		}
 	}
-	v.anchor(res)
-}
-
-// anchor checks the signed checkpoints' settings and loads the key.
-func (v *validator) anchor(res *Resolved) {
 	c := v.cfg.Audit
 	if c.CheckpointEvery < 0 {
 		v.errorf("audit.checkpoint_every", "must not be negative")
@@ -529,7 +524,6 @@ func (v *validator) anchor(res *Resolved) {
 		v.errorf("audit.checkpoint_interval", "must not be negative")
 	}
 	if c.Witness.URL != "" {
-		// CheckURL's message never repeats the URL (it may carry a token).
 		if err := anchor.CheckURL(c.Witness.URL); err != nil {
 			v.errorf("audit.witness.url", "%v", err)
 		}
@@ -545,7 +539,7 @@ func (v *validator) anchor(res *Resolved) {
 		v.errorf("audit.signing_key_file", "%v", err)
 		return
 	}
-	res.SigningKey = key
+	res.AuditKey = key
 }
 
 // MinTokenLength is the shortest API token accepted.
