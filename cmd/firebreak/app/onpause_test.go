@@ -20,10 +20,10 @@ import (
 func TestOnPauseHoldThroughServer(t *testing.T) {
 	sink := apptest.NewSink(t)
 	cfg := apptest.Config(t, fmt.Sprintf(stormPlaybook, sink.URL))
-	cfg.Guards.APIToken = "s3cret-token"
+	apptest.WithOperator(&cfg)
 	cfg.Guards.OnPause = "hold"
 	a := apptest.Start(t, cfg, app.Options{})
-	if code, body := apiPost(t, a.URL()+"/api/v1/pause", "s3cret-token", `{"reason": "incident 42"}`); code != http.StatusOK {
+	if code, body := apiPost(t, a.URL()+"/api/v1/pause", apptest.OperatorToken, `{"reason": "incident 42"}`); code != http.StatusOK {
 		t.Fatalf("pause = %d %s", code, body)
 	}
 	now := time.Now()
@@ -35,7 +35,7 @@ func TestOnPauseHoldThroughServer(t *testing.T) {
 	if held := auditRecords(t, a, audit.Query{Kind: audit.KindStepHeld}); len(held) != 2 {
 		t.Fatalf("step.held records = %d, want 2", len(held))
 	}
-	if code, body := apiPost(t, a.URL()+"/api/v1/resume", "s3cret-token", ""); code != http.StatusOK {
+	if code, body := apiPost(t, a.URL()+"/api/v1/resume", apptest.OperatorToken, ""); code != http.StatusOK {
 		t.Fatalf("resume = %d %s", code, body)
 	}
 	apptest.WaitFor(t, 10*time.Second, "the two held steps run", func() bool { return len(sink.Requests()) >= 2 })
