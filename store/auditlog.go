@@ -126,7 +126,7 @@ func (d *DB) Audit(ctx context.Context, recs ...audit.Record) error {
 func queryNeedles(q audit.Query) [][]byte {
 	var out [][]byte
 	for _, f := range []struct{ key, val string }{
-		{"event_id", q.EventID}, {"playbook", q.Playbook}, {"action", q.Action}, {"kind", q.Kind}, {"outcome", q.Outcome},
+		{"event_id", q.EventID}, {"playbook", q.Playbook}, {"action", q.Action}, {"kind", string(q.Kind)}, {"outcome", q.Outcome},
 	} {
 		if f.val == "" {
 			continue

@@ -58,7 +58,7 @@ func fillAudit(t testing.TB, db *DB, clk *auditClock, n int) {
 		for j := i; j < min(n, i+per); j++ {
 			recs = append(recs, audit.Record{
 				Time:     auditT0.Add(time.Duration(j) * time.Second),
-				Kind:     []string{audit.KindReceived, audit.KindMatched, audit.KindStepSucceeded, audit.KindStepRefused}[j%4],
+				Kind:     []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepSucceeded, audit.KindStepRefused}[j%4],
 				EventID:  fmt.Sprintf("e%d", j/4),
 				Playbook: []string{"pb-a", "pb-b", "pb-c"}[j%3],
 				Action:   []string{"webhook.notify", "kubernetes.restart"}[j%2],
@@ -427,7 +427,7 @@ func TestRedactorAndWrittenHook(t *testing.T) {
 	}
 	db.SetRedactor(red.Record)
 	var mu sync.Mutex
-	kinds := map[string]int{}
+	kinds := map[audit.Kind]int{}
 	db.OnAuditWritten(func(r audit.Record) {
 		mu.Lock()
 		kinds[r.Kind]++

@@ -76,7 +76,7 @@ func addQueryFlags(fs *flag.FlagSet) *queryFlags {
 }
 
 func (f *queryFlags) query(now time.Time) (audit.Query, error) {
-	q := audit.Query{EventID: *f.eventID, Playbook: *f.playbook, Action: *f.action, Kind: *f.kind, Outcome: *f.outcome}
+	q := audit.Query{EventID: *f.eventID, Playbook: *f.playbook, Action: *f.action, Kind: audit.Kind(*f.kind), Outcome: *f.outcome}
 	if q.Outcome == "" {
 		q.Outcome = *f.rsn
 	}
@@ -123,7 +123,7 @@ func (p *auditPager) page(ctx context.Context, q audit.Query) ([]audit.Record, u
 		return p.db.ListAudit(ctx, q)
 	}
 	v := url.Values{}
-	for k, val := range map[string]string{"event_id": q.EventID, "playbook": q.Playbook, "action": q.Action, "kind": q.Kind, "outcome": q.Outcome} {
+	for k, val := range map[string]string{"event_id": q.EventID, "playbook": q.Playbook, "action": q.Action, "kind": string(q.Kind), "outcome": q.Outcome} {
 		if val != "" {
 			v.Set(k, val)
 		}
@@ -519,7 +519,7 @@ func timelineStage(r audit.Record) (string, string) {
 	if r.Message != "" {
 		fmt.Fprintf(&b, ": %s", r.Message)
 	}
-	stage := r.Kind
+	stage := string(r.Kind)
 	switch r.Kind {
 	case audit.KindReceived:
 		stage = "received"

@@ -199,21 +199,21 @@ func (s *Service) Notify(ctx context.Context, id string) error {
 func (s *Service) CheckApproved(tx state.Tx, p *engine.Plan) (engine.Verdict, error) {
 	raw := tx.Get(bucketByPlan, p.Key())
 	if raw == nil {
-		return engine.Verdict{Reason: "not_approved", Message: "no approval exists for this step"}, nil
+		return engine.Verdict{Reason: engine.ReasonNotApproved, Message: "no approval exists for this step"}, nil
 	}
 	a, err := load(tx, string(raw))
 	if err != nil {
 		return engine.Verdict{}, err
 	}
 	if a == nil || a.Status != StatusApproved {
-		return engine.Verdict{Reason: "not_approved", Message: "approval " + string(raw) + " is not approved"}, nil
+		return engine.Verdict{Reason: engine.ReasonNotApproved, Message: "approval " + string(raw) + " is not approved"}, nil
 	}
 	hash, err := PlanHash(p.Step.Action, p.Params)
 	if err != nil {
 		return engine.Verdict{}, err
 	}
 	if hash != a.PlanHash {
-		return engine.Verdict{Reason: "plan_changed", Message: "the step's action or parameters changed since approval " + a.ID + " was given; it was not run"}, nil
+		return engine.Verdict{Reason: engine.ReasonPlanChanged, Message: "the step's action or parameters changed since approval " + a.ID + " was given; it was not run"}, nil
 	}
 	return engine.Verdict{}, nil
 }

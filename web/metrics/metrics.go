@@ -223,7 +223,7 @@ func (m *Metrics) Received(source string, accepted, duplicates, stale int, d tim
 // records-written hook. Reload and approval records also feed their own
 // counters, so those features need no wiring of their own.
 func (m *Metrics) AuditWritten(r audit.Record) {
-	m.auditRecords.WithLabelValues(r.Kind).Inc()
+	m.auditRecords.WithLabelValues(string(r.Kind)).Inc()
 	switch r.Kind {
 	case audit.KindReload:
 		result := "ok"

@@ -188,13 +188,13 @@ func TestMetricsAfterScriptedScenario(t *testing.T) {
 		{"firebreak_breakers", l("playbook", "notify-failing", "state", "open"), 1},
 		{"firebreak_breakers", l("playbook", "notify-failing", "state", "closed"), 0},
 		{"firebreak_approvals_pending", l(), 0},
-		{"firebreak_audit_records_total", l("kind", audit.KindReceived), 5},
-		{"firebreak_audit_records_total", l("kind", audit.KindStale), 1},
-		{"firebreak_audit_records_total", l("kind", audit.KindMatched), 5},
-		{"firebreak_audit_records_total", l("kind", audit.KindStepSucceeded), 1},
-		{"firebreak_audit_records_total", l("kind", audit.KindStepFailed), 1},
-		{"firebreak_audit_records_total", l("kind", audit.KindStepSkipped), 1},
-		{"firebreak_audit_records_total", l("kind", audit.KindStepRefused), 2},
+		{"firebreak_audit_records_total", l("kind", string(audit.KindReceived)), 5},
+		{"firebreak_audit_records_total", l("kind", string(audit.KindStale)), 1},
+		{"firebreak_audit_records_total", l("kind", string(audit.KindMatched)), 5},
+		{"firebreak_audit_records_total", l("kind", string(audit.KindStepSucceeded)), 1},
+		{"firebreak_audit_records_total", l("kind", string(audit.KindStepFailed)), 1},
+		{"firebreak_audit_records_total", l("kind", string(audit.KindStepSkipped)), 1},
+		{"firebreak_audit_records_total", l("kind", string(audit.KindStepRefused)), 2},
 		{"firebreak_playbook_reloads_total", l("result", "failed"), 0},
 	} {
 		got, ok := sample(fams, s.name, s.labels)
@@ -308,7 +308,7 @@ func TestApprovalMetricsFromTheGateState(t *testing.T) {
 	}{
 		{"firebreak_approvals_pending", nil, 2},
 		{"firebreak_approval_decisions_total", map[string]string{"decision": "approved"}, 1},
-		{"firebreak_audit_records_total", map[string]string{"kind": audit.KindApproval}, 1},
+		{"firebreak_audit_records_total", map[string]string{"kind": string(audit.KindApproval)}, 1},
 	} {
 		if got, ok := sample(fams, s.name, s.labels); !ok || got != s.want {
 			t.Errorf("%s%v = %v (present %v), want %v", s.name, s.labels, got, ok, s.want)
