@@ -6,11 +6,22 @@ import (
 	"github.com/firebreak/firebreak/engine/audit"
 )
 
-// auditHooks are the optional functions the audit path calls. They are set
-// once at wiring time, before the store is written to, and read atomically.
+// AuditObserver is told of the audit records the store committed. The
+// store declares it and calls nothing above itself: whoever wires the
+// store (cmd) passes an implementation, the metrics for one.
+type AuditObserver interface {
+	// AuditWritten is called once per record, after the transaction that
+	// wrote it committed, on the commit loop: it must be cheap, must not
+	// block and must not use the store.
+	AuditWritten(rec audit.Record)
+}
+
+// auditHooks are the optional redactor and observer of the audit path.
+// They are set once at wiring time, before the store is written to, and
+// read atomically.
 type auditHooks struct {
-	redact  atomic.Pointer[func(audit.Record) audit.Record]
-	written atomic.Pointer[func(audit.Record)]
+	redact   atomic.Pointer[func(audit.Record) audit.Record]
+	observer atomic.Pointer[AuditObserver]
 }
 
 // SetRedactor installs fn, which every audit record passes through before
@@ -21,20 +32,18 @@ func (d *DB) SetRedactor(fn func(audit.Record) audit.Record) {
 	d.hooks.redact.Store(&fn)
 }
 
-// OnAuditWritten installs fn, called once for every audit record after the
-// transaction that wrote it committed (for the records-written metric).
-// It runs on the commit loop, so it must be cheap and must not block.
-func (d *DB) OnAuditWritten(fn func(audit.Record)) {
-	d.hooks.written.Store(&fn)
+// SetAuditObserver installs o, told of every audit record once committed.
+func (d *DB) SetAuditObserver(o AuditObserver) {
+	d.hooks.observer.Store(&o)
 }
 
 // afterCommit reports the records a committed transaction wrote.
 func (d *DB) afterCommit(tx *Tx) {
-	fn := d.hooks.written.Load()
-	if fn == nil {
+	o := d.hooks.observer.Load()
+	if o == nil {
 		return
 	}
 	for _, r := range tx.audited {
-		(*fn)(r)
+		(*o).AuditWritten(r)
 	}
 }

@@ -78,7 +78,7 @@ func (t *Tx) Audit(rec audit.Record) error {
 	if err := addAuditBytes(meta, int64(len(val))); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	if t.db.hooks.written.Load() != nil {
+	if t.db.hooks.observer.Load() != nil {
 		t.audited = append(t.audited, rec)
 	}
 	head := append(itob(seq), sum[:]...)

@@ -426,13 +426,8 @@ func TestRedactorAndWrittenHook(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.SetRedactor(red.Record)
-	var mu sync.Mutex
-	kinds := map[audit.Kind]int{}
-	db.OnAuditWritten(func(r audit.Record) {
-		mu.Lock()
-		kinds[r.Kind]++
-		mu.Unlock()
-	})
+	obs := &kindCounter{}
+	db.SetAuditObserver(obs)
 	params := map[string]any{
 		"url":     "https://hooks.example/x?token=abc123",
 		"headers": map[string]any{"Authorization": "Bearer s3cr3t-t0ken-value", "X-Trace": "1"},
@@ -463,10 +458,8 @@ func TestRedactorAndWrittenHook(t *testing.T) {
 	if _, err := db.VerifyAudit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if kinds[audit.KindStepSucceeded] != 1 {
-		t.Errorf("written hook saw %v", kinds)
+	if got := obs.counts(); got[audit.KindStepSucceeded] != 1 {
+		t.Errorf("the audit observer saw %v", got)
 	}
 }
 
