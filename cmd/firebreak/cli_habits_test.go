@@ -16,7 +16,7 @@ import (
 // Every subcommand answers --help (and -h) with its usage and exit 0.
 func TestHelpExitsZero(t *testing.T) {
 	cmds := [][]string{
-		{"serve"}, {"validate"}, {"test"}, {"schema"}, {"actions"}, {"replay"},
+		{"serve"}, {"validate"}, {"test"}, {"schema"}, {"actions"}, {"replay"}, {"rbac"},
 		{"audit"}, {"audit", "list"}, {"audit", "show"}, {"audit", "export"}, {"audit", "verify"}, {"audit", "keygen"},
 		{"approvals"}, {"approvals", "list"},
 		{"dlq"}, {"dlq", "list"}, {"dlq", "retry"}, {"dlq", "discard"},

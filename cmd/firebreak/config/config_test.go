@@ -88,8 +88,8 @@ func TestGoodConfig(t *testing.T) {
 	if cfg.Listen != "0.0.0.0:9095" || cfg.Workers != 4 || res.MaxEventAge != 30*time.Minute || cfg.LogFormat != "json" {
 		t.Errorf("top level = %+v", cfg)
 	}
-	if res.SigningKey == nil || cfg.Audit.CheckpointEvery != 500 || cfg.Audit.Witness.URL == "" {
-		t.Errorf("audit anchoring: key loaded %v, every %d, witness %q", res.SigningKey != nil, cfg.Audit.CheckpointEvery, cfg.Audit.Witness.URL)
+	if res.AuditKey == nil || cfg.Audit.CheckpointEvery != 500 || cfg.Audit.Witness.URL == "" {
+		t.Errorf("audit anchoring: key loaded %v, every %d, witness %q", res.AuditKey != nil, cfg.Audit.CheckpointEvery, cfg.Audit.Witness.URL)
 	}
 	if !res.HoldPaused {
 		t.Error("guards.on_pause: hold did not resolve to HoldPaused")
