@@ -17,9 +17,6 @@ import (
 	"github.com/firebreak/firebreak/playbooks"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 const usage = `firebreak — incident-response automation engine
 
 Usage:
@@ -64,8 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "rbac":
 		return cmdRBAC(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "firebreak", version)
-		return 0
+		return cmdVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
