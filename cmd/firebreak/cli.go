@@ -32,7 +32,7 @@ Usage:
   firebreak replay [--since 24h] [--until T] [--playbooks DIR|FILE] [--config FILE] [--data-dir DIR] [--addr ADDR] [--all] [--json]
   firebreak approvals list [--data-dir DIR] [--addr ADDR] [--status STATUS | --all] [--json] [--token-env VAR]
   firebreak actions [--json]
-  firebreak rbac [--config FILE] [--playbooks DIR]
+  firebreak rbac [--config FILE] [--playbooks DIR] [--cluster]
   firebreak version
 `
 
