@@ -56,7 +56,8 @@ release:
 # The container image, FROM scratch, built by buildah from the same
 # Dockerfile and static binary a Docker user builds with `docker build`.
 # The CA bundle and an empty /data are staged in dist/image/ (the build
-# context cannot reach the host's /etc). IMAGE_ARCH selects the binary.
+# context cannot reach the host's /etc). IMAGE_ARCH selects the binary,
+# rebuilt first (a no-op when it is up to date).
 IMAGE ?= localhost/firebreak:$(VERSION)
 IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
 
@@ -64,6 +65,6 @@ image-context:
 	bash deploy/image/context.sh
 
 image: image-context
-	@test -x dist/firebreak-linux-$(IMAGE_ARCH) || $(MAKE) release RELEASE_ARCHES=$(IMAGE_ARCH)
+	@$(MAKE) --no-print-directory release RELEASE_ARCHES=$(IMAGE_ARCH)
 	buildah build --quiet --layers=false --build-arg TARGETARCH=$(IMAGE_ARCH) \
 		--platform linux/$(IMAGE_ARCH) -f Dockerfile -t $(IMAGE) .
