@@ -135,9 +135,9 @@ func TestImage(t *testing.T) {
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitReady(t, base+"/readyz", exited, &logs)
 
-	body, err := os.ReadFile("/work/shared/fixtures/alertmanager-firing-group.json")
+	body, err := os.ReadFile(filepath.Join(root, "web", "sources", "testdata", "alertmanager-firing-group.json"))
 	if err != nil {
-		body = []byte(`{"version":"4","status":"firing","receiver":"firebreak","groupKey":"{}:{}","alerts":[{"status":"firing","labels":{"alertname":"ImageTest"},"startsAt":"2026-12-06T12:00:00Z","fingerprint":"0123456789abcdef"}]}`)
+		t.Fatal(err)
 	}
 	resp, err := http.Post(base+"/hooks/alertmanager", "application/json", bytes.NewReader(body))
 	if err != nil {
