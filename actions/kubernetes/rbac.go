@@ -9,7 +9,6 @@ import (
 	authorizationv1 "k8s.io/api/authorization/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kclient "k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 )
 
@@ -231,7 +230,7 @@ func manifest(obj any) ([]byte, error) {
 // call the actions need, cluster-wide. It returns one human warning per
 // missing permission (none when all are held); the error is for a review
 // that could not be made at all.
-func CheckAccess(ctx context.Context, client kclient.Interface, rules []rbacv1.PolicyRule) ([]string, error) {
+func CheckAccess(ctx context.Context, client Client, rules []rbacv1.PolicyRule) ([]string, error) {
 	var warnings []string
 	for _, r := range rules {
 		for _, g := range r.APIGroups {
