@@ -536,3 +536,75 @@ func TestChartRBAC(t *testing.T) {
 
 	restartAsServiceAccount(t, c, env.AdminConfig(), ns, "fb-firebreak")
 }
+
+// TestHelmPlaybooksAndExistingConfigMaps: playbooks given as values land in
+// a ConfigMap that Firebreak loads from the path the config names; existing
+// ConfigMaps replace the chart's.
+func TestHelmPlaybooksAndExistingConfigMaps(t *testing.T) {
+	restart, err := os.ReadFile(filepath.Join(root, "playbooks", "examples", "restart-crashlooping.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	values := filepath.Join(t.TempDir(), "values.yaml")
+	vb, err := yaml.Marshal(map[string]any{"playbooks": map[string]string{"restart.yaml": string(restart)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(values, vb, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k := byKind(t, render(t, "firebreak", "-f", values))
+	var pbDir string
+	for _, o := range k["ConfigMap"] {
+		cm := into[corev1.ConfigMap](t, o)
+		if body, ok := cm.Data["restart.yaml"]; ok {
+			pbDir = t.TempDir()
+			if err := os.WriteFile(filepath.Join(pbDir, "restart.yaml"), []byte(body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if pbDir == "" {
+		t.Fatal("no playbooks ConfigMap")
+	}
+	_, path := renderedConfig(t, k)
+	cfg, err := app.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(cfg.Playbooks, []string{"/etc/firebreak/playbooks"}) {
+		t.Errorf("config playbooks = %q", cfg.Playbooks)
+	}
+	sts := into[appsv1.StatefulSet](t, k["StatefulSet"][0])
+	mounted := false
+	for _, m := range sts.Spec.Template.Spec.Containers[0].VolumeMounts {
+		mounted = mounted || (m.Name == "playbooks" && m.MountPath == cfg.Playbooks[0])
+	}
+	if !mounted {
+		t.Error("the playbooks ConfigMap is not mounted where the config looks")
+	}
+	// Firebreak loads what the ConfigMap holds.
+	reg, err := app.Registry(app.Options{}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Playbooks = []string{pbDir}
+	set, _, err := app.LoadPlaybooks(cfg, reg)
+	if err != nil || set.Len() != 1 {
+		t.Fatalf("load the rendered playbooks: %v", err)
+	}
+
+	k = byKind(t, render(t, "firebreak", "--set", "existingConfigMap=my-config", "--set", "existingPlaybooksConfigMap=my-playbooks"))
+	if len(k["ConfigMap"]) != 0 {
+		t.Errorf("with existing ConfigMaps the chart still renders %d", len(k["ConfigMap"]))
+	}
+	vols := map[string]string{}
+	for _, v := range into[appsv1.StatefulSet](t, k["StatefulSet"][0]).Spec.Template.Spec.Volumes {
+		if v.ConfigMap != nil {
+			vols[v.Name] = v.ConfigMap.Name
+		}
+	}
+	if vols["config"] != "my-config" || vols["playbooks"] != "my-playbooks" {
+		t.Errorf("ConfigMap volumes = %v", vols)
+	}
+}
