@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
@@ -229,14 +230,22 @@ func TestWazuhIntegration(t *testing.T) {
 		t.Fatalf("integration against Firebreak: %v\n%s", err, out)
 	}
 	id := "wazuh:" + orig["id"].(string)
-	resp, err := http.Get(a.URL() + "/api/v1/audit?event_id=" + url.QueryEscape(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"event.received"`) {
-		t.Errorf("audit of %s: %s %s", id, resp.Status, body)
+	// The engine audits the event after the 202; wait for the record.
+	var body []byte
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		resp, err := http.Get(a.URL() + "/api/v1/audit?event_id=" + url.QueryEscape(id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ = io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK && strings.Contains(string(body), `"event.received"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no event.received record for %s: %s %s", id, resp.Status, body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 
 	out, err = integrate("not-the-secret", hook)
