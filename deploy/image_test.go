@@ -58,8 +58,10 @@ func TestImage(t *testing.T) {
 	tool(t, "make", "apt-get install make")
 
 	tag := fmt.Sprintf("localhost/firebreak:deploytest-%d", os.Getpid())
-	const version = "v0.0.0-imagetest"
-	build := exec.Command("make", "-C", root, "image", "IMAGE="+tag, "VERSION="+version)
+	// The version make derives, so the dist/ binary stays the one `make
+	// release` builds (the test does not stamp a version of its own).
+	version := runOut(t, tool(t, "git", "apt-get install git"), "-C", root, "describe", "--tags", "--always", "--dirty")
+	build := exec.Command("make", "-C", root, "image", "IMAGE="+tag)
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("make image: %v\n%s", err, out)
 	}
