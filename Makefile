@@ -4,7 +4,7 @@
 GO ?= go
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: test setup check unit fuzz playbook-tests build run bench release image image-context
+.PHONY: test setup check unit fuzz playbook-tests build run bench bench-e2e release image image-context
 
 test: setup check unit fuzz playbook-tests
 
@@ -34,6 +34,20 @@ run:
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchtime 3s ./web/ ./playbooks/ ./store/
+
+# The whole-process comparison: `firebreak serve` next to a bare gin handler
+# and the durable bound, each its own process on 127.0.0.1, driven by
+# cmd/fbload (see its doc comment). Not part of `make test`: it measures,
+# it does not check. BENCH_E2E_FLAGS passes flags to `fbload run`, e.g.
+# BENCH_E2E_FLAGS='-rounds 3 -duration 5s -max-events 15000'.
+BENCH_E2E_DIR ?= $(or $(TMPDIR),/tmp)/firebreak-bench-e2e
+BENCH_E2E_FLAGS ?=
+
+bench-e2e:
+	@mkdir -p $(BENCH_E2E_DIR)
+	$(GO) build -o $(BENCH_E2E_DIR)/firebreak ./cmd/firebreak
+	$(GO) build -o $(BENCH_E2E_DIR)/fbload ./cmd/fbload
+	$(BENCH_E2E_DIR)/fbload run -firebreak $(BENCH_E2E_DIR)/firebreak $(BENCH_E2E_FLAGS)
 
 # Release build: static (no cgo), reproducible paths (-trimpath), stripped
 # (-s -w), with the time zone database embedded (timetzdata) so the image
