@@ -120,9 +120,7 @@ func drive(ctx context.Context, url string, clients int, d time.Duration, maxEve
 				t0 := time.Now()
 				n, err := post(client, url, payload)
 				if err != nil {
-					if ctx.Err() == nil {
-						fail(err.Error())
-					}
+					fail(err.Error())
 					continue
 				}
 				mine = append(mine, time.Since(t0))
