@@ -8,7 +8,8 @@ import (
 	"time"
 
 	"github.com/firebreak/firebreak/actions"
-	kclient "k8s.io/client-go/kubernetes"
+	appsv1client "k8s.io/client-go/kubernetes/typed/apps/v1"
+	authorizationv1client "k8s.io/client-go/kubernetes/typed/authorization/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -98,7 +99,7 @@ func fileExists(p string) bool {
 // Cluster is a connection to one Kubernetes cluster and the actions that
 // drive it. It is safe for concurrent use.
 type Cluster struct {
-	client    kclient.Interface // nil when offline
+	client    Client // nil when offline
 	protected []string
 	now       func() time.Time
 }
@@ -110,13 +111,38 @@ func New(cfg Config) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	client, err := kclient.NewForConfig(rc)
+	// Only the two API groups the actions call, not client-go's whole
+	// clientset: it would link a client for every group (10 MB of the stripped binary).
+	apps, err := appsv1client.NewForConfig(rc)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes client: %w", err)
+	}
+	authz, err := authorizationv1client.NewForConfig(rc)
 	if err != nil {
 		return nil, fmt.Errorf("kubernetes client: %w", err)
 	}
 	c := Offline(cfg)
-	c.client = client
+	c.client = groupClients{apps, authz}
 	return c, nil
+}
+
+// Client is the part of the Kubernetes API the actions and CheckAccess
+// use. client-go's full clientset (kubernetes.Interface) satisfies it.
+type Client interface {
+	AppsV1() appsv1client.AppsV1Interface
+	AuthorizationV1() authorizationv1client.AuthorizationV1Interface
+}
+
+// groupClients is a Client made of just the two typed group clients.
+type groupClients struct {
+	apps  *appsv1client.AppsV1Client
+	authz *authorizationv1client.AuthorizationV1Client
+}
+
+func (g groupClients) AppsV1() appsv1client.AppsV1Interface { return g.apps }
+
+func (g groupClients) AuthorizationV1() authorizationv1client.AuthorizationV1Interface {
+	return g.authz
 }
 
 // Offline returns a Cluster with no connection, for a process that has no
@@ -135,9 +161,9 @@ func Offline(cfg Config) *Cluster {
 	return &Cluster{protected: slices.Clone(protected), now: now}
 }
 
-// Client returns the clientset the actions use, or nil when offline. Pass
-// it to CheckAccess at start-up.
-func (c *Cluster) Client() kclient.Interface { return c.client }
+// Client returns the client the actions use, or nil when offline. Pass it
+// to CheckAccess at start-up.
+func (c *Cluster) Client() Client { return c.client }
 
 // Restart returns the kubernetes.restart action.
 func (c *Cluster) Restart() *Restart { return &Restart{c: c} }

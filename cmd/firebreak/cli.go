@@ -17,9 +17,6 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/config"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 const usage = `firebreak — incident-response automation engine
 
 Usage:
@@ -37,7 +34,7 @@ Usage:
   firebreak approvals list [--data-dir DIR] [--addr ADDR] [--status STATUS | --all] [--json] [--token-env VAR]
   firebreak dlq list|retry ID [--force]|discard ID --reason TEXT [--addr ADDR]
   firebreak actions [--json]
-  firebreak rbac [--config FILE] [--playbooks DIR]
+  firebreak rbac [--config FILE] [--playbooks DIR] [--cluster]
   firebreak version
 
 --data-dir alone reads that directory's database file; --addr alone asks that
@@ -72,8 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "rbac":
 		return cmdRBAC(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
-		fmt.Fprintln(stdout, "firebreak", version)
-		return 0
+		return cmdVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sort"
 
 	"github.com/firebreak/firebreak/actions/kubernetes"
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
@@ -14,20 +13,27 @@ import (
 )
 
 // cmdRBAC prints the minimal Kubernetes ClusterRole the loaded playbooks
-// need: only the verbs and resources of the Kubernetes actions they use.
+// need: for each step, only the resources of the kinds it can name and the
+// verbs its action uses. With --cluster it adds the namespaced Role for the
+// Leases clustered mode uses.
 func cmdRBAC(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rbac", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (YAML); its playbooks are used")
 	pbDir := fs.String("playbooks", "", "playbook directory or file (default: the config's, else the embedded examples)")
+	clustered := fs.Bool("cluster", false, "clustered mode: add the Role for the Leases of Firebreak's namespace")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: firebreak rbac [--config FILE] [--playbooks DIR|FILE]")
+		fmt.Fprintln(stderr, "usage: firebreak rbac [--config FILE] [--playbooks DIR|FILE] [--cluster]")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0 // asked for: the usage is the answer
 		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintln(stderr, "usage: firebreak rbac [--config FILE] [--playbooks DIR] [--cluster]")
 		return 2
 	}
 	cfg, err := configOrDefaults(*configPath)
@@ -53,29 +59,21 @@ func cmdRBAC(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "firebreak:", err)
 		return 1
 	}
-	ids := UsedActions(set)
-	role := kubernetes.ClusterRole(ids)
+	role := kubernetes.ClusterRoleFor(app.KubernetesUses(set))
 	out, err := kubernetes.ClusterRoleYAML(role)
 	if err != nil {
 		fmt.Fprintln(stderr, "firebreak:", err)
 		return 1
 	}
 	_, _ = stdout.Write(out)
-	return 0
-}
-
-// UsedActions lists the action ids the playbooks' steps use, sorted.
-func UsedActions(set *playbooks.Set) []string {
-	seen := map[string]bool{}
-	for _, p := range set.Playbooks {
-		for _, s := range append(append([]*playbooks.Step{}, p.Steps...), p.OnResolved...) {
-			seen[s.Action] = true
+	if *clustered {
+		lease, err := kubernetes.RoleYAML(kubernetes.LeaseRole())
+		if err != nil {
+			fmt.Fprintln(stderr, "firebreak:", err)
+			return 1
 		}
+		fmt.Fprint(stdout, "---\n")
+		_, _ = stdout.Write(lease)
 	}
-	ids := make([]string, 0, len(seen))
-	for id := range seen {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	return ids
+	return 0
 }

@@ -45,17 +45,7 @@ func Registry(opts Options, log *slog.Logger) (*actions.Registry, error) {
 // holds every permission the loaded playbooks' Kubernetes actions need,
 // and warns of each one missing. It never stops the server.
 func checkKubernetesAccess(ctx context.Context, c *kubernetes.Cluster, set *playbooks.Set, log *slog.Logger) {
-	seen := map[string]bool{}
-	var ids []string
-	for _, p := range set.Playbooks {
-		for _, s := range append(append([]*playbooks.Step{}, p.Steps...), p.OnResolved...) {
-			if !seen[s.Action] {
-				seen[s.Action] = true
-				ids = append(ids, s.Action)
-			}
-		}
-	}
-	role := kubernetes.ClusterRole(ids)
+	role := kubernetes.ClusterRoleFor(KubernetesUses(set))
 	if len(role.Rules) == 0 {
 		return
 	}
