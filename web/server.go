@@ -172,8 +172,13 @@ func jsonContentType(ct string) bool {
 	return mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json")
 }
 
+// ingest serves /hooks/SOURCE and /hooks/SOURCE/SUB. Generic sources are
+// stored under "generic/NAME" and reached at /hooks/generic/NAME.
 func (s *Server) ingest(c *gin.Context) {
-	name := c.Param("source")
+	name, sub := c.Param("source"), c.Param("sub")
+	if name == "generic" && sub != "" {
+		name = "generic/" + sub
+	}
 	src, ok := s.cfg.Sources[name]
 	if !ok {
 		s.cfg.Metrics.Rejected("unknown", "unknown_source")
