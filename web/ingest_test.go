@@ -129,8 +129,7 @@ func TestEveryDocumentedRoute(t *testing.T) {
 	for name, dec := range sources.Builtin() {
 		srcs[name] = web.Source{Decoder: dec}
 	}
-	srcs["splunk"] = web.Source{Decoder: sources.Splunk{}}
-	_ = splunkAuth
+	srcs["splunk"] = web.Source{Decoder: sources.Splunk{}, Auth: splunkAuth}
 	srv := newIngestServer(t, srcs)
 
 	cases := []struct {
@@ -199,5 +198,46 @@ func TestUnknownGenericSource(t *testing.T) {
 	}
 	if msg, _ := out["error"].(string); !strings.Contains(msg, `"generic/nosuch"`) {
 		t.Fatalf("error %q does not name generic/nosuch", msg)
+	}
+}
+
+// TestSplunkURLToken checks both documented forms of Splunk's token through
+// a real server. The path form used to answer 401: the authenticator read
+// r.PathValue, which gin never sets.
+func TestSplunkURLToken(t *testing.T) {
+	a, err := auth.New(auth.Config{Type: auth.TypeURLToken, Token: splunkToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newIngestServer(t, map[string]web.Source{"splunk": {Decoder: sources.Splunk{}, Auth: a}})
+	body := fixture(t, "splunk-webhook.json")
+	for _, tc := range []struct {
+		name, path string
+		want       int
+	}{
+		{"path token", "/hooks/splunk/" + splunkToken, http.StatusAccepted},
+		{"query token", "/hooks/splunk?token=" + splunkToken, http.StatusAccepted},
+		{"wrong path token", "/hooks/splunk/" + splunkToken + "x", http.StatusUnauthorized},
+		{"wrong query token", "/hooks/splunk?token=nope", http.StatusUnauthorized},
+		{"no token", "/hooks/splunk", http.StatusUnauthorized},
+		// A wrong token in the path is not rescued by a right one in the
+		// query: the path form is the one configured.
+		{"wrong path, right query", "/hooks/splunk/nope?token=" + splunkToken, http.StatusUnauthorized},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, out := srv.post(t, tc.path, body)
+			if code != tc.want {
+				t.Fatalf("POST %s = %d %v, want %d", tc.path, code, out, tc.want)
+			}
+			if code == http.StatusUnauthorized {
+				msg, _ := out["error"].(string)
+				if !strings.HasPrefix(msg, "unauthorized") {
+					t.Fatalf("401 body %v does not say unauthorized", out)
+				}
+				if strings.Contains(msg, splunkToken) {
+					t.Fatalf("401 body %q reveals the token", msg)
+				}
+			}
+		})
 	}
 }

@@ -173,17 +173,22 @@ func jsonContentType(ct string) bool {
 }
 
 // ingest serves /hooks/SOURCE and /hooks/SOURCE/SUB. Generic sources are
-// stored under "generic/NAME" and reached at /hooks/generic/NAME.
+// stored under "generic/NAME" and reached at /hooks/generic/NAME; for every
+// other source the second segment is a URL token (Splunk cannot send
+// headers), handed to the authenticator with auth.SetPathToken.
 func (s *Server) ingest(c *gin.Context) {
 	name, sub := c.Param("source"), c.Param("sub")
 	if name == "generic" && sub != "" {
-		name = "generic/" + sub
+		name, sub = "generic/"+sub, ""
 	}
 	src, ok := s.cfg.Sources[name]
 	if !ok {
 		s.cfg.Metrics.Rejected("unknown", "unknown_source")
 		jsonError(c, http.StatusNotFound, "", "unknown source "+strconv.Quote(name))
 		return
+	}
+	if sub != "" {
+		auth.SetPathToken(c.Request, sub)
 	}
 	s.receive(c, name, src)
 }

@@ -524,11 +524,26 @@ type urlToken struct {
 	param string
 }
 
-// check takes the token from the request's path value named param (the
-// router sets it: r.SetPathValue("token", c.Param("token")) under gin), else
-// from the query parameter of that name.
+// pathTokenValue is the path value SetPathToken sets. Its name cannot be a
+// ServeMux wildcard, so it never collides with a pattern's own values.
+const pathTokenValue = "firebreak:url-token"
+
+// SetPathToken hands a URL token taken from the request path to the
+// url-token authenticator. Routers whose patterns do not name the segment
+// (gin's /hooks/:source/:sub) call it before Authenticate; a ServeMux
+// pattern with a {token} wildcard (or whatever token_param names) needs
+// nothing.
+func SetPathToken(r *http.Request, token string) {
+	r.SetPathValue(pathTokenValue, token)
+}
+
+// check takes the token from the path (SetPathToken, else the path value
+// named param), else from the query parameter named param.
 func (u urlToken) check(r *http.Request, _ []byte, _ time.Time) error {
-	tok := r.PathValue(u.param)
+	tok := r.PathValue(pathTokenValue)
+	if tok == "" {
+		tok = r.PathValue(u.param)
+	}
 	if tok == "" && r.URL != nil {
 		tok = r.URL.Query().Get(u.param)
 	}

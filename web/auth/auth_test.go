@@ -206,6 +206,8 @@ func TestStandardWebhooks(t *testing.T) {
 func TestURLToken(t *testing.T) {
 	run(t, Config{Type: TypeURLToken, Token: "splunk-url-token"}, []step{
 		{name: "path value", prep: func(r *http.Request) { r.SetPathValue("token", "splunk-url-token") }},
+		{name: "SetPathToken", prep: func(r *http.Request) { SetPathToken(r, "splunk-url-token") }},
+		{name: "wrong SetPathToken", prep: func(r *http.Request) { SetPathToken(r, "splunk-url-tokem") }, want: ErrBadCredentials},
 		{name: "query", prep: func(r *http.Request) { r.URL.RawQuery = "token=splunk-url-token" }},
 		{name: "wrong", prep: func(r *http.Request) { r.SetPathValue("token", "splunk-url-tokem") }, want: ErrBadCredentials},
 		{name: "missing", want: ErrMissingCredentials},
