@@ -91,6 +91,29 @@ type Request struct {
 	DryRun bool
 	// Attempt counts from 1.
 	Attempt int
+	// Written says how the playbook author wrote each parameter, so an
+	// action can tell text the author wrote from text rendered out of
+	// event data (webhook.notify's URL host). Nil means every parameter
+	// was written literally (configuration, tests).
+	Written Written
+}
+
+// Written tells an action which part of a rendered parameter the playbook
+// author wrote. playbooks.Step implements it.
+type Written interface {
+	// LiteralPrefix returns the literal text before the first template
+	// expression of parameter name as written, and whether the value
+	// holds a template at all (for a list or mapping: anywhere in it).
+	LiteralPrefix(name string) (prefix string, templated bool)
+}
+
+// LiteralPrefix asks req.Written about parameter name; without Written
+// every parameter is literal.
+func (req Request) LiteralPrefix(name string) (string, bool) {
+	if req.Written == nil {
+		return "", false
+	}
+	return req.Written.LiteralPrefix(name)
 }
 
 // Result is what a run observed and did. It is written to the audit trail.

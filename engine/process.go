@@ -444,7 +444,7 @@ func (e *Engine) dryRun(ctx context.Context, plan *Plan, base audit.Record, log 
 }
 
 func (e *Engine) request(plan *Plan, attempt int) actions.Request {
-	return actions.Request{Params: plan.Params, Event: plan.Event, Playbook: plan.Playbook.Name, Step: plan.Step.Index, DryRun: plan.DryRun, Attempt: attempt}
+	return actions.Request{Params: plan.Params, Event: plan.Event, Playbook: plan.Playbook.Name, Step: plan.Step.Index, DryRun: plan.DryRun, Attempt: attempt, Written: plan.Step}
 }
 
 // execute runs the step with its timeout and retries, then records the
@@ -482,7 +482,7 @@ func (e *Engine) execute(ctx context.Context, plan *Plan, base audit.Record, log
 		r.Kind, r.Outcome, r.Message = audit.KindStepSucceeded, "ok", res.Summary
 	} else {
 		status = claimFailed
-		r.Kind, r.Outcome, r.Message = audit.KindStepFailed, "failed", err.Error()
+		r.Kind, r.Outcome, r.Message = audit.KindStepFailed, actions.FailureReason(err), err.Error()
 	}
 	key := plan.Key()
 	trigKey := plan.Playbook.Name + "|" + plan.Event.Fingerprint

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/firebreak/firebreak/actions"
+	"github.com/firebreak/firebreak/actions/outbound"
 )
 
 // ID is the action id.
@@ -27,8 +28,12 @@ const ID = "webhook.notify"
 
 // Config configures the action.
 type Config struct {
-	// Client is the HTTP client; the default has no overall timeout, since
-	// each run's context carries the step's timeout.
+	// Outbound makes the requests under the outbound policy (see
+	// actions/outbound); nil is a client under the default policy. It has
+	// no overall timeout, since each run's context carries the step's.
+	Outbound *outbound.Client
+	// Client, when set, replaces Outbound and bypasses the policy: only for
+	// tests that route requests themselves.
 	Client *http.Client
 	// Now is the clock used for signature timestamps.
 	Now func() time.Time
@@ -38,6 +43,7 @@ type Config struct {
 
 // Action is webhook.notify.
 type Action struct {
+	out       *outbound.Client
 	client    *http.Client
 	now       func() time.Time
 	lookupEnv func(string) (string, bool)
@@ -45,9 +51,9 @@ type Action struct {
 
 // New returns the action.
 func New(cfg Config) *Action {
-	a := &Action{client: cfg.Client, now: cfg.Now, lookupEnv: cfg.LookupEnv}
-	if a.client == nil {
-		a.client = &http.Client{}
+	a := &Action{out: cfg.Outbound, client: cfg.Client, now: cfg.Now, lookupEnv: cfg.LookupEnv}
+	if a.out == nil && a.client == nil {
+		a.out = outbound.NewClient(outbound.Default(), nil)
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -68,6 +74,7 @@ func (a *Action) Spec() actions.Spec {
 			{Name: "body", Type: actions.Any, Doc: "JSON body (templates allowed); default: the event's id, source, name, status, severity, labels and annotations"},
 			{Name: "headers", Type: actions.Map, Doc: "extra request headers"},
 			{Name: "secret_env", Type: actions.String, Doc: "name of an environment variable holding the signing secret (whsec_… base64, or raw text)"},
+			{Name: "follow_redirects", Type: actions.Bool, Default: false, Doc: "follow 3xx redirects (up to 10), each hop checked by the outbound policy as a host from a redirect; without it a 3xx fails the step"},
 		},
 		Example: map[string]any{
 			"url":  "https://hooks.example.com/firebreak",
@@ -158,13 +165,17 @@ func (a *Action) Run(ctx context.Context, req actions.Request) (actions.Result, 
 		hr.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
 		hr.Header.Set("webhook-signature", sig)
 	}
-	resp, err := a.client.Do(hr)
+	follow, _ := req.Params["follow_redirects"].(bool)
+	resp, err := a.do(hr, outbound.Options{Trust: hostTrust(req, target), FollowRedirects: follow})
 	if err != nil {
 		// Transport errors and timeouts are worth retrying; the URL is not
 		// repeated since it may carry a token.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
+		}
+		if errors.Is(err, outbound.ErrDestinationRefused) || errors.Is(err, outbound.ErrTooManyRedirects) {
+			return actions.Result{}, actions.Permanent(fmt.Errorf("POST %s: %w", shown, err))
 		}
 		return actions.Result{}, fmt.Errorf("POST %s: %w", shown, err)
 	}
@@ -180,9 +191,27 @@ func (a *Action) Run(ctx context.Context, req actions.Request) (actions.Result, 
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		res.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), a.now())
 		return res, fmt.Errorf("POST %s: %s: %s", shown, resp.Status, strings.TrimSpace(string(snippet)))
+	case resp.StatusCode >= 300 && resp.StatusCode < 400 && !follow:
+		return res, actions.Permanent(fmt.Errorf("POST %s: %s: redirects are not followed unless the step sets follow_redirects: true", shown, resp.Status))
 	default:
 		return res, actions.Permanent(fmt.Errorf("POST %s: %s: %s", shown, resp.Status, strings.TrimSpace(string(snippet))))
 	}
+}
+
+// do sends hr through the outbound client, or the test client when one
+// was configured.
+func (a *Action) do(hr *http.Request, o outbound.Options) (*http.Response, error) {
+	if a.client != nil {
+		return a.client.Do(hr)
+	}
+	return a.out.Do(hr, o)
+}
+
+// hostTrust says whether the URL's host was written by the playbook
+// author or rendered from event data.
+func hostTrust(req actions.Request, target string) outbound.Trust {
+	prefix, templated := req.LiteralPrefix("url")
+	return outbound.URLTrust(target, prefix, templated)
 }
 
 func eventID(req actions.Request) string {

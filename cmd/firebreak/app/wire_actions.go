@@ -12,6 +12,7 @@ import (
 	"github.com/firebreak/firebreak/actions/builtin"
 	"github.com/firebreak/firebreak/actions/firewall"
 	"github.com/firebreak/firebreak/actions/kubernetes"
+	"github.com/firebreak/firebreak/actions/outbound"
 	"github.com/firebreak/firebreak/actions/slack"
 	"github.com/firebreak/firebreak/playbooks"
 )
@@ -37,6 +38,13 @@ type ActionsConfig struct {
 		// APIURL overrides Slack's API base URL (tests).
 		APIURL string `yaml:"api_url"`
 	} `yaml:"slack"`
+	// HTTP is the outbound policy of every action that makes HTTP calls
+	// (actions/outbound): CIDRs that widen (allow) or narrow (deny) the
+	// defaults.
+	HTTP struct {
+		AllowCIDRs []string `yaml:"allow_cidrs"`
+		DenyCIDRs  []string `yaml:"deny_cidrs"`
+	} `yaml:"http"`
 	Firewall struct {
 		// Enabled lets firewall actions change the host's nftables.
 		Enabled    bool      `yaml:"enabled"`
@@ -76,6 +84,7 @@ func SecretValue(literal, env, file string) (string, error) {
 func buildActions(ctx context.Context, cfg Config, st builtin.State, opts Options, log *slog.Logger) (*builtin.Built, error) {
 	ac := cfg.Actions
 	bc := builtin.Config{HTTPClient: opts.HTTPClient, Now: opts.Now, Logger: log, State: st, FirewallEnabled: ac.Firewall.Enabled}
+	bc.HTTP = outbound.Config{AllowCIDRs: ac.HTTP.AllowCIDRs, DenyCIDRs: ac.HTTP.DenyCIDRs}
 	bc.Kubernetes = kubernetes.Config{Kubeconfig: ac.Kubernetes.Kubeconfig, Context: ac.Kubernetes.Context, InCluster: ac.Kubernetes.InCluster, ProtectedNamespaces: ac.Kubernetes.ProtectedNamespaces}
 	token, err := SecretValue(ac.Slack.Token, ac.Slack.TokenEnv, ac.Slack.TokenFile)
 	if err != nil {
