@@ -35,6 +35,12 @@ type Param struct {
 	Max *int `json:"max,omitempty"`
 	// Secret marks a parameter whose value must never be logged or audited.
 	Secret bool `json:"secret,omitempty"`
+	// Escape, when set, is applied by the playbook renderer to the text
+	// each template expression renders into this parameter (event data),
+	// never to the text the author wrote: slack.notify escapes mrkdwn so
+	// that event data cannot mention anyone while the author's own
+	// mentions stay live.
+	Escape func(string) string `json:"-"`
 }
 
 // Spec is what an action says about itself: the catalogue printed by

@@ -736,6 +736,11 @@ func (c *ctx) steps(n *yaml.Node, path string) []*Step {
 		}
 		if act != nil {
 			c.checkParams(act, s, sn, sp, withNodes)
+			for _, p := range act.Spec().Params {
+				if v := s.With[p.Name]; v != nil && p.Escape != nil {
+					v.setEscape(p.Escape)
+				}
+			}
 		}
 		out = append(out, s)
 	}
