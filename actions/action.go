@@ -50,6 +50,10 @@ type Spec struct {
 	ID          string  `json:"id"`
 	Description string  `json:"description"`
 	Params      []Param `json:"params"`
+	// OneOf lists groups of parameters of which exactly one must be given
+	// (webhook.notify: url, url_env or url_file). The playbook loader checks
+	// them, templated parameters included.
+	OneOf [][]string `json:"one_of,omitempty"`
 	// Example is a valid `with:` block.
 	Example map[string]any `json:"example"`
 	// Destructive actions change production state (restart, scale, block).
