@@ -435,15 +435,30 @@ func (g *grafana) check(r *http.Request, body []byte, now time.Time) error {
 	if err := within(ts, now, g.tolerance); err != nil {
 		return err
 	}
-	if g.seen.seen(g.replayKey(r), ts.Add(g.tolerance), now) {
+	if g.seen.seen(grafanaReplayKey(ts, sig), ts.Add(g.tolerance), now) {
 		return fmt.Errorf("%w: same signature and timestamp seen before", ErrReplayed)
 	}
 	return nil
 }
 
-// replayKey is the signed timestamp with the signature.
+// grafanaReplayKey is the signed time with the signature's bytes: keyed on
+// the decoded bytes, the same signature re-cased (hex is case-insensitive)
+// is the same key.
+func grafanaReplayKey(ts time.Time, sig []byte) string {
+	return strconv.FormatInt(ts.Unix(), 10) + ":" + string(sig)
+}
+
+// replayKey is the key check stored for r, or "" when r has none.
 func (g *grafana) replayKey(r *http.Request) string {
-	return strings.TrimSpace(r.Header.Get(g.tsHeader)) + ":" + strings.TrimSpace(r.Header.Get(g.header))
+	sig, err := hex.DecodeString(strings.TrimSpace(r.Header.Get(g.header)))
+	if err != nil {
+		return ""
+	}
+	ts, err := parseUnix(r.Header.Get(g.tsHeader))
+	if err != nil {
+		return ""
+	}
+	return grafanaReplayKey(ts, sig)
 }
 
 type standardWebhooks struct {
