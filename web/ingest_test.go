@@ -241,3 +241,25 @@ func TestSplunkURLToken(t *testing.T) {
 		})
 	}
 }
+
+// TestInvalidUTF8IDsAreNotDuplicates posts two Falco events whose uuids
+// differ only in invalid UTF-8 bytes: both are stored; a redelivery of the
+// first is a duplicate.
+func TestInvalidUTF8IDsAreNotDuplicates(t *testing.T) {
+	srv := newIngestServer(t, map[string]web.Source{"falco": {Decoder: sources.Falco{}}})
+	body := func(uuid string) []byte {
+		return []byte(`{"uuid":"` + uuid + `","output":"o","priority":"Warning","rule":"r","time":"2025-03-14T08:41:17Z"}`)
+	}
+	for i, tc := range []struct {
+		uuid               string
+		accepted, duplicat float64
+	}{{"u8\xfe", 1, 0}, {"u8\xfd", 1, 0}, {"u8\xfe", 0, 1}} {
+		code, out := srv.post(t, "/hooks/falco", body(tc.uuid))
+		if code != http.StatusAccepted || out["accepted"] != tc.accepted || out["duplicates"] != tc.duplicat {
+			t.Fatalf("post %d (%q): %d %v, want accepted %v duplicates %v", i, tc.uuid, code, out, tc.accepted, tc.duplicat)
+		}
+	}
+	if n := len(srv.events(t)); n != 2 {
+		t.Fatalf("%d events stored, want 2", n)
+	}
+}
