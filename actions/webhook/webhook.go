@@ -81,7 +81,7 @@ func (a *Action) Spec() actions.Spec {
 			{Name: "url_file", Type: actions.String, Doc: "path of a file holding the URL (surrounding whitespace trimmed); as url_env"},
 			{Name: "body", Type: actions.Any, Doc: "JSON body (templates allowed); default: the event's id, source, name, status, severity, labels and annotations"},
 			{Name: "headers", Type: actions.Map, Doc: "extra request headers"},
-			{Name: "secret_env", Type: actions.String, Doc: "name of an environment variable holding the signing secret (whsec_… base64, or raw text)"},
+			{Name: "secret_env", Type: actions.String, Doc: "name of an environment variable holding the signing secret: base64, optionally prefixed whsec_ (the rule the receivers use)"},
 			{Name: "follow_redirects", Type: actions.Bool, Default: false, Doc: "follow 3xx redirects (up to 10), each hop checked by the outbound policy as a host from a redirect; without it a 3xx fails the step"},
 		},
 		OneOf: [][]string{urlParams},
@@ -305,15 +305,17 @@ func eventID(req actions.Request) string {
 }
 
 // Sign returns the Standard Webhooks signature header value ("v1,<base64>")
-// of id.timestamp.body. A secret starting with whsec_ is base64-decoded.
+// of id.timestamp.body. The secret is base64, optionally prefixed whsec_,
+// exactly as Firebreak's receivers read it (web/auth), so what one
+// Firebreak signs another verifies; anything else is an error.
 func Sign(secret, id string, ts int64, body []byte) (string, error) {
-	key := []byte(secret)
-	if rest, ok := strings.CutPrefix(secret, "whsec_"); ok {
-		k, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil {
-			return "", errors.New("signing secret: whsec_ value is not valid base64")
-		}
-		key = k
+	rest := strings.TrimPrefix(strings.TrimSpace(secret), "whsec_")
+	key, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil {
+		return "", errors.New("signing secret: must be base64, optionally prefixed whsec_")
+	}
+	if len(key) == 0 {
+		return "", errors.New("signing secret: decodes to an empty key")
 	}
 	m := hmac.New(sha256.New, key)
 	fmt.Fprintf(m, "%s.%d.", id, ts)
