@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -307,13 +308,32 @@ func TestDNSRebinding(t *testing.T) {
 	}
 }
 
+// envProxy is where HTTP_PROXY points for the whole test binary. net/http
+// reads the proxy variables once per process, so they are set in TestMain,
+// before any request.
+var envProxy struct {
+	srv  *httptest.Server
+	hits atomic.Int64
+}
+
+func TestMain(m *testing.M) {
+	envProxy.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		envProxy.hits.Add(1)
+		_, _ = io.WriteString(w, "proxied")
+	}))
+	for _, k := range []string{"HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"} {
+		os.Setenv(k, envProxy.srv.URL)
+	}
+	os.Unsetenv("NO_PROXY")
+	os.Unsetenv("no_proxy")
+	code := m.Run()
+	envProxy.srv.Close()
+	os.Exit(code)
+}
+
 // TestProxyEnvironmentIgnored: HTTP_PROXY would otherwise carry the
 // request (the policy would then check the proxy, not the destination).
 func TestProxyEnvironmentIgnored(t *testing.T) {
-	proxy := newSink(t, nil)
-	t.Setenv("HTTP_PROXY", proxy.URL)
-	t.Setenv("http_proxy", proxy.URL)
-	t.Setenv("NO_PROXY", "")
 	s := newSink(t, nil)
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(s.URL, "http://"))
 	res := &rebinder{addrs: []netip.Addr{netip.MustParseAddr("127.0.0.1")}}
@@ -321,8 +341,8 @@ func TestProxyEnvironmentIgnored(t *testing.T) {
 	if _, err := post(t, c, "http://relay.internal:"+port+"/", outbound.Options{Trust: outbound.Literal}); err != nil {
 		t.Fatal(err)
 	}
-	if proxy.hits.Load() != 0 || s.hits.Load() != 1 {
-		t.Fatalf("proxy hits %d, direct hits %d; want 0 and 1", proxy.hits.Load(), s.hits.Load())
+	if envProxy.hits.Load() != 0 || s.hits.Load() != 1 {
+		t.Fatalf("proxy hits %d, direct hits %d; want 0 and 1", envProxy.hits.Load(), s.hits.Load())
 	}
 }
 
