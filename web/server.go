@@ -90,6 +90,9 @@ type Config struct {
 	ReadAuth gin.HandlerFunc
 	// Metrics receives ingest measurements; nil discards them.
 	Metrics Metrics
+	// HTTP says which peers' forwarded headers name the client (and
+	// bounds connections, see LimitConnections).
+	HTTP HTTPConfig
 }
 
 // Server is the HTTP handler.
@@ -115,6 +118,17 @@ func New(cfg Config) *Server {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	// gin believes X-Forwarded-For from every peer unless told otherwise;
+	// an unproxied attacker would then choose the actor of its own
+	// auth.failed records. Only the configured proxies are believed.
+	var proxies []string
+	for _, p := range cfg.HTTP.trusted() {
+		proxies = append(proxies, p.String())
+	}
+	if err := r.SetTrustedProxies(proxies); err != nil {
+		cfg.Logger.Error("trusted proxies refused; forwarded headers are ignored", "error", err)
+		_ = r.SetTrustedProxies(nil)
+	}
 	r.Use(gin.Recovery())
 	s := &Server{cfg: cfg, router: r, log: cfg.Logger}
 	r.NoRoute(func(c *gin.Context) {

@@ -82,6 +82,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if err := cfg.HTTP.Validate(); err != nil {
+		return nil, err
+	}
 	db, err := store.Open(cfg.DBPath(), store.Options{NoSync: opts.NoSync, Now: opts.Now})
 	if err != nil {
 		return nil, err
@@ -138,7 +141,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	}
 	srv := web.New(web.Config{
 		Inbox: db, Audit: db, Engine: eng, Sources: srcs, Logger: log.With("component", "web"),
-		MaxBodyBytes: cfg.MaxBodyBytes, MaxEventAge: maxAge, Ready: db.Ready, Now: opts.Now, ReadAuth: a.readAuth(),
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxEventAge: maxAge, Ready: db.Ready, Now: opts.Now, ReadAuth: a.readAuth(), HTTP: cfg.HTTP,
 		OnAuthFailure: func(source, remote string, err error) {
 			_ = db.Audit(context.Background(), audit.Record{Kind: audit.KindAuthFailed, Source: source, Outcome: "unauthorized", Message: err.Error(), Actor: remote})
 		},

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/firebreak/firebreak/web"
 )
 
 // Duration is a time.Duration written as "15m" in YAML.
@@ -62,6 +64,8 @@ type Config struct {
 	Actions ActionsConfig `yaml:"actions"`
 	// Audit configures retention and redaction (wire_metrics.go).
 	Audit AuditConfig `yaml:"audit"`
+	// HTTP configures trusted proxies and connection limits (web.HTTPConfig).
+	HTTP web.HTTPConfig `yaml:"http"`
 }
 
 // Defaults returns the embedded defaults.

@@ -1,0 +1,85 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firebreak/firebreak/cmd/firebreak/app"
+	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
+	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/web/auth"
+)
+
+const httpTestToken = "the-real-senders-token"
+
+func bearerSource() map[string]app.SourceConfig {
+	return map[string]app.SourceConfig{"alertmanager": {Auth: &auth.Config{Type: auth.TypeBearer, Token: httpTestToken}}}
+}
+
+// postAs sends an Alertmanager payload with the given bearer token and
+// extra headers and returns the status.
+func postAs(t *testing.T, client *http.Client, url, token string, i int, header map[string]string) int {
+	t.Helper()
+	body := apptest.AlertmanagerPayload("firing", apptest.Alert{Labels: map[string]string{"alertname": "H"}, StartsAt: time.Now(), Fingerprint: fmt.Sprint("h", i)})
+	req, _ := http.NewRequest(http.MethodPost, url+"/hooks/alertmanager", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// TestForwardedForIsBelievedOnlyFromTrustedProxies replays issue 14's
+// spoofed actor: a bad-token request from 127.0.0.1 claiming to be
+// 203.0.113.9 is recorded as 127.0.0.1, unless 127.0.0.1/32 is a
+// configured trusted proxy.
+func TestForwardedForIsBelievedOnlyFromTrustedProxies(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		trusted []string
+		want    string
+	}{
+		{"untrusted", nil, "127.0.0.1"},
+		{"trusted", []string{"127.0.0.1/32"}, "203.0.113.9"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := apptest.Config(t, "")
+			cfg.Sources = bearerSource()
+			cfg.HTTP.TrustedProxies = tc.trusted
+			a := apptest.Start(t, cfg, app.Options{NoDispatch: true})
+			if code := postAs(t, http.DefaultClient, a.URL(), "forged", 1, map[string]string{"X-Forwarded-For": "203.0.113.9"}); code != http.StatusUnauthorized {
+				t.Fatalf("bad token = %d, want 401", code)
+			}
+			recs := auditRecords(t, a, audit.Query{Kind: audit.KindAuthFailed})
+			if len(recs) != 1 {
+				t.Fatalf("%d auth.failed records, want 1", len(recs))
+			}
+			if recs[0].Actor != tc.want {
+				t.Fatalf("actor = %q, want %q", recs[0].Actor, tc.want)
+			}
+		})
+	}
+}
+
+// TestBadTrustedProxyStopsTheStart: a malformed http.trusted_proxies entry
+// is an error naming the key.
+func TestBadTrustedProxyStopsTheStart(t *testing.T) {
+	cfg := apptest.Config(t, "")
+	cfg.HTTP.TrustedProxies = []string{"10.0.0.0/8", "proxy.example"}
+	_, err := app.Start(context.Background(), cfg, slog.New(slog.DiscardHandler), app.Options{})
+	if err == nil || !strings.Contains(err.Error(), `http.trusted_proxies[1]: "proxy.example"`) {
+		t.Fatalf("start with a bad trusted proxy: %v", err)
+	}
+}
