@@ -42,8 +42,9 @@ type Engine interface {
 // cheap and safe for concurrent use.
 type Metrics interface {
 	// Rejected counts a request refused before its events were stored;
-	// reason is one of unknown_source, content_type, too_large,
-	// read_error, unauthorized, decode_error, store_error.
+	// reason is one of unknown_source, rate_limited, too_many_refusals,
+	// content_type, too_large, read_error, decode_error, store_error or
+	// an authentication refusal (auth.Reason).
 	Rejected(source, reason string)
 	// Received counts a request whose events were stored: how many were
 	// new (stale ones included), duplicates and stale, and how long the
@@ -83,8 +84,13 @@ type Config struct {
 	// Ready reports whether the store is writable.
 	Ready func(ctx context.Context) error
 	Now   func() time.Time
-	// OnAuthFailure is told of every refused request (audited by the caller).
-	OnAuthFailure func(source, remote string, err error)
+	// OnAuthFailure is given the auth.failed records to store. Refusals
+	// are aggregated per source and client address: the first of an
+	// interval is given at once, the rest as one record with their count
+	// when the interval ends (see Run).
+	OnAuthFailure func(rec audit.Record)
+	// RefusalInterval is that interval (default DefaultRefusalInterval).
+	RefusalInterval time.Duration
 	// ReadAuth guards the read-only API (audit, playbooks); nil leaves it
 	// open, which only tests should do.
 	ReadAuth gin.HandlerFunc
@@ -97,9 +103,10 @@ type Config struct {
 
 // Server is the HTTP handler.
 type Server struct {
-	cfg    Config
-	router *gin.Engine
-	log    *slog.Logger
+	cfg      Config
+	router   *gin.Engine
+	log      *slog.Logger
+	refusals *refusals
 }
 
 // New builds the router.
@@ -130,7 +137,7 @@ func New(cfg Config) *Server {
 		_ = r.SetTrustedProxies(nil)
 	}
 	r.Use(gin.Recovery())
-	s := &Server{cfg: cfg, router: r, log: cfg.Logger}
+	s := &Server{cfg: cfg, router: r, log: cfg.Logger, refusals: newRefusals(cfg.RefusalInterval, cfg.Now, cfg.OnAuthFailure)}
 	r.NoRoute(func(c *gin.Context) {
 		jsonError(c, http.StatusNotFound, "", "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
 	})
@@ -159,6 +166,16 @@ func (s *Server) SetMetrics(m Metrics) {
 		m = nopMetrics{}
 	}
 	s.cfg.Metrics = m
+}
+
+// Run records the aggregated refusals of each ended interval until ctx
+// ends, then those still counted; run it for as long as the server serves.
+func (s *Server) Run(ctx context.Context) { s.refusals.run(ctx) }
+
+// RecordRefusal counts a request refused by another handler (the API, the
+// Slack interactions) into the same aggregated auth.failed records.
+func (s *Server) RecordRefusal(source, addr, reason, message string) {
+	s.refusals.refuse(source, addr, reason, message, true)
 }
 
 // Router exposes the gin engine so that other packages can add routes.
@@ -213,14 +230,17 @@ func (s *Server) receive(c *gin.Context, name string, src Source) {
 	r := c.Request
 	start := time.Now()
 	reject := func(reason string) { s.cfg.Metrics.Rejected(name, reason) }
-	if src.Limiter != nil {
-		res := src.Limiter.Reserve()
-		if d := res.Delay(); !res.OK() || d > 0 {
-			res.Cancel()
-			reject("rate_limited")
+	addr := c.ClientIP()
+	if src.Auth != nil {
+		// An address refused too often is answered before its body is
+		// read or its credentials checked. The budget is spent only by
+		// refusals, so a legitimate sender elsewhere is not affected.
+		if blocked, d := s.refusals.blocked(addr); blocked {
+			reject(ReasonTooManyRefusals)
+			s.refusals.refuse(name, addr, ReasonTooManyRefusals, "too many refused requests from this address", false)
 			secs := int(d/time.Second) + 1
 			c.Header("Retry-After", strconv.Itoa(secs))
-			jsonError(c, http.StatusTooManyRequests, "", "source "+name+" is over its rate limit; retry after "+strconv.Itoa(secs)+"s")
+			jsonError(c, http.StatusTooManyRequests, "", "too many refused requests from this address; retry after "+strconv.Itoa(secs)+"s")
 			return
 		}
 	}
@@ -254,15 +274,29 @@ func (s *Server) receive(c *gin.Context, name string, src Source) {
 		if err := src.Auth.Authenticate(r, body, s.cfg.Now()); err != nil {
 			reason := auth.Reason(err)
 			reject(reason)
-			if s.cfg.OnAuthFailure != nil {
-				s.cfg.OnAuthFailure(name, c.ClientIP(), err)
-			}
+			s.refusals.refuse(name, addr, reason, err.Error(), true)
 			code := auth.HTTPStatus(err)
 			msg := "unauthorized: " + strings.ReplaceAll(reason, "_", " ")
 			if code == http.StatusForbidden {
 				msg = "forbidden: the sender's address is not allowed"
 			}
 			jsonError(c, code, "", msg)
+			return
+		}
+	}
+	// The source's rate is spent only by authenticated requests: an
+	// unauthenticated flood cannot use up the real sender's budget.
+	if src.Limiter != nil {
+		res := src.Limiter.Reserve()
+		if d := res.Delay(); !res.OK() || d > 0 {
+			res.Cancel()
+			if rel, ok := src.Auth.(auth.Releaser); ok {
+				rel.Release(r) // the sender retries this very request
+			}
+			reject("rate_limited")
+			secs := int(d/time.Second) + 1
+			c.Header("Retry-After", strconv.Itoa(secs))
+			jsonError(c, http.StatusTooManyRequests, "", "source "+name+" is over its rate limit; retry after "+strconv.Itoa(secs)+"s")
 			return
 		}
 	}

@@ -142,10 +142,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	srv := web.New(web.Config{
 		Inbox: db, Audit: db, Engine: eng, Sources: srcs, Logger: log.With("component", "web"),
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxEventAge: maxAge, Ready: db.Ready, Now: opts.Now, ReadAuth: a.readAuth(), HTTP: cfg.HTTP,
-		OnAuthFailure: func(source, remote string, err error) {
-			_ = db.Audit(context.Background(), audit.Record{Kind: audit.KindAuthFailed, Source: source, Outcome: "unauthorized", Message: err.Error(), Actor: remote})
-		},
+		OnAuthFailure: func(rec audit.Record) { _ = db.Audit(context.Background(), rec) },
 	})
+	a.Go(srv.Run) // records the aggregated auth.failed counts
 
 	a.Web = srv
 	for _, routes := range []func(*App){routesMetrics, routesGuards, routesApprovals, routesReload} {

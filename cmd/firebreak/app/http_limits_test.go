@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/store"
 	"github.com/firebreak/firebreak/web/auth"
 )
 
@@ -82,4 +84,66 @@ func TestBadTrustedProxyStopsTheStart(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `http.trusted_proxies[1]: "proxy.example"`) {
 		t.Fatalf("start with a bad trusted proxy: %v", err)
 	}
+}
+
+// TestBadTokenFloodIsAggregated replays issue 14's flood: 5,000 bad-token
+// requests. The trail gets a bounded number of auth.failed records whose
+// counts add up to 5,000 (the last written when the server stops), the
+// rejected metric counts every request, and the real sender from another
+// address still gets through.
+func TestBadTokenFloodIsAggregated(t *testing.T) {
+	cfg := apptest.Config(t, "")
+	cfg.Sources = bearerSource()
+	a := apptest.Start(t, cfg, app.Options{NoDispatch: true})
+	const n = 5000
+	for i := 0; i < n; i++ {
+		if code := postAs(t, http.DefaultClient, a.URL(), "forged", i, nil); code != http.StatusUnauthorized && code != http.StatusTooManyRequests {
+			t.Fatalf("bad token = %d, want 401 or 429", code)
+		}
+	}
+	if code := postAs(t, fromAddr("127.0.0.2"), a.URL(), httpTestToken, 0, nil); code != http.StatusAccepted {
+		t.Fatalf("the real sender after the flood = %d, want 202", code)
+	}
+	fams := scrape(t, a.URL())
+	rejected := 0.0
+	for _, reason := range []string{"bad_credentials", "too_many_refusals"} {
+		v, _ := sample(fams, "firebreak_webhook_requests_rejected_total", map[string]string{"source": "alertmanager", "reason": reason})
+		rejected += v
+	}
+	if rejected != n {
+		t.Fatalf("rejected metric counts %v requests, want %d", rejected, n)
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db, err := store.Open(cfg.DBPath(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	recs, _, err := db.ListAudit(context.Background(), audit.Query{Kind: audit.KindAuthFailed, Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) > 4 {
+		t.Fatalf("%d auth.failed records for %d refusals, want a handful", len(recs), n)
+	}
+	total := 0
+	for _, r := range recs {
+		c, ok := r.Data["count"].(float64)
+		if !ok || r.Actor != "127.0.0.1" {
+			t.Fatalf("record actor %q count %v", r.Actor, r.Data["count"])
+		}
+		total += int(c)
+	}
+	if total != n {
+		t.Fatalf("records account for %d refusals, want %d", total, n)
+	}
+}
+
+// fromAddr is a client whose connections come from ip (all of 127/8 is
+// local on Linux).
+func fromAddr(ip string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
 }
