@@ -160,6 +160,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.ln, a.cancel = ln, cancel
 	a.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	ln = web.LimitConnections(a.http, ln, cfg.HTTP) // total and per-address caps
 	a.startBackground(runCtx)
 	if !opts.NoDispatch {
 		a.wg.Add(1)

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -146,4 +147,45 @@ func TestBadTokenFloodIsAggregated(t *testing.T) {
 func fromAddr(ip string) *http.Client {
 	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
 	return &http.Client{Transport: &http.Transport{DialContext: d.DialContext}}
+}
+
+// TestServerCapsConnectionsPerAddress replays issue 14's idle-connection
+// hold against the whole server: with http.max_connections_per_ip 50, 60
+// keep-alive connections from 127.0.0.1 get 50 answers and 10 closed
+// connections, and a sender on another address is still served.
+func TestServerCapsConnectionsPerAddress(t *testing.T) {
+	cfg := apptest.Config(t, "")
+	cfg.Sources = bearerSource()
+	cfg.HTTP.MaxConnectionsPerIP = 50
+	a := apptest.Start(t, cfg, app.Options{NoDispatch: true})
+	conns := make([]net.Conn, 60)
+	for i := range conns {
+		c, err := net.Dial("tcp", a.Addr())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns[i] = c
+	}
+	served := 0
+	for _, c := range conns {
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := c.Write([]byte("GET /healthz HTTP/1.1\r\nHost: firebreak\r\n\r\n")); err != nil {
+			continue
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			continue
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			served++
+		}
+	}
+	if served != 50 {
+		t.Fatalf("%d of 60 connections from one address served, want 50", served)
+	}
+	if code := postAs(t, fromAddr("127.0.0.2"), a.URL(), httpTestToken, 0, nil); code != http.StatusAccepted {
+		t.Fatalf("a sender on another address = %d, want 202", code)
+	}
 }
