@@ -1,8 +1,6 @@
 package web
 
 import (
-	"errors"
-	"fmt"
 	"net/netip"
 	"strings"
 )
@@ -27,37 +25,21 @@ type HTTPConfig struct {
 	MaxConnectionsPerIP int `yaml:"max_connections_per_ip"`
 }
 
-// Validate reports every malformed entry, naming its key.
-func (c HTTPConfig) Validate() error {
-	var errs []error
-	for i, p := range c.TrustedProxies {
-		if _, err := parsePrefix(p); err != nil {
-			errs = append(errs, fmt.Errorf("http.trusted_proxies[%d]: %q is not an IP address or CIDR", i, p))
-		}
-	}
-	if c.MaxConnections < 0 {
-		errs = append(errs, fmt.Errorf("http.max_connections: %d is negative", c.MaxConnections))
-	}
-	if c.MaxConnectionsPerIP < 0 {
-		errs = append(errs, fmt.Errorf("http.max_connections_per_ip: %d is negative", c.MaxConnectionsPerIP))
-	}
-	return errors.Join(errs...)
-}
-
-// trusted returns the parsed TrustedProxies; invalid entries (Validate
-// reports them) are skipped.
+// trusted returns the parsed TrustedProxies; invalid entries (the
+// configuration's validation reports them) are skipped.
 func (c HTTPConfig) trusted() []netip.Prefix {
 	var out []netip.Prefix
 	for _, p := range c.TrustedProxies {
-		if pfx, err := parsePrefix(p); err == nil {
+		if pfx, err := ParseProxy(p); err == nil {
 			out = append(out, pfx)
 		}
 	}
 	return out
 }
 
-// parsePrefix reads an address (a one-address prefix) or a CIDR.
-func parsePrefix(s string) (netip.Prefix, error) {
+// ParseProxy reads a trusted_proxies entry: an address (a one-address
+// prefix) or a CIDR.
+func ParseProxy(s string) (netip.Prefix, error) {
 	s = strings.TrimSpace(s)
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)

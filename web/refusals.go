@@ -39,7 +39,9 @@ const (
 // often.
 const ReasonTooManyRefusals = "too_many_refusals"
 
-type refusalKey struct{ source, addr string }
+// refusalKey is what one window aggregates: a source, the actor (the
+// client's address, or an API token's name) and the audit outcome.
+type refusalKey struct{ source, actor, outcome string }
 
 type refusalWindow struct {
 	start, last time.Time
@@ -90,10 +92,16 @@ func (r *refusals) blocked(addr string) (bool, time.Duration) {
 	return true, time.Duration(math.Ceil((1 - tokens) / float64(refusalRate) * float64(time.Second)))
 }
 
-// refuse counts one refused request. spend takes one from the address's
-// budget (a request that was read and authenticated); a request answered
-// 429 unread does not spend.
+// refuse counts one refused request of a webhook source from addr. spend
+// takes one from the address's budget (a request that was read and
+// authenticated); a request answered 429 unread does not spend.
 func (r *refusals) refuse(source, addr, reason, message string, spend bool) {
+	r.refuseAs(refusalKey{source: source, actor: addr, outcome: "unauthorized"}, addr, reason, message, spend)
+}
+
+// refuseAs counts one refused request into k's window; addr is the
+// address whose budget spend takes from.
+func (r *refusals) refuseAs(k refusalKey, addr, reason, message string, spend bool) {
 	now := r.now()
 	var out []audit.Record
 	r.mu.Lock()
@@ -107,14 +115,13 @@ func (r *refusals) refuse(source, addr, reason, message string, spend bool) {
 			b.AllowN(now, 1)
 		}
 	}
-	k := refusalKey{source, addr}
 	w := r.windows[k]
 	if w != nil && now.Sub(w.start) >= r.interval {
 		out = r.close(out, k, w)
 		w = nil
 	}
 	if w == nil && len(r.windows) >= maxRefusalWindows {
-		k = refusalKey{source, ""} // too many addresses: one window for the rest
+		k.actor = "" // too many clients: one window for the rest
 		w = r.windows[k]
 		if w != nil && now.Sub(w.start) >= r.interval {
 			out = r.close(out, k, w)
@@ -123,8 +130,8 @@ func (r *refusals) refuse(source, addr, reason, message string, spend bool) {
 	}
 	if w == nil {
 		r.windows[k] = &refusalWindow{start: now, last: now, total: 1, pending: map[string]int{}}
-		out = append(out, audit.Record{Kind: audit.KindAuthFailed, Source: source, Outcome: "unauthorized",
-			Message: message, Actor: actor(k.addr), Data: map[string]any{"reason": reason, "count": 1}})
+		out = append(out, audit.Record{Kind: audit.KindAuthFailed, Source: k.source, Outcome: k.outcome,
+			Message: message, Actor: actor(k.actor), Data: map[string]any{"reason": reason, "count": 1}})
 	} else {
 		w.pending[reason]++
 		w.total++
@@ -136,11 +143,11 @@ func (r *refusals) refuse(source, addr, reason, message string, spend bool) {
 	}
 }
 
-func actor(addr string) string {
-	if addr == "" {
+func actor(who string) string {
+	if who == "" {
 		return "many addresses"
 	}
-	return addr
+	return who
 }
 
 // close removes a window and appends the record of its uncounted
@@ -156,8 +163,8 @@ func (r *refusals) close(out []audit.Record, k refusalKey, w *refusalWindow) []a
 	if n == 0 {
 		return out
 	}
-	return append(out, audit.Record{Kind: audit.KindAuthFailed, Source: k.source, Outcome: "unauthorized", Actor: actor(k.addr),
-		Message: fmt.Sprintf("%d more refused requests from %s in %s (last: %s)", n, actor(k.addr), r.interval, w.message),
+	return append(out, audit.Record{Kind: audit.KindAuthFailed, Source: k.source, Outcome: k.outcome, Actor: actor(k.actor),
+		Message: fmt.Sprintf("%d more refused requests from %s in %s (last: %s)", n, actor(k.actor), r.interval, w.message),
 		Data: map[string]any{"count": n, "reasons": reasons, "aggregated": true,
 			"first_at": w.start.UTC().Format(time.RFC3339Nano), "last_at": w.last.UTC().Format(time.RFC3339Nano)}})
 }

@@ -84,21 +84,44 @@ type Config struct {
 	// Ready reports whether the store is writable.
 	Ready func(ctx context.Context) error
 	Now   func() time.Time
-	// OnAuthFailure is given the auth.failed records to store. Refusals
-	// are aggregated per source and client address: the first of an
+	// OnAuthFailure is given the auth.failed records to store: those of
+	// the webhook sources, the API and the Slack interactions. Refusals
+	// are aggregated per source, client and outcome: the first of an
 	// interval is given at once, the rest as one record with their count
-	// when the interval ends (see Run).
+	// when the interval ends (see Run). Nil writes them to AuditLog.
 	OnAuthFailure func(rec audit.Record)
 	// RefusalInterval is that interval (default DefaultRefusalInterval).
 	RefusalInterval time.Duration
-	// ReadAuth guards the read-only API (audit, playbooks); nil leaves it
-	// open, which only tests should do.
-	ReadAuth gin.HandlerFunc
-	// Metrics receives ingest measurements; nil discards them.
-	Metrics Metrics
 	// HTTP says which peers' forwarded headers name the client (and
 	// bounds connections, see LimitConnections).
 	HTTP HTTPConfig
+	// Tokens are the API's callers (api.tokens); see Role.
+	Tokens []APIToken
+	// OpenReads lets viewer routes answer loopback peers without a token,
+	// when no token is configured; the app sets it only for a loopback
+	// listen address. Operator and approver routes never open this way.
+	OpenReads bool
+	// AuditLog records API refusals; nil records nothing (tests).
+	AuditLog AuditWriter
+	// Metrics receives ingest measurements; nil discards them.
+	Metrics Metrics
+	// MetricsHandler serves GET /metrics; nil serves none.
+	MetricsHandler http.Handler
+
+	// The routes below are served only when their part is given.
+
+	// Guards serves /api/v1/breakers, /pause and /resume.
+	Guards Guards
+	// Approvals serves /api/v1/approvals.
+	Approvals Approvals
+	// Slack serves POST /slack/interactions.
+	Slack *SlackConfig
+	// Timeline serves /api/v1/audit/timeline/:event_id.
+	Timeline TimelineSource
+	// Replay serves POST /api/v1/replay.
+	Replay *ReplayConfig
+	// Reloader serves POST /api/v1/playbooks/reload.
+	Reloader Reloader
 }
 
 // Server is the HTTP handler.
@@ -106,6 +129,7 @@ type Server struct {
 	cfg      Config
 	router   *gin.Engine
 	log      *slog.Logger
+	auth     *apiAuth
 	refusals *refusals
 }
 
@@ -137,7 +161,13 @@ func New(cfg Config) *Server {
 		_ = r.SetTrustedProxies(nil)
 	}
 	r.Use(gin.Recovery())
-	s := &Server{cfg: cfg, router: r, log: cfg.Logger, refusals: newRefusals(cfg.RefusalInterval, cfg.Now, cfg.OnAuthFailure)}
+	s := &Server{cfg: cfg, router: r, log: cfg.Logger}
+	emit := cfg.OnAuthFailure
+	if emit == nil && cfg.AuditLog != nil {
+		emit = func(rec audit.Record) { s.auditRecord(context.Background(), rec) }
+	}
+	s.refusals = newRefusals(cfg.RefusalInterval, cfg.Now, emit)
+	s.auth = newAPIAuth(cfg.Tokens, cfg.OpenReads, s.refuseAPI)
 	r.NoRoute(func(c *gin.Context) {
 		jsonError(c, http.StatusNotFound, "", "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
 	})
@@ -150,36 +180,65 @@ func New(cfg Config) *Server {
 	r.POST("/hooks/:source/:sub", s.ingest)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.ready)
-	read := cfg.ReadAuth
-	if read == nil {
-		read = func(*gin.Context) {}
-	}
+	read := s.auth.require(RoleViewer)
 	r.GET("/api/v1/audit", read, s.listAudit)
 	r.GET("/api/v1/audit/verify", read, s.verifyAudit)
 	r.GET("/api/v1/playbooks", read, s.listPlaybooks)
+	if cfg.MetricsHandler != nil {
+		r.GET("/metrics", gin.WrapH(cfg.MetricsHandler))
+	}
+	if cfg.Timeline != nil {
+		s.routesTimeline(cfg.Timeline)
+	}
+	if cfg.Guards != nil {
+		s.routesGuards(cfg.Guards)
+	}
+	if cfg.Approvals != nil {
+		s.routesApprovals(cfg.Approvals)
+	}
+	if cfg.Slack != nil && cfg.Slack.Decider != nil {
+		s.routesSlack(*cfg.Slack)
+	}
+	if cfg.Replay != nil {
+		s.routesReplay(*cfg.Replay)
+	}
+	if cfg.Reloader != nil {
+		s.routesReload(cfg.Reloader)
+	}
 	return s
 }
 
-// SetMetrics installs the ingest metrics hook; call it before serving.
-func (s *Server) SetMetrics(m Metrics) {
-	if m == nil {
-		m = nopMetrics{}
+func (s *Server) auditRecord(ctx context.Context, r audit.Record) {
+	if s.cfg.AuditLog == nil {
+		return
 	}
-	s.cfg.Metrics = m
+	if err := s.cfg.AuditLog.Audit(ctx, r); err != nil {
+		s.log.Error("writing an audit record failed", "kind", r.Kind, "error", err)
+	}
 }
 
 // Run records the aggregated refusals of each ended interval until ctx
 // ends, then those still counted; run it for as long as the server serves.
 func (s *Server) Run(ctx context.Context) { s.refusals.run(ctx) }
 
-// RecordRefusal counts a request refused by another handler (the API, the
-// Slack interactions) into the same aggregated auth.failed records.
-func (s *Server) RecordRefusal(source, addr, reason, message string) {
-	s.refusals.refuse(source, addr, reason, message, true)
+// FlushRefusals records every refusal count still held, as if each
+// aggregation interval had ended now.
+func (s *Server) FlushRefusals() { s.refusals.flush(true) }
+
+// RecordRefusal counts a request refused by another handler into the same
+// aggregated auth.failed records as the webhook sources' (the API's and
+// the Slack interactions' refusals are counted this way). actor is the
+// client's address or another name of the caller; outcome is the
+// record's (unauthorized, forbidden). It spends nothing of the address's
+// refusal budget: only the webhook routes answer 429 on it.
+func (s *Server) RecordRefusal(source, actor, outcome, message string) {
+	s.refusals.refuseAs(refusalKey{source: source, actor: actor, outcome: outcome}, "", outcome, message, false)
 }
 
-// Router exposes the gin engine so that other packages can add routes.
-func (s *Server) Router() *gin.Engine { return s.router }
+// refuseAPI is the API authentication's refusal hook.
+func (s *Server) refuseAPI(_ context.Context, r audit.Record) {
+	s.RecordRefusal(r.Source, r.Actor, r.Outcome, r.Message)
+}
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }

@@ -1,4 +1,4 @@
-package app
+package config_test
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/actions/slack"
 	"github.com/firebreak/firebreak/actions/slack/slackfake"
+	"github.com/firebreak/firebreak/cmd/firebreak/config"
 	"github.com/firebreak/firebreak/engine/guard"
 )
 
@@ -22,7 +23,7 @@ func TestBreakerNotificationCannotMention(t *testing.T) {
 	if err := reg.Register(slack.New(slack.Config{Token: slackfake.Token, APIURL: fake.APIURL()}).Notify()); err != nil {
 		t.Fatal(err)
 	}
-	n, err := newActionNotifier(reg, GuardNotifyConfig{Action: slack.NotifyID, With: map[string]any{"channel": "#sre"}})
+	n, err := config.NewNotifier(reg, config.GuardNotifyConfig{Action: slack.NotifyID, With: map[string]any{"channel": "#sre"}})
 	if err != nil {
 		t.Fatal(err)
 	}
