@@ -81,7 +81,7 @@ func (a *Action) Spec() actions.Spec {
 			{Name: "url_file", Type: actions.String, Doc: "path of a file holding the URL (surrounding whitespace trimmed); as url_env"},
 			{Name: "body", Type: actions.Any, Doc: "JSON body (templates allowed); default: the event's id, source, name, status, severity, labels and annotations"},
 			{Name: "headers", Type: actions.Map, Doc: "extra request headers"},
-			{Name: "secret_env", Type: actions.String, Doc: "name of an environment variable holding the signing secret: base64, optionally prefixed whsec_ (the rule the receivers use)"},
+			{Name: "secret_env", Type: actions.String, Doc: "name of an environment variable holding the signing secret: base64, optionally prefixed whsec_ (the rule the receivers use); during a rotation the new and the old secret separated by a space, each signing the request"},
 			{Name: "follow_redirects", Type: actions.Bool, Default: false, Doc: "follow 3xx redirects (up to 10), each hop checked by the outbound policy as a host from a redirect; without it a 3xx fails the step"},
 		},
 		OneOf: [][]string{urlParams},
@@ -236,10 +236,18 @@ func (a *Action) Run(ctx context.Context, req actions.Request) (actions.Result, 
 		}
 		id := fmt.Sprintf("msg_%x", sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d", eventID(req), req.Playbook, req.Step))))[:36]
 		ts := a.now().Unix()
-		sig, err := Sign(secret, id, ts, payload)
-		if err != nil {
-			return actions.Result{}, actions.Permanent(err)
+		// During a rotation the variable holds the new secret and the old
+		// one, separated by a space: the request carries a signature of
+		// each, the first secret's first, so receivers on either verify.
+		var sigs []string
+		for _, one := range strings.Fields(secret) {
+			sig, err := Sign(one, id, ts, payload)
+			if err != nil {
+				return actions.Result{}, actions.Permanent(err)
+			}
+			sigs = append(sigs, sig)
 		}
+		sig := strings.Join(sigs, " ")
 		hr.Header.Set("webhook-id", id)
 		hr.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
 		hr.Header.Set("webhook-signature", sig)

@@ -61,6 +61,11 @@ const (
 // basic needs username and password; hmac, grafana and standard-webhooks need
 // secret (for standard-webhooks base64, optionally whsec_-prefixed). none
 // needs insecure: true.
+//
+// For rotation, tokens (bearer, url-token), passwords (basic) and secrets
+// (hmac, grafana, standard-webhooks) are lists of further values, each list
+// in the same three spellings (tokens, tokens_env, tokens_file): every value
+// given, the singular one and the lists', is accepted at once.
 type Config struct {
 	Type string `yaml:"type" json:"type"`
 
@@ -76,6 +81,18 @@ type Config struct {
 	Secret       string `yaml:"secret" json:"-"`
 	SecretEnv    string `yaml:"secret_env" json:"secret_env,omitempty"`
 	SecretFile   string `yaml:"secret_file" json:"secret_file,omitempty"`
+
+	// Tokens, Passwords and Secrets are further accepted values, for
+	// rotation; see the type's doc.
+	Tokens        []string `yaml:"tokens" json:"-"`
+	TokensEnv     []string `yaml:"tokens_env" json:"tokens_env,omitempty"`
+	TokensFile    []string `yaml:"tokens_file" json:"tokens_file,omitempty"`
+	Passwords     []string `yaml:"passwords" json:"-"`
+	PasswordsEnv  []string `yaml:"passwords_env" json:"passwords_env,omitempty"`
+	PasswordsFile []string `yaml:"passwords_file" json:"passwords_file,omitempty"`
+	Secrets       []string `yaml:"secrets" json:"-"`
+	SecretsEnv    []string `yaml:"secrets_env" json:"secrets_env,omitempty"`
+	SecretsFile   []string `yaml:"secrets_file" json:"secrets_file,omitempty"`
 
 	// Header overrides the signature header of hmac and grafana.
 	Header string `yaml:"header" json:"header,omitempty"`
@@ -107,6 +124,11 @@ func (c Config) String() string {
 	for _, s := range c.secretSpecs() {
 		if d := s.describe(); d != "" {
 			b.WriteString(" " + s.name + "=" + d)
+		}
+	}
+	for _, l := range c.secretLists() {
+		if n := l.count(); n > 0 {
+			fmt.Fprintf(&b, " %s=%d more", l.name, n)
 		}
 	}
 	if len(c.AllowCIDRs) > 0 {
@@ -173,7 +195,8 @@ func New(cfg Config) (Authenticator, error) {
 		set := s.count()
 		switch {
 		case needs[s.name] && set == 0:
-			bad("%s: required by type %s (give %s, %s_env or %s_file)", s.name, cfg.Type, s.name, s.name, s.name)
+			msg := fmt.Sprintf("%s: required by type %s (give %s, %s_env or %s_file)", s.name, cfg.Type, s.name, s.name, s.name)
+			errs = append(errs, &requiredError{name: s.name, msg: msg})
 		case set > 1:
 			bad("%s: give only one of %s, %s_env and %s_file", s.name, s.name, s.name, s.name)
 		case set == 1 && !needs[s.name] && known:
@@ -185,6 +208,29 @@ func New(cfg Config) (Authenticator, error) {
 				continue
 			}
 			vals[s.name] = v
+		}
+	}
+	// The lists add values to a secret the type uses; they may stand in
+	// for the singular key.
+	more := map[string][]string{}
+	for _, l := range cfg.secretLists() {
+		if l.count() == 0 {
+			continue
+		}
+		if !needs[l.of] {
+			if known {
+				bad("%s: not used by type %s", l.name, cfg.Type)
+			}
+			continue
+		}
+		vs, lerrs := l.resolve()
+		errs = append(errs, lerrs...)
+		more[l.of] = vs
+	}
+	for name := range needs {
+		if _, ok := vals[name]; !ok && len(more[name]) > 0 {
+			// The lists satisfied a requirement reported above as missing.
+			errs = dropRequired(errs, name)
 		}
 	}
 	if cfg.Tolerance < 0 {
@@ -202,13 +248,22 @@ func New(cfg Config) (Authenticator, error) {
 		}
 		cidrs = append(cidrs, p)
 	}
-	var whKey []byte
-	if cfg.Type == TypeStandardWebhooks && vals["secret"] != "" {
-		k, err := standardWebhooksKey(vals["secret"])
-		if err != nil {
-			errs = append(errs, err)
+	tokens := values(vals["token"], more["token"])
+	passwords := values(vals["password"], more["password"])
+	secrets := values(vals["secret"], more["secret"])
+	var whKeys [][]byte
+	if cfg.Type == TypeStandardWebhooks {
+		for _, sec := range secrets {
+			k, err := standardWebhooksKey(sec)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			whKeys = append(whKeys, k)
 		}
-		whKey = k
+	}
+	keys := make([][]byte, len(secrets))
+	for i, sec := range secrets {
+		keys[i] = []byte(sec)
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
@@ -225,14 +280,14 @@ func New(cfg Config) (Authenticator, error) {
 	a := &authenticator{cidrs: cidrs}
 	switch cfg.Type {
 	case TypeBearer:
-		a.check = bearer{token: vals["token"]}.check
+		a.check = bearer{tokens: tokens}.check
 	case TypeBasic:
-		a.check = basic{user: vals["username"], pass: vals["password"]}.check
+		a.check = basic{user: vals["username"], passes: passwords}.check
 	case TypeHMAC:
-		a.check = hubHMAC{key: []byte(vals["secret"]), header: orDefault(cfg.Header, DefaultHMACHeader)}.check
+		a.check = hubHMAC{keys: keys, header: orDefault(cfg.Header, DefaultHMACHeader)}.check
 	case TypeGrafana:
 		g := &grafana{
-			key:       []byte(vals["secret"]),
+			keys:      keys,
 			header:    orDefault(cfg.Header, DefaultGrafanaHeader),
 			tsHeader:  orDefault(cfg.TimestampHeader, DefaultGrafanaTimestampHeader),
 			requireTS: cfg.RequireTimestamp,
@@ -242,11 +297,11 @@ func New(cfg Config) (Authenticator, error) {
 		a.check = g.check
 		a.release = func(r *http.Request) { g.seen.forget(g.replayKey(r)) }
 	case TypeStandardWebhooks:
-		sw := &standardWebhooks{key: whKey, tolerance: tol, seen: newReplayCache(size)}
+		sw := &standardWebhooks{keys: whKeys, tolerance: tol, seen: newReplayCache(size)}
 		a.check = sw.check
 		a.release = func(r *http.Request) { sw.seen.forget(sw.replayKey(r)) }
 	case TypeURLToken:
-		a.check = urlToken{token: vals["token"], param: orDefault(cfg.TokenParam, DefaultTokenParam)}.check
+		a.check = urlToken{tokens: tokens, param: orDefault(cfg.TokenParam, DefaultTokenParam)}.check
 	case TypeNone:
 		a.check = func(*http.Request, []byte, time.Time) error { return nil }
 	}
@@ -331,6 +386,39 @@ func equal(got, want string) bool {
 	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
+// equalAny reports whether got equals one of wants, comparing with every
+// one (no early exit), so timing does not tell which matched.
+func equalAny(got string, wants []string) bool {
+	ok := false
+	for _, w := range wants {
+		if equal(got, w) {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// hmacMatchAny reports whether sig is the HMAC of parts under one of keys,
+// computing every one.
+func hmacMatchAny(sig []byte, keys [][]byte, parts ...[]byte) bool {
+	ok := false
+	for _, k := range keys {
+		if hmac.Equal(sig, hmacSHA256(k, parts...)) {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// values is the singular value (when set) followed by the list's.
+func values(one string, more []string) []string {
+	var out []string
+	if one != "" {
+		out = append(out, one)
+	}
+	return append(out, more...)
+}
+
 func hmacSHA256(key []byte, parts ...[]byte) []byte {
 	m := hmac.New(sha256.New, key)
 	for _, p := range parts {
@@ -339,7 +427,7 @@ func hmacSHA256(key []byte, parts ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
-type bearer struct{ token string }
+type bearer struct{ tokens []string }
 
 func (b bearer) check(r *http.Request, _ []byte, _ time.Time) error {
 	h := strings.TrimSpace(r.Header.Get("Authorization"))
@@ -350,13 +438,16 @@ func (b bearer) check(r *http.Request, _ []byte, _ time.Time) error {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return fmt.Errorf("%w: Authorization is not a Bearer token", ErrBadCredentials)
 	}
-	if !equal(strings.TrimSpace(tok), b.token) {
+	if !equalAny(strings.TrimSpace(tok), b.tokens) {
 		return fmt.Errorf("%w: wrong bearer token", ErrBadCredentials)
 	}
 	return nil
 }
 
-type basic struct{ user, pass string }
+type basic struct {
+	user   string
+	passes []string
+}
 
 func (b basic) check(r *http.Request, _ []byte, _ time.Time) error {
 	if r.Header.Get("Authorization") == "" {
@@ -367,7 +458,7 @@ func (b basic) check(r *http.Request, _ []byte, _ time.Time) error {
 		return fmt.Errorf("%w: Authorization is not Basic credentials", ErrBadCredentials)
 	}
 	// Both comparisons always run, so timing does not tell which was wrong.
-	uok, pok := equal(u, b.user), equal(p, b.pass)
+	uok, pok := equal(u, b.user), equalAny(p, b.passes)
 	if !uok || !pok {
 		return fmt.Errorf("%w: wrong username or password", ErrBadCredentials)
 	}
@@ -375,7 +466,7 @@ func (b basic) check(r *http.Request, _ []byte, _ time.Time) error {
 }
 
 type hubHMAC struct {
-	key    []byte
+	keys   [][]byte
 	header string
 }
 
@@ -392,14 +483,14 @@ func (h hubHMAC) check(r *http.Request, body []byte, _ time.Time) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s is not hex", ErrBadCredentials, h.header)
 	}
-	if !hmac.Equal(sig, hmacSHA256(h.key, body)) {
+	if !hmacMatchAny(sig, h.keys, body) {
 		return fmt.Errorf("%w: signature mismatch", ErrBadCredentials)
 	}
 	return nil
 }
 
 type grafana struct {
-	key              []byte
+	keys             [][]byte
 	header, tsHeader string
 	requireTS        bool
 	tolerance        time.Duration
@@ -420,12 +511,12 @@ func (g *grafana) check(r *http.Request, body []byte, now time.Time) error {
 		if g.requireTS {
 			return fmt.Errorf("%w: no %s header", ErrMissingCredentials, g.tsHeader)
 		}
-		if !hmac.Equal(sig, hmacSHA256(g.key, body)) {
+		if !hmacMatchAny(sig, g.keys, body) {
 			return fmt.Errorf("%w: signature mismatch", ErrBadCredentials)
 		}
 		return nil
 	}
-	if !hmac.Equal(sig, hmacSHA256(g.key, []byte(tsText), []byte(":"), body)) {
+	if !hmacMatchAny(sig, g.keys, []byte(tsText), []byte(":"), body) {
 		return fmt.Errorf("%w: signature mismatch", ErrBadCredentials)
 	}
 	ts, err := parseUnix(tsText)
@@ -462,7 +553,7 @@ func (g *grafana) replayKey(r *http.Request) string {
 }
 
 type standardWebhooks struct {
-	key       []byte
+	keys      [][]byte
 	tolerance time.Duration
 	seen      *replayCache
 }
@@ -480,7 +571,8 @@ func (s *standardWebhooks) check(r *http.Request, body []byte, now time.Time) er
 		}
 		return fmt.Errorf("%w: no %s header", ErrMissingCredentials, strings.Join(missing, ", "))
 	}
-	want := hmacSHA256(s.key, []byte(id), []byte("."), []byte(tsText), []byte("."), body)
+	// Any v1 signature of the header that verifies under any configured
+	// key is enough: during a rotation the sender signs with both.
 	match := false
 	for _, part := range strings.Fields(sigs) {
 		ver, b64, ok := strings.Cut(part, ",")
@@ -491,7 +583,7 @@ func (s *standardWebhooks) check(r *http.Request, body []byte, now time.Time) er
 		if err != nil {
 			continue
 		}
-		if hmac.Equal(got, want) {
+		if hmacMatchAny(got, s.keys, []byte(id), []byte("."), []byte(tsText), []byte("."), body) {
 			match = true
 		}
 	}
@@ -535,8 +627,8 @@ func standardWebhooksKey(secret string) ([]byte, error) {
 }
 
 type urlToken struct {
-	token string
-	param string
+	tokens []string
+	param  string
 }
 
 // pathTokenValue is the path value SetPathToken sets. Its name cannot be a
@@ -565,7 +657,7 @@ func (u urlToken) check(r *http.Request, _ []byte, _ time.Time) error {
 	if tok == "" {
 		return fmt.Errorf("%w: no %s in the URL", ErrMissingCredentials, u.param)
 	}
-	if !equal(tok, u.token) {
+	if !equalAny(tok, u.tokens) {
 		return fmt.Errorf("%w: wrong URL token", ErrBadCredentials)
 	}
 	return nil
@@ -665,4 +757,75 @@ func (s secretSpec) resolve() (string, error) {
 		}
 		return v, nil
 	}
+}
+
+// secretList is one list of further values of a secret (tokens, passwords,
+// secrets) in its three spellings.
+type secretList struct {
+	// name is the list's key; of is the singular secret it adds to.
+	name, of              string
+	literals, envs, files []string
+}
+
+func (c Config) secretLists() []secretList {
+	return []secretList{
+		{name: "tokens", of: "token", literals: c.Tokens, envs: c.TokensEnv, files: c.TokensFile},
+		{name: "passwords", of: "password", literals: c.Passwords, envs: c.PasswordsEnv, files: c.PasswordsFile},
+		{name: "secrets", of: "secret", literals: c.Secrets, envs: c.SecretsEnv, files: c.SecretsFile},
+	}
+}
+
+func (l secretList) count() int { return len(l.literals) + len(l.envs) + len(l.files) }
+
+// resolve reads every value of the list; each problem names its element.
+func (l secretList) resolve() ([]string, []error) {
+	var out []string
+	var errs []error
+	for i, v := range l.literals {
+		if strings.TrimSpace(v) == "" {
+			errs = append(errs, fmt.Errorf("%s[%d]: must not be empty", l.name, i))
+			continue
+		}
+		out = append(out, strings.TrimSpace(v))
+	}
+	for i, env := range l.envs {
+		v, ok := os.LookupEnv(env)
+		if !ok || strings.TrimSpace(v) == "" {
+			errs = append(errs, fmt.Errorf("%s_env[%d]: environment variable %s is unset or empty", l.name, i, env))
+			continue
+		}
+		out = append(out, strings.TrimSpace(v))
+	}
+	for i, file := range l.files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s_file[%d]: %w", l.name, i, err))
+			continue
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			errs = append(errs, fmt.Errorf("%s_file[%d]: %s is empty", l.name, i, file))
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, errs
+}
+
+// requiredError is New's "required by type" problem of one secret.
+type requiredError struct{ name, msg string }
+
+func (e *requiredError) Error() string { return e.msg }
+
+// dropRequired removes the "required" problem of the secret name.
+func dropRequired(errs []error, name string) []error {
+	out := errs[:0]
+	for _, e := range errs {
+		var re *requiredError
+		if errors.As(e, &re) && re.name == name {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }

@@ -304,6 +304,38 @@ func (v *validator) auth(path string, ac auth.Config) auth.Authenticator {
 			*s.lit = "unresolved"
 		}
 	}
+	// The rotation lists (tokens, passwords, secrets), each element in the
+	// same three spellings.
+	for _, l := range []struct {
+		name              string
+		lits, envs, files *[]string
+	}{
+		{"tokens", &ac.Tokens, &ac.TokensEnv, &ac.TokensFile},
+		{"passwords", &ac.Passwords, &ac.PasswordsEnv, &ac.PasswordsFile},
+		{"secrets", &ac.Secrets, &ac.SecretsEnv, &ac.SecretsFile},
+	} {
+		vals := append([]string(nil), *l.lits...)
+		for _, spell := range []struct {
+			suffix string
+			list   []string
+		}{{"_env", *l.envs}, {"_file", *l.files}} {
+			for i, name := range spell.list {
+				sec := Secret{Key: path + "." + l.name}
+				if spell.suffix == "_env" {
+					sec.Env = name
+				} else {
+					sec.FileKey = name
+				}
+				val, err := resolveSecret(sec, v.lookupEnv, v.readFile)
+				if err != nil {
+					v.errorf(fmt.Sprintf("%s.%s%s[%d]", path, l.name, spell.suffix, i), "%s", err.msg)
+					val = "unresolved"
+				}
+				vals = append(vals, val)
+			}
+		}
+		*l.lits, *l.envs, *l.files = vals, nil, nil
+	}
 	a, err := auth.New(ac)
 	if err != nil {
 		v.split(path, err)
