@@ -53,6 +53,8 @@ type Config struct {
 	// HTTP configures trusted proxies and connection limits of the
 	// listener (web.HTTPConfig).
 	HTTP web.HTTPConfig `yaml:"http"`
+	// TLS serves the listener over TLS.
+	TLS TLSConfig `yaml:"tls"`
 
 	// marks are the positions of the decoded keys and values, by key path;
 	// nil for a Config built in Go.
@@ -191,6 +193,21 @@ type ActionsConfig struct {
 	// (actions/outbound).
 	HTTP OutboundConfig `yaml:"http"`
 }
+
+// TLSConfig is the `tls:` section: the listener's certificate. The files
+// are read again when they change (and on SIGHUP), so a renewal needs no
+// restart.
+type TLSConfig struct {
+	// CertFile is the PEM certificate chain, leaf first.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the PEM private key.
+	KeyFile string `yaml:"key_file"`
+	// MinVersion is "1.2" (the default) or "1.3".
+	MinVersion string `yaml:"min_version"`
+}
+
+// Enabled reports whether the listener serves TLS.
+func (c TLSConfig) Enabled() bool { return c.CertFile != "" || c.KeyFile != "" }
 
 // OutboundConfig is actions.http: CIDRs that widen (allow) or narrow
 // (deny) the outbound policy's defaults.

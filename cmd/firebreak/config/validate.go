@@ -1,6 +1,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -54,6 +55,9 @@ type Resolved struct {
 	Redactor *audit.Redactor
 	// MaxEventAge is max_event_age (0 disables staleness).
 	MaxEventAge time.Duration
+	// TLSMinVersion is tls.min_version as a crypto/tls constant; 0 when
+	// the listener is plain HTTP.
+	TLSMinVersion uint16
 }
 
 // Load reads, decodes and validates the configuration file at path, and
@@ -146,6 +150,7 @@ func (v *validator) run() *Resolved {
 	v.audit(res)
 	v.api(res)
 	v.http()
+	v.tls(res)
 	return res
 }
 
@@ -559,6 +564,44 @@ func (v *validator) http() {
 	}
 	if hc.MaxConnectionsPerIP < 0 {
 		v.errorf("http.max_connections_per_ip", "must not be negative")
+	}
+}
+
+// tls checks the listener's certificate: both files, and a pair that
+// loads.
+func (v *validator) tls(res *Resolved) {
+	tc := v.cfg.TLS
+	if !tc.Enabled() {
+		if tc.MinVersion != "" {
+			v.errorf("tls.min_version", "set tls.cert_file and tls.key_file too, or remove it")
+		}
+		return
+	}
+	switch tc.MinVersion {
+	case "", "1.2":
+		res.TLSMinVersion = tls.VersionTLS12
+	case "1.3":
+		res.TLSMinVersion = tls.VersionTLS13
+	default:
+		v.errorf("tls.min_version", "%q must be \"1.2\" or \"1.3\"", tc.MinVersion)
+	}
+	switch {
+	case tc.CertFile == "":
+		v.errorf("tls.cert_file", "is required with tls.key_file")
+	case tc.KeyFile == "":
+		v.errorf("tls.key_file", "is required with tls.cert_file")
+	default:
+		if _, err := v.readFile(tc.CertFile); err != nil {
+			v.errorf("tls.cert_file", "%v", err)
+			return
+		}
+		if _, err := v.readFile(tc.KeyFile); err != nil {
+			v.errorf("tls.key_file", "%v", err)
+			return
+		}
+		if _, err := tls.LoadX509KeyPair(tc.CertFile, tc.KeyFile); err != nil {
+			v.errorf("tls", "the certificate and key do not load: %v", err)
+		}
 	}
 }
 
