@@ -81,7 +81,7 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 			records = append(records, audit.Record{Kind: audit.KindMatched, EventID: ev.ID, Playbook: pb.Name, Outcome: "matched", Data: map[string]any{"rule": pb.Match, "mode": pb.Mode, "saw": ruleValues(pb.Match, &ev)}})
 		}
 	}
-	received := audit.Record{Kind: audit.KindReceived, EventID: ev.ID, Source: ev.Source, Outcome: "accepted",
+	received := audit.Record{Kind: audit.KindReceived, EventID: ev.ID, Source: ev.Source, Outcome: "accepted", Actor: ev.Sender,
 		Message: fmt.Sprintf("%s %s (%s)", ev.Name, ev.Status, ev.Severity),
 		Data:    map[string]any{"labels": ev.Labels, "received_at": ev.ReceivedAt}}
 	if len(matched) == 0 {

@@ -371,9 +371,14 @@ func (s *Server) receive(c *gin.Context, name string, src Source) {
 		jsonError(c, http.StatusBadRequest, "", err.Error())
 		return
 	}
+	var sender string
+	if cs, ok := src.Auth.(auth.ClientCertSource); ok {
+		sender = cs.Sender(r) // the verified client certificate's subject
+	}
 	for i := range events {
 		ev := &events[i]
 		ev.Raw = body
+		ev.Sender = sender
 		if ev.ReceivedAt.IsZero() {
 			ev.ReceivedAt = now
 		}

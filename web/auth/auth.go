@@ -26,6 +26,7 @@ const (
 	TypeStandardWebhooks = "standard-webhooks"
 	TypeURLToken         = "url-token"
 	TypeNone             = "none"
+	// TypeMTLS is in mtls.go.
 )
 
 // Defaults.
@@ -115,6 +116,14 @@ type Config struct {
 	AllowCIDRs []string `yaml:"allow_cidrs" json:"allow_cidrs,omitempty"`
 	// Insecure must be true for type none.
 	Insecure bool `yaml:"insecure" json:"insecure,omitempty"`
+
+	// CAFile, AllowSubjects and AllowDNSSANs are type mtls's (MTLSConfig).
+	CAFile        string   `yaml:"ca_file" json:"ca_file,omitempty"`
+	AllowSubjects []string `yaml:"allow_subjects" json:"allow_subjects,omitempty"`
+	AllowDNSSANs  []string `yaml:"allow_dns_sans" json:"allow_dns_sans,omitempty"`
+	// MTLS adds a client-certificate check to another type: both must
+	// pass (bearer and mtls, say).
+	MTLS *MTLSConfig `yaml:"mtls" json:"mtls,omitempty"`
 }
 
 // String describes the config without its secrets.
@@ -183,12 +192,35 @@ func New(cfg Config) (Authenticator, error) {
 		if !cfg.Insecure {
 			bad("type none requires insecure: true")
 		}
+	case TypeMTLS:
 	case "":
 		known = false
-		bad("type is required (bearer, basic, hmac, grafana, standard-webhooks, url-token or none)")
+		bad("type is required (bearer, basic, hmac, grafana, standard-webhooks, url-token, mtls or none)")
 	default:
 		known = false
-		bad("type %q is unknown (want bearer, basic, hmac, grafana, standard-webhooks, url-token or none)", cfg.Type)
+		bad("type %q is unknown (want bearer, basic, hmac, grafana, standard-webhooks, url-token, mtls or none)", cfg.Type)
+	}
+	var mt *mtlsCheck
+	switch {
+	case cfg.Type == TypeMTLS:
+		if cfg.MTLS != nil {
+			bad("mtls: not used by type mtls (give ca_file, allow_subjects and allow_dns_sans directly)")
+		}
+		m, merrs := newMTLS(MTLSConfig{CAFile: cfg.CAFile, AllowSubjects: cfg.AllowSubjects, AllowDNSSANs: cfg.AllowDNSSANs}, "")
+		errs = append(errs, merrs...)
+		mt = m
+	case cfg.CAFile != "" || len(cfg.AllowSubjects) > 0 || len(cfg.AllowDNSSANs) > 0:
+		if known {
+			bad("ca_file: not used by type %s (put ca_file, allow_subjects and allow_dns_sans under mtls:)", cfg.Type)
+		}
+	case cfg.MTLS != nil:
+		if cfg.Type == TypeNone {
+			bad("mtls: type none checks nothing; use type mtls")
+			break
+		}
+		m, merrs := newMTLS(*cfg.MTLS, "mtls.")
+		errs = append(errs, merrs...)
+		mt = m
 	}
 	vals := map[string]string{}
 	for _, s := range cfg.secretSpecs() {
@@ -277,7 +309,7 @@ func New(cfg Config) (Authenticator, error) {
 	if size == 0 {
 		size = DefaultReplayCacheSize
 	}
-	a := &authenticator{cidrs: cidrs}
+	a := &authenticator{cidrs: cidrs, mtls: mt}
 	switch cfg.Type {
 	case TypeBearer:
 		a.check = bearer{tokens: tokens}.check
@@ -302,7 +334,7 @@ func New(cfg Config) (Authenticator, error) {
 		a.release = func(r *http.Request) { sw.seen.forget(sw.replayKey(r)) }
 	case TypeURLToken:
 		a.check = urlToken{tokens: tokens, param: orDefault(cfg.TokenParam, DefaultTokenParam)}.check
-	case TypeNone:
+	case TypeNone, TypeMTLS:
 		a.check = func(*http.Request, []byte, time.Time) error { return nil }
 	}
 	return a, nil
@@ -311,6 +343,8 @@ func New(cfg Config) (Authenticator, error) {
 // authenticator checks the remote address, then the mode's credentials.
 type authenticator struct {
 	cidrs []netip.Prefix
+	// mtls checks the client certificate; nil without one.
+	mtls  *mtlsCheck
 	check func(r *http.Request, body []byte, now time.Time) error
 	// release forgets r's replay key; nil for modes without replay refusal.
 	release func(r *http.Request)
@@ -340,6 +374,11 @@ func (a *authenticator) Authenticate(r *http.Request, body []byte, now time.Time
 		}
 		if !allowed {
 			return fmt.Errorf("%w: %s", ErrForbiddenAddress, ip)
+		}
+	}
+	if a.mtls != nil {
+		if err := a.mtls.check(r); err != nil {
+			return err
 		}
 	}
 	return a.check(r, body, now)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"os"
 	"os/signal"
 	"syscall"
@@ -30,6 +31,16 @@ func setupTLS(a *App) error {
 		return err
 	}
 	a.tls = &tls.Config{MinVersion: a.res.TLSMinVersion, GetCertificate: r.GetCertificate}
+	if len(a.res.ClientCAs) > 0 {
+		// mtls sources: a client certificate is asked for and, when given,
+		// must chain to one of their CAs; each source checks its own CA
+		// and allowed names again.
+		pool := x509.NewCertPool()
+		for _, ca := range a.res.ClientCAs {
+			pool.AddCert(ca)
+		}
+		a.tls.ClientCAs, a.tls.ClientAuth = pool, tls.VerifyClientCertIfGiven
+	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	a.closers = append(a.closers, func() error { signal.Stop(hup); return nil })

@@ -2,6 +2,7 @@ package config
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -55,6 +56,9 @@ type Resolved struct {
 	Redactor *audit.Redactor
 	// MaxEventAge is max_event_age (0 disables staleness).
 	MaxEventAge time.Duration
+	// ClientCAs are the CAs of every mtls source: the listener requests a
+	// client certificate and verifies it against them when given.
+	ClientCAs []*x509.Certificate
 	// TLSMinVersion is tls.min_version as a crypto/tls constant; 0 when
 	// the listener is plain HTTP.
 	TLSMinVersion uint16
@@ -250,6 +254,13 @@ func (v *validator) sources(res *Resolved) {
 		case sc.Auth != nil:
 			if a := v.auth(path+".auth", *sc.Auth); a != nil {
 				src.Auth = a
+				if cs, isCert := a.(auth.ClientCertSource); isCert && len(cs.ClientCAs()) > 0 {
+					if !c.TLS.Enabled() {
+						v.errorf(path+".auth", "client certificates (mtls) need the listener's tls: (cert_file and key_file)")
+						ok = false
+					}
+					res.ClientCAs = append(res.ClientCAs, cs.ClientCAs()...)
+				}
 			} else {
 				ok = false
 			}
