@@ -145,3 +145,39 @@ func TestMTLSSource(t *testing.T) {
 		}
 	}
 }
+
+// TestRealAlertmanagerOverMTLS: a real Alertmanager configured with
+// http_config.tls_config (the CA of Firebreak's certificate, and its own
+// client certificate and key) posts to an mtls source over TLS, and the
+// playbook acts; the event is received in the certificate's name.
+func TestRealAlertmanagerOverMTLS(t *testing.T) {
+	e := newMTLSEnv(t)
+	amCert := e.clientCA.Client(t, "alertmanager")
+	serverCA := tlstest.Write(t, e.dir, "server-ca.pem", e.serverCA.PEM)
+	certFile := tlstest.Write(t, e.dir, "am.crt", amCert.CertPEM)
+	keyFile := tlstest.Write(t, e.dir, "am.key", amCert.Key)
+	am := startAlertmanager(t, fmt.Sprintf(`    webhook_configs:
+      - url: %s/hooks/alertmanager
+        send_resolved: false
+        http_config:
+          tls_config:
+            ca_file: %s
+            cert_file: %s
+            key_file: %s`, e.fb.URL(), serverCA, certFile, keyFile))
+	am.PostAlert(t, map[string]string{"alertname": "KubeDeploymentReplicasMismatch", "namespace": "shop", "deployment": "over-mtls"}, time.Now(), time.Time{})
+	apptest.WaitFor(t, 30*time.Second, "the notification over mTLS to act", func() bool {
+		for _, r := range e.sink.Requests() {
+			if r.Body["deployment"] == "over-mtls" {
+				return true
+			}
+		}
+		return false
+	})
+	recs := auditRecords(t, e.fb, audit.Query{Kind: audit.KindReceived})
+	if len(recs) == 0 || recs[0].Actor != amCert.Cert.Subject.String() {
+		t.Fatalf("event.received = %+v, want the actor %q", recs, amCert.Cert.Subject)
+	}
+	if n, _ := refusalCount(t, e.fb, "alertmanager"); n != 0 {
+		t.Fatalf("%d refusals of Alertmanager's requests", n)
+	}
+}
