@@ -7,6 +7,7 @@ package builtin
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -25,6 +26,10 @@ type Config struct {
 	// HTTP configures the outbound policy of every action that makes HTTP
 	// calls (webhook.notify, Slack).
 	HTTP outbound.Config
+	// HTTPTLS is the TLS of webhook.notify's and Slack's calls (a private
+	// CA bundle, a client certificate): actions.http.tls. Nil uses the
+	// system's roots and no client certificate.
+	HTTPTLS *tls.Config
 	// HTTPClient, when set, replaces webhook.notify's policed client: only
 	// for tests that route requests themselves.
 	HTTPClient *http.Client
@@ -77,7 +82,7 @@ func Registry(ctx context.Context, cfg Config) (*Built, error) {
 	if err != nil {
 		return nil, fmt.Errorf("builtin actions: actions.http.%w", err)
 	}
-	if err := add(webhook.New(webhook.Config{Outbound: outbound.NewClient(policy, nil), Client: cfg.HTTPClient, Now: cfg.Now}), ""); err != nil {
+	if err := add(webhook.New(webhook.Config{Outbound: outbound.NewClient(policy, cfg.HTTPTLS), Client: cfg.HTTPClient, Now: cfg.Now}), ""); err != nil {
 		return nil, fmt.Errorf("builtin actions: %w", err)
 	}
 
@@ -109,7 +114,7 @@ func Registry(ctx context.Context, cfg Config) (*Built, error) {
 		scfg.Logger = cfg.Logger
 	}
 	if scfg.HTTPClient == nil {
-		scfg.HTTPClient = policy.HTTPClient(outbound.Literal, nil)
+		scfg.HTTPClient = policy.HTTPClient(outbound.Literal, cfg.HTTPTLS)
 		scfg.HTTPClient.Timeout = 30 * time.Second
 	}
 	if scfg.Threads == nil && cfg.State != nil {

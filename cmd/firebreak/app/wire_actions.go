@@ -21,6 +21,7 @@ func buildActions(ctx context.Context, cfg Config, res *config.Resolved, st buil
 	ac := cfg.Actions
 	bc := builtin.Config{HTTPClient: opts.HTTPClient, Now: opts.Now, Logger: log, State: st, FirewallEnabled: ac.Firewall.Enabled}
 	bc.HTTP = outbound.Config{AllowCIDRs: ac.HTTP.AllowCIDRs, DenyCIDRs: ac.HTTP.DenyCIDRs}
+	bc.HTTPTLS = res.OutboundTLS
 	bc.Kubernetes = kubernetes.Config{Kubeconfig: ac.Kubernetes.Kubeconfig, Context: ac.Kubernetes.Context, InCluster: ac.Kubernetes.InCluster, ProtectedNamespaces: ac.Kubernetes.ProtectedNamespaces}
 	bc.Slack = slack.Config{Token: res.SlackToken, DefaultChannel: ac.Slack.DefaultChannel, LinkBaseURL: ac.Slack.LinkBaseURL, APIURL: ac.Slack.APIURL}
 	bc.Firewall = firewall.Config{Table: ac.Firewall.Table, NetNS: ac.Firewall.NetNS, Allowlist: ac.Firewall.Allowlist}

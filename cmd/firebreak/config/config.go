@@ -214,6 +214,18 @@ func (c TLSConfig) Enabled() bool { return c.CertFile != "" || c.KeyFile != "" }
 type OutboundConfig struct {
 	AllowCIDRs []string `yaml:"allow_cidrs"`
 	DenyCIDRs  []string `yaml:"deny_cidrs"`
+	// TLS is the TLS of the calls, for receivers inside a private PKI.
+	TLS OutboundTLSConfig `yaml:"tls"`
+}
+
+// OutboundTLSConfig is actions.http.tls.
+type OutboundTLSConfig struct {
+	// CAFile is a PEM bundle trusted in addition to the system's roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the client certificate presented to
+	// receivers that ask for one (mutual TLS); both or neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // KubernetesConfig is actions.kubernetes.

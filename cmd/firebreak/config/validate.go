@@ -59,6 +59,8 @@ type Resolved struct {
 	// ClientCAs are the CAs of every mtls source: the listener requests a
 	// client certificate and verifies it against them when given.
 	ClientCAs []*x509.Certificate
+	// OutboundTLS is actions.http.tls built; nil when unset.
+	OutboundTLS *tls.Config
 	// TLSMinVersion is tls.min_version as a crypto/tls constant; 0 when
 	// the listener is plain HTTP.
 	TLSMinVersion uint16
@@ -417,6 +419,7 @@ func (v *validator) actions(res *Resolved) {
 			}
 		}
 	}
+	res.OutboundTLS = v.outboundTLS(ac.HTTP.TLS)
 	for i, ns := range ac.Kubernetes.ProtectedNamespaces {
 		if strings.TrimSpace(ns) == "" {
 			v.errorf(fmt.Sprintf("actions.kubernetes.protected_namespaces[%d]", i), "must not be empty")
@@ -614,6 +617,44 @@ func (v *validator) tls(res *Resolved) {
 			v.errorf("tls", "the certificate and key do not load: %v", err)
 		}
 	}
+}
+
+// outboundTLS builds actions.http.tls: the system's roots plus ca_file,
+// and the client certificate.
+func (v *validator) outboundTLS(oc OutboundTLSConfig) *tls.Config {
+	if oc == (OutboundTLSConfig{}) {
+		return nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if oc.CAFile != "" {
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			roots = x509.NewCertPool()
+		}
+		data, err := v.readFile(oc.CAFile)
+		switch {
+		case err != nil:
+			v.errorf("actions.http.tls.ca_file", "%v", err)
+		case !roots.AppendCertsFromPEM(data):
+			v.errorf("actions.http.tls.ca_file", "%s holds no PEM certificate", oc.CAFile)
+		}
+		tc.RootCAs = roots
+	}
+	switch {
+	case oc.CertFile == "" && oc.KeyFile == "":
+	case oc.CertFile == "":
+		v.errorf("actions.http.tls.cert_file", "is required with key_file")
+	case oc.KeyFile == "":
+		v.errorf("actions.http.tls.key_file", "is required with cert_file")
+	default:
+		pair, err := tls.LoadX509KeyPair(oc.CertFile, oc.KeyFile)
+		if err != nil {
+			v.errorf("actions.http.tls", "the client certificate and key do not load: %v", err)
+			break
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	return tc
 }
 
 // MinTokenLength is the shortest API token accepted.
