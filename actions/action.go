@@ -35,6 +35,12 @@ type Param struct {
 	Max *int `json:"max,omitempty"`
 	// Secret marks a parameter whose value must never be logged or audited.
 	Secret bool `json:"secret,omitempty"`
+	// Escape, when set, is applied by the playbook renderer to the text
+	// each template expression renders into this parameter (event data),
+	// never to the text the author wrote: slack.notify escapes mrkdwn so
+	// that event data cannot mention anyone while the author's own
+	// mentions stay live.
+	Escape func(string) string `json:"-"`
 }
 
 // Spec is what an action says about itself: the catalogue printed by
@@ -44,6 +50,10 @@ type Spec struct {
 	ID          string  `json:"id"`
 	Description string  `json:"description"`
 	Params      []Param `json:"params"`
+	// OneOf lists groups of parameters of which exactly one must be given
+	// (webhook.notify: url, url_env or url_file). The playbook loader checks
+	// them, templated parameters included.
+	OneOf [][]string `json:"one_of,omitempty"`
 	// Example is a valid `with:` block.
 	Example map[string]any `json:"example"`
 	// Destructive actions change production state (restart, scale, block).
@@ -100,6 +110,29 @@ type Request struct {
 	// target recorded; the engine passes it and never runs a restore step
 	// without one.
 	Restore map[string]any
+	// Written says how the playbook author wrote each parameter, so an
+	// action can tell text the author wrote from text rendered out of
+	// event data (webhook.notify's URL host). Nil means every parameter
+	// was written literally (configuration, tests).
+	Written Written
+}
+
+// Written tells an action which part of a rendered parameter the playbook
+// author wrote. playbooks.Step implements it.
+type Written interface {
+	// LiteralPrefix returns the literal text before the first template
+	// expression of parameter name as written, and whether the value
+	// holds a template at all (for a list or mapping: anywhere in it).
+	LiteralPrefix(name string) (prefix string, templated bool)
+}
+
+// LiteralPrefix asks req.Written about parameter name; without Written
+// every parameter is literal.
+func (req Request) LiteralPrefix(name string) (string, bool) {
+	if req.Written == nil {
+		return "", false
+	}
+	return req.Written.LiteralPrefix(name)
 }
 
 // RestoreParam is the boolean parameter by which a reversible action's

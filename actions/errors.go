@@ -32,3 +32,21 @@ func Permanent(err error) error {
 	}
 	return fmt.Errorf("%w: %w", ErrPermanent, err)
 }
+
+// Reasoner is an error with a typed reason (destination_refused, say).
+type Reasoner interface {
+	Reason() string
+}
+
+// FailureReason returns the reason of the first error in err's chain that
+// has one, else "failed". The engine records it as a failed step's audit
+// outcome and metric label.
+func FailureReason(err error) string {
+	var r Reasoner
+	if errors.As(err, &r) {
+		if s := r.Reason(); s != "" {
+			return s
+		}
+	}
+	return "failed"
+}

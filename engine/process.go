@@ -124,7 +124,7 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 			records = append(records, audit.Record{Kind: audit.KindMatched, EventID: ev.ID, Playbook: pb.Name, Outcome: "matched", Data: map[string]any{"rule": pb.Match, "mode": pb.Mode, "saw": ruleValues(pb.Match, &ev)}})
 		}
 	}
-	received := audit.Record{Kind: audit.KindReceived, EventID: ev.ID, Source: ev.Source, Outcome: "accepted",
+	received := audit.Record{Kind: audit.KindReceived, EventID: ev.ID, Source: ev.Source, Outcome: "accepted", Actor: ev.Sender,
 		Message: fmt.Sprintf("%s %s (%s)", ev.Name, ev.Status, ev.Severity),
 		Data:    map[string]any{"labels": ev.Labels, "received_at": ev.ReceivedAt}}
 	if len(matched) == 0 {
@@ -543,7 +543,7 @@ func (e *Engine) dryRun(ctx context.Context, c *carry, plan *Plan, base audit.Re
 }
 
 func (e *Engine) request(plan *Plan, attempt int) actions.Request {
-	return actions.Request{Params: plan.Params, Event: plan.Event, Playbook: plan.Playbook.Name, Step: plan.Step.Index, DryRun: plan.DryRun, Attempt: attempt, Restore: plan.Restore}
+	return actions.Request{Params: plan.Params, Event: plan.Event, Playbook: plan.Playbook.Name, Step: plan.Step.Index, DryRun: plan.DryRun, Attempt: attempt, Restore: plan.Restore, Written: plan.Step}
 }
 
 // execute runs the step with its timeout and retries, then records the
@@ -578,7 +578,7 @@ func (e *Engine) execute(ctx context.Context, c *carry, plan *Plan, base audit.R
 		r.Kind, r.Outcome, r.Message = audit.KindStepSucceeded, "ok", res.Summary
 	} else {
 		status = claimFailed
-		r.Kind, r.Outcome, r.Message = audit.KindStepFailed, "failed", err.Error()
+		r.Kind, r.Outcome, r.Message = audit.KindStepFailed, actions.FailureReason(err), err.Error()
 	}
 	key := plan.Key()
 	trigKey := plan.Playbook.Name + "|" + plan.Event.Fingerprint

@@ -788,6 +788,11 @@ func (c *ctx) steps(n *yaml.Node, path string) []*Step {
 		}
 		if act != nil {
 			c.checkParams(act, s, sn, sp, withNodes)
+			for _, p := range act.Spec().Params {
+				if v := s.With[p.Name]; v != nil && p.Escape != nil {
+					v.setEscape(p.Escape)
+				}
+			}
 		}
 		if kn, ok := withNodes[actions.RestoreParam]; ok && path != "on_resolved" {
 			// A restore puts back what a firing step changed: it only
@@ -815,6 +820,20 @@ func (c *ctx) checkParams(act actions.Action, s *Step, sn *yaml.Node, sp string,
 	var errs []error
 	if err := act.Validate(literal, false); err != nil {
 		errs = append(errs, err)
+	}
+	for _, group := range act.Spec().OneOf {
+		var given []string
+		for _, name := range group {
+			if _, ok := keys[name]; ok {
+				given = append(given, name)
+			}
+		}
+		switch {
+		case len(given) == 0 && len(group) > 0:
+			errs = append(errs, &actions.ParamError{Param: group[0], Msg: "is required (or " + strings.Join(group[1:], ", or ") + ")"})
+		case len(given) > 1:
+			errs = append(errs, &actions.ParamError{Param: given[1], Msg: strings.Join(group, ", ") + " are exclusive: give one"})
+		}
 	}
 	for _, p := range act.Spec().Params {
 		if _, ok := keys[p.Name]; !ok && p.Required && p.Default == nil {

@@ -183,6 +183,26 @@ func (s *Step) ShouldRun(ev *event.Event) (bool, error) {
 	return b, nil
 }
 
+// LiteralPrefix implements actions.Written: the literal text before the
+// first template expression of parameter name, and whether the value holds
+// a template at all.
+func (s *Step) LiteralPrefix(name string) (string, bool) {
+	if s == nil {
+		return "", false
+	}
+	v, ok := s.With[name]
+	if !ok {
+		return "", false
+	}
+	if _, lit := v.Literal(); lit {
+		return "", false
+	}
+	if len(v.parts) > 0 && v.parts[0].prog == nil {
+		return v.parts[0].text, true
+	}
+	return "", true
+}
+
 // Render evaluates every parameter template against ev. Literal values are
 // returned as written; a value that is one whole template keeps the type of
 // its expression; templates inside text render as strings.

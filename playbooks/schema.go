@@ -136,6 +136,17 @@ func withSchema(s actions.Spec) map[string]any {
 	if len(required) > 0 {
 		out["required"] = required
 	}
+	var oneOf []any
+	for _, group := range s.OneOf {
+		alts := make([]any, 0, len(group))
+		for _, name := range group {
+			alts = append(alts, map[string]any{"required": []string{name}})
+		}
+		oneOf = append(oneOf, map[string]any{"oneOf": alts})
+	}
+	if len(oneOf) > 0 {
+		out["allOf"] = oneOf
+	}
 	return out
 }
 

@@ -17,6 +17,21 @@ type Value struct {
 	whole   bool   // the value is exactly one {{ }}: keep the expression's type
 	list    []*Value
 	mapping map[string]*Value
+	// escape, when set, is applied to what each expression renders (see
+	// actions.Param.Escape); literal text is kept as written.
+	escape func(string) string
+}
+
+// setEscape makes every template in v, nested ones included, pass its
+// output through fn.
+func (v *Value) setEscape(fn func(string) string) {
+	v.escape = fn
+	for _, e := range v.list {
+		e.setEscape(fn)
+	}
+	for _, e := range v.mapping {
+		e.setEscape(fn)
+	}
 }
 
 type part struct {
@@ -80,6 +95,9 @@ func (v *Value) Eval(env *Env) (any, error) {
 			if err != nil {
 				return nil, fmt.Errorf("{{ %s }}: %w", v.parts[0].src, err)
 			}
+			if s, ok := out.(string); ok && v.escape != nil {
+				return v.escape(s), nil
+			}
 			return out, nil
 		}
 		var b strings.Builder
@@ -92,7 +110,11 @@ func (v *Value) Eval(env *Env) (any, error) {
 			if err != nil {
 				return nil, fmt.Errorf("{{ %s }}: %w", p.src, err)
 			}
-			b.WriteString(stringify(out))
+			if v.escape != nil {
+				b.WriteString(v.escape(stringify(out)))
+			} else {
+				b.WriteString(stringify(out))
+			}
 		}
 		return b.String(), nil
 	case v.list != nil:

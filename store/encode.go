@@ -50,6 +50,7 @@ func appendEventOpen(b []byte, ev *event.Event) (out []byte, ok bool) {
 	b = appendOptString(b, `,"src_ip":`, ev.SrcIP)
 	b = appendOptString(b, `,"dst_ip":`, ev.DstIP)
 	b = appendOptString(b, `,"user":`, ev.User)
+	b = appendOptString(b, `,"sender":`, ev.Sender)
 	// encoding/json ignores omitempty on structs: ends_at is always there.
 	for _, f := range []struct {
 		name string

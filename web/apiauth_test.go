@@ -41,18 +41,25 @@ func (g *recordingGuards) Resume(context.Context, string) (guard.PauseStatus, er
 	return guard.PauseStatus{}, nil
 }
 
-func apiServer(t *testing.T, tokens []web.APIToken, openReads bool) (*httptest.Server, *store.DB, *recordingGuards) {
+// apiServer serves the API over db; flush stops the refusal aggregation,
+// recording the auth.failed counts still held.
+func apiServer(t *testing.T, tokens []web.APIToken, openReads bool) (srv *httptest.Server, db *store.DB, g *recordingGuards, flush func()) {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "firebreak.db"), store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	g := &recordingGuards{}
+	g = &recordingGuards{}
 	s := web.New(web.Config{Inbox: db, Audit: db, Engine: nopEngine{}, Tokens: tokens, OpenReads: openReads, AuditLog: db, Guards: g})
-	srv := httptest.NewServer(s)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { s.Run(ctx); close(done) }()
+	flush = func() { cancel(); <-done }
+	t.Cleanup(flush)
+	srv = httptest.NewServer(s)
 	t.Cleanup(srv.Close)
-	return srv, db, g
+	return srv, db, g, flush
 }
 
 func call(t *testing.T, method, u, auth string) (int, http.Header, string) {
@@ -81,7 +88,7 @@ const (
 // token's role; the bearer scheme is case-insensitive and whitespace
 // around the token is ignored; a prefix or another scheme is refused.
 func TestAPIRolesAndTokens(t *testing.T) {
-	srv, db, g := apiServer(t, []web.APIToken{
+	srv, db, g, flush := apiServer(t, []web.APIToken{
 		{Name: "dash", Role: web.RoleViewer, Secret: viewerTok},
 		{Name: "bot", Role: web.RoleApprover, Secret: approverTok},
 		{Name: "ops", Role: web.RoleOperator, Secret: operatorTok},
@@ -123,19 +130,28 @@ func TestAPIRolesAndTokens(t *testing.T) {
 	if len(g.actors) != 1 || g.actors[0] != "alice (api:ops)" {
 		t.Errorf("pause actors = %q, want the token's name after the header's", g.actors)
 	}
+	// The refusals are aggregated like the webhook sources' (issue 14):
+	// the first of each caller and outcome at once, the rest counted in one
+	// record when the aggregation stops.
+	flush()
 	recs, _, err := db.ListAudit(context.Background(), audit.Query{Kind: audit.KindAuthFailed, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	actors := map[string]int{}
+	counts, records := map[string]int{}, map[string]int{}
 	for _, r := range recs {
-		actors[r.Outcome+" "+r.Actor]++
+		n, _ := r.Data["count"].(float64)
+		counts[r.Source+" "+r.Outcome+" "+r.Actor] += int(n)
+		records[r.Source+" "+r.Outcome+" "+r.Actor]++
 		if b, _ := json.Marshal(r); strings.Contains(string(b), "token-0123") {
 			t.Errorf("an audit record holds a token: %s", b)
 		}
 	}
-	if actors["unauthorized 127.0.0.1"] != 3 || actors["forbidden api:dash"] != 1 || actors["forbidden api:bot"] != 1 {
-		t.Errorf("auth.failed records by outcome and actor = %v", actors)
+	if counts["api unauthorized 127.0.0.1"] != 3 || counts["api forbidden api:dash"] != 1 || counts["api forbidden api:bot"] != 1 || len(counts) != 3 {
+		t.Errorf("refusals counted by outcome and actor = %v", counts)
+	}
+	if records["api unauthorized 127.0.0.1"] != 2 {
+		t.Errorf("%d records of the three unauthorized requests, want the first and one aggregate", records["api unauthorized 127.0.0.1"])
 	}
 }
 
@@ -144,7 +160,7 @@ func TestAPIRolesAndTokens(t *testing.T) {
 // opened reads (a loopback listener).
 func TestAPIWithoutTokens(t *testing.T) {
 	for _, open := range []bool{true, false} {
-		srv, _, g := apiServer(t, nil, open)
+		srv, _, g, _ := apiServer(t, nil, open)
 		code, _, body := call(t, "POST", srv.URL+"/api/v1/pause", "")
 		if code != http.StatusForbidden || !strings.Contains(body, "api.tokens") {
 			t.Errorf("open=%v: POST /api/v1/pause = %d %s, want 403 naming api.tokens", open, code, body)

@@ -42,8 +42,9 @@ type Engine interface {
 // cheap and safe for concurrent use.
 type Metrics interface {
 	// Rejected counts a request refused before its events were stored;
-	// reason is one of unknown_source, content_type, too_large,
-	// read_error, unauthorized, decode_error, store_error.
+	// reason is one of unknown_source, rate_limited, too_many_refusals,
+	// content_type, too_large, read_error, decode_error, store_error or
+	// an authentication refusal (auth.Reason).
 	Rejected(source, reason string)
 	// Received counts a request whose events were stored: how many were
 	// new (stale ones included), duplicates and stale, and how long the
@@ -83,8 +84,17 @@ type Config struct {
 	// Ready reports whether the store is writable.
 	Ready func(ctx context.Context) error
 	Now   func() time.Time
-	// OnAuthFailure is told of every refused request (audited by the caller).
-	OnAuthFailure func(source, remote string, err error)
+	// OnAuthFailure is given the auth.failed records to store: those of
+	// the webhook sources, the API and the Slack interactions. Refusals
+	// are aggregated per source, client and outcome: the first of an
+	// interval is given at once, the rest as one record with their count
+	// when the interval ends (see Run). Nil writes them to AuditLog.
+	OnAuthFailure func(rec audit.Record)
+	// RefusalInterval is that interval (default DefaultRefusalInterval).
+	RefusalInterval time.Duration
+	// HTTP says which peers' forwarded headers name the client (and
+	// bounds connections, see LimitConnections).
+	HTTP HTTPConfig
 	// Tokens are the API's callers (api.tokens); see Role.
 	Tokens []APIToken
 	// OpenReads lets viewer routes answer loopback peers without a token,
@@ -118,10 +128,11 @@ type Config struct {
 
 // Server is the HTTP handler.
 type Server struct {
-	cfg    Config
-	router *gin.Engine
-	log    *slog.Logger
-	auth   *apiAuth
+	cfg      Config
+	router   *gin.Engine
+	log      *slog.Logger
+	auth     *apiAuth
+	refusals *refusals
 }
 
 // New builds the router.
@@ -140,9 +151,25 @@ func New(cfg Config) *Server {
 	}
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
+	// gin believes X-Forwarded-For from every peer unless told otherwise;
+	// an unproxied attacker would then choose the actor of its own
+	// auth.failed records. Only the configured proxies are believed.
+	var proxies []string
+	for _, p := range cfg.HTTP.trusted() {
+		proxies = append(proxies, p.String())
+	}
+	if err := r.SetTrustedProxies(proxies); err != nil {
+		cfg.Logger.Error("trusted proxies refused; forwarded headers are ignored", "error", err)
+		_ = r.SetTrustedProxies(nil)
+	}
 	r.Use(gin.Recovery())
 	s := &Server{cfg: cfg, router: r, log: cfg.Logger}
-	s.auth = newAPIAuth(cfg.Tokens, cfg.OpenReads, s.auditRecord)
+	emit := cfg.OnAuthFailure
+	if emit == nil && cfg.AuditLog != nil {
+		emit = func(rec audit.Record) { s.auditRecord(context.Background(), rec) }
+	}
+	s.refusals = newRefusals(cfg.RefusalInterval, cfg.Now, emit)
+	s.auth = newAPIAuth(cfg.Tokens, cfg.OpenReads, s.refuseAPI)
 	r.NoRoute(func(c *gin.Context) {
 		jsonError(c, http.StatusNotFound, "", "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
 	})
@@ -195,6 +222,29 @@ func (s *Server) auditRecord(ctx context.Context, r audit.Record) {
 	}
 }
 
+// Run records the aggregated refusals of each ended interval until ctx
+// ends, then those still counted; run it for as long as the server serves.
+func (s *Server) Run(ctx context.Context) { s.refusals.run(ctx) }
+
+// FlushRefusals records every refusal count still held, as if each
+// aggregation interval had ended now.
+func (s *Server) FlushRefusals() { s.refusals.flush(true) }
+
+// RecordRefusal counts a request refused by another handler into the same
+// aggregated auth.failed records as the webhook sources' (the API's and
+// the Slack interactions' refusals are counted this way). actor is the
+// client's address or another name of the caller; outcome is the
+// record's (unauthorized, forbidden). It spends nothing of the address's
+// refusal budget: only the webhook routes answer 429 on it.
+func (s *Server) RecordRefusal(source, actor, outcome, message string) {
+	s.refusals.refuseAs(refusalKey{source: source, actor: actor, outcome: outcome}, "", outcome, message, false)
+}
+
+// refuseAPI is the API authentication's refusal hook.
+func (s *Server) refuseAPI(_ context.Context, r audit.Record) {
+	s.RecordRefusal(r.Source, r.Actor, r.Outcome, r.Message)
+}
+
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }
 
@@ -217,13 +267,23 @@ func jsonContentType(ct string) bool {
 	return mt == "application/json" || mt == "text/json" || strings.HasSuffix(mt, "+json")
 }
 
+// ingest serves /hooks/SOURCE and /hooks/SOURCE/SUB. Generic sources are
+// stored under "generic/NAME" and reached at /hooks/generic/NAME; for every
+// other source the second segment is a URL token (Splunk cannot send
+// headers), handed to the authenticator with auth.SetPathToken.
 func (s *Server) ingest(c *gin.Context) {
-	name := c.Param("source")
+	name, sub := c.Param("source"), c.Param("sub")
+	if name == "generic" && sub != "" {
+		name, sub = "generic/"+sub, ""
+	}
 	src, ok := s.cfg.Sources[name]
 	if !ok {
 		s.cfg.Metrics.Rejected("unknown", "unknown_source")
 		jsonError(c, http.StatusNotFound, "", "unknown source "+strconv.Quote(name))
 		return
+	}
+	if sub != "" {
+		auth.SetPathToken(c.Request, sub)
 	}
 	s.receive(c, name, src)
 }
@@ -234,14 +294,17 @@ func (s *Server) receive(c *gin.Context, name string, src Source) {
 	r := c.Request
 	start := time.Now()
 	reject := func(reason string) { s.cfg.Metrics.Rejected(name, reason) }
-	if src.Limiter != nil {
-		res := src.Limiter.Reserve()
-		if d := res.Delay(); !res.OK() || d > 0 {
-			res.Cancel()
-			reject("rate_limited")
+	addr := c.ClientIP()
+	if src.Auth != nil {
+		// An address refused too often is answered before its body is
+		// read or its credentials checked. The budget is spent only by
+		// refusals, so a legitimate sender elsewhere is not affected.
+		if blocked, d := s.refusals.blocked(addr); blocked {
+			reject(ReasonTooManyRefusals)
+			s.refusals.refuse(name, addr, ReasonTooManyRefusals, "too many refused requests from this address", false)
 			secs := int(d/time.Second) + 1
 			c.Header("Retry-After", strconv.Itoa(secs))
-			jsonError(c, http.StatusTooManyRequests, "", "source "+name+" is over its rate limit; retry after "+strconv.Itoa(secs)+"s")
+			jsonError(c, http.StatusTooManyRequests, "", "too many refused requests from this address; retry after "+strconv.Itoa(secs)+"s")
 			return
 		}
 	}
@@ -275,15 +338,29 @@ func (s *Server) receive(c *gin.Context, name string, src Source) {
 		if err := src.Auth.Authenticate(r, body, s.cfg.Now()); err != nil {
 			reason := auth.Reason(err)
 			reject(reason)
-			if s.cfg.OnAuthFailure != nil {
-				s.cfg.OnAuthFailure(name, c.ClientIP(), err)
-			}
+			s.refusals.refuse(name, addr, reason, err.Error(), true)
 			code := auth.HTTPStatus(err)
 			msg := "unauthorized: " + strings.ReplaceAll(reason, "_", " ")
 			if code == http.StatusForbidden {
 				msg = "forbidden: the sender's address is not allowed"
 			}
 			jsonError(c, code, "", msg)
+			return
+		}
+	}
+	// The source's rate is spent only by authenticated requests: an
+	// unauthenticated flood cannot use up the real sender's budget.
+	if src.Limiter != nil {
+		res := src.Limiter.Reserve()
+		if d := res.Delay(); !res.OK() || d > 0 {
+			res.Cancel()
+			if rel, ok := src.Auth.(auth.Releaser); ok {
+				rel.Release(r) // the sender retries this very request
+			}
+			reject("rate_limited")
+			secs := int(d/time.Second) + 1
+			c.Header("Retry-After", strconv.Itoa(secs))
+			jsonError(c, http.StatusTooManyRequests, "", "source "+name+" is over its rate limit; retry after "+strconv.Itoa(secs)+"s")
 			return
 		}
 	}
@@ -299,9 +376,14 @@ func (s *Server) receive(c *gin.Context, name string, src Source) {
 		jsonError(c, http.StatusBadRequest, "", err.Error())
 		return
 	}
+	var sender string
+	if cs, ok := src.Auth.(auth.ClientCertSource); ok {
+		sender = cs.Sender(r) // the verified client certificate's subject
+	}
 	for i := range events {
 		ev := &events[i]
 		ev.Raw = body
+		ev.Sender = sender
 		if ev.ReceivedAt.IsZero() {
 			ev.ReceivedAt = now
 		}

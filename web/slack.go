@@ -48,12 +48,12 @@ func (s *Server) routesSlack(sc SlackConfig) {
 		peer := peerAddr(c.Request)
 		body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxSlackBody))
 		if err != nil {
-			s.auditRecord(ctx, audit.Record{Kind: audit.KindAuthFailed, Source: "slack", Outcome: "unauthorized", Message: "unreadable or oversized interaction body", Actor: peer})
+			s.RecordRefusal("slack", peer, "unauthorized", "unreadable or oversized interaction body")
 			jsonError(c, http.StatusUnauthorized, "", "unauthorized")
 			return
 		}
 		if err := slack.VerifyRequest(c.Request.Header, body, sc.SigningSecret, s.cfg.Now()); err != nil {
-			s.auditRecord(ctx, audit.Record{Kind: audit.KindAuthFailed, Source: "slack", Outcome: "unauthorized", Message: "slack interaction refused: " + err.Error(), Actor: peer})
+			s.RecordRefusal("slack", peer, "unauthorized", "slack interaction refused: "+err.Error())
 			jsonError(c, http.StatusUnauthorized, "", "unauthorized")
 			return
 		}

@@ -7,6 +7,7 @@ package builtin
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -15,13 +16,22 @@ import (
 	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/actions/firewall"
 	"github.com/firebreak/firebreak/actions/kubernetes"
+	"github.com/firebreak/firebreak/actions/outbound"
 	"github.com/firebreak/firebreak/actions/slack"
 	"github.com/firebreak/firebreak/actions/webhook"
 )
 
 // Config configures the built-in actions.
 type Config struct {
-	// HTTPClient is used by webhook.notify.
+	// HTTP configures the outbound policy of every action that makes HTTP
+	// calls (webhook.notify, Slack).
+	HTTP outbound.Config
+	// HTTPTLS is the TLS of webhook.notify's and Slack's calls (a private
+	// CA bundle, a client certificate): actions.http.tls. Nil uses the
+	// system's roots and no client certificate.
+	HTTPTLS *tls.Config
+	// HTTPClient, when set, replaces webhook.notify's policed client: only
+	// for tests that route requests themselves.
 	HTTPClient *http.Client
 	Now        func() time.Time
 	Logger     *slog.Logger
@@ -68,7 +78,11 @@ func Registry(ctx context.Context, cfg Config) (*Built, error) {
 		return b.Registry.Register(a)
 	}
 
-	if err := add(webhook.New(webhook.Config{Client: cfg.HTTPClient, Now: cfg.Now}), ""); err != nil {
+	policy, err := outbound.New(cfg.HTTP)
+	if err != nil {
+		return nil, fmt.Errorf("builtin actions: actions.http.%w", err)
+	}
+	if err := add(webhook.New(webhook.Config{Outbound: outbound.NewClient(policy, cfg.HTTPTLS), Client: cfg.HTTPClient, Now: cfg.Now}), ""); err != nil {
 		return nil, fmt.Errorf("builtin actions: %w", err)
 	}
 
@@ -98,6 +112,10 @@ func Registry(ctx context.Context, cfg Config) (*Built, error) {
 	scfg := cfg.Slack
 	if scfg.Logger == nil {
 		scfg.Logger = cfg.Logger
+	}
+	if scfg.HTTPClient == nil {
+		scfg.HTTPClient = policy.HTTPClient(outbound.Literal, cfg.HTTPTLS)
+		scfg.HTTPClient.Timeout = 30 * time.Second
 	}
 	if scfg.Threads == nil && cfg.State != nil {
 		scfg.Threads = threadStore{cfg.State}

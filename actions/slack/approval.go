@@ -310,7 +310,7 @@ func (c *Client) approvalBlocks(m ApprovalMessage, st ApprovalState) ([]slack.Bl
 	}
 	plan += "."
 	if len(m.Params) > 0 {
-		plan += "\n```" + escape(truncate(strings.ReplaceAll(paramLines(m.Params), "```", "'''"), maxParamsText)) + "```"
+		plan += "\n```" + escapeKeepEntities(truncate(strings.ReplaceAll(paramLines(m.Params), "```", "'''"), maxParamsText)) + "```"
 	}
 	blocks = append(blocks, section(plan))
 

@@ -11,6 +11,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/firebreak/firebreak/actions"
+	"github.com/firebreak/firebreak/actions/outbound"
 	"github.com/firebreak/firebreak/engine/keylock"
 )
 
@@ -31,8 +32,9 @@ type Config struct {
 	// Threads remembers the first message of each incident so follow-ups
 	// reply in its thread. Nil means an in-memory store.
 	Threads ThreadStore
-	// HTTPClient is used for every call to Slack; nil means a client with
-	// a 30 second timeout. The step's context still bounds each call.
+	// HTTPClient is used for every call to Slack; nil means a client under
+	// the default outbound policy (actions/outbound) with a 30 second
+	// timeout. The step's context still bounds each call.
 	HTTPClient *http.Client
 	// Logger receives warnings that do not fail a run (a thread store that
 	// cannot be read or written). Nil discards them.
@@ -63,7 +65,8 @@ func New(cfg Config) *Client {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+		hc = outbound.Default().HTTPClient(outbound.Literal, nil)
+		hc.Timeout = 30 * time.Second
 	}
 	opts = append(opts, slack.OptionHTTPClient(hc))
 	threads := cfg.Threads

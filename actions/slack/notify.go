@@ -37,10 +37,11 @@ func (n *Notify) Spec() actions.Spec {
 				Doc: "Channel to post to: an id (C0123ABCD) or a name (#sre). The bot must be a member.",
 			},
 			{
-				Name: "text", Type: actions.String, Required: true,
+				Name: "text", Type: actions.String, Required: true, Escape: EscapeValue,
 				Doc: "Message text in Slack mrkdwn, shown above the event summary and used for notifications. " +
-					"Mentions of users, channels and user groups, @here and @channel are kept; " +
-					"links and any other Slack markup are shown as typed, so event data cannot inject them.",
+					"Mentions of users, channels and user groups, @here and @channel written in the playbook are kept; " +
+					"links and any other Slack markup are shown as typed. Every {{ }} value is escaped (& < >), " +
+					"so event data can neither mention nor link.",
 			},
 			{
 				Name: "thread", Type: actions.Bool, Default: true,

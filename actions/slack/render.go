@@ -33,22 +33,57 @@ func escape(s string) string {
 	return r.Replace(s)
 }
 
+// EscapeValue escapes a value rendered from event data into authored
+// mrkdwn (slack.notify's text): &, < and > become entities, so the value
+// shows as typed and can neither mention nor link. The playbook renderer
+// applies it to template values only (actions.Param.Escape).
+func EscapeValue(s string) string { return escape(s) }
+
+// entityRE matches the three entities Slack decodes.
+var entityRE = regexp.MustCompile(`^&(?:amp|lt|gt);`)
+
+// escapeKeepEntities is escape for text that may already hold escaped
+// values: an & that starts &amp;, &lt; or &gt; is kept, so an escaped
+// value is not escaped twice (&amp;amp;).
+func escapeKeepEntities(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; c {
+		case '&':
+			if entityRE.MatchString(s[i:]) {
+				b.WriteByte('&')
+			} else {
+				b.WriteString("&amp;")
+			}
+		case '<':
+			b.WriteString("&lt;")
+		case '>':
+			b.WriteString("&gt;")
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
 // mentionRE matches the Slack tokens an author may use on purpose in a
 // notification text: a user, a channel, a user group, @here and @channel.
 var mentionRE = regexp.MustCompile(`<(?:@[UW][A-Z0-9]{1,20}|#C[A-Z0-9]{1,20}|!subteam\^S[A-Z0-9]{1,20}|!here|!channel)>`)
 
-// escapeText escapes authored mrkdwn (the rendered text parameter): mentions
-// of users, channels and user groups survive, every other <…> sequence
-// (links with a misleading label, <!everyone>) is shown as typed.
+// escapeText escapes authored mrkdwn (the rendered text parameter, whose
+// template values the renderer already escaped with EscapeValue): mentions
+// of users, channels and user groups the author wrote survive, every other
+// <…> sequence (links with a misleading label, <!everyone>) is shown as
+// typed, and entities are not escaped twice.
 func escapeText(s string) string {
 	var b strings.Builder
 	last := 0
 	for _, loc := range mentionRE.FindAllStringIndex(s, -1) {
-		b.WriteString(escape(s[last:loc[0]]))
+		b.WriteString(escapeKeepEntities(s[last:loc[0]]))
 		b.WriteString(s[loc[0]:loc[1]])
 		last = loc[1]
 	}
-	b.WriteString(escape(s[last:]))
+	b.WriteString(escapeKeepEntities(s[last:]))
 	return b.String()
 }
 

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/firebreak/firebreak/actions"
+	"github.com/firebreak/firebreak/actions/outbound"
 )
 
 // ID is the action id.
@@ -27,27 +28,38 @@ const ID = "webhook.notify"
 
 // Config configures the action.
 type Config struct {
-	// Client is the HTTP client; the default has no overall timeout, since
-	// each run's context carries the step's timeout.
+	// Outbound makes the requests under the outbound policy (see
+	// actions/outbound); nil is a client under the default policy. It has
+	// no overall timeout, since each run's context carries the step's.
+	Outbound *outbound.Client
+	// Client, when set, replaces Outbound and bypasses the policy: only for
+	// tests that route requests themselves.
 	Client *http.Client
 	// Now is the clock used for signature timestamps.
 	Now func() time.Time
-	// LookupEnv resolves secret_env; the default is os.LookupEnv.
+	// LookupEnv resolves secret_env and url_env; the default is os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// ReadFile reads url_file; the default is os.ReadFile.
+	ReadFile func(string) ([]byte, error)
 }
 
 // Action is webhook.notify.
 type Action struct {
+	out       *outbound.Client
 	client    *http.Client
 	now       func() time.Time
 	lookupEnv func(string) (string, bool)
+	readFile  func(string) ([]byte, error)
 }
 
 // New returns the action.
 func New(cfg Config) *Action {
-	a := &Action{client: cfg.Client, now: cfg.Now, lookupEnv: cfg.LookupEnv}
-	if a.client == nil {
-		a.client = &http.Client{}
+	a := &Action{out: cfg.Outbound, client: cfg.Client, now: cfg.Now, lookupEnv: cfg.LookupEnv, readFile: cfg.ReadFile}
+	if a.readFile == nil {
+		a.readFile = os.ReadFile
+	}
+	if a.out == nil && a.client == nil {
+		a.out = outbound.NewClient(outbound.Default(), nil)
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -64,11 +76,15 @@ func (a *Action) Spec() actions.Spec {
 		ID:          ID,
 		Description: "POST a JSON body to a URL; signs it (Standard Webhooks) when a secret is set; 5xx, 429 and timeouts are retried by the step's retries, honouring Retry-After.",
 		Params: []actions.Param{
-			{Name: "url", Type: actions.String, Required: true, Doc: "http or https URL to POST to"},
+			{Name: "url", Type: actions.String, Doc: "http or https URL to POST to; exactly one of url, url_env and url_file is required. Its user-info and query values (except a few harmless names) are redacted in the audit trail"},
+			{Name: "url_env", Type: actions.String, Doc: "name of an environment variable holding the URL, for URLs that are secrets themselves (Slack incoming webhooks); written literally, never rendered into the audit trail"},
+			{Name: "url_file", Type: actions.String, Doc: "path of a file holding the URL (surrounding whitespace trimmed); as url_env"},
 			{Name: "body", Type: actions.Any, Doc: "JSON body (templates allowed); default: the event's id, source, name, status, severity, labels and annotations"},
 			{Name: "headers", Type: actions.Map, Doc: "extra request headers"},
-			{Name: "secret_env", Type: actions.String, Doc: "name of an environment variable holding the signing secret (whsec_… base64, or raw text)"},
+			{Name: "secret_env", Type: actions.String, Doc: "name of an environment variable holding the signing secret: base64, optionally prefixed whsec_ (the rule the receivers use); during a rotation the new and the old secret separated by a space, each signing the request"},
+			{Name: "follow_redirects", Type: actions.Bool, Default: false, Doc: "follow 3xx redirects (up to 10), each hop checked by the outbound policy as a host from a redirect; without it a 3xx fails the step"},
 		},
+		OneOf: [][]string{urlParams},
 		Example: map[string]any{
 			"url":  "https://hooks.example.com/firebreak",
 			"body": map[string]any{"text": "{{ event.name }} on {{ event.labels.namespace }}"},
@@ -81,10 +97,28 @@ func (a *Action) Spec() actions.Spec {
 // Validate implements actions.Action.
 func (a *Action) Validate(params map[string]any, final bool) error {
 	err := actions.CheckParams(a.Spec(), params, final)
+	var given []string
+	for _, k := range urlParams {
+		if _, ok := params[k]; ok {
+			given = append(given, k)
+		}
+	}
+	// The loader checks the group at load time (Spec.OneOf), templated
+	// values included; here only the rendered parameters.
+	switch {
+	case len(given) > 1 && final:
+		err = errors.Join(err, &actions.ParamError{Param: given[1], Msg: "url, url_env, url_file are exclusive: give one"})
+	case len(given) == 0 && final:
+		err = errors.Join(err, &actions.ParamError{Param: "url", Msg: "is required (or url_env, or url_file)"})
+	}
 	if s, ok := params["url"].(string); ok {
-		u, perr := url.Parse(s)
-		if perr != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		if !validURL(s) {
 			err = errors.Join(err, &actions.ParamError{Param: "url", Msg: fmt.Sprintf("must be an http or https URL, got %q", redactURL(s))})
+		}
+	}
+	if final && len(given) == 1 && given[0] != "url" {
+		if _, _, uerr := a.resolveURL(params); uerr != nil {
+			err = errors.Join(err, uerr)
 		}
 	}
 	if h, ok := params["headers"].(map[string]any); ok {
@@ -97,9 +131,54 @@ func (a *Action) Validate(params map[string]any, final bool) error {
 	return err
 }
 
+// urlParams are the exclusive ways to give the URL.
+var urlParams = []string{"url", "url_env", "url_file"}
+
+func validURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// resolveURL returns the URL to POST to and how to show it: the url
+// parameter itself, or the value of url_env or url_file, which is shown as
+// its scheme and host only (its path may be the secret). Errors never hold
+// the URL.
+func (a *Action) resolveURL(params map[string]any) (target, shown string, err error) {
+	if s, ok := params["url"].(string); ok {
+		return s, redactURL(s), nil
+	}
+	var from string
+	switch {
+	case params["url_env"] != nil:
+		name, _ := params["url_env"].(string)
+		v, ok := a.lookupEnv(name)
+		if !ok || strings.TrimSpace(v) == "" {
+			return "", "", &actions.ParamError{Param: "url_env", Msg: fmt.Sprintf("environment variable %s is not set", name)}
+		}
+		target, from = strings.TrimSpace(v), "url_env "+name
+	case params["url_file"] != nil:
+		path, _ := params["url_file"].(string)
+		b, rerr := a.readFile(path)
+		if rerr != nil {
+			return "", "", &actions.ParamError{Param: "url_file", Msg: fmt.Sprintf("cannot read %s", path)}
+		}
+		target, from = strings.TrimSpace(string(b)), "url_file "+path
+	default:
+		return "", "", &actions.ParamError{Param: "url", Msg: "is required (or url_env, or url_file)"}
+	}
+	if !validURL(target) {
+		return "", "", &actions.ParamError{Param: from[:strings.IndexByte(from, ' ')], Msg: "does not hold an http or https URL"}
+	}
+	u, _ := url.Parse(target)
+	return target, u.Scheme + "://" + u.Host + " (" + from + ")", nil
+}
+
 // Target implements actions.Action: the URL's host.
 func (a *Action) Target(params map[string]any) actions.Target {
-	s, _ := params["url"].(string)
+	s, _, err := a.resolveURL(params)
+	if err != nil {
+		return actions.Target{Kind: "webhook"}
+	}
 	u, err := url.Parse(s)
 	if err != nil {
 		return actions.Target{Kind: "webhook"}
@@ -109,7 +188,15 @@ func (a *Action) Target(params map[string]any) actions.Target {
 
 // Run implements actions.Action.
 func (a *Action) Run(ctx context.Context, req actions.Request) (actions.Result, error) {
-	target, _ := req.Params["url"].(string)
+	for _, k := range []string{"url_env", "url_file", "secret_env"} {
+		if _, templated := req.LiteralPrefix(k); templated {
+			return actions.Result{}, actions.Permanent(&actions.ParamError{Param: k, Msg: "must be written literally, not templated"})
+		}
+	}
+	target, shown, err := a.resolveURL(req.Params)
+	if err != nil {
+		return actions.Result{}, actions.Permanent(err)
+	}
 	body := req.Params["body"]
 	if body == nil && req.Event != nil {
 		ev := req.Event
@@ -123,7 +210,6 @@ func (a *Action) Run(ctx context.Context, req actions.Request) (actions.Result, 
 	if err != nil {
 		return actions.Result{}, actions.Permanent(fmt.Errorf("encode body: %w", err))
 	}
-	shown := redactURL(target)
 	if req.DryRun {
 		return actions.Result{
 			Summary: fmt.Sprintf("would POST %d bytes to %s", len(payload), shown),
@@ -150,21 +236,33 @@ func (a *Action) Run(ctx context.Context, req actions.Request) (actions.Result, 
 		}
 		id := fmt.Sprintf("msg_%x", sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d", eventID(req), req.Playbook, req.Step))))[:36]
 		ts := a.now().Unix()
-		sig, err := Sign(secret, id, ts, payload)
-		if err != nil {
-			return actions.Result{}, actions.Permanent(err)
+		// During a rotation the variable holds the new secret and the old
+		// one, separated by a space: the request carries a signature of
+		// each, the first secret's first, so receivers on either verify.
+		var sigs []string
+		for _, one := range strings.Fields(secret) {
+			sig, err := Sign(one, id, ts, payload)
+			if err != nil {
+				return actions.Result{}, actions.Permanent(err)
+			}
+			sigs = append(sigs, sig)
 		}
+		sig := strings.Join(sigs, " ")
 		hr.Header.Set("webhook-id", id)
 		hr.Header.Set("webhook-timestamp", strconv.FormatInt(ts, 10))
 		hr.Header.Set("webhook-signature", sig)
 	}
-	resp, err := a.client.Do(hr)
+	follow, _ := req.Params["follow_redirects"].(bool)
+	resp, err := a.do(hr, outbound.Options{Trust: hostTrust(req, target), FollowRedirects: follow})
 	if err != nil {
 		// Transport errors and timeouts are worth retrying; the URL is not
 		// repeated since it may carry a token.
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
+		}
+		if errors.Is(err, outbound.ErrDestinationRefused) || errors.Is(err, outbound.ErrTooManyRedirects) {
+			return actions.Result{}, actions.Permanent(fmt.Errorf("POST %s: %w", shown, err))
 		}
 		return actions.Result{}, fmt.Errorf("POST %s: %w", shown, err)
 	}
@@ -180,9 +278,31 @@ func (a *Action) Run(ctx context.Context, req actions.Request) (actions.Result, 
 	case resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500:
 		res.RetryAfter = retryAfter(resp.Header.Get("Retry-After"), a.now())
 		return res, fmt.Errorf("POST %s: %s: %s", shown, resp.Status, strings.TrimSpace(string(snippet)))
+	case resp.StatusCode >= 300 && resp.StatusCode < 400 && !follow:
+		return res, actions.Permanent(fmt.Errorf("POST %s: %s: redirects are not followed unless the step sets follow_redirects: true", shown, resp.Status))
 	default:
 		return res, actions.Permanent(fmt.Errorf("POST %s: %s: %s", shown, resp.Status, strings.TrimSpace(string(snippet))))
 	}
+}
+
+// do sends hr through the outbound client, or the test client when one
+// was configured.
+func (a *Action) do(hr *http.Request, o outbound.Options) (*http.Response, error) {
+	if a.client != nil {
+		return a.client.Do(hr)
+	}
+	return a.out.Do(hr, o)
+}
+
+// hostTrust says whether the URL's host was written by the playbook
+// author (or the operator, through url_env or url_file) or rendered from
+// event data.
+func hostTrust(req actions.Request, target string) outbound.Trust {
+	if _, ok := req.Params["url"]; !ok {
+		return outbound.Literal
+	}
+	prefix, templated := req.LiteralPrefix("url")
+	return outbound.URLTrust(target, prefix, templated)
 }
 
 func eventID(req actions.Request) string {
@@ -193,15 +313,17 @@ func eventID(req actions.Request) string {
 }
 
 // Sign returns the Standard Webhooks signature header value ("v1,<base64>")
-// of id.timestamp.body. A secret starting with whsec_ is base64-decoded.
+// of id.timestamp.body. The secret is base64, optionally prefixed whsec_,
+// exactly as Firebreak's receivers read it (web/auth), so what one
+// Firebreak signs another verifies; anything else is an error.
 func Sign(secret, id string, ts int64, body []byte) (string, error) {
-	key := []byte(secret)
-	if rest, ok := strings.CutPrefix(secret, "whsec_"); ok {
-		k, err := base64.StdEncoding.DecodeString(rest)
-		if err != nil {
-			return "", errors.New("signing secret: whsec_ value is not valid base64")
-		}
-		key = k
+	rest := strings.TrimPrefix(strings.TrimSpace(secret), "whsec_")
+	key, err := base64.StdEncoding.DecodeString(rest)
+	if err != nil {
+		return "", errors.New("signing secret: must be base64, optionally prefixed whsec_")
+	}
+	if len(key) == 0 {
+		return "", errors.New("signing secret: decodes to an empty key")
 	}
 	m := hmac.New(sha256.New, key)
 	fmt.Fprintf(m, "%s.%d.", id, ts)

@@ -172,3 +172,36 @@ func TestValidateAndDryRun(t *testing.T) {
 		t.Fatalf("target = %q", got.String())
 	}
 }
+
+// TestSecretRuleMatchesTheReceivers: a Standard Webhooks secret means the
+// same to webhook.notify as to Firebreak's receivers: base64 with or
+// without whsec_. An unprefixed secret used to be signed with as raw text
+// while the receiver base64-decoded it, so nothing verified.
+func TestSecretRuleMatchesTheReceivers(t *testing.T) {
+	b64 := base64.StdEncoding.EncodeToString([]byte("another-thirty-two-byte-secret!!"))
+	for _, secret := range []string{"whsec_" + b64, b64} {
+		rec := &recorder{}
+		srv := httptest.NewServer(rec)
+		now := time.Unix(1767225600, 0)
+		a := webhook.New(webhook.Config{Now: func() time.Time { return now }, LookupEnv: func(string) (string, bool) { return secret, true }})
+		if _, err := run(t, a, map[string]any{"url": srv.URL, "secret_env": "S"}); err != nil {
+			t.Fatal(err)
+		}
+		srv.Close()
+		verifier, err := auth.New(auth.Config{Type: auth.TypeStandardWebhooks, Secret: secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := verifier.Authenticate(rec.reqs[0], rec.body[0], now); err != nil {
+			t.Errorf("secret %q: the receiver refuses the action's signature: %v", secret[:8], err)
+		}
+	}
+	a := webhook.New(webhook.Config{LookupEnv: func(string) (string, bool) { return "not base64!", true }})
+	_, err := run(t, a, map[string]any{"url": "http://127.0.0.1:1/", "secret_env": "S"})
+	if !errors.Is(err, actions.ErrPermanent) || !strings.Contains(err.Error(), "must be base64") || strings.Contains(err.Error(), "not base64!") {
+		t.Fatalf("a secret that is not base64: %v", err)
+	}
+	if _, err := auth.New(auth.Config{Type: auth.TypeStandardWebhooks, Secret: "not base64!"}); err == nil {
+		t.Fatal("the receiver accepts a secret that is not base64")
+	}
+}

@@ -91,7 +91,7 @@ tests:
 		{"invalid playbooks", []string{"test", invalid}, 1, "", "the playbooks do not load:\n" + filepath.Join(dir, "broken.yaml") + ":2:15: playbook \"n\": match: invalid expression: type event.Event has no field nam"},
 		{"no args", []string{"test"}, 2, "", "usage: firebreak test"},
 		{"validate ok", []string{"validate", pb}, 0, "ok: 1 playbook(s), 1 step(s) in " + pb + "\n", ""},
-		{"validate bad", []string{"validate", filepath.Join(dir, "broken.yaml")}, 1, "", "steps[0].with.url: is required\n2 problem(s)\n"},
+		{"validate bad", []string{"validate", filepath.Join(dir, "broken.yaml")}, 1, "", "steps[0].with.url: is required (or url_env, or url_file)\n2 problem(s)\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -145,11 +145,22 @@ func TestSchema(t *testing.T) {
 	var with struct {
 		Required   []string       `json:"required"`
 		Properties map[string]any `json:"properties"`
+		AllOf      []struct {
+			OneOf []struct {
+				Required []string `json:"required"`
+			} `json:"oneOf"`
+		} `json:"allOf"`
 	}
 	if err := json.Unmarshal(s.Defs["with.webhook.notify"], &with); err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(with.Required, []string{"url"}) || with.Properties["body"] == nil {
+	var oneOf []string
+	for _, g := range with.AllOf {
+		for _, alt := range g.OneOf {
+			oneOf = append(oneOf, alt.Required...)
+		}
+	}
+	if len(with.Required) != 0 || !slices.Equal(oneOf, []string{"url", "url_env", "url_file"}) || with.Properties["body"] == nil {
 		t.Errorf("with.webhook.notify = %+v", with)
 	}
 }

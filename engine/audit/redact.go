@@ -3,6 +3,7 @@ package audit
 import (
 	"encoding/json"
 	"fmt"
+	neturl "net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -22,13 +23,22 @@ var DefaultSensitiveKeys = []string{
 // DefaultSecretPatterns are regular expressions for secrets that are
 // recognisable by their shape wherever they appear in a string.
 var DefaultSecretPatterns = []string{
-	`(?i)\bbearer\s+[a-z0-9._~+/=-]{8,}`,                           // HTTP bearer credentials
-	`\bxox[abposr]-[A-Za-z0-9-]{10,}`,                              // Slack tokens
-	`\bxapp-[A-Za-z0-9-]{10,}`,                                     // Slack app-level tokens
-	`\bgh[pousr]_[A-Za-z0-9]{20,}`,                                 // GitHub tokens
-	`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`,                                // AWS access key ids
-	`\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`, // JWTs
-	`(?i)\b(?:password|passwd|token|secret|api_?key)=[^&\s"']+`,    // key=value in URLs and text
+	`(?i)\bbearer\s+[a-z0-9._~+/=-]{8,}`,                                   // HTTP bearer credentials
+	`\bxox[abposr]-[A-Za-z0-9-]{10,}`,                                      // Slack tokens
+	`\bxapp-[A-Za-z0-9-]{10,}`,                                             // Slack app-level tokens
+	`\bgh[pousr]_[A-Za-z0-9]{20,}`,                                         // GitHub tokens
+	`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`,                                        // AWS access key ids
+	`\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`,         // JWTs
+	`(?i)\b(?:password|passwd|token|secret|api_?key)=[^&\s"']+`,            // key=value in URLs and text
+	`(?i)\bhooks\.slack\.com/(?:services|workflows|triggers)/[^\s"'<>?#]+`, // Slack incoming webhook paths
+}
+
+// DefaultSafeQueryKeys are the URL query parameters whose values are kept;
+// every other query value in a URL found in a record is redacted, as is the
+// URL's user-info (user:password@).
+var DefaultSafeQueryKeys = []string{
+	"alert", "alertname", "env", "environment", "format", "lang", "namespace",
+	"page", "region", "service", "severity", "source", "status", "team", "type", "v", "version",
 }
 
 // RedactConfig configures a Redactor.
@@ -39,7 +49,11 @@ type RedactConfig struct {
 	// Patterns are extra regular expressions; every match in any string of
 	// a record is replaced.
 	Patterns []string
-	// NoDefaults drops DefaultSensitiveKeys and DefaultSecretPatterns.
+	// SafeQueryKeys are extra URL query parameters whose values are kept
+	// (exact, case-insensitive), in addition to DefaultSafeQueryKeys.
+	SafeQueryKeys []string
+	// NoDefaults drops DefaultSensitiveKeys, DefaultSecretPatterns and the
+	// redaction of URL user-info and query values.
 	NoDefaults bool
 }
 
@@ -49,16 +63,25 @@ type Redactor struct {
 	exact     map[string]bool
 	fragments []string
 	patterns  []*regexp.Regexp
+	urls      bool
+	safeQuery map[string]bool
 }
 
 // NewRedactor compiles cfg. A pattern that does not compile is an error
 // naming it.
 func NewRedactor(cfg RedactConfig) (*Redactor, error) {
-	r := &Redactor{exact: map[string]bool{}}
+	r := &Redactor{exact: map[string]bool{}, safeQuery: map[string]bool{}}
 	pats := cfg.Patterns
 	if !cfg.NoDefaults {
 		r.fragments = DefaultSensitiveKeys
 		pats = append(append([]string(nil), DefaultSecretPatterns...), cfg.Patterns...)
+		r.urls = true
+		for _, k := range DefaultSafeQueryKeys {
+			r.safeQuery[k] = true
+		}
+	}
+	for _, k := range cfg.SafeQueryKeys {
+		r.safeQuery[strings.ToLower(k)] = true
 	}
 	for _, k := range cfg.Keys {
 		r.exact[strings.ToLower(k)] = true
@@ -87,8 +110,12 @@ func (r *Redactor) Record(rec Record) Record {
 	return rec
 }
 
-// String replaces every secret pattern match in s.
+// String replaces every secret pattern match in s, and in every URL in s
+// the user-info and each query value not on the safe list.
 func (r *Redactor) String(s string) string {
+	if r.urls && strings.Contains(s, "://") {
+		s = urlRE.ReplaceAllStringFunc(s, r.url)
+	}
 	for _, re := range r.patterns {
 		if re.MatchString(s) {
 			s = re.ReplaceAllString(s, Redacted)
@@ -161,4 +188,51 @@ func (r *Redactor) value(v any) any {
 		return v
 	}
 	return r.value(generic)
+}
+
+// urlRE finds absolute URLs in text.
+var urlRE = regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.-]*://[^\s"'<>]+`)
+
+// url redacts one URL's user-info, query values (except safe keys) and a
+// fragment that looks like parameters (#access_token=…). It edits the text
+// in place rather than re-encoding it, so what is kept reads as written.
+func (r *Redactor) url(u string) string {
+	i := strings.Index(u, "://") + 3
+	rest := u[i:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	if at := strings.LastIndex(rest[:end], "@"); at >= 0 {
+		rest = Redacted + rest[at:]
+	}
+	var frag string
+	if h := strings.IndexByte(rest, '#'); h >= 0 {
+		rest, frag = rest[:h], rest[h:]
+		if strings.Contains(frag, "=") {
+			frag = "#" + Redacted
+		}
+	}
+	if q := strings.IndexByte(rest, '?'); q >= 0 && q+1 < len(rest) {
+		pairs := strings.Split(rest[q+1:], "&")
+		for j, p := range pairs {
+			k, _, hasValue := strings.Cut(p, "=")
+			if p == "" || p == Redacted {
+				continue
+			}
+			if !hasValue {
+				pairs[j] = Redacted
+				continue
+			}
+			name, err := neturl.QueryUnescape(k)
+			if err != nil {
+				name = k
+			}
+			if !r.safeQuery[strings.ToLower(name)] {
+				pairs[j] = k + "=" + Redacted
+			}
+		}
+		rest = rest[:q+1] + strings.Join(pairs, "&")
+	}
+	return u[:i] + rest + frag
 }

@@ -65,3 +65,34 @@ func TestNewRedactorRejectsBadPatterns(t *testing.T) {
 		t.Fatalf("err = %v, want one naming the pattern", err)
 	}
 }
+
+// TestRedactURLs: user-info and every query value not on the safe list are
+// redacted wherever a URL appears (params.url, a message, a label); Slack
+// incoming webhook paths are redacted by shape.
+func TestRedactURLs(t *testing.T) {
+	r, err := NewRedactor(RedactConfig{SafeQueryKeys: []string{"Tenant"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ in, want string }{
+		{"https://alice:s3cr3t@hooks.example.com/x", "https://[redacted]@hooks.example.com/x"},
+		{"https://only-a-token@hooks.example.com", "https://[redacted]@hooks.example.com"},
+		{"https://hooks.example.com/x?sig=abc123&severity=critical&se=2026&tenant=acme", "https://hooks.example.com/x?sig=[redacted]&severity=critical&se=[redacted]&tenant=acme"},
+		{"https://h.example/cb?opaque-value", "https://h.example/cb?[redacted]"},
+		{"https://h.example/cb#access_token=xyz", "https://h.example/cb#[redacted]"},
+		{"https://h.example/docs#section-2", "https://h.example/docs#section-2"},
+		{"POST https://u:p@h.example/a?code=42 failed; see http://wiki.example/page?v=2", "POST https://[redacted]@h.example/a?code=[redacted] failed; see http://wiki.example/page?v=2"},
+		{"https://hooks.slack.com/services/T000/B000/XXXXXXXXXXXXXXXX", "https://[redacted]"},
+		{"https://plain.example/path/only", "https://plain.example/path/only"},
+		{"no url here: a=b&c=d", "no url here: a=b&c=d"},
+	} {
+		if got := r.String(tc.in); got != tc.want {
+			t.Errorf("String(%q)\n got %q\nwant %q", tc.in, got, tc.want)
+		}
+	}
+	rec := r.Record(Record{Data: map[string]any{"params": map[string]any{"url": "https://x:pw@h.example/hook?sig=deadbeef"}}})
+	b, _ := json.Marshal(rec.Data)
+	if strings.Contains(string(b), "deadbeef") || strings.Contains(string(b), "pw@") {
+		t.Fatalf("params.url kept a secret: %s", b)
+	}
+}

@@ -52,6 +52,10 @@ type Event struct {
 	SrcIP     string `json:"src_ip,omitempty" expr:"src_ip"`
 	DstIP     string `json:"dst_ip,omitempty" expr:"dst_ip"`
 	User      string `json:"user,omitempty" expr:"user"`
+	// Sender is who authenticated the request that carried the event,
+	// when the source's authentication names one (the subject of an mtls
+	// client certificate); never taken from the payload.
+	Sender string `json:"sender,omitempty" expr:"sender"`
 
 	StartsAt   time.Time `json:"starts_at" expr:"starts_at"`
 	EndsAt     time.Time `json:"ends_at,omitempty" expr:"ends_at"`

@@ -26,6 +26,7 @@ const (
 	TypeStandardWebhooks = "standard-webhooks"
 	TypeURLToken         = "url-token"
 	TypeNone             = "none"
+	// TypeMTLS is in mtls.go.
 )
 
 // Defaults.
@@ -61,6 +62,11 @@ const (
 // basic needs username and password; hmac, grafana and standard-webhooks need
 // secret (for standard-webhooks base64, optionally whsec_-prefixed). none
 // needs insecure: true.
+//
+// For rotation, tokens (bearer, url-token), passwords (basic) and secrets
+// (hmac, grafana, standard-webhooks) are lists of further values, each list
+// in the same three spellings (tokens, tokens_env, tokens_file): every value
+// given, the singular one and the lists', is accepted at once.
 type Config struct {
 	Type string `yaml:"type" json:"type"`
 
@@ -76,6 +82,18 @@ type Config struct {
 	Secret       string `yaml:"secret" json:"-"`
 	SecretEnv    string `yaml:"secret_env" json:"secret_env,omitempty"`
 	SecretFile   string `yaml:"secret_file" json:"secret_file,omitempty"`
+
+	// Tokens, Passwords and Secrets are further accepted values, for
+	// rotation; see the type's doc.
+	Tokens        []string `yaml:"tokens" json:"-"`
+	TokensEnv     []string `yaml:"tokens_env" json:"tokens_env,omitempty"`
+	TokensFile    []string `yaml:"tokens_file" json:"tokens_file,omitempty"`
+	Passwords     []string `yaml:"passwords" json:"-"`
+	PasswordsEnv  []string `yaml:"passwords_env" json:"passwords_env,omitempty"`
+	PasswordsFile []string `yaml:"passwords_file" json:"passwords_file,omitempty"`
+	Secrets       []string `yaml:"secrets" json:"-"`
+	SecretsEnv    []string `yaml:"secrets_env" json:"secrets_env,omitempty"`
+	SecretsFile   []string `yaml:"secrets_file" json:"secrets_file,omitempty"`
 
 	// Header overrides the signature header of hmac and grafana.
 	Header string `yaml:"header" json:"header,omitempty"`
@@ -98,6 +116,14 @@ type Config struct {
 	AllowCIDRs []string `yaml:"allow_cidrs" json:"allow_cidrs,omitempty"`
 	// Insecure must be true for type none.
 	Insecure bool `yaml:"insecure" json:"insecure,omitempty"`
+
+	// CAFile, AllowSubjects and AllowDNSSANs are type mtls's (MTLSConfig).
+	CAFile        string   `yaml:"ca_file" json:"ca_file,omitempty"`
+	AllowSubjects []string `yaml:"allow_subjects" json:"allow_subjects,omitempty"`
+	AllowDNSSANs  []string `yaml:"allow_dns_sans" json:"allow_dns_sans,omitempty"`
+	// MTLS adds a client-certificate check to another type: both must
+	// pass (bearer and mtls, say).
+	MTLS *MTLSConfig `yaml:"mtls" json:"mtls,omitempty"`
 }
 
 // String describes the config without its secrets.
@@ -107,6 +133,11 @@ func (c Config) String() string {
 	for _, s := range c.secretSpecs() {
 		if d := s.describe(); d != "" {
 			b.WriteString(" " + s.name + "=" + d)
+		}
+	}
+	for _, l := range c.secretLists() {
+		if n := l.count(); n > 0 {
+			fmt.Fprintf(&b, " %s=%d more", l.name, n)
 		}
 	}
 	if len(c.AllowCIDRs) > 0 {
@@ -161,19 +192,43 @@ func New(cfg Config) (Authenticator, error) {
 		if !cfg.Insecure {
 			bad("type none requires insecure: true")
 		}
+	case TypeMTLS:
 	case "":
 		known = false
-		bad("type is required (bearer, basic, hmac, grafana, standard-webhooks, url-token or none)")
+		bad("type is required (bearer, basic, hmac, grafana, standard-webhooks, url-token, mtls or none)")
 	default:
 		known = false
-		bad("type %q is unknown (want bearer, basic, hmac, grafana, standard-webhooks, url-token or none)", cfg.Type)
+		bad("type %q is unknown (want bearer, basic, hmac, grafana, standard-webhooks, url-token, mtls or none)", cfg.Type)
+	}
+	var mt *mtlsCheck
+	switch {
+	case cfg.Type == TypeMTLS:
+		if cfg.MTLS != nil {
+			bad("mtls: not used by type mtls (give ca_file, allow_subjects and allow_dns_sans directly)")
+		}
+		m, merrs := newMTLS(MTLSConfig{CAFile: cfg.CAFile, AllowSubjects: cfg.AllowSubjects, AllowDNSSANs: cfg.AllowDNSSANs}, "")
+		errs = append(errs, merrs...)
+		mt = m
+	case cfg.CAFile != "" || len(cfg.AllowSubjects) > 0 || len(cfg.AllowDNSSANs) > 0:
+		if known {
+			bad("ca_file: not used by type %s (put ca_file, allow_subjects and allow_dns_sans under mtls:)", cfg.Type)
+		}
+	case cfg.MTLS != nil:
+		if cfg.Type == TypeNone {
+			bad("mtls: type none checks nothing; use type mtls")
+			break
+		}
+		m, merrs := newMTLS(*cfg.MTLS, "mtls.")
+		errs = append(errs, merrs...)
+		mt = m
 	}
 	vals := map[string]string{}
 	for _, s := range cfg.secretSpecs() {
 		set := s.count()
 		switch {
 		case needs[s.name] && set == 0:
-			bad("%s: required by type %s (give %s, %s_env or %s_file)", s.name, cfg.Type, s.name, s.name, s.name)
+			msg := fmt.Sprintf("%s: required by type %s (give %s, %s_env or %s_file)", s.name, cfg.Type, s.name, s.name, s.name)
+			errs = append(errs, &requiredError{name: s.name, msg: msg})
 		case set > 1:
 			bad("%s: give only one of %s, %s_env and %s_file", s.name, s.name, s.name, s.name)
 		case set == 1 && !needs[s.name] && known:
@@ -185,6 +240,29 @@ func New(cfg Config) (Authenticator, error) {
 				continue
 			}
 			vals[s.name] = v
+		}
+	}
+	// The lists add values to a secret the type uses; they may stand in
+	// for the singular key.
+	more := map[string][]string{}
+	for _, l := range cfg.secretLists() {
+		if l.count() == 0 {
+			continue
+		}
+		if !needs[l.of] {
+			if known {
+				bad("%s: not used by type %s", l.name, cfg.Type)
+			}
+			continue
+		}
+		vs, lerrs := l.resolve()
+		errs = append(errs, lerrs...)
+		more[l.of] = vs
+	}
+	for name := range needs {
+		if _, ok := vals[name]; !ok && len(more[name]) > 0 {
+			// The lists satisfied a requirement reported above as missing.
+			errs = dropRequired(errs, name)
 		}
 	}
 	if cfg.Tolerance < 0 {
@@ -202,13 +280,22 @@ func New(cfg Config) (Authenticator, error) {
 		}
 		cidrs = append(cidrs, p)
 	}
-	var whKey []byte
-	if cfg.Type == TypeStandardWebhooks && vals["secret"] != "" {
-		k, err := standardWebhooksKey(vals["secret"])
-		if err != nil {
-			errs = append(errs, err)
+	tokens := values(vals["token"], more["token"])
+	passwords := values(vals["password"], more["password"])
+	secrets := values(vals["secret"], more["secret"])
+	var whKeys [][]byte
+	if cfg.Type == TypeStandardWebhooks {
+		for _, sec := range secrets {
+			k, err := standardWebhooksKey(sec)
+			if err != nil {
+				errs = append(errs, err)
+			}
+			whKeys = append(whKeys, k)
 		}
-		whKey = k
+	}
+	keys := make([][]byte, len(secrets))
+	for i, sec := range secrets {
+		keys[i] = []byte(sec)
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
@@ -222,17 +309,17 @@ func New(cfg Config) (Authenticator, error) {
 	if size == 0 {
 		size = DefaultReplayCacheSize
 	}
-	a := &authenticator{cidrs: cidrs}
+	a := &authenticator{cidrs: cidrs, mtls: mt}
 	switch cfg.Type {
 	case TypeBearer:
-		a.check = bearer{token: vals["token"]}.check
+		a.check = bearer{tokens: tokens}.check
 	case TypeBasic:
-		a.check = basic{user: vals["username"], pass: vals["password"]}.check
+		a.check = basic{user: vals["username"], passes: passwords}.check
 	case TypeHMAC:
-		a.check = hubHMAC{key: []byte(vals["secret"]), header: orDefault(cfg.Header, DefaultHMACHeader)}.check
+		a.check = hubHMAC{keys: keys, header: orDefault(cfg.Header, DefaultHMACHeader)}.check
 	case TypeGrafana:
 		g := &grafana{
-			key:       []byte(vals["secret"]),
+			keys:      keys,
 			header:    orDefault(cfg.Header, DefaultGrafanaHeader),
 			tsHeader:  orDefault(cfg.TimestampHeader, DefaultGrafanaTimestampHeader),
 			requireTS: cfg.RequireTimestamp,
@@ -242,12 +329,12 @@ func New(cfg Config) (Authenticator, error) {
 		a.check = g.check
 		a.release = func(r *http.Request) { g.seen.forget(g.replayKey(r)) }
 	case TypeStandardWebhooks:
-		sw := &standardWebhooks{key: whKey, tolerance: tol, seen: newReplayCache(size)}
+		sw := &standardWebhooks{keys: whKeys, tolerance: tol, seen: newReplayCache(size)}
 		a.check = sw.check
 		a.release = func(r *http.Request) { sw.seen.forget(sw.replayKey(r)) }
 	case TypeURLToken:
-		a.check = urlToken{token: vals["token"], param: orDefault(cfg.TokenParam, DefaultTokenParam)}.check
-	case TypeNone:
+		a.check = urlToken{tokens: tokens, param: orDefault(cfg.TokenParam, DefaultTokenParam)}.check
+	case TypeNone, TypeMTLS:
 		a.check = func(*http.Request, []byte, time.Time) error { return nil }
 	}
 	return a, nil
@@ -256,6 +343,8 @@ func New(cfg Config) (Authenticator, error) {
 // authenticator checks the remote address, then the mode's credentials.
 type authenticator struct {
 	cidrs []netip.Prefix
+	// mtls checks the client certificate; nil without one.
+	mtls  *mtlsCheck
 	check func(r *http.Request, body []byte, now time.Time) error
 	// release forgets r's replay key; nil for modes without replay refusal.
 	release func(r *http.Request)
@@ -285,6 +374,11 @@ func (a *authenticator) Authenticate(r *http.Request, body []byte, now time.Time
 		}
 		if !allowed {
 			return fmt.Errorf("%w: %s", ErrForbiddenAddress, ip)
+		}
+	}
+	if a.mtls != nil {
+		if err := a.mtls.check(r); err != nil {
+			return err
 		}
 	}
 	return a.check(r, body, now)
@@ -331,6 +425,39 @@ func equal(got, want string) bool {
 	return subtle.ConstantTimeCompare(g[:], w[:]) == 1
 }
 
+// equalAny reports whether got equals one of wants, comparing with every
+// one (no early exit), so timing does not tell which matched.
+func equalAny(got string, wants []string) bool {
+	ok := false
+	for _, w := range wants {
+		if equal(got, w) {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// hmacMatchAny reports whether sig is the HMAC of parts under one of keys,
+// computing every one.
+func hmacMatchAny(sig []byte, keys [][]byte, parts ...[]byte) bool {
+	ok := false
+	for _, k := range keys {
+		if hmac.Equal(sig, hmacSHA256(k, parts...)) {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// values is the singular value (when set) followed by the list's.
+func values(one string, more []string) []string {
+	var out []string
+	if one != "" {
+		out = append(out, one)
+	}
+	return append(out, more...)
+}
+
 func hmacSHA256(key []byte, parts ...[]byte) []byte {
 	m := hmac.New(sha256.New, key)
 	for _, p := range parts {
@@ -339,7 +466,7 @@ func hmacSHA256(key []byte, parts ...[]byte) []byte {
 	return m.Sum(nil)
 }
 
-type bearer struct{ token string }
+type bearer struct{ tokens []string }
 
 func (b bearer) check(r *http.Request, _ []byte, _ time.Time) error {
 	h := strings.TrimSpace(r.Header.Get("Authorization"))
@@ -350,13 +477,16 @@ func (b bearer) check(r *http.Request, _ []byte, _ time.Time) error {
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return fmt.Errorf("%w: Authorization is not a Bearer token", ErrBadCredentials)
 	}
-	if !equal(strings.TrimSpace(tok), b.token) {
+	if !equalAny(strings.TrimSpace(tok), b.tokens) {
 		return fmt.Errorf("%w: wrong bearer token", ErrBadCredentials)
 	}
 	return nil
 }
 
-type basic struct{ user, pass string }
+type basic struct {
+	user   string
+	passes []string
+}
 
 func (b basic) check(r *http.Request, _ []byte, _ time.Time) error {
 	if r.Header.Get("Authorization") == "" {
@@ -367,7 +497,7 @@ func (b basic) check(r *http.Request, _ []byte, _ time.Time) error {
 		return fmt.Errorf("%w: Authorization is not Basic credentials", ErrBadCredentials)
 	}
 	// Both comparisons always run, so timing does not tell which was wrong.
-	uok, pok := equal(u, b.user), equal(p, b.pass)
+	uok, pok := equal(u, b.user), equalAny(p, b.passes)
 	if !uok || !pok {
 		return fmt.Errorf("%w: wrong username or password", ErrBadCredentials)
 	}
@@ -375,7 +505,7 @@ func (b basic) check(r *http.Request, _ []byte, _ time.Time) error {
 }
 
 type hubHMAC struct {
-	key    []byte
+	keys   [][]byte
 	header string
 }
 
@@ -392,14 +522,14 @@ func (h hubHMAC) check(r *http.Request, body []byte, _ time.Time) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s is not hex", ErrBadCredentials, h.header)
 	}
-	if !hmac.Equal(sig, hmacSHA256(h.key, body)) {
+	if !hmacMatchAny(sig, h.keys, body) {
 		return fmt.Errorf("%w: signature mismatch", ErrBadCredentials)
 	}
 	return nil
 }
 
 type grafana struct {
-	key              []byte
+	keys             [][]byte
 	header, tsHeader string
 	requireTS        bool
 	tolerance        time.Duration
@@ -420,12 +550,12 @@ func (g *grafana) check(r *http.Request, body []byte, now time.Time) error {
 		if g.requireTS {
 			return fmt.Errorf("%w: no %s header", ErrMissingCredentials, g.tsHeader)
 		}
-		if !hmac.Equal(sig, hmacSHA256(g.key, body)) {
+		if !hmacMatchAny(sig, g.keys, body) {
 			return fmt.Errorf("%w: signature mismatch", ErrBadCredentials)
 		}
 		return nil
 	}
-	if !hmac.Equal(sig, hmacSHA256(g.key, []byte(tsText), []byte(":"), body)) {
+	if !hmacMatchAny(sig, g.keys, []byte(tsText), []byte(":"), body) {
 		return fmt.Errorf("%w: signature mismatch", ErrBadCredentials)
 	}
 	ts, err := parseUnix(tsText)
@@ -435,19 +565,34 @@ func (g *grafana) check(r *http.Request, body []byte, now time.Time) error {
 	if err := within(ts, now, g.tolerance); err != nil {
 		return err
 	}
-	if g.seen.seen(g.replayKey(r), ts.Add(g.tolerance), now) {
+	if g.seen.seen(grafanaReplayKey(ts, sig), ts.Add(g.tolerance), now) {
 		return fmt.Errorf("%w: same signature and timestamp seen before", ErrReplayed)
 	}
 	return nil
 }
 
-// replayKey is the signed timestamp with the signature.
+// grafanaReplayKey is the signed time with the signature's bytes: keyed on
+// the decoded bytes, the same signature re-cased (hex is case-insensitive)
+// is the same key.
+func grafanaReplayKey(ts time.Time, sig []byte) string {
+	return strconv.FormatInt(ts.Unix(), 10) + ":" + string(sig)
+}
+
+// replayKey is the key check stored for r, or "" when r has none.
 func (g *grafana) replayKey(r *http.Request) string {
-	return strings.TrimSpace(r.Header.Get(g.tsHeader)) + ":" + strings.TrimSpace(r.Header.Get(g.header))
+	sig, err := hex.DecodeString(strings.TrimSpace(r.Header.Get(g.header)))
+	if err != nil {
+		return ""
+	}
+	ts, err := parseUnix(r.Header.Get(g.tsHeader))
+	if err != nil {
+		return ""
+	}
+	return grafanaReplayKey(ts, sig)
 }
 
 type standardWebhooks struct {
-	key       []byte
+	keys      [][]byte
 	tolerance time.Duration
 	seen      *replayCache
 }
@@ -465,7 +610,8 @@ func (s *standardWebhooks) check(r *http.Request, body []byte, now time.Time) er
 		}
 		return fmt.Errorf("%w: no %s header", ErrMissingCredentials, strings.Join(missing, ", "))
 	}
-	want := hmacSHA256(s.key, []byte(id), []byte("."), []byte(tsText), []byte("."), body)
+	// Any v1 signature of the header that verifies under any configured
+	// key is enough: during a rotation the sender signs with both.
 	match := false
 	for _, part := range strings.Fields(sigs) {
 		ver, b64, ok := strings.Cut(part, ",")
@@ -476,7 +622,7 @@ func (s *standardWebhooks) check(r *http.Request, body []byte, now time.Time) er
 		if err != nil {
 			continue
 		}
-		if hmac.Equal(got, want) {
+		if hmacMatchAny(got, s.keys, []byte(id), []byte("."), []byte(tsText), []byte("."), body) {
 			match = true
 		}
 	}
@@ -520,22 +666,37 @@ func standardWebhooksKey(secret string) ([]byte, error) {
 }
 
 type urlToken struct {
-	token string
-	param string
+	tokens []string
+	param  string
 }
 
-// check takes the token from the request's path value named param (the
-// router sets it: r.SetPathValue("token", c.Param("token")) under gin), else
-// from the query parameter of that name.
+// pathTokenValue is the path value SetPathToken sets. Its name cannot be a
+// ServeMux wildcard, so it never collides with a pattern's own values.
+const pathTokenValue = "firebreak:url-token"
+
+// SetPathToken hands a URL token taken from the request path to the
+// url-token authenticator. Routers whose patterns do not name the segment
+// (gin's /hooks/:source/:sub) call it before Authenticate; a ServeMux
+// pattern with a {token} wildcard (or whatever token_param names) needs
+// nothing.
+func SetPathToken(r *http.Request, token string) {
+	r.SetPathValue(pathTokenValue, token)
+}
+
+// check takes the token from the path (SetPathToken, else the path value
+// named param), else from the query parameter named param.
 func (u urlToken) check(r *http.Request, _ []byte, _ time.Time) error {
-	tok := r.PathValue(u.param)
+	tok := r.PathValue(pathTokenValue)
+	if tok == "" {
+		tok = r.PathValue(u.param)
+	}
 	if tok == "" && r.URL != nil {
 		tok = r.URL.Query().Get(u.param)
 	}
 	if tok == "" {
 		return fmt.Errorf("%w: no %s in the URL", ErrMissingCredentials, u.param)
 	}
-	if !equal(tok, u.token) {
+	if !equalAny(tok, u.tokens) {
 		return fmt.Errorf("%w: wrong URL token", ErrBadCredentials)
 	}
 	return nil
@@ -635,4 +796,75 @@ func (s secretSpec) resolve() (string, error) {
 		}
 		return v, nil
 	}
+}
+
+// secretList is one list of further values of a secret (tokens, passwords,
+// secrets) in its three spellings.
+type secretList struct {
+	// name is the list's key; of is the singular secret it adds to.
+	name, of              string
+	literals, envs, files []string
+}
+
+func (c Config) secretLists() []secretList {
+	return []secretList{
+		{name: "tokens", of: "token", literals: c.Tokens, envs: c.TokensEnv, files: c.TokensFile},
+		{name: "passwords", of: "password", literals: c.Passwords, envs: c.PasswordsEnv, files: c.PasswordsFile},
+		{name: "secrets", of: "secret", literals: c.Secrets, envs: c.SecretsEnv, files: c.SecretsFile},
+	}
+}
+
+func (l secretList) count() int { return len(l.literals) + len(l.envs) + len(l.files) }
+
+// resolve reads every value of the list; each problem names its element.
+func (l secretList) resolve() ([]string, []error) {
+	var out []string
+	var errs []error
+	for i, v := range l.literals {
+		if strings.TrimSpace(v) == "" {
+			errs = append(errs, fmt.Errorf("%s[%d]: must not be empty", l.name, i))
+			continue
+		}
+		out = append(out, strings.TrimSpace(v))
+	}
+	for i, env := range l.envs {
+		v, ok := os.LookupEnv(env)
+		if !ok || strings.TrimSpace(v) == "" {
+			errs = append(errs, fmt.Errorf("%s_env[%d]: environment variable %s is unset or empty", l.name, i, env))
+			continue
+		}
+		out = append(out, strings.TrimSpace(v))
+	}
+	for i, file := range l.files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s_file[%d]: %w", l.name, i, err))
+			continue
+		}
+		v := strings.TrimSpace(string(b))
+		if v == "" {
+			errs = append(errs, fmt.Errorf("%s_file[%d]: %s is empty", l.name, i, file))
+			continue
+		}
+		out = append(out, v)
+	}
+	return out, errs
+}
+
+// requiredError is New's "required by type" problem of one secret.
+type requiredError struct{ name, msg string }
+
+func (e *requiredError) Error() string { return e.msg }
+
+// dropRequired removes the "required" problem of the secret name.
+func dropRequired(errs []error, name string) []error {
+	out := errs[:0]
+	for _, e := range errs {
+		var re *requiredError
+		if errors.As(e, &re) && re.name == name {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
 }

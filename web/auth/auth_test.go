@@ -148,6 +148,10 @@ func TestGrafana(t *testing.T) {
 		{name: "body-only signature with a timestamp header", prep: withTS(ts, plain), want: ErrBadCredentials},
 		{name: "timestamped", prep: withTS(ts, signed)},
 		{name: "timestamped, replayed", prep: withTS(ts, signed), at: now.Add(time.Minute), want: ErrReplayed},
+		// Hex is case-insensitive: the same signature re-cased is the same
+		// request and must not pass as a new one.
+		{name: "replayed with the signature upper-cased", prep: withTS(ts, strings.ToUpper(signed)), at: now.Add(time.Minute), want: ErrReplayed},
+		{name: "replayed with the timestamp padded", prep: withTS(" "+ts+" ", strings.ToUpper(signed)), at: now.Add(time.Minute), want: ErrReplayed},
 		{name: "timestamp changed", prep: withTS(strconv.FormatInt(now.Unix()+1, 10), signed), want: ErrBadCredentials},
 		{name: "expired", prep: withTS(oldTS, oldSig), want: ErrExpired},
 		{name: "from the future", prep: withTS(futTS, futSig), want: ErrExpired},
@@ -159,6 +163,8 @@ func TestGrafana(t *testing.T) {
 		{name: "timestamped", prep: withTS(ts, signed)},
 		{name: "released after a failed delivery", prep: withTS(ts, signed), want: ErrReplayed, release: true},
 		{name: "retry after release", prep: withTS(ts, signed)},
+		{name: "re-cased replay after the retry", prep: withTS(ts, strings.ToUpper(signed)), want: ErrReplayed, release: true},
+		{name: "released by its re-cased form", prep: withTS(ts, signed)},
 		{name: "replay after the window", prep: withTS(ts, signed), at: now.Add(6 * time.Minute), want: ErrExpired},
 	})
 }
@@ -206,6 +212,8 @@ func TestStandardWebhooks(t *testing.T) {
 func TestURLToken(t *testing.T) {
 	run(t, Config{Type: TypeURLToken, Token: "splunk-url-token"}, []step{
 		{name: "path value", prep: func(r *http.Request) { r.SetPathValue("token", "splunk-url-token") }},
+		{name: "SetPathToken", prep: func(r *http.Request) { SetPathToken(r, "splunk-url-token") }},
+		{name: "wrong SetPathToken", prep: func(r *http.Request) { SetPathToken(r, "splunk-url-tokem") }, want: ErrBadCredentials},
 		{name: "query", prep: func(r *http.Request) { r.URL.RawQuery = "token=splunk-url-token" }},
 		{name: "wrong", prep: func(r *http.Request) { r.SetPathValue("token", "splunk-url-tokem") }, want: ErrBadCredentials},
 		{name: "missing", want: ErrMissingCredentials},

@@ -106,7 +106,7 @@ func New(cfg Config) *Metrics {
 	}, []string{"playbook"})
 	m.stepRuns = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: namespace, Name: "step_runs_total",
-		Help: "Steps finished, by action and outcome (ok, failed, dry_run, when_false, render_error, invalid_params, unknown_action, when_error).",
+		Help: "Steps finished, by action and outcome (ok, failed, destination_refused, dry_run, when_false, render_error, invalid_params, unknown_action, when_error).",
 	}, []string{"action", "outcome"})
 	m.stepDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: namespace, Name: "step_duration_seconds",
@@ -193,11 +193,12 @@ func (m *Metrics) EventProcessed(source string, _ int, d time.Duration) {
 // PlaybookMatched implements engine.Observer.
 func (m *Metrics) PlaybookMatched(playbook string) { m.matches.WithLabelValues(playbook).Inc() }
 
-// StepFinished implements engine.Observer. Only executed steps (ok or
-// failed) feed the duration histogram.
+// StepFinished implements engine.Observer. Only executed steps (ok,
+// failed or a typed failure such as destination_refused) feed the duration
+// histogram.
 func (m *Metrics) StepFinished(action, outcome string, d time.Duration) {
 	m.stepRuns.WithLabelValues(action, outcome).Inc()
-	if outcome == "ok" || outcome == "failed" {
+	if outcome == "ok" || outcome == "failed" || outcome == "destination_refused" {
 		m.stepDuration.WithLabelValues(action).Observe(d.Seconds())
 	}
 }

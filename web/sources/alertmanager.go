@@ -72,6 +72,7 @@ type amAlert struct {
 }
 
 func decodeAMMessage(body []byte) (*amMessage, error) {
+	body = keepDistinct(body)
 	if m, ok := decodeAMStrict(body); ok {
 		return m, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/firebreak/firebreak/engine/event"
 )
@@ -22,11 +23,55 @@ import (
 // cannot exhaust the stack in normalise.
 const maxDepth = 64
 
+// keepDistinct makes a body that is not valid UTF-8 decodable without
+// losing distinctions: encoding/json turns every invalid byte into U+FFFD,
+// so "u8\xfe" and "u8\xfd" would both read "u8\ufffd" and two events
+// would share one id (the second refused as a duplicate). Each JSON string
+// that holds invalid bytes keeps its lossy text and gains "~" and 16 hex
+// digits of the SHA-256 of its raw bytes, so distinct values stay distinct
+// and a redelivery still maps to the same id. A valid body is returned as is.
+func keepDistinct(body []byte) []byte {
+	if utf8.Valid(body) {
+		return body
+	}
+	out := make([]byte, 0, len(body)+64)
+	for i := 0; i < len(body); {
+		if body[i] != '"' {
+			out = append(out, body[i])
+			i++
+			continue
+		}
+		j := i + 1
+		for j < len(body) && body[j] != '"' {
+			if body[j] == '\\' {
+				j++
+			}
+			j++
+		}
+		end := min(j, len(body))
+		lit := body[i+1 : end]
+		out = append(out, '"')
+		if utf8.Valid(lit) {
+			out = append(out, lit...)
+		} else {
+			sum := sha256.Sum256(lit)
+			out = append(out, bytes.ToValidUTF8(lit, []byte("\uFFFD"))...)
+			out = append(out, '~')
+			out = append(out, hex.EncodeToString(sum[:8])...)
+		}
+		if j < len(body) {
+			out = append(out, '"')
+		}
+		i = j + 1
+	}
+	return out
+}
+
 // decodeObject parses body as one JSON object. Numbers become int64 when they
 // are integers that fit and float64 otherwise, so rules compare them as
 // numbers; everything else is what encoding/json produces.
 func decodeObject(body []byte) (map[string]any, error) {
-	dec := json.NewDecoder(bytes.NewReader(body))
+	dec := json.NewDecoder(bytes.NewReader(keepDistinct(body)))
 	dec.UseNumber()
 	var v any
 	if err := dec.Decode(&v); err != nil {

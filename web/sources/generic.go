@@ -150,7 +150,7 @@ func (g *Generic) Decode(body []byte, now time.Time) (evs []event.Event, err err
 			evs, err = nil, &DecodeError{Msg: fmt.Sprintf("expression panicked: %v", r)}
 		}
 	}()
-	dec := json.NewDecoder(bytes.NewReader(body))
+	dec := json.NewDecoder(bytes.NewReader(keepDistinct(body)))
 	dec.UseNumber()
 	var doc any
 	if err := dec.Decode(&doc); err != nil {

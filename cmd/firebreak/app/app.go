@@ -8,6 +8,7 @@ package app
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +42,9 @@ type Options struct {
 	Now func() time.Time
 	// HTTPClient is used by webhook.notify.
 	HTTPClient *http.Client
+	// CertCheckInterval is how often the TLS certificate files are looked
+	// at (web.DefaultCertCheckInterval when zero).
+	CertCheckInterval time.Duration
 }
 
 // App is a running Firebreak server.
@@ -69,9 +73,11 @@ type App struct {
 	background []func(ctx context.Context)
 	opts       Options
 
-	log      *slog.Logger
-	ln       net.Listener
-	http     *http.Server
+	log  *slog.Logger
+	ln   net.Listener
+	http *http.Server
+	// tls is the listener's TLS configuration; nil serves plain HTTP.
+	tls      *tls.Config
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 	closeErr error
@@ -172,6 +178,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	if err := setupReload(a); err != nil {
 		return fail(err)
 	}
+	if err := setupTLS(a); err != nil {
+		return fail(err)
+	}
 	// 6. The engine.
 	eng := engine.New(engine.Config{
 		Store: db, Registry: a.Registry, Logger: log.With("component", "engine"),
@@ -194,6 +203,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.ln, a.cancel = ln, cancel
 	a.http = &http.Server{Handler: a.Web, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	a.http.TLSConfig = a.tls
+	a.http.ErrorLog = slog.NewLogLogger(log.With("component", "http").Handler(), slog.LevelWarn) // failed handshakes
+	ln = web.LimitConnections(a.http, ln, cfg.HTTP)                                              // total and per-address caps
+	a.Go(a.Web.Run)                                                                              // records the aggregated auth.failed counts
 	a.startBackground(runCtx)
 	if !opts.NoDispatch {
 		a.wg.Add(1)
@@ -207,7 +220,14 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	a.wg.Add(1)
 	go func() {
 		defer a.wg.Done()
-		if err := a.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		var err error
+		if a.tls != nil {
+			// The certificate comes from GetCertificate; ServeTLS adds h2.
+			err = a.http.ServeTLS(ln, "", "")
+		} else {
+			err = a.http.Serve(ln)
+		}
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server stopped", "error", err)
 		}
 	}()
@@ -219,7 +239,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 		}()
 	}
 	log.Info("firebreak started",
-		"listen", "http://"+ln.Addr().String(), "data", cfg.DBPath(), "playbooks", set.Len(), "playbooks_from", where,
+		"listen", a.URL(), "data", cfg.DBPath(), "playbooks", set.Len(), "playbooks_from", where,
 		"actions", a.Registry.IDs(), "dry_run", cfg.DryRun, "pending_events", db.PendingCount())
 	return a, nil
 }
@@ -238,10 +258,9 @@ func (a *App) webConfig() web.Config {
 	return web.Config{
 		Inbox: db, Audit: db, Engine: a.Engine, Sources: a.res.Sources, Logger: a.log.With("component", "web"),
 		MaxBodyBytes: cfg.MaxBodyBytes, MaxEventAge: a.res.MaxEventAge, Ready: db.Ready, Now: a.opts.Now,
-		OnAuthFailure: func(source, remote string, err error) {
-			_ = db.Audit(context.Background(), audit.Record{Kind: audit.KindAuthFailed, Source: source, Outcome: "unauthorized", Message: err.Error(), Actor: remote})
-		},
-		Tokens: a.res.Tokens, OpenReads: openReads, AuditLog: db,
+		OnAuthFailure: func(rec audit.Record) { _ = db.Audit(context.Background(), rec) },
+		HTTP:          cfg.HTTP,
+		Tokens:        a.res.Tokens, OpenReads: openReads, AuditLog: db,
 		Metrics: a.metrics, MetricsHandler: a.metrics.Handler(),
 		Guards:      a.guard,
 		Approvals:   a.approvals,
@@ -294,7 +313,12 @@ func (a *App) logSources() {
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
 // URL returns the server's base URL.
-func (a *App) URL() string { return "http://" + a.Addr() }
+func (a *App) URL() string {
+	if a.tls != nil {
+		return "https://" + a.Addr()
+	}
+	return "http://" + a.Addr()
+}
 
 // Close stops accepting requests, lets running steps finish, and closes
 // the store: Start's phases in reverse.

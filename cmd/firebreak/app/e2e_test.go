@@ -49,6 +49,28 @@ func auditRecords(t *testing.T, a *app.App, q audit.Query) []audit.Record {
 	return recs
 }
 
+// refusalCount records the refusal counts the server still aggregates and
+// returns how many refused requests of source the auth.failed records
+// count, and what they say.
+func refusalCount(t *testing.T, a *app.App, source string) (int, []audit.Record) {
+	t.Helper()
+	a.Web.FlushRefusals()
+	n := 0
+	var recs []audit.Record
+	for _, r := range auditRecords(t, a, audit.Query{Kind: audit.KindAuthFailed}) {
+		if r.Source != source {
+			continue
+		}
+		c, ok := r.Data["count"].(float64)
+		if !ok {
+			t.Fatalf("auth.failed record without a count: %+v", r)
+		}
+		n += int(c)
+		recs = append(recs, r)
+	}
+	return n, recs
+}
+
 func TestEndToEndAlertmanagerToWebhook(t *testing.T) {
 	sink := apptest.NewSink(t)
 	cfg := apptest.Config(t, fmt.Sprintf(notifyPlaybook, sink.URL))

@@ -19,7 +19,7 @@ func TestReadmeConfigExamplesDecode(t *testing.T) {
 		t.Fatal(err)
 	}
 	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(raw), -1)
-	sections := regexp.MustCompile(`^(listen|sources|actions|guards|approvals|audit|api):`)
+	sections := regexp.MustCompile(`^(listen|sources|actions|guards|approvals|audit|api|http):`)
 	checked := 0
 	for _, b := range blocks {
 		text := b[1]

@@ -2,7 +2,6 @@ package app
 
 import (
 	"context"
-	"github.com/firebreak/firebreak/cmd/firebreak/config"
 	"log/slog"
 	"time"
 
@@ -10,7 +9,9 @@ import (
 	"github.com/firebreak/firebreak/actions/builtin"
 	"github.com/firebreak/firebreak/actions/firewall"
 	"github.com/firebreak/firebreak/actions/kubernetes"
+	"github.com/firebreak/firebreak/actions/outbound"
 	"github.com/firebreak/firebreak/actions/slack"
+	"github.com/firebreak/firebreak/cmd/firebreak/config"
 	"github.com/firebreak/firebreak/playbooks"
 )
 
@@ -19,6 +20,8 @@ import (
 func buildActions(ctx context.Context, cfg Config, res *config.Resolved, st builtin.State, opts Options, log *slog.Logger) (*builtin.Built, error) {
 	ac := cfg.Actions
 	bc := builtin.Config{HTTPClient: opts.HTTPClient, Now: opts.Now, Logger: log, State: st, FirewallEnabled: ac.Firewall.Enabled}
+	bc.HTTP = outbound.Config{AllowCIDRs: ac.HTTP.AllowCIDRs, DenyCIDRs: ac.HTTP.DenyCIDRs}
+	bc.HTTPTLS = res.OutboundTLS
 	bc.Kubernetes = kubernetes.Config{Kubeconfig: ac.Kubernetes.Kubeconfig, Context: ac.Kubernetes.Context, InCluster: ac.Kubernetes.InCluster, ProtectedNamespaces: ac.Kubernetes.ProtectedNamespaces}
 	bc.Slack = slack.Config{Token: res.SlackToken, DefaultChannel: ac.Slack.DefaultChannel, LinkBaseURL: ac.Slack.LinkBaseURL, APIURL: ac.Slack.APIURL}
 	bc.Firewall = firewall.Config{Table: ac.Firewall.Table, NetNS: ac.Firewall.NetNS, Allowlist: ac.Firewall.Allowlist}

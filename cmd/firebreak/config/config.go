@@ -3,6 +3,7 @@ package config
 import (
 	"time"
 
+	"github.com/firebreak/firebreak/web"
 	"github.com/firebreak/firebreak/web/auth"
 	"github.com/firebreak/firebreak/web/sources"
 )
@@ -49,6 +50,11 @@ type Config struct {
 	Audit AuditConfig `yaml:"audit"`
 	// API configures who may call /api/v1.
 	API APIConfig `yaml:"api"`
+	// HTTP configures trusted proxies and connection limits of the
+	// listener (web.HTTPConfig).
+	HTTP web.HTTPConfig `yaml:"http"`
+	// TLS serves the listener over TLS.
+	TLS TLSConfig `yaml:"tls"`
 
 	// marks are the positions of the decoded keys and values, by key path;
 	// nil for a Config built in Go.
@@ -187,6 +193,43 @@ type ActionsConfig struct {
 	Kubernetes KubernetesConfig `yaml:"kubernetes"`
 	Slack      SlackConfig      `yaml:"slack"`
 	Firewall   FirewallConfig   `yaml:"firewall"`
+	// HTTP is the outbound policy of every action that makes HTTP calls
+	// (actions/outbound).
+	HTTP OutboundConfig `yaml:"http"`
+}
+
+// TLSConfig is the `tls:` section: the listener's certificate. The files
+// are read again when they change (and on SIGHUP), so a renewal needs no
+// restart.
+type TLSConfig struct {
+	// CertFile is the PEM certificate chain, leaf first.
+	CertFile string `yaml:"cert_file"`
+	// KeyFile is the PEM private key.
+	KeyFile string `yaml:"key_file"`
+	// MinVersion is "1.2" (the default) or "1.3".
+	MinVersion string `yaml:"min_version"`
+}
+
+// Enabled reports whether the listener serves TLS.
+func (c TLSConfig) Enabled() bool { return c.CertFile != "" || c.KeyFile != "" }
+
+// OutboundConfig is actions.http: CIDRs that widen (allow) or narrow
+// (deny) the outbound policy's defaults.
+type OutboundConfig struct {
+	AllowCIDRs []string `yaml:"allow_cidrs"`
+	DenyCIDRs  []string `yaml:"deny_cidrs"`
+	// TLS is the TLS of the calls, for receivers inside a private PKI.
+	TLS OutboundTLSConfig `yaml:"tls"`
+}
+
+// OutboundTLSConfig is actions.http.tls.
+type OutboundTLSConfig struct {
+	// CAFile is a PEM bundle trusted in addition to the system's roots.
+	CAFile string `yaml:"ca_file"`
+	// CertFile and KeyFile are the client certificate presented to
+	// receivers that ask for one (mutual TLS); both or neither.
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
 }
 
 // KubernetesConfig is actions.kubernetes.

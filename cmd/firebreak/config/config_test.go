@@ -133,6 +133,12 @@ func TestGoodConfig(t *testing.T) {
 	if res.DefaultSources {
 		t.Error("configured sources reported as the defaults")
 	}
+	if h := cfg.HTTP; len(h.TrustedProxies) != 2 || h.MaxConnections != 512 || h.MaxConnectionsPerIP != 32 {
+		t.Errorf("http = %+v", h)
+	}
+	if o := cfg.Actions.HTTP; len(o.AllowCIDRs) != 1 || len(o.DenyCIDRs) != 1 {
+		t.Errorf("actions.http = %+v", o)
+	}
 }
 
 // TestSecretResolver pins the one resolver's rules.

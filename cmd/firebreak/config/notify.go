@@ -45,7 +45,13 @@ func (n *actionNotifier) params(note guard.Notification) map[string]any {
 		}
 		switch prm.Name {
 		case "text":
-			p["text"] = note.Text()
+			// The text names the target, which comes from event data: it is
+			// escaped like a template value (slack.notify: no mentions).
+			text := note.Text()
+			if prm.Escape != nil {
+				text = prm.Escape(text)
+			}
+			p["text"] = text
 		case "body":
 			var body map[string]any
 			b, _ := json.Marshal(note)

@@ -2,6 +2,8 @@ package config
 
 import (
 	"crypto/ed25519"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -16,6 +18,7 @@ import (
 
 	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/actions/firewall"
+	"github.com/firebreak/firebreak/actions/outbound"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/guard"
 	"github.com/firebreak/firebreak/playbooks"
@@ -60,6 +63,14 @@ type Resolved struct {
 	MaxEventAge time.Duration
 	// HoldPaused is guards.on_pause: hold.
 	HoldPaused bool
+	// ClientCAs are the CAs of every mtls source: the listener requests a
+	// client certificate and verifies it against them when given.
+	ClientCAs []*x509.Certificate
+	// OutboundTLS is actions.http.tls built; nil when unset.
+	OutboundTLS *tls.Config
+	// TLSMinVersion is tls.min_version as a crypto/tls constant; 0 when
+	// the listener is plain HTTP.
+	TLSMinVersion uint16
 }
 
 // Load reads, decodes and validates the configuration file at path, and
@@ -151,6 +162,8 @@ func (v *validator) run() *Resolved {
 	v.approvals(res)
 	v.audit(res)
 	v.api(res)
+	v.http()
+	v.tls(res)
 	return res
 }
 
@@ -250,6 +263,13 @@ func (v *validator) sources(res *Resolved) {
 		case sc.Auth != nil:
 			if a := v.auth(path+".auth", *sc.Auth); a != nil {
 				src.Auth = a
+				if cs, isCert := a.(auth.ClientCertSource); isCert && len(cs.ClientCAs()) > 0 {
+					if !c.TLS.Enabled() {
+						v.errorf(path+".auth", "client certificates (mtls) need the listener's tls: (cert_file and key_file)")
+						ok = false
+					}
+					res.ClientCAs = append(res.ClientCAs, cs.ClientCAs()...)
+				}
 			} else {
 				ok = false
 			}
@@ -309,6 +329,38 @@ func (v *validator) auth(path string, ac auth.Config) auth.Authenticator {
 			*s.lit = "unresolved"
 		}
 	}
+	// The rotation lists (tokens, passwords, secrets), each element in the
+	// same three spellings.
+	for _, l := range []struct {
+		name              string
+		lits, envs, files *[]string
+	}{
+		{"tokens", &ac.Tokens, &ac.TokensEnv, &ac.TokensFile},
+		{"passwords", &ac.Passwords, &ac.PasswordsEnv, &ac.PasswordsFile},
+		{"secrets", &ac.Secrets, &ac.SecretsEnv, &ac.SecretsFile},
+	} {
+		vals := append([]string(nil), *l.lits...)
+		for _, spell := range []struct {
+			suffix string
+			list   []string
+		}{{"_env", *l.envs}, {"_file", *l.files}} {
+			for i, name := range spell.list {
+				sec := Secret{Key: path + "." + l.name}
+				if spell.suffix == "_env" {
+					sec.Env = name
+				} else {
+					sec.FileKey = name
+				}
+				val, err := resolveSecret(sec, v.lookupEnv, v.readFile)
+				if err != nil {
+					v.errorf(fmt.Sprintf("%s.%s%s[%d]", path, l.name, spell.suffix, i), "%s", err.msg)
+					val = "unresolved"
+				}
+				vals = append(vals, val)
+			}
+		}
+		*l.lits, *l.envs, *l.files = vals, nil, nil
+	}
 	a, err := auth.New(ac)
 	if err != nil {
 		v.split(path, err)
@@ -367,6 +419,14 @@ func (v *validator) actions(res *Resolved) {
 			v.errorf(fmt.Sprintf("actions.firewall.allowlist[%d]", i), "%q is not a CIDR range or address", s)
 		}
 	}
+	for key, list := range map[string][]string{"allow_cidrs": ac.HTTP.AllowCIDRs, "deny_cidrs": ac.HTTP.DenyCIDRs} {
+		for i, s := range list {
+			if _, err := outbound.New(outbound.Config{AllowCIDRs: []string{s}}); err != nil {
+				v.errorf(fmt.Sprintf("actions.http.%s[%d]", key, i), "%q is not a CIDR range or address", s)
+			}
+		}
+	}
+	res.OutboundTLS = v.outboundTLS(ac.HTTP.TLS)
 	for i, ns := range ac.Kubernetes.ProtectedNamespaces {
 		if strings.TrimSpace(ns) == "" {
 			v.errorf(fmt.Sprintf("actions.kubernetes.protected_namespaces[%d]", i), "must not be empty")
@@ -540,6 +600,99 @@ func (v *validator) audit(res *Resolved) {
 		return
 	}
 	res.AuditKey = key
+}
+
+// http checks the listener's http section: trusted proxies and
+// connection limits.
+func (v *validator) http() {
+	hc := v.cfg.HTTP
+	for i, p := range hc.TrustedProxies {
+		if _, err := web.ParseProxy(p); err != nil {
+			v.errorf(fmt.Sprintf("http.trusted_proxies[%d]", i), "%q is not an IP address or CIDR", p)
+		}
+	}
+	if hc.MaxConnections < 0 {
+		v.errorf("http.max_connections", "must not be negative")
+	}
+	if hc.MaxConnectionsPerIP < 0 {
+		v.errorf("http.max_connections_per_ip", "must not be negative")
+	}
+}
+
+// tls checks the listener's certificate: both files, and a pair that
+// loads.
+func (v *validator) tls(res *Resolved) {
+	tc := v.cfg.TLS
+	if !tc.Enabled() {
+		if tc.MinVersion != "" {
+			v.errorf("tls.min_version", "set tls.cert_file and tls.key_file too, or remove it")
+		}
+		return
+	}
+	switch tc.MinVersion {
+	case "", "1.2":
+		res.TLSMinVersion = tls.VersionTLS12
+	case "1.3":
+		res.TLSMinVersion = tls.VersionTLS13
+	default:
+		v.errorf("tls.min_version", "%q must be \"1.2\" or \"1.3\"", tc.MinVersion)
+	}
+	switch {
+	case tc.CertFile == "":
+		v.errorf("tls.cert_file", "is required with tls.key_file")
+	case tc.KeyFile == "":
+		v.errorf("tls.key_file", "is required with tls.cert_file")
+	default:
+		if _, err := v.readFile(tc.CertFile); err != nil {
+			v.errorf("tls.cert_file", "%v", err)
+			return
+		}
+		if _, err := v.readFile(tc.KeyFile); err != nil {
+			v.errorf("tls.key_file", "%v", err)
+			return
+		}
+		if _, err := tls.LoadX509KeyPair(tc.CertFile, tc.KeyFile); err != nil {
+			v.errorf("tls", "the certificate and key do not load: %v", err)
+		}
+	}
+}
+
+// outboundTLS builds actions.http.tls: the system's roots plus ca_file,
+// and the client certificate.
+func (v *validator) outboundTLS(oc OutboundTLSConfig) *tls.Config {
+	if oc == (OutboundTLSConfig{}) {
+		return nil
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if oc.CAFile != "" {
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			roots = x509.NewCertPool()
+		}
+		data, err := v.readFile(oc.CAFile)
+		switch {
+		case err != nil:
+			v.errorf("actions.http.tls.ca_file", "%v", err)
+		case !roots.AppendCertsFromPEM(data):
+			v.errorf("actions.http.tls.ca_file", "%s holds no PEM certificate", oc.CAFile)
+		}
+		tc.RootCAs = roots
+	}
+	switch {
+	case oc.CertFile == "" && oc.KeyFile == "":
+	case oc.CertFile == "":
+		v.errorf("actions.http.tls.cert_file", "is required with key_file")
+	case oc.KeyFile == "":
+		v.errorf("actions.http.tls.key_file", "is required with cert_file")
+	default:
+		pair, err := tls.LoadX509KeyPair(oc.CertFile, oc.KeyFile)
+		if err != nil {
+			v.errorf("actions.http.tls", "the client certificate and key do not load: %v", err)
+			break
+		}
+		tc.Certificates = []tls.Certificate{pair}
+	}
+	return tc
 }
 
 // MinTokenLength is the shortest API token accepted.
