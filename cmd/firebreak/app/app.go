@@ -145,7 +145,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	})
 
 	a.Web = srv
-	for _, routes := range []func(*App){routesMetrics, routesGuards, routesApprovals, routesReload} {
+	for _, routes := range []func(*App){routesMetrics, routesGuards, routesApprovals, routesReload, routesDashboard} {
 		routes(a)
 	}
 
