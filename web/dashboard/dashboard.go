@@ -37,6 +37,9 @@ type Dashboard struct {
 
 	vmu    sync.Mutex
 	verify chainStatus
+
+	cmu     sync.Mutex
+	minutes map[time.Time]hourCounts
 }
 
 // chainStatus is the last verification of the whole audit chain; pages show

@@ -87,7 +87,6 @@ type overviewData struct {
 	Events    int
 	Actions   int
 	Refusals  int
-	Capped    bool
 	Incidents []incident
 	Problems  []string
 }
@@ -128,54 +127,48 @@ func (d *Dashboard) overview(c *gin.Context) {
 			o.Problems = append(o.Problems, "reading the kill switch failed")
 		}
 	}
-	since := d.deps.Now().Add(-time.Hour)
-	var err error
-	if o.Events, o.Capped, err = d.count(ctx, audit.Query{Kind: audit.KindReceived, Since: since}); err != nil {
+	if c, err := d.lastHour(ctx); err != nil {
 		o.Problems = append(o.Problems, "reading the audit trail failed")
+	} else {
+		o.Events, o.Actions, o.Refusals = c.events, c.actions, c.refusals
 	}
-	for _, k := range []string{audit.KindStepSucceeded, audit.KindStepFailed} {
-		n, capped, _ := d.count(ctx, audit.Query{Kind: k, Since: since})
-		o.Actions += n
-		o.Capped = o.Capped || capped
-	}
-	n, capped, _ := d.count(ctx, audit.Query{Kind: audit.KindStepRefused, Since: since})
-	o.Refusals, o.Capped = n, o.Capped || capped
 	o.Incidents = d.latestIncidents(ctx, 10)
 	d.render(c, http.StatusOK, "overview", "Overview", o)
 }
 
-// count counts the records matching q, reading at most overviewScanCap.
-func (d *Dashboard) count(ctx context.Context, q audit.Query) (int, bool, error) {
+// count counts the records matching q.
+func (d *Dashboard) count(ctx context.Context, q audit.Query) (int, error) {
 	q.Limit = 1000
 	n := 0
 	for {
 		recs, next, err := d.deps.Audit.ListAudit(ctx, q)
 		if err != nil {
-			return n, false, err
+			return n, err
 		}
 		n += len(recs)
 		if next == 0 {
-			return n, false, nil
-		}
-		if n >= overviewScanCap {
-			return n, true, nil
+			return n, nil
 		}
 		q.After = next
 	}
 }
 
 // latestIncidents returns the newest events that matched a playbook,
-// newest first, widening the window from an hour to a week until it has n.
+// newest first. It reads windows backwards from now, doubling from a
+// minute to a week, so it decodes about as many records as it shows.
 func (d *Dashboard) latestIncidents(ctx context.Context, n int) []incident {
-	now := d.deps.Now()
-	for _, w := range []time.Duration{time.Hour, 24 * time.Hour, 7 * 24 * time.Hour} {
-		q := audit.Query{Kind: audit.KindMatched, Since: now.Add(-w), Limit: 1000}
+	var out []incident
+	seen := map[string]bool{}
+	until := d.deps.Now().Add(time.Nanosecond)
+	oldest := until.Add(-7 * 24 * time.Hour)
+	for w := time.Minute; len(out) < n && until.After(oldest); w *= 2 {
+		since := until.Add(-w)
+		q := audit.Query{Kind: audit.KindMatched, Since: since, Until: until, Limit: 1000}
 		var ring []incident
-		seen := map[string]bool{}
 		for read := 0; read < overviewScanCap; {
 			recs, next, err := d.deps.Audit.ListAudit(ctx, q)
 			if err != nil {
-				return nil
+				return out
 			}
 			read += len(recs)
 			for _, r := range recs {
@@ -189,18 +182,69 @@ func (d *Dashboard) latestIncidents(ctx context.Context, n int) []incident {
 			}
 			q.After = next
 		}
-		var out []incident
 		for i := len(ring) - 1; i >= 0 && len(out) < n; i-- {
 			if k := ring[i].EventID + "|" + ring[i].Playbook; !seen[k] {
 				seen[k] = true
 				out = append(out, ring[i])
 			}
 		}
-		if len(out) >= n || w == 7*24*time.Hour {
-			return out
+		until = since
+	}
+	return out
+}
+
+// hourCounts are the overview's counters.
+type hourCounts struct{ events, actions, refusals int }
+
+// lastHour counts events, actions and refusals in the 60 whole minutes
+// before the current one and the current one so far. A whole minute's
+// counts are cached: the store never writes a record earlier than the
+// newest one, so a minute that has passed does not change.
+func (d *Dashboard) lastHour(ctx context.Context) (hourCounts, error) {
+	now := d.deps.Now()
+	cur := now.Truncate(time.Minute)
+	var total hourCounts
+	d.cmu.Lock()
+	defer d.cmu.Unlock()
+	if d.minutes == nil {
+		d.minutes = map[time.Time]hourCounts{}
+	}
+	for m := range d.minutes {
+		if m.Before(cur.Add(-time.Hour)) {
+			delete(d.minutes, m)
 		}
 	}
-	return nil
+	for m := cur.Add(-time.Hour); !m.After(cur); m = m.Add(time.Minute) {
+		hc, ok := d.minutes[m]
+		if !ok {
+			var err error
+			if hc, err = d.countRange(ctx, m, m.Add(time.Minute)); err != nil {
+				return total, err
+			}
+			if m.Before(cur) {
+				d.minutes[m] = hc
+			}
+		}
+		total.events += hc.events
+		total.actions += hc.actions
+		total.refusals += hc.refusals
+	}
+	return total, nil
+}
+
+func (d *Dashboard) countRange(ctx context.Context, since, until time.Time) (hourCounts, error) {
+	var hc hourCounts
+	for _, k := range []struct {
+		kind string
+		dst  *int
+	}{{audit.KindReceived, &hc.events}, {audit.KindStepSucceeded, &hc.actions}, {audit.KindStepFailed, &hc.actions}, {audit.KindStepRefused, &hc.refusals}} {
+		n, err := d.count(ctx, audit.Query{Kind: k.kind, Since: since, Until: until})
+		if err != nil {
+			return hc, err
+		}
+		*k.dst += n
+	}
+	return hc, nil
 }
 
 // timelineData is the timeline page.
