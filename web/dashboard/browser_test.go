@@ -79,7 +79,7 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 // $DASHBOARD_SCREENSHOTS when set (how docs/img was made).
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(90))
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
