@@ -258,6 +258,9 @@ func (d *Dashboard) render(c *gin.Context, code int, name, title string, data an
 // wantsHTML reports whether the client is a browser (or htmx) rather than
 // a script: scripts get JSON errors.
 func wantsHTML(c *gin.Context) bool {
+	if accept := c.GetHeader("Accept"); strings.Contains(accept, "application/json") && !strings.Contains(accept, "text/html") {
+		return false
+	}
 	return c.GetHeader("HX-Request") != "" || strings.Contains(c.GetHeader("Accept"), "text/html") ||
 		strings.HasPrefix(c.ContentType(), "application/x-www-form-urlencoded") || strings.HasPrefix(c.ContentType(), "multipart/form-data")
 }
