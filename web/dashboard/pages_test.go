@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak/firebreak/actions/slack/slackfake"
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
@@ -259,5 +261,41 @@ func TestAuditExportAndVerify(t *testing.T) {
 	_, body = c.do("GET", "/audit/verify", nil, "text/html")
 	if !strings.Contains(body, "audit chain verified") {
 		t.Fatalf("verify page:\n%s", body)
+	}
+}
+
+// A decision made in the dashboard updates the approval's Slack message,
+// as one made in Slack does: both take the approval gate's decide path.
+func TestDecisionUpdatesSlack(t *testing.T) {
+	fake := slackfake.New(t)
+	sink := apptest.NewSink(t)
+	cfg := apptest.Config(t, fmt.Sprintf(approvalPlaybook, sink.URL))
+	cfg.Approvals = app.ApprovalsConfig{
+		SlackChannel: "#incident-approvals", SigningSecret: "8f742231b10e8888abcd99yyyzzz85a5",
+		BotToken: slackfake.Token, SlackAPIURL: fake.APIURL(), AllowedUsers: []string{"U04ABCD1EFG"},
+		SweepInterval: app.Duration(50 * time.Millisecond),
+		APITokens:     []app.ApprovalsAPIToken{{Name: "alice", Token: approverToken, Roles: []string{app.RoleApprover}}},
+	}
+	e := &env{a: apptest.Start(t, cfg, app.Options{}), sink: sink}
+	e.fire(t, "51ac4001")
+	ap := e.pending(t)
+	fake.WaitCalls(t, "chat.postMessage", 1, 10*time.Second)
+
+	c := newClient(t, e.a.URL())
+	c.signIn(approverToken)
+	_, page := c.do("GET", "/approvals", nil, "text/html")
+	resp, body := c.do("POST", "/approvals/"+ap.ID+"/approve", url.Values{"csrf": {csrfOf(t, page)}, "plan_hash": {ap.PlanHash}}, "text/html")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approve: %d %s", resp.StatusCode, body)
+	}
+	updates := fake.WaitCalls(t, "chat.update", 1, 10*time.Second)
+	if txt := updates[len(updates)-1].Text(); !strings.Contains(txt, "api:alice") && !strings.Contains(txt, "alice") {
+		t.Fatalf("the Slack message does not name the decider: %q", txt)
+	}
+	apptest.WaitFor(t, 10*time.Second, "the step to run", func() bool { return len(sink.Requests()) == 1 })
+	// A second decision on the decided approval is a conflict, shown as such.
+	resp, body = c.do("POST", "/approvals/"+ap.ID+"/deny", url.Values{"csrf": {csrfOf(t, page)}, "plan_hash": {ap.PlanHash}}, "text/html")
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "already decided") {
+		t.Fatalf("second decision: %d", resp.StatusCode)
 	}
 }
