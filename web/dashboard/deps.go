@@ -111,6 +111,9 @@ type Tester interface {
 	// ErrUnknownSource, a payload that does not decode is another error
 	// whose text can be shown.
 	Test(ctx context.Context, source string, payload []byte) (TestResult, error)
+	// TestEvent plans a stored event again, as it is now; an unknown id
+	// wraps ErrNotFound.
+	TestEvent(ctx context.Context, id string) (TestResult, error)
 }
 
 // Deps is everything the dashboard reads and calls. Auth, Audit,

@@ -533,6 +533,8 @@ type playbooksData struct {
 	Rows    []playbookRow
 	Reload  *reloadState
 	Sources []string
+	Recent  []incident
+	EventID string
 	Source  string
 	Payload string
 	Result  *TestResult
@@ -570,6 +572,7 @@ func (d *Dashboard) playbooksData(ctx context.Context) playbooksData {
 		pd.Sources = d.deps.Tester.Sources()
 	}
 	pd.Source = "alertmanager"
+	pd.Recent = d.latestIncidents(ctx, 10)
 	return pd
 }
 
@@ -618,17 +621,29 @@ const maxTestPayload = 1 << 20
 func (d *Dashboard) testPlaybooks(c *gin.Context) {
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxTestPayload+64<<10)
 	pd := d.playbooksData(c.Request.Context())
-	pd.Source, pd.Payload = c.PostForm("source"), c.PostForm("payload")
+	pd.Source, pd.Payload, pd.EventID = c.PostForm("source"), c.PostForm("payload"), strings.TrimSpace(c.PostForm("event_id"))
 	code := http.StatusOK
+	var res TestResult
+	var err error
 	switch {
 	case d.deps.Tester == nil:
 		pd.TestErr, code = "the test box is not wired", http.StatusNotFound
+	case pd.EventID != "":
+		if res, err = d.deps.Tester.TestEvent(c.Request.Context(), pd.EventID); errors.Is(err, ErrNotFound) {
+			pd.TestErr, code = "event_id: no stored event "+pd.EventID, http.StatusNotFound
+			break
+		}
+		if err != nil {
+			pd.TestErr, code = "planning the stored event failed", http.StatusInternalServerError
+			break
+		}
+		pd.Result = d.redactResult(res)
 	case strings.TrimSpace(pd.Payload) == "":
 		pd.TestErr, code = "payload: paste a webhook body", http.StatusBadRequest
 	case len(pd.Payload) > maxTestPayload:
 		pd.TestErr, code = "payload: larger than 1 MiB", http.StatusRequestEntityTooLarge
 	default:
-		res, err := d.deps.Tester.Test(c.Request.Context(), pd.Source, []byte(pd.Payload))
+		res, err = d.deps.Tester.Test(c.Request.Context(), pd.Source, []byte(pd.Payload))
 		if err != nil {
 			pd.TestErr, code = d.redactString(err.Error()), http.StatusBadRequest
 			if errors.Is(err, ErrUnknownSource) {
@@ -636,21 +651,26 @@ func (d *Dashboard) testPlaybooks(c *gin.Context) {
 			}
 			break
 		}
-		// Rendered parameters can carry what the event carried: redact.
-		for i := range res.Decisions {
-			for j := range res.Decisions[i].Matched {
-				m := &res.Decisions[i].Matched[j]
-				if m.Steps == nil {
-					continue
-				}
-				for k := range *m.Steps {
-					(*m.Steps)[k].Params = d.redactMap((*m.Steps)[k].Params)
-				}
-			}
-		}
-		pd.Result = &res
+		pd.Result = d.redactResult(res)
 	}
 	d.render(c, code, "playbooks", "Playbooks", pd)
+}
+
+// redactResult removes secrets from rendered parameters: they can carry
+// what the event carried.
+func (d *Dashboard) redactResult(res TestResult) *TestResult {
+	for i := range res.Decisions {
+		for j := range res.Decisions[i].Matched {
+			m := &res.Decisions[i].Matched[j]
+			if m.Steps == nil {
+				continue
+			}
+			for k := range *m.Steps {
+				(*m.Steps)[k].Params = d.redactMap((*m.Steps)[k].Params)
+			}
+		}
+	}
+	return &res
 }
 
 // auditQuery reads the CLI's filters from the query string.

@@ -299,3 +299,32 @@ func TestDecisionUpdatesSlack(t *testing.T) {
 		t.Fatalf("second decision: %d", resp.StatusCode)
 	}
 }
+
+// The test box plans a recent stored event again, writing nothing.
+func TestTestBoxRecentEvent(t *testing.T) {
+	e := start(t, approvalPlaybook)
+	e.fire(t, "4ecen701")
+	ap := e.pending(t)
+	c := newClient(t, e.a.URL())
+	c.signIn(viewerToken)
+	_, page := c.do("GET", "/playbooks", nil, "text/html")
+	if !strings.Contains(page, `<option value="`+ap.EventID+`"`) {
+		t.Fatalf("the recent event %s is not offered", ap.EventID)
+	}
+	before := counts(t, e)
+	resp, body := c.do("POST", "/playbooks/test", url.Values{"csrf": {csrfOf(t, page)}, "event_id": {ap.EventID}}, "text/html")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "matches <b>restart-cart-with-approval</b>") || !strings.Contains(body, "would wait for approval") {
+		t.Fatalf("test box on a stored event: %d\n%s", resp.StatusCode, body)
+	}
+	if after := counts(t, e); after != before {
+		t.Fatalf("the test box wrote: %v before, %v after", before, after)
+	}
+	resp, _ = c.do("POST", "/playbooks/test", url.Values{"csrf": {csrfOf(t, page)}, "event_id": {"nope"}}, "text/html")
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown stored event: %d", resp.StatusCode)
+	}
+	resp, body = c.do("POST", "/playbooks/test", url.Values{"csrf": {csrfOf(t, page)}, "source": {"alertmanager"}, "payload": {"{not json"}}, "text/html")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="test-error"`) {
+		t.Fatalf("undecodable payload: %d", resp.StatusCode)
+	}
+}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/firebreak/firebreak/engine/approval"
 	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/playbooks/playtest"
 	"github.com/firebreak/firebreak/store"
 	"github.com/firebreak/firebreak/web/dashboard"
@@ -178,9 +179,26 @@ func (t dashTester) Test(_ context.Context, source string, payload []byte) (dash
 		}
 		events[i].Raw = nil
 	}
+	return t.plan(events), nil
+}
+
+// TestEvent plans a stored event again against the loaded playbooks.
+func (t dashTester) TestEvent(ctx context.Context, id string) (dashboard.TestResult, error) {
+	_, ev, err := t.a.DB.EventByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return dashboard.TestResult{}, fmt.Errorf("event %s: %w", id, dashboard.ErrNotFound)
+	}
+	if err != nil {
+		return dashboard.TestResult{}, err
+	}
+	ev.Raw = nil
+	return t.plan([]event.Event{ev}), nil
+}
+
+func (t dashTester) plan(events []event.Event) dashboard.TestResult {
 	set := t.a.Engine.Playbooks()
 	if set == nil {
-		return dashboard.TestResult{Events: events, Decisions: make([]playtest.Decision, len(events))}, nil
+		return dashboard.TestResult{Events: events, Decisions: make([]playtest.Decision, len(events))}
 	}
-	return dashboard.TestResult{Events: events, Decisions: playtest.Evaluate(set, t.a.Registry, events)}, nil
+	return dashboard.TestResult{Events: events, Decisions: playtest.Evaluate(set, t.a.Registry, events)}
 }
