@@ -197,11 +197,16 @@ func (e *env) records(t *testing.T, q audit.Query) []audit.Record {
 func TestBrowserApproveRunsStep(t *testing.T) {
 	ctx := browser(t)
 	e := start(t, approvalPlaybook)
+	base := e.a.URL()
+	login(t, ctx, base, approverToken)
+	if n := js[int](t, ctx, `document.querySelectorAll("#live a[href^='/events/']").length`); n != 0 {
+		t.Fatalf("the overview lists %d events before any arrived", n)
+	}
 	e.fire(t, "c0ffee01")
 	ap := e.pending(t)
-	base := e.a.URL()
-
-	login(t, ctx, base, approverToken)
+	// htmx refreshes the overview (every 5 s): the request shows up
+	// without a reload.
+	run(t, ctx, "live refresh", chromedp.WaitVisible(chromedp.CSS("#live a[href^='/events/']")))
 	screenshot(t, ctx, "overview")
 	run(t, ctx, "open approvals", chromedp.Navigate(base+"/approvals"), chromedp.WaitVisible(chromedp.CSS("#approve-"+ap.ID)))
 	if got := text(t, ctx, "#approval-"+ap.ID); !strings.Contains(got, "webhook.notify") || !strings.Contains(got, "cart-api") {
