@@ -18,6 +18,7 @@ import (
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/web/auth"
+	"github.com/firebreak/firebreak/web/dashboard"
 	"github.com/firebreak/firebreak/web/sources"
 )
 
@@ -85,11 +86,37 @@ type Config struct {
 	Now   func() time.Time
 	// OnAuthFailure is told of every refused request (audited by the caller).
 	OnAuthFailure func(source, remote string, err error)
-	// ReadAuth guards the read-only API (audit, playbooks); nil leaves it
-	// open, which only tests should do.
-	ReadAuth gin.HandlerFunc
+	// Tokens are the API's callers (api.tokens); see Role.
+	Tokens []APIToken
+	// OpenReads lets viewer routes answer loopback peers without a token,
+	// when no token is configured; the app sets it only for a loopback
+	// listen address. Operator and approver routes never open this way.
+	OpenReads bool
+	// AuditLog records API refusals; nil records nothing (tests).
+	AuditLog AuditWriter
 	// Metrics receives ingest measurements; nil discards them.
 	Metrics Metrics
+	// MetricsHandler serves GET /metrics; nil serves none.
+	MetricsHandler http.Handler
+
+	// The routes below are served only when their part is given.
+
+	// Guards serves /api/v1/breakers, /pause and /resume.
+	Guards Guards
+	// Approvals serves /api/v1/approvals.
+	Approvals Approvals
+	// Slack serves POST /slack/interactions.
+	Slack *SlackConfig
+	// Timeline serves /api/v1/audit/timeline/:event_id.
+	Timeline TimelineSource
+	// Replay serves POST /api/v1/replay.
+	Replay *ReplayConfig
+	// Reloader serves POST /api/v1/playbooks/reload.
+	Reloader Reloader
+	// Dashboard serves the dashboard's pages (package dashboard) at /.
+	// Its Auth is always the API's token table; a nil Approvals, Guards,
+	// OnAuthFailure, Logger or Now is filled from this Config.
+	Dashboard *dashboard.Deps
 }
 
 // Server is the HTTP handler.
@@ -97,6 +124,7 @@ type Server struct {
 	cfg    Config
 	router *gin.Engine
 	log    *slog.Logger
+	auth   *apiAuth
 }
 
 // New builds the router.
@@ -117,6 +145,7 @@ func New(cfg Config) *Server {
 	r := gin.New()
 	r.Use(gin.Recovery())
 	s := &Server{cfg: cfg, router: r, log: cfg.Logger}
+	s.auth = newAPIAuth(cfg.Tokens, cfg.OpenReads, s.auditRecord)
 	r.NoRoute(func(c *gin.Context) {
 		jsonError(c, http.StatusNotFound, "", "no such endpoint: "+c.Request.Method+" "+c.Request.URL.Path)
 	})
@@ -129,26 +158,45 @@ func New(cfg Config) *Server {
 	r.POST("/hooks/:source/:sub", s.ingest)
 	r.GET("/healthz", func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"status": "ok"}) })
 	r.GET("/readyz", s.ready)
-	read := cfg.ReadAuth
-	if read == nil {
-		read = func(*gin.Context) {}
-	}
+	read := s.auth.require(RoleViewer)
 	r.GET("/api/v1/audit", read, s.listAudit)
 	r.GET("/api/v1/audit/verify", read, s.verifyAudit)
 	r.GET("/api/v1/playbooks", read, s.listPlaybooks)
+	if cfg.MetricsHandler != nil {
+		r.GET("/metrics", gin.WrapH(cfg.MetricsHandler))
+	}
+	if cfg.Timeline != nil {
+		s.routesTimeline(cfg.Timeline)
+	}
+	if cfg.Guards != nil {
+		s.routesGuards(cfg.Guards)
+	}
+	if cfg.Approvals != nil {
+		s.routesApprovals(cfg.Approvals)
+	}
+	if cfg.Slack != nil && cfg.Slack.Decider != nil {
+		s.routesSlack(*cfg.Slack)
+	}
+	if cfg.Replay != nil {
+		s.routesReplay(*cfg.Replay)
+	}
+	if cfg.Reloader != nil {
+		s.routesReload(cfg.Reloader)
+	}
+	if cfg.Dashboard != nil {
+		s.mountDashboard(*cfg.Dashboard)
+	}
 	return s
 }
 
-// SetMetrics installs the ingest metrics hook; call it before serving.
-func (s *Server) SetMetrics(m Metrics) {
-	if m == nil {
-		m = nopMetrics{}
+func (s *Server) auditRecord(ctx context.Context, r audit.Record) {
+	if s.cfg.AuditLog == nil {
+		return
 	}
-	s.cfg.Metrics = m
+	if err := s.cfg.AuditLog.Audit(ctx, r); err != nil {
+		s.log.Error("writing an audit record failed", "kind", r.Kind, "error", err)
+	}
 }
-
-// Router exposes the gin engine so that other packages can add routes.
-func (s *Server) Router() *gin.Engine { return s.router }
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.router.ServeHTTP(w, r) }

@@ -51,7 +51,7 @@ func bearerDo(t *testing.T, method, url, token string, body []byte) (int, []byte
 func TestTimelineOfARealApproval(t *testing.T) {
 	sink := apptest.NewSink(t)
 	cfg := apptest.Config(t, fmt.Sprintf(approvalPlaybook, sink.URL))
-	cfg.Approvals.APITokens = []app.ApprovalsAPIToken{{Name: "oncall", Token: "approver-token-1234567890", Roles: []string{app.RoleApprover}}}
+	cfg.API.Tokens = []app.APIToken{{Name: "oncall", Token: "approver-token-1234567890", Role: "approver"}}
 	a := apptest.Start(t, cfg, app.Options{})
 	// The CLI reads through the server, whose read API now wants a token.
 	t.Setenv("FIREBREAK_API_TOKEN", "approver-token-1234567890")
@@ -131,7 +131,7 @@ func TestTimelineOfARealApproval(t *testing.T) {
 // CLI reading through it needs $FIREBREAK_API_TOKEN and says so.
 func TestAuditCLIThroughAServerWithAToken(t *testing.T) {
 	cfg := apptest.Config(t, fmt.Sprintf(approvalPlaybook, "http://127.0.0.1:1"))
-	cfg.Guards.APIToken = "operator-token-0123456789"
+	cfg.API.Tokens = []app.APIToken{{Name: "ops", Role: "operator", Token: "operator-token-0123456789"}}
 	a := apptest.Start(t, cfg, app.Options{NoDispatch: true})
 	t.Setenv("FIREBREAK_API_TOKEN", "")
 	code, _, errOut := auditCLI(t, "audit", "verify", "--data-dir", cfg.DataDir, "--addr", a.Addr())

@@ -14,7 +14,7 @@ import (
 	"syscall"
 
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
-	"github.com/firebreak/firebreak/playbooks"
+	"github.com/firebreak/firebreak/cmd/firebreak/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -24,7 +24,7 @@ const usage = `firebreak — incident-response automation engine
 
 Usage:
   firebreak serve [--config FILE] [--listen ADDR] [--data-dir DIR] [--playbooks DIR] [--log-format text|json] [--dry-run]
-  firebreak validate DIR|FILE…
+  firebreak validate [--config FILE] [DIR|FILE…]
   firebreak test FILE…
   firebreak schema
   firebreak audit list [--data-dir DIR] [--addr ADDR] [--since T] [--until T] [--event-id ID] [--playbook NAME]
@@ -130,6 +130,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 	a, err := app.Start(ctx, cfg, log, app.Options{})
 	if err != nil {
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			// One problem per line, as validate prints them.
+			fmt.Fprintf(stderr, "%s\nfirebreak: %d problem(s) in the configuration\n", ps.Error(), len(ps))
+			return 1
+		}
 		log.Error("start failed", "error", err)
 		return 1
 	}
@@ -139,35 +145,6 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		log.Error("shutdown", "error", err)
 		return 1
 	}
-	return 0
-}
-
-func cmdValidate(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: firebreak validate DIR|FILE…")
-		return 2
-	}
-	reg, err := app.Registry(app.Options{}, slog.New(slog.DiscardHandler))
-	if err != nil {
-		fmt.Fprintln(stderr, "firebreak:", err)
-		return 1
-	}
-	set, err := playbooks.LoadPaths(reg, args...)
-	if err != nil {
-		var ps playbooks.Problems
-		if errors.As(err, &ps) {
-			fmt.Fprintln(stderr, ps.Error())
-			fmt.Fprintf(stderr, "%d problem(s)\n", len(ps))
-			return 1
-		}
-		fmt.Fprintln(stderr, "firebreak:", err)
-		return 1
-	}
-	steps := 0
-	for _, p := range set.Playbooks {
-		steps += len(p.Steps) + len(p.OnResolved)
-	}
-	fmt.Fprintf(stdout, "ok: %d playbook(s), %d step(s) in %s\n", set.Len(), steps, strings.Join(args, " "))
 	return 0
 }
 

@@ -124,7 +124,7 @@ func postReplay(t *testing.T, baseURL, candidate string) replay.Report {
 		req.Playbooks = map[string]string{"candidate.yaml": candidate}
 	}
 	body, _ := json.Marshal(req)
-	code, out := apptest.Post(t, baseURL+"/api/v1/replay", body)
+	code, out := apptest.PostAs(t, baseURL+"/api/v1/replay", apptest.OperatorToken, body)
 	if code != http.StatusOK {
 		t.Fatalf("POST /api/v1/replay = %d %s", code, out)
 	}
@@ -138,6 +138,8 @@ func postReplay(t *testing.T, baseURL, candidate string) replay.Report {
 func TestReplayShowsCandidateDifferencesAndChangesNothing(t *testing.T) {
 	sink := apptest.NewSink(t)
 	cfg := apptest.Config(t, fmt.Sprintf(replayCurrent, sink.URL))
+	apptest.WithOperator(&cfg) // replay is an operator endpoint
+	t.Setenv("FIREBREAK_API_TOKEN", apptest.OperatorToken)
 	candDir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(candDir, "candidate.yaml"), []byte(fmt.Sprintf(replayCandidate, sink.URL)), 0o600); err != nil {
 		t.Fatal(err)
@@ -188,7 +190,7 @@ func TestReplayShowsCandidateDifferencesAndChangesNothing(t *testing.T) {
 		if n := len(sink.Requests()); n != 4 {
 			t.Errorf("replay ran an action: the sink has %d requests, want 4", n)
 		}
-		code, out := apptest.Post(t, a.URL()+"/api/v1/replay", []byte(`{"since":"1h","playbooks":{"bad.yaml":"name: x\nmatch: nope(\n"}}`))
+		code, out := apptest.PostAs(t, a.URL()+"/api/v1/replay", apptest.OperatorToken, []byte(`{"since":"1h","playbooks":{"bad.yaml":"name: x\nmatch: nope(\n"}}`))
 		if code != http.StatusUnprocessableEntity || !strings.Contains(string(out), "bad.yaml") {
 			t.Errorf("invalid candidate = %d %s, want 422 naming the file", code, out)
 		}
@@ -258,7 +260,9 @@ on_resolved:
 // resolve's event.
 func TestReplayComparesOnResolvedSteps(t *testing.T) {
 	sink := apptest.NewSink(t)
-	a := apptest.Start(t, apptest.Config(t, fmt.Sprintf(replayOnResolved, sink.URL, "cleared")), app.Options{})
+	cfg := apptest.Config(t, fmt.Sprintf(replayOnResolved, sink.URL, "cleared"))
+	apptest.WithOperator(&cfg) // replay is an operator endpoint
+	a := apptest.Start(t, cfg, app.Options{})
 	alert := replayAlert("KubePodCrashLooping", "shop", "a", "critical", "fp-9")
 	for i, status := range []string{"firing", "resolved"} {
 		if code, body := apptest.Post(t, a.URL()+"/hooks/alertmanager", apptest.AlertmanagerPayload(status, alert)); code != http.StatusAccepted {

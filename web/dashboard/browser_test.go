@@ -20,13 +20,22 @@ import (
 	"github.com/firebreak/firebreak/engine/guard"
 )
 
-// Tokens of the browser tests, in the existing config keys: approvals
-// tokens (viewer, approver) and the guards token (operator).
+// Tokens of the tests, one of each role of api.tokens.
 const (
 	approverToken = "approver-token-0123456789abcdef"
 	viewerToken   = "viewer-token-0123456789abcdef00"
 	operatorToken = "operator-token-0123456789abcdef"
 )
+
+// apiTokens is the api.tokens table of the tests: victor views, alice
+// approves, olga operates.
+func apiTokens() []app.APIToken {
+	return []app.APIToken{
+		{Name: "alice", Token: approverToken, Role: "approver"},
+		{Name: "victor", Token: viewerToken, Role: "viewer"},
+		{Name: "olga", Token: operatorToken, Role: "operator"},
+	}
+}
 
 // chromiumPath finds Debian's chromium (scripts/setup.d/50-chromium.sh);
 // without it the test skips locally and fails under CI=true.
@@ -150,12 +159,8 @@ func start(t *testing.T, playbook string) *env {
 	t.Helper()
 	sink := apptest.NewSink(t)
 	cfg := apptest.Config(t, fmt.Sprintf(playbook, sink.URL))
-	cfg.Approvals.APITokens = []app.ApprovalsAPIToken{
-		{Name: "alice", Token: approverToken, Roles: []string{app.RoleApprover}},
-		{Name: "victor", Token: viewerToken, Roles: []string{app.RoleViewer}},
-	}
+	cfg.API.Tokens = apiTokens()
 	cfg.Approvals.SweepInterval = app.Duration(50 * time.Millisecond)
-	cfg.Guards.APIToken = operatorToken
 	return &env{a: apptest.Start(t, cfg, app.Options{}), sink: sink}
 }
 
@@ -357,7 +362,7 @@ func TestBrowserPauseResume(t *testing.T) {
 	}
 	run(t, ctx, "confirm pause", chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitVisible(chromedp.CSS("#paused")))
 	st, _ := e.a.Guard().PauseStatus(context.Background())
-	if !st.Paused || st.Reason != "incident 42" || !strings.HasPrefix(st.By, "operator") {
+	if !st.Paused || st.Reason != "incident 42" || !strings.HasPrefix(st.By, "olga") {
 		t.Fatalf("pause status %+v", st)
 	}
 	e.fire(t, "paused01")
@@ -381,7 +386,7 @@ func TestBrowserPauseResume(t *testing.T) {
 	if st, _ := e.a.Guard().PauseStatus(context.Background()); st.Paused {
 		t.Fatal("still paused after resuming")
 	}
-	if recs := e.records(t, audit.Query{Kind: guard.KindResumed}); len(recs) != 1 || !strings.HasPrefix(recs[0].Actor, "operator") {
+	if recs := e.records(t, audit.Query{Kind: guard.KindResumed}); len(recs) != 1 || !strings.HasPrefix(recs[0].Actor, "olga") {
 		t.Fatalf("resume records: %+v", recs)
 	}
 }
@@ -413,7 +418,7 @@ func TestBrowserBreakerReset(t *testing.T) {
 		t.Fatalf("breaker row after reset: %q", got)
 	}
 	recs := e.records(t, audit.Query{Kind: guard.KindBreakerReset})
-	if len(recs) != 1 || recs[0].Actor != "operator (dashboard)" {
+	if len(recs) != 1 || recs[0].Actor != "olga (dashboard)" {
 		t.Fatalf("reset records: %+v", recs)
 	}
 }

@@ -19,7 +19,9 @@ import (
 // Role is what a signed-in person may do.
 type Role string
 
-// Roles, as in the API token table.
+// Roles, as in the API token table (api.tokens). An identity lists its
+// role and every role below it: an operator is also an approver and a
+// viewer.
 const (
 	// RoleViewer reads every page.
 	RoleViewer Role = "viewer"
@@ -40,7 +42,7 @@ type Identity struct {
 func (id Identity) Has(r Role) bool { return slices.Contains(id.Roles, r) }
 
 // Authenticator maps a token to an identity. It is the one place that
-// knows the token table.
+// knows the token table; package web implements it over the API's.
 type Authenticator interface {
 	// Authenticate returns the identity of token, or false when no token
 	// matches. It must compare in constant time.

@@ -6,8 +6,10 @@
 //
 // The package owns sessions, CSRF tokens and role checks for the pages.
 // It depends only on the small interfaces declared in deps.go, so it never
-// reaches into the store, the engine or the configuration: the caller
-// (cmd/firebreak/app) adapts those. It must never render a secret (records
+// reaches into the store, the engine or the configuration: package web
+// mounts it on its router and supplies the Authenticator (the API's token
+// table), the approval gate and the guard; cmd/firebreak/app supplies the
+// store-backed parts (timelines, the test box, the redactor). It must never render a secret (records
 // pass through the configured redactor) and must never execute or write
 // anything from the playbook test box.
 package dashboard

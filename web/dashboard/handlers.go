@@ -49,7 +49,7 @@ func (d *Dashboard) login(c *gin.Context) {
 	id, ok := d.deps.Auth.Authenticate(strings.TrimSpace(c.PostForm("token")))
 	if !ok {
 		if d.deps.OnAuthFailure != nil {
-			d.deps.OnAuthFailure(c.ClientIP(), "dashboard sign-in refused: unknown token")
+			d.deps.OnAuthFailure(c.RemoteIP(), "dashboard sign-in refused: unknown token")
 		}
 		c.Set(ctxSession, &session{csrf: pre})
 		c.Set("dashboard.error", "unknown token")

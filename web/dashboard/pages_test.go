@@ -151,14 +151,28 @@ func TestLoginRefusalsAndCookies(t *testing.T) {
 	}
 }
 
-// With no token configured the dashboard is open to loopback peers only.
-func TestOpenModeLoopbackOnly(t *testing.T) {
+// With no token configured the dashboard follows the API's rule: a
+// loopback peer of a loopback listener reads without signing in, and
+// nobody pauses, resumes, resets or decides (loopback included), since
+// there is no operator token to sign in with.
+func TestOpenModeLoopbackReadsOnly(t *testing.T) {
 	cfg := apptest.Config(t, "")
 	a := apptest.Start(t, cfg, app.Options{})
 	c := newClient(t, a.URL())
 	resp, body := c.do("GET", "/", nil, "text/html")
-	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "local") || !strings.Contains(body, `id="pause"`) {
-		t.Fatalf("loopback peer in open mode: %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "local") || !strings.Contains(body, `id="running"`) {
+		t.Fatalf("loopback peer in open mode: %d\n%s", resp.StatusCode, body)
+	}
+	if strings.Contains(body, `id="pause"`) {
+		t.Fatal("open mode offers the loopback peer the kill switch")
+	}
+	// A forged form post from the loopback session is refused by role.
+	resp, body = c.do("POST", "/pause", url.Values{"csrf": {csrfOf(t, body)}, "reason": {"x"}, "confirm": {"yes"}}, "text/html")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "operator role") {
+		t.Fatalf("loopback POST /pause in open mode: %d\n%s", resp.StatusCode, body)
+	}
+	if st, _ := a.Guard().PauseStatus(context.Background()); st.Paused {
+		t.Fatal("a loopback peer paused execution without a token")
 	}
 	req := httptest.NewRequest("GET", "/", nil)
 	req.RemoteAddr = "192.0.2.7:4000"
@@ -274,8 +288,8 @@ func TestDecisionUpdatesSlack(t *testing.T) {
 		SlackChannel: "#incident-approvals", SigningSecret: "8f742231b10e8888abcd99yyyzzz85a5",
 		BotToken: slackfake.Token, SlackAPIURL: fake.APIURL(), AllowedUsers: []string{"U04ABCD1EFG"},
 		SweepInterval: app.Duration(50 * time.Millisecond),
-		APITokens:     []app.ApprovalsAPIToken{{Name: "alice", Token: approverToken, Roles: []string{app.RoleApprover}}},
 	}
+	cfg.API.Tokens = []app.APIToken{{Name: "alice", Token: approverToken, Role: "approver"}}
 	e := &env{a: apptest.Start(t, cfg, app.Options{}), sink: sink}
 	e.fire(t, "51ac4001")
 	ap := e.pending(t)

@@ -1,6 +1,9 @@
-// Package app wires Firebreak's parts into a running server: store, action
-// registry, playbooks, engine and HTTP. It lives apart from main so that
-// tests start the whole server in-process.
+// Package app composes Firebreak's parts into a running server: it builds
+// the store, the action registry, the playbooks, the guard, the approval
+// gate, the engine and the HTTP surface (package web, which owns every
+// route), and runs them. It validates nothing itself (package config does,
+// before anything starts) and serves no route itself. It lives apart from
+// main so that tests start the whole server in-process.
 package app
 
 import (
@@ -10,17 +13,22 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/actions/builtin"
+	"github.com/firebreak/firebreak/cmd/firebreak/config"
 	"github.com/firebreak/firebreak/engine"
 	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/engine/guard"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/playbooks/examples"
 	"github.com/firebreak/firebreak/store"
 	"github.com/firebreak/firebreak/web"
+	"github.com/firebreak/firebreak/web/metrics"
 )
 
 // Options are knobs for tests and benchmarks, not for the config file.
@@ -46,13 +54,13 @@ type App struct {
 	Actions *builtin.Built
 	Web     *web.Server
 
-	// Set by the feature wiring (wire_*.go) before the engine is built.
-	guard    engine.Guard
-	approver engine.Approver
-	// reload swaps in a new playbook set (wire_reload.go).
-	reload   *reloader
-	observer engine.Observer
-	closers  []func() error
+	// res is the validated configuration's resolved values.
+	res       *config.Resolved
+	guard     *guard.Guard
+	approvals *approvalsFeature
+	reload    *reloader
+	metrics   *metrics.Metrics
+	closers   []func() error
 	// background holds functions started by Start once listening.
 	background []func(ctx context.Context)
 	opts       Options
@@ -77,21 +85,56 @@ func LoadPlaybooks(cfg Config, reg *actions.Registry) (*playbooks.Set, string, e
 	return set, fmt.Sprint(cfg.Playbooks), err
 }
 
-// Start opens the store, loads playbooks, starts the engine and listens.
+// Start runs the server's lifecycle up to listening. The phases, in order:
+//
+//  1. load and validate the configuration (config.Validate): every section,
+//     every secret, before any side effect; every problem at once;
+//  2. open the store;
+//  3. build the actions (the registry and its integrations) and re-install
+//     recorded firewall blocks;
+//  4. load the playbooks;
+//  5. build the features the engine is built with: metrics and the audit
+//     redactor, the guard, the approval gate, hot reload;
+//  6. build the engine;
+//  7. build the HTTP surface (web, which registers every route);
+//  8. listen;
+//  9. start the background work (engine dispatch, HTTP serving, approval
+//     expiry, breaker notices, retention, reload triggers, access checks).
+//
+// Close undoes them in reverse: stop serving, stop the background work and
+// let running steps finish, run the features' closers (last built first),
+// close the store. A failing phase undoes the phases before it.
 func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*App, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	// 1. Validate against the catalogue of built-in actions (guards.bounds
+	// and guards.notify name them); nothing is opened yet.
+	catalogue, err := Registry(opts, log)
+	if err != nil {
+		return nil, err
+	}
+	res, err := config.Validate(cfg, catalogue)
+	if err != nil {
+		return nil, err
+	}
+	// 2. The store.
 	db, err := store.Open(cfg.DBPath(), store.Options{NoSync: opts.NoSync, Now: opts.Now})
 	if err != nil {
 		return nil, err
 	}
-	built, err := buildActions(ctx, cfg, db, opts, log)
-	if err != nil {
+	a := &App{Config: cfg, DB: db, res: res, log: log, opts: opts}
+	fail := func(err error) (*App, error) {
+		_ = a.closeAll()
 		_ = db.Close()
 		return nil, err
 	}
-	reg := built.Registry
+	// 3. The actions.
+	built, err := buildActions(ctx, cfg, res, db, opts, log)
+	if err != nil {
+		return fail(err)
+	}
+	a.Actions, a.Registry = built, built.Registry
 	for _, n := range built.Notices {
 		log.Warn("action loaded in dry-run", "action", n.Action, "why", n.Why)
 	}
@@ -103,61 +146,49 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 			log.Info("recorded IP blocks checked", "restored", rep.Restored, "present", rep.Present, "expired", rep.Expired, "refused", rep.Refused)
 		}
 	}
-	set, where, err := LoadPlaybooks(cfg, reg)
+	// 4. The playbooks, on the app's clock.
+	set, where, err := LoadPlaybooks(cfg, a.Registry)
 	if err != nil {
-		_ = db.Close()
-		return nil, err
+		return fail(err)
 	}
-	a := &App{Config: cfg, DB: db, Registry: reg, Actions: built, log: log, opts: opts}
-	// Each feature wires itself in its own file, before the engine exists
-	// (what the engine is built with) and after the router exists (routes).
-	for _, setup := range []func(*App) error{setupMetrics, setupGuards, setupApprovals, setupReload} {
-		if err := setup(a); err != nil {
-			_ = a.closeAll()
-			_ = db.Close()
-			return nil, err
-		}
+	set.SetClock(opts.Now)
+	// 5. What the engine is built with.
+	// Metrics first: the audit redactor must be installed before any
+	// feature writes a record. The others only add what the engine is
+	// built with (guard, approver) and their background work.
+	if err := setupMetrics(a); err != nil {
+		return fail(err)
 	}
+	if err := setupGuards(a); err != nil {
+		return fail(err)
+	}
+	if err := setupApprovals(a); err != nil {
+		return fail(err)
+	}
+	if err := setupReload(a); err != nil {
+		return fail(err)
+	}
+	// 6. The engine.
 	eng := engine.New(engine.Config{
-		Store: db, Registry: reg, Logger: log.With("component", "engine"),
+		Store: db, Registry: a.Registry, Logger: log.With("component", "engine"),
 		Workers: cfg.Workers, DryRun: cfg.DryRun, ActOnStale: cfg.ActOnStale, Now: opts.Now,
-		Guard: a.guard, Approver: a.approver, Observer: a.observer,
+		Guard: a.guard, Approver: a.approvals, Observer: a.metrics,
 	})
 	eng.SetPlaybooks(set)
 	a.Engine = eng
-
-	srcs, err := buildSources(cfg, log)
-	if err != nil {
-		_ = a.closeAll()
-		_ = db.Close()
-		return nil, err
-	}
-	var maxAge time.Duration
-	if cfg.MaxEventAge != nil {
-		maxAge = time.Duration(*cfg.MaxEventAge)
-	}
-	srv := web.New(web.Config{
-		Inbox: db, Audit: db, Engine: eng, Sources: srcs, Logger: log.With("component", "web"),
-		MaxBodyBytes: cfg.MaxBodyBytes, MaxEventAge: maxAge, Ready: db.Ready, Now: opts.Now, ReadAuth: a.readAuth(),
-		OnAuthFailure: func(source, remote string, err error) {
-			_ = db.Audit(context.Background(), audit.Record{Kind: audit.KindAuthFailed, Source: source, Outcome: "unauthorized", Message: err.Error(), Actor: remote})
-		},
-	})
-
-	a.Web = srv
-	for _, routes := range []func(*App){routesMetrics, routesGuards, routesApprovals, routesReload, routesDashboard} {
-		routes(a)
-	}
-
+	a.initMetrics(set)
+	// 7. The HTTP surface.
+	a.logSources()
+	a.Web = web.New(a.webConfig())
+	// 8. Listen.
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
-		_ = a.closeAll()
-		_ = db.Close()
-		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+		return fail(fmt.Errorf("listen %s: %w", cfg.Listen, err))
 	}
+	// 9. The background.
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	a.ln, a.cancel = ln, cancel
-	a.http = &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
+	a.http = &http.Server{Handler: a.Web, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute}
 	a.startBackground(runCtx)
 	if !opts.NoDispatch {
 		a.wg.Add(1)
@@ -176,12 +207,63 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 		}
 	}()
 	if built.Cluster != nil && built.Cluster.Client() != nil {
-		a.Go(func(ctx context.Context) { checkKubernetesAccess(ctx, built.Cluster, set, log) })
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			checkKubernetesAccess(runCtx, built.Cluster, set, log)
+		}()
 	}
 	log.Info("firebreak started",
 		"listen", "http://"+ln.Addr().String(), "data", cfg.DBPath(), "playbooks", set.Len(), "playbooks_from", where,
-		"actions", reg.IDs(), "dry_run", cfg.DryRun, "pending_events", db.PendingCount())
+		"actions", a.Registry.IDs(), "dry_run", cfg.DryRun, "pending_events", db.PendingCount())
 	return a, nil
+}
+
+// webConfig composes the HTTP surface from the built parts.
+func (a *App) webConfig() web.Config {
+	cfg, db := a.Config, a.DB
+	var redact func(audit.Record) audit.Record
+	if a.res.Redactor != nil {
+		redact = a.res.Redactor.Record
+	}
+	openReads := len(a.res.Tokens) == 0 && config.LoopbackAddr(cfg.Listen)
+	switch {
+	case len(a.res.Tokens) == 0 && openReads:
+		a.log.Warn("no api.tokens configured: read endpoints answer loopback clients only; operator and approver endpoints (pause, resume, breaker reset, reload, replay, approvals) refuse every request")
+	case len(a.res.Tokens) == 0:
+		a.log.Warn("no api.tokens configured: every /api/v1 endpoint refuses every request")
+	}
+	return web.Config{
+		Inbox: db, Audit: db, Engine: a.Engine, Sources: a.res.Sources, Logger: a.log.With("component", "web"),
+		MaxBodyBytes: cfg.MaxBodyBytes, MaxEventAge: a.res.MaxEventAge, Ready: db.Ready, Now: a.opts.Now,
+		OnAuthFailure: func(source, remote string, err error) {
+			_ = db.Audit(context.Background(), audit.Record{Kind: audit.KindAuthFailed, Source: source, Outcome: "unauthorized", Message: err.Error(), Actor: remote})
+		},
+		Tokens: a.res.Tokens, OpenReads: openReads, AuditLog: db,
+		Metrics: a.metrics, MetricsHandler: a.metrics.Handler(),
+		Guards:    a.guard,
+		Approvals: a.approvals,
+		Slack:     &web.SlackConfig{Decider: a.approvals, SigningSecret: a.res.SigningSecret},
+		Timeline:  db,
+		Replay:    &web.ReplayConfig{Source: db, Catalog: a.Registry, ActOnStale: cfg.ActOnStale, Redact: redact},
+		Reloader:  a.reload,
+		Dashboard: a.dashboardDeps(),
+	}
+}
+
+// logSources warns of every receiver that accepts unauthenticated requests.
+func (a *App) logSources() {
+	if a.res.DefaultSources {
+		names := make([]string, 0, len(a.res.Sources))
+		for name := range a.res.Sources {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		a.log.Warn("sources accept unauthenticated requests because none are configured; allowed only on a loopback listen address", "sources", strings.Join(names, ","), "listen", a.Config.Listen)
+	}
+	for _, name := range a.res.InsecureSources {
+		a.log.Warn("source accepts unauthenticated requests (insecure: true)", "source", name)
+	}
 }
 
 // Addr returns the address the server listens on.
@@ -191,7 +273,7 @@ func (a *App) Addr() string { return a.ln.Addr().String() }
 func (a *App) URL() string { return "http://" + a.Addr() }
 
 // Close stops accepting requests, lets running steps finish, and closes
-// the store.
+// the store: Start's phases in reverse.
 func (a *App) Close() error {
 	a.once.Do(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -233,3 +315,6 @@ func (a *App) startBackground(ctx context.Context) {
 
 // Logger returns the app's logger.
 func (a *App) Logger() *slog.Logger { return a.log }
+
+// Guard returns the guard the engine runs.
+func (a *App) Guard() *guard.Guard { return a.guard }

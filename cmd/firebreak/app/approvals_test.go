@@ -103,10 +103,10 @@ func newApprEnvWith(t *testing.T, approvalKeys string, extraLabels map[string]st
 		AllowedUsers:  []string{apprUser},
 		AllowedGroups: []string{"S0ONCALL"},
 		SweepInterval: app.Duration(20 * time.Millisecond),
-		APITokens: []app.ApprovalsAPIToken{
-			{Name: "oncall-bot", Token: apprToken, Roles: []string{app.RoleApprover}},
-			{Name: "dashboard", Token: apprViewToken, Roles: []string{app.RoleViewer}},
-		},
+	}
+	e.cfg.API.Tokens = []app.APIToken{
+		{Name: "oncall-bot", Token: apprToken, Role: "approver"},
+		{Name: "dashboard", Token: apprViewToken, Role: "viewer"},
 	}
 	e.start()
 	return e
@@ -712,18 +712,35 @@ func TestApprovalsConfigErrors(t *testing.T) {
 		{"two sources for one secret", app.ApprovalsConfig{SigningSecret: secretValue, SigningSecretEnv: "X"}, "approvals.signing_secret: set only one of"},
 		{"unset environment variable", app.ApprovalsConfig{BotTokenEnv: "APPR_TEST_EMPTY"}, "approvals.bot_token_env: environment variable APPR_TEST_EMPTY is not set"},
 		{"missing secret file", app.ApprovalsConfig{SigningSecretFile: "/nonexistent/secret"}, "approvals.signing_secret_file:"},
-		{"bot token without a channel", app.ApprovalsConfig{BotToken: secretValue}, "approvals.slack_channel is required"},
+		{"bot token without a channel", app.ApprovalsConfig{BotToken: secretValue}, "approvals.slack_channel: required"},
 		{"not a user id", app.ApprovalsConfig{AllowedUsers: []string{"@alice"}}, `approvals.allowed_users: "@alice" is not a slack user id`},
 		{"not a group id", app.ApprovalsConfig{AllowedGroups: []string{"oncall"}}, `approvals.allowed_groups: "oncall" is not a slack user group id`},
-		{"short api token", app.ApprovalsConfig{APITokens: []app.ApprovalsAPIToken{{Name: "ci", Token: "short", Roles: []string{"approver"}}}}, "approvals.api_tokens[0].token: must be at least 16 characters"},
-		{"unknown role", app.ApprovalsConfig{APITokens: []app.ApprovalsAPIToken{{Name: "ci", Token: secretValue, Roles: []string{"admin"}}}}, `approvals.api_tokens[0].roles: "admin" must be approver or viewer`},
-		{"duplicate token name", app.ApprovalsConfig{APITokens: []app.ApprovalsAPIToken{
-			{Name: "ci", Token: secretValue, Roles: []string{"approver"}}, {Name: "ci", Token: secretValue + "2", Roles: []string{"viewer"}}}}, `approvals.api_tokens[1].name: "ci" is used twice`},
 	}
-	for _, tt := range tests {
+	// The approvals API's tokens are api.tokens now, each with one role.
+	tokenTests := []struct {
+		name   string
+		tokens []app.APIToken
+		want   string
+	}{
+		{"short api token", []app.APIToken{{Name: "ci", Token: "short", Role: "approver"}}, "api.tokens[0].token: must be at least 16 characters"},
+		{"unknown role", []app.APIToken{{Name: "ci", Token: secretValue, Role: "admin"}}, `api.tokens[0].role: "admin" must be viewer, approver or operator`},
+		{"duplicate token name", []app.APIToken{
+			{Name: "ci", Token: secretValue, Role: "approver"}, {Name: "ci", Token: secretValue + "2", Role: "viewer"}}, `api.tokens[1].name: "ci" is used twice`},
+	}
+	for _, tt := range tokenTests {
+		tests = append(tests, struct {
+			name string
+			cfg  app.ApprovalsConfig
+			want string
+		}{tt.name, app.ApprovalsConfig{}, tt.want})
+	}
+	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := apptest.Config(t, "")
 			cfg.Approvals = tt.cfg
+			if j := i - (len(tests) - len(tokenTests)); j >= 0 {
+				cfg.API.Tokens = tokenTests[j].tokens
+			}
 			a, err := app.Start(context.Background(), cfg, slogDiscard(), app.Options{})
 			if err == nil {
 				_ = a.Close()

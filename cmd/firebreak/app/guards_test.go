@@ -274,6 +274,7 @@ func TestFlappingWorkloadOpensBreaker(t *testing.T) {
 	actions, humans := apptest.NewSink(t), apptest.NewSink(t)
 	clk := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
 	cfg := apptest.Config(t, fmt.Sprintf(flapPlaybook, actions.URL))
+	apptest.WithOperator(&cfg) // breaker reset is an operator endpoint
 	cfg.Guards.Notify = &app.GuardNotifyConfig{Action: "webhook.notify", With: map[string]any{"url": humans.URL + "/oncall"}}
 	a := apptest.Start(t, cfg, app.Options{Now: clk.Now})
 	processed := 0
@@ -328,11 +329,11 @@ func TestFlappingWorkloadOpensBreaker(t *testing.T) {
 	var list struct {
 		Breakers []guard.BreakerStatus `json:"breakers"`
 	}
-	getJSON(t, a.URL()+"/api/v1/breakers", &list)
+	getJSONAs(t, a.URL()+"/api/v1/breakers", apptest.OperatorToken, &list)
 	if len(list.Breakers) != 1 || list.Breakers[0].State != guard.StateOpen || list.Breakers[0].Playbook != "restart-flapping" {
 		t.Fatalf("breakers = %+v", list.Breakers)
 	}
-	code, body := apiPost(t, a.URL()+"/api/v1/breakers/"+list.Breakers[0].ID+"/reset", "", "")
+	code, body := apiPost(t, a.URL()+"/api/v1/breakers/"+list.Breakers[0].ID+"/reset", apptest.OperatorToken, "")
 	if code != http.StatusOK {
 		t.Fatalf("reset = %d %s", code, body)
 	}
@@ -406,7 +407,7 @@ func apiPost(t *testing.T, u, token, body string) (int, string) {
 func TestKillSwitchAPI(t *testing.T) {
 	sink := apptest.NewSink(t)
 	cfg := apptest.Config(t, fmt.Sprintf(stormPlaybook, sink.URL))
-	cfg.Guards.APIToken = "s3cret-token"
+	cfg.API.Tokens = []app.APIToken{{Name: "ops", Role: "operator", Token: "s3cret-token-0123"}}
 	a := apptest.Start(t, cfg, app.Options{})
 
 	for _, tc := range []struct {
@@ -414,9 +415,9 @@ func TestKillSwitchAPI(t *testing.T) {
 		want        int
 	}{
 		{"no token", "", http.StatusUnauthorized},
-		{"wrong token", "s3cret-tokem", http.StatusUnauthorized},
-		{"a prefix of the token", "s3cret", http.StatusUnauthorized},
-		{"the token", "s3cret-token", http.StatusOK},
+		{"wrong token", "s3cret-token-0124", http.StatusUnauthorized},
+		{"a prefix of the token", "s3cret-token", http.StatusUnauthorized},
+		{"the token", "s3cret-token-0123", http.StatusOK},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, body := apiPost(t, a.URL()+"/api/v1/pause", tc.token, `{"reason": "incident 42"}`)
@@ -429,7 +430,7 @@ func TestKillSwitchAPI(t *testing.T) {
 		})
 	}
 	var st guard.PauseStatus
-	getJSONAs(t, a.URL()+"/api/v1/pause", "s3cret-token", &st)
+	getJSONAs(t, a.URL()+"/api/v1/pause", "s3cret-token-0123", &st)
 	if !st.Paused || st.Reason != "incident 42" || !strings.HasPrefix(st.By, "alice") {
 		t.Fatalf("pause status = %+v", st)
 	}
@@ -442,7 +443,7 @@ func TestKillSwitchAPI(t *testing.T) {
 	if outcomes := checkEveryEventAudited(t, a, 2); outcomes[guard.ReasonPaused] != 2 {
 		t.Fatalf("decisions while paused = %v, want 2 paused", outcomes)
 	}
-	if code, body := apiPost(t, a.URL()+"/api/v1/resume", "s3cret-token", ""); code != http.StatusOK {
+	if code, body := apiPost(t, a.URL()+"/api/v1/resume", "s3cret-token-0123", ""); code != http.StatusOK {
 		t.Fatalf("resume = %d %s", code, body)
 	}
 	postAll(t, a.URL()+"/hooks/alertmanager", 1, [][]byte{crashLooping(3, "cart", now, "firing")})
@@ -450,7 +451,7 @@ func TestKillSwitchAPI(t *testing.T) {
 	if got := len(sink.Requests()); got != 1 {
 		t.Fatalf("runs after resume = %d, want 1 (a paused event opens no dedupe window)", got)
 	}
-	if code, _ := apiPost(t, a.URL()+"/api/v1/breakers/0123456789abcdef/reset", "s3cret-token", ""); code != http.StatusNotFound {
+	if code, _ := apiPost(t, a.URL()+"/api/v1/breakers/0123456789abcdef/reset", "s3cret-token-0123", ""); code != http.StatusNotFound {
 		t.Errorf("reset of an unknown breaker = %d, want 404", code)
 	}
 	if recs := auditRecords(t, a, audit.Query{Kind: guard.KindPaused}); len(recs) != 1 || !strings.HasPrefix(recs[0].Actor, "alice") {
@@ -461,9 +462,9 @@ func TestKillSwitchAPI(t *testing.T) {
 func TestPausedByConfig(t *testing.T) {
 	cfg := apptest.Config(t, fmt.Sprintf(stormPlaybook, "http://127.0.0.1:9"))
 	cfg.Guards.Paused = true
+	cfg.API.Tokens = []app.APIToken{{Name: "ops", Role: "operator", Token: "operator-token-0123456789"}}
 	a := apptest.Start(t, cfg, app.Options{})
-	// Without a token, loopback clients may call the mutating endpoints.
-	code, body := apiPost(t, a.URL()+"/api/v1/resume", "", "")
+	code, body := apiPost(t, a.URL()+"/api/v1/resume", "operator-token-0123456789", "")
 	if code != http.StatusConflict || !strings.Contains(body, "guards.paused") {
 		t.Fatalf("resume = %d %s, want 409", code, body)
 	}
@@ -507,12 +508,12 @@ func TestGuardsConfigErrors(t *testing.T) {
 		edit func(*app.GuardsConfig)
 		want string
 	}{
+		// The guard API's token is api.tokens now (see TestAPITokenErrors).
 		{"a bad cap", func(g *app.GuardsConfig) { g.MaxActions = "many/1m" }, "guards.max_actions"},
 		{"a bad cidr", func(g *app.GuardsConfig) { g.Protected.CIDRs = []string{"10.0.0.0/33"} }, `protected cidr "10.0.0.0/33"`},
 		{"bounds of an unknown action", func(g *app.GuardsConfig) {
 			g.Bounds = map[string]map[string]app.BoundConfig{"kubernetes.explode": {"replicas": {}}}
 		}, "guards.bounds"},
-		{"an unset token variable", func(g *app.GuardsConfig) { g.APITokenEnv = "FIREBREAK_TEST_UNSET_TOKEN" }, "FIREBREAK_TEST_UNSET_TOKEN is not set"},
 		{"a notifier without its url", func(g *app.GuardsConfig) {
 			g.Notify = &app.GuardNotifyConfig{Action: "webhook.notify"}
 		}, "guards.notify: webhook.notify"},

@@ -20,10 +20,7 @@ import (
 func TestRateLimitAnswers429WithRetryAfter(t *testing.T) {
 	cfg := apptest.Config(t, fmt.Sprintf(notifyPlaybook, "http://127.0.0.1:1"))
 	sc := app.SourceConfig{Auth: &auth.Config{Type: auth.TypeBearer, Token: "a-long-enough-token"}}
-	sc.RateLimit = &struct {
-		PerSecond float64 `yaml:"per_second"`
-		Burst     int     `yaml:"burst"`
-	}{PerSecond: 0.2, Burst: 2}
+	sc.RateLimit = &app.RateLimit{PerSecond: 0.2, Burst: 2}
 	cfg.Sources = map[string]app.SourceConfig{"alertmanager": sc}
 	a := apptest.Start(t, cfg, app.Options{NoDispatch: true})
 	post := func(i int) *http.Response {

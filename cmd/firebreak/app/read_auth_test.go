@@ -12,16 +12,16 @@ import (
 	"github.com/firebreak/firebreak/engine/audit"
 )
 
-// TestReadAPINeedsATokenOnceOneIsConfigured: with guards.api_token and
-// approvals tokens configured, the read-only API answers only a bearer
+// TestReadAPINeedsATokenOnceOneIsConfigured: with operator, viewer and
+// approver tokens configured (api.tokens), the read-only API answers only a bearer
 // token that is the operator token or has the viewer or approver role, even
 // on loopback; /metrics and the health checks stay open.
 func TestReadAPINeedsATokenOnceOneIsConfigured(t *testing.T) {
 	cfg := apptest.Config(t, fmt.Sprintf(notifyPlaybook, "http://127.0.0.1:1"))
-	cfg.Guards.APIToken = "operator-token-0123456789"
-	cfg.Approvals.APITokens = []app.ApprovalsAPIToken{
-		{Name: "dash", Token: "viewer-token-0123456789", Roles: []string{app.RoleViewer}},
-		{Name: "oncall", Token: "approver-token-0123456789", Roles: []string{app.RoleApprover}},
+	cfg.API.Tokens = []app.APIToken{
+		{Name: "ops", Token: "operator-token-0123456789", Role: "operator"},
+		{Name: "dash", Token: "viewer-token-0123456789", Role: "viewer"},
+		{Name: "oncall", Token: "approver-token-0123456789", Role: "approver"},
 	}
 	a := apptest.Start(t, cfg, app.Options{NoDispatch: true})
 	get := func(path, token string) (int, string) {
@@ -88,7 +88,7 @@ func TestReadAPIWithoutTokensIsLoopbackOnly(t *testing.T) {
 	rec := httptest.NewRecorder()
 	a.Web.ServeHTTP(rec, req)
 	code, body := rec.Code, rec.Body.String()
-	if code != http.StatusForbidden || !strings.Contains(body, "guards.api_token") {
-		t.Fatalf("GET /api/v1/audit from 192.0.2.7 = %d %s, want 403 naming guards.api_token", code, body)
+	if code != http.StatusForbidden || !strings.Contains(body, "api.tokens") {
+		t.Fatalf("GET /api/v1/audit from 192.0.2.7 = %d %s, want 403 naming api.tokens", code, body)
 	}
 }

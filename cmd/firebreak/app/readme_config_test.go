@@ -19,7 +19,7 @@ func TestReadmeConfigExamplesDecode(t *testing.T) {
 		t.Fatal(err)
 	}
 	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(raw), -1)
-	sections := regexp.MustCompile(`^(listen|sources|actions|guards|approvals|audit):`)
+	sections := regexp.MustCompile(`^(listen|sources|actions|guards|approvals|audit|api):`)
 	checked := 0
 	for _, b := range blocks {
 		text := b[1]
@@ -36,7 +36,7 @@ func TestReadmeConfigExamplesDecode(t *testing.T) {
 			t.Errorf("README config block starting %q does not decode: %v", first, err)
 		}
 	}
-	if checked < 6 {
-		t.Fatalf("found %d config blocks in the README, expected the listen/sources/actions/guards/approvals/audit ones", checked)
+	if checked < 7 {
+		t.Fatalf("found %d config blocks in the README, expected the listen/sources/actions/guards/approvals/audit/api ones", checked)
 	}
 }

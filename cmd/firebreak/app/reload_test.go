@@ -34,15 +34,8 @@ type listed struct {
 
 func getPlaybooks(t *testing.T, a *app.App) listed {
 	t.Helper()
-	resp, err := http.Get(a.URL() + "/api/v1/playbooks")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
 	var l listed
-	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
-		t.Fatal(err)
-	}
+	getJSONAs(t, a.URL()+"/api/v1/playbooks", apptest.OperatorToken, &l)
 	return l
 }
 
@@ -57,6 +50,7 @@ func reloadRecords(t *testing.T, a *app.App) []audit.Record {
 
 func TestReload(t *testing.T) {
 	cfg := apptest.Config(t, reloadV1)
+	apptest.WithOperator(&cfg)
 	a := apptest.Start(t, cfg, app.Options{})
 	dir := cfg.Playbooks[0]
 	file := filepath.Join(dir, "playbooks.yaml")
@@ -70,7 +64,7 @@ func TestReload(t *testing.T) {
 		if err := os.WriteFile(file, []byte(bad), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		code, body := apptest.Post(t, a.URL()+"/api/v1/playbooks/reload", nil)
+		code, body := apptest.PostAs(t, a.URL()+"/api/v1/playbooks/reload", apptest.OperatorToken, nil)
 		if code != http.StatusUnprocessableEntity {
 			t.Fatalf("reload = %d %s", code, body)
 		}
@@ -139,7 +133,7 @@ func TestReload(t *testing.T) {
 		if err := os.Rename(file, file+".off"); err != nil {
 			t.Fatal(err)
 		}
-		code, body := apptest.Post(t, a.URL()+"/api/v1/playbooks/reload", nil)
+		code, body := apptest.PostAs(t, a.URL()+"/api/v1/playbooks/reload", apptest.OperatorToken, nil)
 		if code != http.StatusUnprocessableEntity || !strings.Contains(string(body), "no playbooks found in") {
 			t.Errorf("reload of an empty directory = %d %s", code, body)
 		}
@@ -158,7 +152,7 @@ func TestReload(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, "other.yml"), []byte(reloadV1), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		code, body := apptest.Post(t, a.URL()+"/api/v1/playbooks/reload", nil)
+		code, body := apptest.PostAs(t, a.URL()+"/api/v1/playbooks/reload", apptest.OperatorToken, nil)
 		var res app.ReloadResult
 		_ = json.Unmarshal(body, &res)
 		// The watcher may have swapped the set first; then the API finds it unchanged.

@@ -2,16 +2,11 @@ package app
 
 import (
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
 	"errors"
 	"fmt"
-	"net/http"
 	"sort"
 	"strings"
 
-	"github.com/firebreak/firebreak/engine/approval"
-	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/playbooks/playtest"
 	"github.com/firebreak/firebreak/store"
@@ -19,113 +14,24 @@ import (
 	"github.com/firebreak/firebreak/web/sources"
 )
 
-// routesDashboard mounts the dashboard (web/dashboard) on the router. It is
-// self-contained: the adapters below are the only things the dashboard
-// sees of the app, so re-homing it means moving this file.
-//
-// Until one API token table exists, the dashboard signs people in with
-// the tokens there are: approvals.api_tokens (viewer, approver) and
-// guards.api_token (operator, shown as "operator"). With none configured,
-// loopback peers use it without signing in, with the rights the API gives
-// them there (read, pause, resume, reset; deciding approvals needs a
-// token, as in the API).
-func routesDashboard(a *App) {
-	deps := dashboard.Deps{
-		Auth:      newDashAuth(a),
+// dashboardDeps is what the dashboard (web/dashboard) needs of the app:
+// the store, the playbooks, the test box and the redactor. Package web
+// mounts it and supplies the rest from its own parts: the sign-in is the
+// API's token table, decisions and guard actions go through the same
+// gate and guard as the API's.
+func (a *App) dashboardDeps() *dashboard.Deps {
+	deps := &dashboard.Deps{
 		Audit:     a.DB,
 		Timelines: dashTimelines{db: a.DB},
 		Playbooks: a.Engine.Playbooks,
 		Tester:    dashTester{a: a},
-		Redact:    a.redactor(),
 		Now:       a.opts.Now,
 		Logger:    a.log.With("component", "dashboard"),
-		OnAuthFailure: func(remote, msg string) {
-			_ = a.DB.Audit(context.Background(), audit.Record{Kind: audit.KindAuthFailed, Source: "dashboard", Outcome: "unauthorized", Message: msg, Actor: remote})
-		},
 	}
-	if f, ok := a.approver.(*approvalsFeature); ok {
-		deps.Approvals = dashApprovals{f: f}
+	if a.res.Redactor != nil {
+		deps.Redact = a.res.Redactor.Record
 	}
-	if g := a.Guard(); g != nil {
-		deps.Guards = g
-	}
-	if _, err := dashboard.Mount(a.Web.Router(), deps); err != nil {
-		a.log.Error("the dashboard is not served", "error", err)
-	}
-}
-
-// dashAuth adapts the existing tokens to dashboard.Authenticator.
-type dashAuth struct {
-	tokens []dashToken
-	// open: no token is configured at all.
-	open bool
-}
-
-type dashToken struct {
-	hash [sha256.Size]byte
-	id   dashboard.Identity
-}
-
-func newDashAuth(a *App) dashAuth {
-	var out dashAuth
-	if f, ok := a.approver.(*approvalsFeature); ok {
-		for _, t := range f.tokens {
-			id := dashboard.Identity{Name: t.name, Roles: []dashboard.Role{dashboard.RoleViewer}}
-			if t.roles[RoleApprover] {
-				id.Roles = append(id.Roles, dashboard.RoleApprover)
-			}
-			out.tokens = append(out.tokens, dashToken{hash: t.hash, id: id})
-		}
-	}
-	guardTok, err := guardToken(a.Config.Guards)
-	if guardTok != "" {
-		out.tokens = append(out.tokens, dashToken{hash: sha256.Sum256([]byte(guardTok)),
-			id: dashboard.Identity{Name: "operator", Roles: []dashboard.Role{dashboard.RoleViewer, dashboard.RoleOperator}}})
-	}
-	// A token that is configured but unreadable never opens the door.
-	out.open = len(out.tokens) == 0 && err == nil
-	return out
-}
-
-// Authenticate implements dashboard.Authenticator in constant time.
-func (d dashAuth) Authenticate(token string) (dashboard.Identity, bool) {
-	if token == "" {
-		return dashboard.Identity{}, false
-	}
-	sum := sha256.Sum256([]byte(token))
-	var match *dashToken
-	for i := range d.tokens {
-		if subtle.ConstantTimeCompare(sum[:], d.tokens[i].hash[:]) == 1 && match == nil {
-			match = &d.tokens[i]
-		}
-	}
-	if match == nil {
-		return dashboard.Identity{}, false
-	}
-	return match.id, true
-}
-
-// Anonymous implements dashboard.Authenticator: open to loopback peers (the
-// TCP peer, not a forwarded header) when no token is configured.
-func (d dashAuth) Anonymous(r *http.Request) (dashboard.Identity, bool) {
-	if !d.open || !loopbackAddr(r.RemoteAddr) {
-		return dashboard.Identity{}, false
-	}
-	return dashboard.Identity{Name: "local", Roles: []dashboard.Role{dashboard.RoleViewer, dashboard.RoleOperator}}, true
-}
-
-// dashApprovals adapts the approval gate; decisions take its one decide
-// path (audited, Slack message updated, step handed to the engine).
-type dashApprovals struct{ f *approvalsFeature }
-
-func (d dashApprovals) ListApprovals(ctx context.Context, status approval.Status) ([]approval.Approval, error) {
-	return approval.List(ctx, d.f.db, approval.Filter{Status: status})
-}
-
-// Decide records the decision as the token's API identity (api:NAME), so
-// the two-person rule counts one token once across API and dashboard.
-func (d dashApprovals) Decide(ctx context.Context, id, planHash string, dec approval.Decision, who dashboard.Identity) (approval.Approval, error) {
-	return d.f.Decide(ctx, id, planHash, dec, approval.Actor{ID: "api:" + who.Name, Name: who.Name}, "dashboard")
+	return deps
 }
 
 // dashTimelines reads timelines with TimelineOf, plus the raw payload.

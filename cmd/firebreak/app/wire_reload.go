@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/firebreak/firebreak/web"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
-	"github.com/gin-gonic/gin"
 
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/playbooks"
@@ -34,7 +33,7 @@ const reloadDebounce = 300 * time.Millisecond
 const (
 	triggerSignal = "SIGHUP"
 	triggerWatch  = "file change"
-	triggerAPI    = "api"
+	triggerAPI    = web.TriggerAPI
 )
 
 // reloader swaps the engine's playbook set for a freshly loaded one, only
@@ -46,22 +45,8 @@ type reloader struct {
 	sighup chan os.Signal
 }
 
-// ReloadResult says what a reload did.
-type ReloadResult struct {
-	OK        bool                `json:"ok"`
-	Trigger   string              `json:"trigger"`
-	Playbooks int                 `json:"playbooks"`
-	Added     []string            `json:"added"`
-	Removed   []string            `json:"removed"`
-	Changed   []string            `json:"changed"`
-	Error     string              `json:"error,omitempty"`
-	Problems  []playbooks.Problem `json:"problems,omitempty"`
-}
-
-// Unchanged reports whether a successful reload found the same playbooks.
-func (r ReloadResult) Unchanged() bool {
-	return r.OK && len(r.Added)+len(r.Removed)+len(r.Changed) == 0
-}
+// ReloadResult is web.ReloadResult: what a reload did.
+type ReloadResult = web.ReloadResult
 
 // setupReload wires hot reload: SIGHUP and changes in the playbook
 // directories reload the set.
@@ -77,24 +62,6 @@ func setupReload(a *App) error {
 		a.Go(r.watch)
 	}
 	return nil
-}
-
-// routesReload adds POST /api/v1/playbooks/reload. It answers 200 with what
-// changed, or 422 with every problem when the new set does not validate
-// (the old set stays).
-func routesReload(a *App) {
-	// The initial set was loaded before the engine; give it the app's clock.
-	if set := a.Engine.Playbooks(); set != nil {
-		set.SetClock(a.opts.Now)
-	}
-	a.Web.Router().POST("/api/v1/playbooks/reload", a.operatorAuth(), func(c *gin.Context) {
-		res := a.reload.Reload(c.Request.Context(), triggerAPI)
-		if !res.OK {
-			c.JSON(http.StatusUnprocessableEntity, res)
-			return
-		}
-		c.JSON(http.StatusOK, res)
-	})
 }
 
 // Reload loads the configured playbooks and installs them if all of them

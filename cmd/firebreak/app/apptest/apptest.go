@@ -38,6 +38,16 @@ func Config(t testing.TB, playbookYAML string) app.Config {
 	return cfg
 }
 
+// OperatorToken is the operator token WithOperator configures.
+const OperatorToken = "apptest-operator-token-0123456789"
+
+// WithOperator adds an operator token (OperatorToken, named "apptest") to
+// cfg: operator endpoints refuse every caller when no token is configured.
+// Once a token exists, reads need one too.
+func WithOperator(cfg *app.Config) {
+	cfg.API.Tokens = append(cfg.API.Tokens, app.APIToken{Name: "apptest", Role: "operator", Token: OperatorToken})
+}
+
 // Start starts the server and closes it when the test ends.
 func Start(t testing.TB, cfg app.Config, opts app.Options) *app.App {
 	t.Helper()
@@ -61,6 +71,26 @@ func (w testWriter) Write(p []byte) (int, error) {
 func Post(t testing.TB, url string, body []byte) (int, []byte) {
 	t.Helper()
 	resp, err := http.Post(url, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatalf("POST %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// PostAs is Post with a bearer token (none when token is empty).
+func PostAs(t testing.TB, url, token string, body []byte) (int, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("POST %s: %v", url, err)
 	}

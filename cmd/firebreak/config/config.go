@@ -1,0 +1,286 @@
+package config
+
+import (
+	"time"
+
+	"github.com/firebreak/firebreak/web/auth"
+	"github.com/firebreak/firebreak/web/sources"
+)
+
+// Duration is a time.Duration written as "15m" in YAML.
+type Duration time.Duration
+
+// D returns the duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// Config is the configuration file's shape. Every key is optional.
+type Config struct {
+	// Listen is the HTTP address (default 127.0.0.1:9095).
+	Listen string `yaml:"listen"`
+	// DataDir holds the bbolt database (default ./data).
+	DataDir string `yaml:"data_dir"`
+	// Playbooks lists playbook files or directories; empty loads the
+	// embedded examples.
+	Playbooks []string `yaml:"playbooks"`
+	// LogFormat is text or json (default text).
+	LogFormat string `yaml:"log_format"`
+	// LogLevel is debug, info, warn or error (default info).
+	LogLevel string `yaml:"log_level"`
+	// DryRun makes every step a dry run.
+	DryRun bool `yaml:"dry_run"`
+	// Workers bounds concurrent event processing (default 8).
+	Workers int `yaml:"workers"`
+	// MaxBodyBytes bounds a webhook body (default 1 MiB).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxEventAge marks older firing events stale: audited, not acted on
+	// (default 1h; 0 disables).
+	MaxEventAge *Duration `yaml:"max_event_age"`
+	// ActOnStale runs steps for stale events too.
+	ActOnStale bool `yaml:"act_on_stale"`
+	// Sources configures receivers; see the README.
+	Sources map[string]SourceConfig `yaml:"sources"`
+	// Guards configures protected targets, global caps and the kill switch.
+	Guards GuardsConfig `yaml:"guards"`
+	// Approvals configures human approval.
+	Approvals ApprovalsConfig `yaml:"approvals"`
+	// Actions configures what the built-in actions drive.
+	Actions ActionsConfig `yaml:"actions"`
+	// Audit configures retention and redaction.
+	Audit AuditConfig `yaml:"audit"`
+	// API configures who may call /api/v1.
+	API APIConfig `yaml:"api"`
+
+	// marks are the positions of the decoded keys and values, by key path;
+	// nil for a Config built in Go.
+	marks *marks
+}
+
+// Defaults returns the embedded defaults.
+func Defaults() Config {
+	age := Duration(time.Hour)
+	return Config{
+		Listen:       "127.0.0.1:9095",
+		DataDir:      "data",
+		LogFormat:    "text",
+		LogLevel:     "info",
+		Workers:      8,
+		MaxBodyBytes: 1 << 20,
+		MaxEventAge:  &age,
+	}
+}
+
+// DBPath is the database file inside the data directory.
+func (c Config) DBPath() string { return c.DataDir + "/firebreak.db" }
+
+// SourceConfig configures one receiver. A key of `sources:` that names a
+// built-in source (alertmanager, grafana, falco, wazuh, elastic, splunk,
+// graylog, azure) configures it; any other key is a generic source served
+// at /hooks/generic/KEY and needs `generic:`.
+type SourceConfig struct {
+	// Auth authenticates requests; see web/auth. Required unless Insecure.
+	Auth *auth.Config `yaml:"auth"`
+	// Insecure accepts unauthenticated requests (a warning is logged at
+	// every start).
+	Insecure bool `yaml:"insecure"`
+	// Disabled turns the receiver off.
+	Disabled bool `yaml:"disabled"`
+	// MaxBodyBytes overrides max_body_bytes for this source.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// RateLimit bounds requests per second (with a burst); over it, 429.
+	RateLimit *RateLimit `yaml:"rate_limit"`
+	// Generic maps a generic JSON body to events with expr.
+	Generic *sources.GenericConfig `yaml:"generic"`
+}
+
+// RateLimit is a token bucket: PerSecond requests, bursts of Burst.
+type RateLimit struct {
+	PerSecond float64 `yaml:"per_second"`
+	Burst     int     `yaml:"burst"`
+}
+
+// GuardsConfig is the `guards:` section: protected targets, parameter
+// bounds, global caps, the kill switch and who is told when a breaker
+// opens. Who may call the guard API is api.tokens.
+type GuardsConfig struct {
+	// Paused stops all execution while set; the API cannot resume it.
+	Paused bool `yaml:"paused"`
+	// Protected lists what no playbook may touch.
+	Protected ProtectedConfig `yaml:"protected"`
+	// Bounds limits integer parameters per action and parameter:
+	// {kubernetes.scale: {replicas: {min: 1, max: 20}}}.
+	Bounds map[string]map[string]BoundConfig `yaml:"bounds"`
+	// MaxActions caps acting runs across all playbooks ("30/1m").
+	MaxActions string `yaml:"max_actions"`
+	// MaxTargets caps distinct targets acted on across all playbooks
+	// ("10/10m").
+	MaxTargets string `yaml:"max_targets"`
+	// Notify runs an action when a breaker opens (webhook.notify,
+	// slack.notify); the message fills its text or body unless set.
+	Notify *GuardNotifyConfig `yaml:"notify"`
+}
+
+// ProtectedConfig lists what no playbook may touch.
+type ProtectedConfig struct {
+	// Namespaces are names or patterns ("kube-*").
+	Namespaces []string `yaml:"namespaces"`
+	// Labels are selectors matched against the event's labels
+	// ("firebreak.io/protected=true", "tier=db,env!=dev").
+	Labels []string `yaml:"labels"`
+	// CIDRs are address ranges or single addresses.
+	CIDRs []string `yaml:"cidrs"`
+}
+
+// BoundConfig bounds one integer parameter; an absent end is open.
+type BoundConfig struct {
+	Min *int `yaml:"min"`
+	Max *int `yaml:"max"`
+}
+
+// GuardNotifyConfig names the action that tells humans a breaker opened.
+type GuardNotifyConfig struct {
+	Action string         `yaml:"action"`
+	With   map[string]any `yaml:"with"`
+}
+
+// ApprovalsConfig is the `approvals:` section: where approval requests are
+// posted, who may decide them in Slack and how long they wait. Each secret
+// is given literally, by environment variable (_env) or by file (_file):
+// exactly one of the three. Who may decide through the API is api.tokens.
+type ApprovalsConfig struct {
+	// SlackChannel is the channel approval requests are posted to.
+	SlackChannel string `yaml:"slack_channel"`
+	// SigningSecret is the Slack app's signing secret; without it every
+	// call to /slack/interactions is refused.
+	SigningSecret     string `yaml:"signing_secret"`
+	SigningSecretEnv  string `yaml:"signing_secret_env"`
+	SigningSecretFile string `yaml:"signing_secret_file"`
+	// BotToken (xoxb-…) posts and updates the messages (scopes chat:write,
+	// and usergroups:read for allowed_groups). Without it the slack.notify
+	// client (actions.slack) is used when that one has a token.
+	BotToken     string `yaml:"bot_token"`
+	BotTokenEnv  string `yaml:"bot_token_env"`
+	BotTokenFile string `yaml:"bot_token_file"`
+	// SlackAPIURL overrides Slack's Web API base URL (tests, proxies).
+	SlackAPIURL string `yaml:"slack_api_url"`
+	// AllowedUsers are Slack user ids (U…, W…) that may approve and deny.
+	AllowedUsers []string `yaml:"allowed_users"`
+	// AllowedGroups are Slack user group ids (S…) whose members may.
+	AllowedGroups []string `yaml:"allowed_groups"`
+	// DefaultExpiry is how long an approval waits when the playbook does
+	// not say (default 30m); undecided approvals are then denied.
+	DefaultExpiry Duration `yaml:"default_expiry"`
+	// Approvers is how many distinct people must approve when the playbook
+	// does not say (default 1; 2 is the two-person rule).
+	Approvers int `yaml:"approvers"`
+	// SweepInterval is how often expiries are checked (default 5s).
+	SweepInterval Duration `yaml:"sweep_interval"`
+	// Retention is how long decided approvals are listed (default 720h).
+	Retention Duration `yaml:"retention"`
+}
+
+// ActionsConfig is the `actions:` section: what the built-in actions drive.
+type ActionsConfig struct {
+	Kubernetes KubernetesConfig `yaml:"kubernetes"`
+	Slack      SlackConfig      `yaml:"slack"`
+	Firewall   FirewallConfig   `yaml:"firewall"`
+}
+
+// KubernetesConfig is actions.kubernetes.
+type KubernetesConfig struct {
+	// Kubeconfig is a kubeconfig path; empty searches $KUBECONFIG,
+	// ~/.kube/config, then the in-cluster service account.
+	Kubeconfig string `yaml:"kubeconfig"`
+	Context    string `yaml:"context"`
+	InCluster  bool   `yaml:"in_cluster"`
+	// ProtectedNamespaces no action may touch (default kube-system,
+	// kube-public, kube-node-lease).
+	ProtectedNamespaces []string `yaml:"protected_namespaces"`
+}
+
+// SlackConfig is actions.slack: the slack.notify client.
+type SlackConfig struct {
+	Token          string `yaml:"token"`
+	TokenEnv       string `yaml:"token_env"`
+	TokenFile      string `yaml:"token_file"`
+	DefaultChannel string `yaml:"default_channel"`
+	LinkBaseURL    string `yaml:"link_base_url"`
+	// APIURL overrides Slack's API base URL (tests).
+	APIURL string `yaml:"api_url"`
+}
+
+// FirewallConfig is actions.firewall.
+type FirewallConfig struct {
+	// Enabled lets firewall actions change the host's nftables.
+	Enabled    bool      `yaml:"enabled"`
+	Table      string    `yaml:"table"`
+	NetNS      string    `yaml:"netns"`
+	Allowlist  []string  `yaml:"allowlist"`
+	MaxTTL     *Duration `yaml:"max_ttl"`
+	DefaultTTL *Duration `yaml:"default_ttl"`
+}
+
+// AuditConfig is the `audit:` section: retention and redaction of the audit
+// trail (and of the inbox the replay reads).
+type AuditConfig struct {
+	Retention RetentionConfig `yaml:"retention"`
+	Redaction RedactionConfig `yaml:"redaction"`
+}
+
+// RetentionConfig says how long the audit trail and the inbox keep data.
+// Zero values keep everything.
+type RetentionConfig struct {
+	// MaxAge removes audit records older than this (e.g. 2160h = 90 days).
+	MaxAge Duration `yaml:"max_age"`
+	// MaxRecords keeps at most this many audit records, the newest.
+	MaxRecords int `yaml:"max_records"`
+	// MaxBytes keeps the stored audit records within this many bytes,
+	// removing the oldest.
+	MaxBytes int64 `yaml:"max_bytes"`
+	// InboxMaxAge removes processed inbox events (their raw payloads, which
+	// replay reads) and their idempotency keys received longer ago than
+	// this; pending events are never removed. Default: MaxAge.
+	InboxMaxAge Duration `yaml:"inbox_max_age"`
+	// Interval is how often retention runs (default 1h).
+	Interval Duration `yaml:"interval"`
+}
+
+// RedactionConfig says what is removed from audit records before they are
+// written.
+type RedactionConfig struct {
+	// Keys are extra data keys whose values are always redacted
+	// (case-insensitive), in addition to the built-in sensitive keys.
+	Keys []string `yaml:"keys"`
+	// Patterns are extra regular expressions; every match in any string of
+	// a record is replaced by [redacted].
+	Patterns []string `yaml:"patterns"`
+	// NoDefaults turns off the built-in keys and patterns.
+	NoDefaults bool `yaml:"no_defaults"`
+}
+
+// APIConfig is the `api:` section: the bearer tokens of /api/v1.
+type APIConfig struct {
+	// Tokens are the API's callers, each with one role.
+	Tokens []APIToken `yaml:"tokens"`
+}
+
+// APIToken is one bearer token of the API. Its Name is the actor the audit
+// trail records (api:NAME); the token itself is never recorded.
+type APIToken struct {
+	Name string `yaml:"name"`
+	// Role is viewer (read the audit trail, timelines, state, playbooks),
+	// approver (viewer + decide approvals) or operator (approver + pause,
+	// resume, breaker reset, reload, replay, dead letters).
+	Role      string `yaml:"role"`
+	Token     string `yaml:"token"`
+	TokenEnv  string `yaml:"token_env"`
+	TokenFile string `yaml:"token_file"`
+}
+
+// renamed are keys that no longer exist, with what replaces them; the
+// loader names the replacement instead of "unknown key".
+var renamed = map[string]string{
+	"guards.api_token":      "moved to api.tokens (a list of {name, role: operator, token|token_env|token_file})",
+	"guards.api_token_env":  "moved to api.tokens (a list of {name, role: operator, token_env})",
+	"guards.api_token_file": "moved to api.tokens (a list of {name, role: operator, token_file})",
+	"approvals.api_tokens":  "moved to api.tokens (each token now has one role: viewer, approver or operator)",
+}
