@@ -50,6 +50,10 @@ type Spec struct {
 	Destructive bool `json:"destructive"`
 	// Reversible actions undo themselves or can be undone (an IP block expires).
 	Reversible bool `json:"reversible"`
+	// RestoreDrops lists the parameters a restore run (RestoreParam true)
+	// does not take, for an action that has RestoreParam: a playbook's
+	// revert_on_resolve copies a step's parameters without them.
+	RestoreDrops []string `json:"-"`
 	// Permissions lists the RBAC rules or host privileges the action needs,
 	// for example "apps/deployments: get, patch" or "CAP_NET_ADMIN".
 	Permissions []string `json:"permissions,omitempty"`
@@ -91,7 +95,17 @@ type Request struct {
 	DryRun bool
 	// Attempt counts from 1.
 	Attempt int
+	// Restore, for a step whose restore parameter is true, is the Undo an
+	// earlier run of the same action by the same playbook on the same
+	// target recorded; the engine passes it and never runs a restore step
+	// without one.
+	Restore map[string]any
 }
+
+// RestoreParam is the boolean parameter by which a reversible action's
+// step asks to put back what an earlier run of it changed (an on_resolved
+// `with: { restore: true }`). The engine reads it by this name.
+const RestoreParam = "restore"
 
 // Result is what a run observed and did. It is written to the audit trail.
 type Result struct {
@@ -106,6 +120,12 @@ type Result struct {
 	Output map[string]any `json:"output,omitempty"`
 	// RetryAfter, when set on a failed run, is the delay the remote system asked for.
 	RetryAfter time.Duration `json:"-"`
+	// Undo, when set by a run that changed something, is what a restore
+	// run of the same action needs to put it back (for kubernetes.scale,
+	// the replica count before). The engine keeps the first one per
+	// playbook and target until a restore step uses it or retention
+	// forgets the event that made it.
+	Undo map[string]any `json:"-"`
 }
 
 // Action is one integration. Implementations must be safe for concurrent use.

@@ -39,8 +39,13 @@ type Config struct {
 	Workers int
 	// DryRun makes every step a dry run.
 	DryRun bool
-	// ActOnStale lets steps run for events marked stale (default: audit only).
+	// ActOnStale lets steps run for stale events (default: audit only).
 	ActOnStale bool
+	// MaxEventAge makes a firing event stale once its alert started longer
+	// ago than this, judged with Now when the event is processed and again
+	// before each step runs (after an approval too); 0 never does. An
+	// event the receiver already marked stale (Event.Stale) stays stale.
+	MaxEventAge time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Guard checks every changing step before it runs; nil allows all.
@@ -49,6 +54,11 @@ type Config struct {
 	Approver Approver
 	// Observer receives metrics; nil discards them.
 	Observer Observer
+	// HoldPaused (guards.on_pause: hold) parks a step the kill switch
+	// refuses instead of dropping it, and runs it when execution resumes,
+	// unless the event is stale by then. The guard must implement
+	// PauseChecker for the engine to see the resume.
+	HoldPaused bool
 	// Sleep waits between retries; tests replace it (default: a timer that
 	// honours ctx).
 	Sleep func(ctx context.Context, d time.Duration) error
@@ -61,7 +71,10 @@ type Engine struct {
 	playbooks atomic.Pointer[playbooks.Set]
 	kick      chan struct{}
 	processed atomic.Uint64
-	paused    atomic.Bool
+	// held is set while steps may be held for a resume; releasing is set
+	// while releaseHeld runs.
+	held      atomic.Bool
+	releasing atomic.Bool
 }
 
 // New returns an engine; it does nothing until Run.
@@ -91,7 +104,8 @@ func (e *Engine) SetPlaybooks(s *playbooks.Set) { e.playbooks.Store(s) }
 // Playbooks returns the installed set, or nil.
 func (e *Engine) Playbooks() *playbooks.Set { return e.playbooks.Load() }
 
-// Notify tells the engine that new events are in the inbox.
+// Notify tells the engine that new events are in the inbox, or that
+// execution resumed (steps held while paused may run).
 func (e *Engine) Notify() {
 	select {
 	case e.kick <- struct{}{}:
@@ -121,9 +135,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		go func(q chan queued) {
 			defer wg.Done()
 			for it := range q {
-				if err := e.process(workCtx, it.seq, it.ev); err != nil {
-					e.log.Error("processing event failed; it stays in the inbox", "seq", it.seq, "error", err)
-				}
+				e.processRetrying(ctx, workCtx, it)
 			}
 		}(queues[i])
 	}
@@ -134,10 +146,34 @@ func (e *Engine) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 
+	// Steps held while paused by an earlier run may be releasable now.
+	e.held.Store(e.cfg.HoldPaused)
 	var cursor uint64
+	// unloaded holds inbox events the cursor passed but that could not be
+	// loaded (a store error): they are tried again, with backoff, rather
+	// than left pending until a restart.
+	unloaded := map[uint64]*retryState{}
 	ticker := time.NewTicker(5 * time.Second)
 	defer ticker.Stop()
 	for {
+		for seq, rs := range unloaded {
+			if e.cfg.Now().Before(rs.due) {
+				continue
+			}
+			ev, err := e.cfg.Store.Event(ctx, seq)
+			if err != nil {
+				rs.attempt++
+				rs.due = e.cfg.Now().Add(Backoff(rs.attempt))
+				e.log.Error("loading an inbox event failed again; will retry", "seq", seq, "attempt", rs.attempt, "error", err)
+				continue
+			}
+			delete(unloaded, seq)
+			select {
+			case queues[shard(ev.Fingerprint, ev.ID, len(queues))] <- queued{seq: seq, ev: ev}:
+			case <-ctx.Done():
+				return nil
+			}
+		}
 		for {
 			seqs, err := e.cfg.Store.Pending(ctx, cursor, 256)
 			if err != nil {
@@ -150,7 +186,8 @@ func (e *Engine) Run(ctx context.Context) error {
 			for _, seq := range seqs {
 				ev, err := e.cfg.Store.Event(ctx, seq)
 				if err != nil {
-					e.log.Error("loading an inbox event failed", "seq", seq, "error", err)
+					e.log.Error("loading an inbox event failed; will retry", "seq", seq, "error", err)
+					unloaded[seq] = &retryState{attempt: 1, due: e.cfg.Now().Add(Backoff(1))}
 					cursor = seq
 					continue
 				}
@@ -163,11 +200,56 @@ func (e *Engine) Run(ctx context.Context) error {
 				cursor = seq
 			}
 		}
+		if e.held.Load() && e.releasing.CompareAndSwap(false, true) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer e.releasing.Store(false)
+				n, err := e.releaseHeld(ctx, workCtx)
+				if err != nil {
+					e.held.Store(true)
+					e.log.Error("running the steps held while paused failed; will retry", "error", err)
+				}
+				if n > 0 {
+					e.log.Info("ran the steps held while paused", "steps", n)
+				}
+			}()
+		}
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-e.kick:
 		case <-ticker.C:
+		}
+	}
+}
+
+// retryState is when a failed inbox event is tried next.
+type retryState struct {
+	attempt int
+	due     time.Time
+}
+
+// processRetrying processes one event and, when that fails (a store
+// error: a full disk, a commit that failed), tries again with Backoff
+// (capped at a minute) until it succeeds or stop ends (shutdown: the event
+// stays pending in the inbox for the next start). Retrying in the worker
+// keeps the events of one alert in order. Processing is idempotent: a
+// retry writes no duplicate records and re-runs no started step.
+func (e *Engine) processRetrying(stop, work context.Context, it queued) {
+	for attempt := 1; ; attempt++ {
+		err := e.process(work, it.seq, it.ev)
+		if err == nil {
+			return
+		}
+		if stop.Err() != nil {
+			e.log.Error("processing event failed; it stays in the inbox", "seq", it.seq, "error", err)
+			return
+		}
+		delay := Backoff(attempt)
+		e.log.Error("processing event failed; will retry", "seq", it.seq, "attempt", attempt, "delay", delay.String(), "error", err)
+		if e.cfg.Sleep(stop, delay) != nil {
+			return
 		}
 	}
 }

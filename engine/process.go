@@ -13,6 +13,7 @@ import (
 	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/engine/plan"
 	"github.com/firebreak/firebreak/engine/state"
 	"github.com/firebreak/firebreak/playbooks"
 )
@@ -22,28 +23,70 @@ const (
 	bucketSteps     = "steps"     // plan key → stepClaim: a step runs at most once
 	bucketEvents    = "events"    // event id → "matched": received/matched records written
 	bucketTriggered = "triggered" // playbook|fingerprint → triggerRecord, for on_resolved
+	bucketUndo      = "undo"      // playbook|action|target → undoRecord, for restore steps
+	bucketHeld      = "held"      // plan key → heldRecord: steps refused while paused, run on resume
 )
 
-// Step claim states.
+// claimStatus is the state of a step's claim in the steps bucket. The
+// claim is what makes a step run at most once: any claim but parked (with
+// an approval) means the step is decided and is not run again. The values
+// are stored; they must not change.
+type claimStatus string
+
+// The catalogue of claim states.
 const (
-	claimStarted     = "started"
-	claimDone        = "done"
-	claimFailed      = "failed"
-	claimRefused     = "refused"
-	claimDryRun      = "dry_run"
-	claimParked      = "parked"
-	claimInterrupted = "interrupted"
+	// claimStarted: the step is running, or the process stopped while it
+	// ran (found at start: the step becomes interrupted).
+	claimStarted claimStatus = "started"
+	// claimDone and claimFailed: the step ran and succeeded or failed.
+	claimDone   claimStatus = "done"
+	claimFailed claimStatus = "failed"
+	// claimRefused: a guard, the approval check or staleness refused it.
+	claimRefused claimStatus = "refused"
+	// claimDryRun: the step was dry-run.
+	claimDryRun claimStatus = "dry_run"
+	// claimParked: the step waits for a human; an approval runs it.
+	claimParked claimStatus = "parked"
+	// claimInterrupted: started before a restart; outcome unknown.
+	claimInterrupted claimStatus = "interrupted"
+	// claimNothingToRestore: a restore step found no recorded state to
+	// put back (the earlier step failed, changed nothing or never ran);
+	// it is skipped and the playbook goes on.
+	claimNothingToRestore claimStatus = "nothing_to_restore"
+	// claimHeld: refused while paused under guards.on_pause: hold; the
+	// step is parked in the held bucket and runs again on resume.
+	claimHeld claimStatus = "held"
+	// A step that did not plan stores its plan.Outcome (when_false,
+	// render_error …) as its status.
+
+	// claimStale is a decision of runStep, never stored: a stale step's
+	// claim is stored as refused.
+	claimStale claimStatus = "stale"
 )
 
 type stepClaim struct {
-	Status string    `json:"status"`
-	At     time.Time `json:"at"`
+	Status claimStatus `json:"status"`
+	At     time.Time   `json:"at"`
 }
 
 type triggerRecord struct {
 	EventID string    `json:"event_id"`
 	Seq     uint64    `json:"seq"`
 	At      time.Time `json:"at"`
+}
+
+// undoRecord is what a reversible step changed (actions.Result.Undo), kept
+// for a restore step of the same playbook, action and target. EventID
+// ties it to retention: SweepForgotten drops it with its event.
+type undoRecord struct {
+	EventID string         `json:"event_id"`
+	At      time.Time      `json:"at"`
+	Undo    map[string]any `json:"undo"`
+}
+
+// undoKey is the undo bucket's key of a plan.
+func undoKey(pl *Plan) string {
+	return pl.Playbook.Name + "|" + pl.Step.Action + "|" + pl.Target.String()
 }
 
 // Process runs one inbox event through every playbook and marks it done.
@@ -87,10 +130,14 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 	if len(matched) == 0 {
 		records = append(records, audit.Record{Kind: audit.KindUnmatched, EventID: ev.ID, Outcome: "unmatched", Message: fmt.Sprintf("no playbook of %d matched", set.Len())})
 	}
-	if ev.Stale && !e.cfg.ActOnStale {
+	stale := e.stale(&ev)
+	if stale {
 		records = append(records, audit.Record{Kind: audit.KindStale, EventID: ev.ID, Outcome: "stale", Message: "event older than the configured maximum age: no step runs"})
 	}
-	err = e.cfg.Store.Update(ctx, func(tx state.Tx) error {
+	// The event's records ride on its first commit: the first step's
+	// claim, or the finish when no step runs.
+	c := &carry{}
+	c.later(func(tx state.Tx) error {
 		if tx.Get(bucketEvents, ev.ID) != nil {
 			return nil // a previous attempt wrote these records
 		}
@@ -104,27 +151,24 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 		}
 		return tx.Put(bucketEvents, ev.ID, []byte("matched"))
 	})
-	if err != nil {
-		return wrapf(err, "record event %s", ev.ID)
-	}
 	log.Info("event received", "matched", len(matched))
 	for _, pb := range matched {
 		e.cfg.Observer.PlaybookMatched(pb.Name)
 	}
 
-	if !ev.Stale || e.cfg.ActOnStale {
+	if !stale {
 		if ev.Status == event.StatusResolved {
-			if err := e.resolved(ctx, seq, &ev, set); err != nil {
+			if err := e.resolved(ctx, c, seq, &ev, set); err != nil {
 				return err
 			}
 		}
 		for _, pb := range matched {
-			if err := e.runSteps(ctx, seq, &ev, pb, PhaseSteps, 0, ""); err != nil {
+			if err := e.runSteps(ctx, c, seq, &ev, pb, PhaseSteps, 0, ""); err != nil {
 				return err
 			}
 		}
 	}
-	err = e.cfg.Store.Update(ctx, func(tx state.Tx) error { return tx.Finish(seq) })
+	err = e.update(ctx, c, func(tx state.Tx) error { return tx.Finish(seq) })
 	if err != nil {
 		return wrapf(err, "finish event %s", ev.ID)
 	}
@@ -133,10 +177,25 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 	return nil
 }
 
+// stale reports whether no step may run for ev now: it was marked stale
+// when it arrived, or its alert started longer than MaxEventAge ago by the
+// engine's clock — unless ActOnStale. Only firing events go stale, as at
+// ingest: a resolve is news however old its alert is.
+func (e *Engine) stale(ev *event.Event) bool {
+	if e.cfg.ActOnStale {
+		return false
+	}
+	if ev.Stale {
+		return true
+	}
+	return e.cfg.MaxEventAge > 0 && ev.Status == event.StatusFiring && !ev.StartsAt.IsZero() &&
+		e.cfg.Now().Sub(ev.StartsAt) > e.cfg.MaxEventAge
+}
+
 // resolved handles a resolved alert: tells the guard (breaker
 // verification), cancels pending approvals, and runs on_resolved steps of
 // every playbook that acted on the alert.
-func (e *Engine) resolved(ctx context.Context, seq uint64, ev *event.Event, set *playbooks.Set) error {
+func (e *Engine) resolved(ctx context.Context, c *carry, seq uint64, ev *event.Event, set *playbooks.Set) error {
 	if e.cfg.Approver != nil {
 		if err := e.cfg.Approver.Cancel(ctx, ev); err != nil {
 			e.log.Warn("cancelling approvals failed", "event_id", ev.ID, "error", err)
@@ -163,7 +222,7 @@ func (e *Engine) resolved(ctx context.Context, seq uint64, ev *event.Event, set 
 		return err
 	}
 	var closed []*playbooks.Playbook
-	err = e.cfg.Store.Update(ctx, func(tx state.Tx) error {
+	err = e.update(ctx, c, func(tx state.Tx) error {
 		closed = closed[:0]
 		for _, pb := range acted {
 			key := pb.Name + "|" + fp
@@ -187,7 +246,7 @@ func (e *Engine) resolved(ctx context.Context, seq uint64, ev *event.Event, set 
 	}
 	for _, pb := range closed {
 		if len(pb.OnResolved) > 0 {
-			if err := e.runSteps(ctx, seq, ev, pb, PhaseOnResolved, 0, ""); err != nil {
+			if err := e.runSteps(ctx, c, seq, ev, pb, PhaseOnResolved, 0, ""); err != nil {
 				return err
 			}
 		}
@@ -211,18 +270,32 @@ func (e *Engine) Continue(ctx context.Context, seq uint64, playbook, phase strin
 	if err != nil {
 		return err
 	}
-	return e.runSteps(ctx, seq, &ev, pb, phase, from, approvedBy)
+	resume := claimStatus("")
+	if approvedBy != "" {
+		resume = claimParked
+	}
+	c := &carry{}
+	if err := e.runSteps(ctx, c, seq, &ev, pb, phase, from, resume); err != nil {
+		return err
+	}
+	return e.flush(ctx, c)
 }
 
 // runSteps plans, guards and runs the steps of one phase of pb for ev.
-func (e *Engine) runSteps(ctx context.Context, seq uint64, ev *event.Event, pb *playbooks.Playbook, phase string, from int, approvedBy string) error {
+//
+// resume is the claim step from may be found in and still run: parked
+// (a human approved it) or held (execution resumed); "" for none.
+func (e *Engine) runSteps(ctx context.Context, c *carry, seq uint64, ev *event.Event, pb *playbooks.Playbook, phase string, from int, resume claimStatus) error {
 	steps := pb.Steps
 	if phase == PhaseOnResolved {
 		steps = pb.OnResolved
 	}
 	for i := from; i < len(steps); i++ {
-		approved := approvedBy != "" && i == from
-		err := e.runStep(ctx, seq, ev, pb, phase, steps[i], approved)
+		var r claimStatus
+		if i == from {
+			r = resume
+		}
+		err := e.runStep(ctx, c, seq, ev, pb, phase, steps[i], r)
 		if errors.Is(err, errStop) {
 			return nil
 		}
@@ -235,7 +308,8 @@ func (e *Engine) runSteps(ctx context.Context, seq uint64, ev *event.Event, pb *
 
 // runStep returns errStop when the playbook must not go on to its next
 // step, another error when the store failed, nil otherwise.
-func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *playbooks.Playbook, phase string, st *playbooks.Step, approved bool) error {
+func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Event, pb *playbooks.Playbook, phase string, st *playbooks.Step, resume claimStatus) error {
+	approved := resume == claimParked
 	log := e.log.With("event_id", ev.ID, "playbook", pb.Name, "phase", phase, "step", st.Index, "action", st.Action)
 	base := audit.Record{EventID: ev.ID, Playbook: pb.Name, Step: audit.StepIndex(st.Index), Action: st.Action}
 	if phase == PhaseOnResolved {
@@ -244,12 +318,12 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 	fail := func(kind, outcome, msg string) error {
 		r := base
 		r.Kind, r.Outcome, r.Message = kind, outcome, msg
-		if err := e.cfg.Store.Update(ctx, func(tx state.Tx) error {
+		if err := e.update(ctx, c, func(tx state.Tx) error {
 			key := ev.ID + "|" + pb.Name + "|" + phase + "|" + strconv.Itoa(st.Index)
 			if tx.Get(bucketSteps, key) != nil {
 				return nil
 			}
-			if err := tx.Put(bucketSteps, key, claimJSON(outcome, tx.Now())); err != nil {
+			if err := tx.Put(bucketSteps, key, claimJSON(claimStatus(outcome), tx.Now())); err != nil {
 				return err
 			}
 			return tx.Audit(r)
@@ -264,146 +338,159 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 		return errStop
 	}
 
-	run, err := st.ShouldRun(ev)
-	if err != nil {
-		return fail(audit.KindStepFailed, "when_error", err.Error())
+	ps := plan.Prepare(e.cfg.Registry, ev, st)
+	switch ps.Outcome {
+	case plan.Planned:
+	case plan.WhenFalse:
+		return fail(audit.KindStepSkipped, string(ps.Outcome), "the step's when condition is false")
+	default:
+		return fail(audit.KindStepFailed, string(ps.Outcome), ps.Err.Error())
 	}
-	if !run {
-		return fail(audit.KindStepSkipped, "when_false", "the step's when condition is false")
-	}
-	params, err := st.Render(ev)
-	if err != nil {
-		return fail(audit.KindStepFailed, "render_error", err.Error())
-	}
-	act, err := e.cfg.Registry.Get(st.Action)
-	if err != nil {
-		return fail(audit.KindStepFailed, "unknown_action", err.Error())
-	}
-	if err := act.Validate(params, true); err != nil {
-		return fail(audit.KindStepFailed, "invalid_params", err.Error())
-	}
-	plan := &Plan{Seq: seq, Event: ev, Playbook: pb, Phase: phase, Step: st, Action: act, Params: params, Target: act.Target(params)}
-	switch {
+	pl := &Plan{Seq: seq, Event: ev, Playbook: pb, Phase: phase, Step: st, Action: ps.Action, Params: ps.Params, Target: ps.Target}
+	restore, _ := ps.Params[actions.RestoreParam].(bool)
+	switch why := plan.DryRunWhy(pb); {
 	case e.cfg.DryRun:
-		plan.DryRun, plan.DryRunWhy = true, "global dry_run"
-	case pb.Mode == playbooks.ModeShadow:
-		plan.DryRun, plan.DryRunWhy = true, "shadow mode"
+		pl.DryRun, pl.DryRunWhy = true, "global dry_run"
+	case why != "":
+		pl.DryRun, pl.DryRunWhy = true, why
 	default:
 		if why, ok := e.cfg.Registry.ForcedDryRun(st.Action); ok {
-			plan.DryRun, plan.DryRunWhy = true, why
+			pl.DryRun, pl.DryRunWhy = true, why
 		}
 	}
-	needsApproval := !approved && !plan.DryRun && (st.Approval || pb.Mode == playbooks.ModeApprove)
-	base.Target = plan.Target.String()
-	shownParams := Redact(act.Spec(), params)
-	base.Data = mergeData(base.Data, map[string]any{"params": shownParams})
+	needsApproval := !approved && !pl.DryRun && plan.NeedsApproval(pb, st)
+	base.Target = pl.Target.String()
+	base.Data = mergeData(base.Data, map[string]any{"params": ps.Shown})
 
-	var decision, approvalID string
+	var decision claimStatus
+	var approvalID string
 	var verdict Verdict
-	key := plan.Key()
-	err = e.cfg.Store.Update(ctx, func(tx state.Tx) error {
+	key := pl.Key()
+	err := e.update(ctx, c, func(tx state.Tx) error {
 		decision, approvalID, verdict = "", "", Verdict{}
 		now := tx.Now()
+		// claim stores the step's claim and its audit record together.
+		claim := func(status claimStatus, kind, outcome, msg string) error {
+			if err := tx.Put(bucketSteps, key, claimJSON(status, now)); err != nil {
+				return err
+			}
+			r := base
+			r.Kind, r.Outcome, r.Message = kind, outcome, msg
+			return tx.Audit(r)
+		}
+		refuse := func(v Verdict) error {
+			verdict, decision = v, claimRefused
+			if v.Reason == ReasonPaused && e.cfg.HoldPaused && !pl.DryRun {
+				decision = claimHeld
+				b, _ := json.Marshal(heldRecord{EventID: ev.ID, Seq: seq, Playbook: pb.Name, Phase: phase, Step: st.Index, At: now})
+				if err := tx.Put(bucketHeld, key, b); err != nil {
+					return err
+				}
+				return claim(claimHeld, audit.KindStepHeld, "held", v.Message+"; held (guards.on_pause: hold): runs on resume unless the event is stale by then")
+			}
+			return claim(claimRefused, audit.KindStepRefused, string(v.Reason), v.Message)
+		}
 		if raw := tx.Get(bucketSteps, key); raw != nil {
 			var c stepClaim
 			_ = json.Unmarshal(raw, &c)
 			if c.Status == claimStarted {
 				// The process stopped while the step ran: its outcome is
 				// unknown, and running it again could act twice.
-				r := base
-				r.Kind, r.Outcome = audit.KindInterrupted, "interrupted"
-				r.Message = "the step was started before a restart and its outcome is unknown; not run again"
 				decision = claimInterrupted
-				if err := tx.Put(bucketSteps, key, claimJSON(claimInterrupted, now)); err != nil {
-					return err
-				}
-				return tx.Audit(r)
+				return claim(claimInterrupted, audit.KindInterrupted, "interrupted",
+					"the step was started before a restart and its outcome is unknown; not run again")
 			}
 			if c.Status == claimParked && approved {
 				// fall through: the approved step runs now
+			} else if c.Status == claimHeld && resume == claimHeld {
+				// Released on resume: whatever is decided now replaces
+				// the hold, in this transaction.
+				if err := tx.Delete(bucketHeld, key); err != nil {
+					return err
+				}
 			} else {
 				decision = "already_" + c.Status
 				return nil
 			}
 		}
+		if e.stale(ev) {
+			// The event aged past max_event_age while it waited (a slow
+			// backlog, an earlier step, a human approval): too late to act.
+			decision = claimStale
+			return claim(claimRefused, audit.KindStale, "stale",
+				fmt.Sprintf("event older than the configured maximum age (%s) when the step was about to run: not run", e.cfg.MaxEventAge))
+		}
+		if restore {
+			raw := tx.Get(bucketUndo, undoKey(pl))
+			var u undoRecord
+			if raw == nil || json.Unmarshal(raw, &u) != nil || u.Undo == nil {
+				decision = claimNothingToRestore
+				return claim(claimNothingToRestore, audit.KindStepSkipped, string(claimNothingToRestore),
+					fmt.Sprintf("nothing to restore: no earlier %s of %s by this playbook recorded what it changed", st.Action, pl.Target))
+			}
+			pl.Restore = u.Undo
+			base.Data["restore"] = u.Undo
+		}
 		if ac, ok := e.cfg.Approver.(ApprovalChecker); ok && approved {
-			v, err := ac.CheckApproved(tx, plan)
+			v, err := ac.CheckApproved(tx, pl)
 			if err != nil {
 				return err
 			}
 			if !v.Allowed() {
-				verdict = v
-				r := base
-				r.Kind, r.Outcome, r.Message = audit.KindStepRefused, v.Reason, v.Message
-				decision = claimRefused
-				if err := tx.Put(bucketSteps, key, claimJSON(claimRefused, now)); err != nil {
-					return err
-				}
-				return tx.Audit(r)
+				return refuse(v)
 			}
 		}
 		if e.cfg.Guard != nil {
-			v, err := e.cfg.Guard.Check(tx, plan)
+			v, err := e.cfg.Guard.Check(tx, pl)
 			if err != nil {
 				return err
 			}
 			verdict = v
 			if !v.Allowed() {
-				r := base
-				r.Kind, r.Outcome, r.Message = audit.KindStepRefused, v.Reason, v.Message
-				decision = claimRefused
-				if err := tx.Put(bucketSteps, key, claimJSON(claimRefused, now)); err != nil {
-					return err
-				}
-				return tx.Audit(r)
+				return refuse(v)
 			}
 		}
 		switch {
-		case plan.DryRun:
+		case pl.DryRun:
 			decision = claimDryRun
 			return tx.Put(bucketSteps, key, claimJSON(claimDryRun, now))
 		case needsApproval:
 			if e.cfg.Approver == nil {
-				r := base
-				r.Kind, r.Outcome, r.Message = audit.KindStepRefused, "approval_unavailable", "the step needs approval but no approver is configured"
-				decision = claimRefused
-				if err := tx.Put(bucketSteps, key, claimJSON(claimRefused, now)); err != nil {
-					return err
-				}
-				return tx.Audit(r)
+				return refuse(Verdict{Reason: ReasonApprovalUnavailable, Message: "the step needs approval but no approver is configured"})
 			}
-			id, err := e.cfg.Approver.Park(tx, plan, []Verdict{verdict})
+			id, err := e.cfg.Approver.Park(tx, pl, []Verdict{verdict})
 			if err != nil {
 				return err
 			}
-			approvalID = id
-			decision = claimParked
-			r := base
-			r.Kind, r.Outcome, r.Message = audit.KindApproval, "requested", "waiting for approval "+id
-			if err := tx.Put(bucketSteps, key, claimJSON(claimParked, now)); err != nil {
-				return err
-			}
-			return tx.Audit(r)
+			approvalID, decision = id, claimParked
+			return claim(claimParked, audit.KindApproval, "requested", "waiting for approval "+id)
 		}
 		decision = claimStarted
-		r := base
-		r.Kind, r.Outcome = audit.KindStepStarted, "started"
-		if err := tx.Put(bucketSteps, key, claimJSON(claimStarted, now)); err != nil {
-			return err
-		}
-		return tx.Audit(r)
+		return claim(claimStarted, audit.KindStepStarted, "started", "")
 	})
 	if err != nil {
 		return wrapf(err, "claim step %s", key)
 	}
 
 	switch decision {
+	case claimNothingToRestore:
+		log.Info("nothing to restore; step skipped")
+		e.cfg.Observer.StepFinished(st.Action, string(claimNothingToRestore), 0)
+		return nil
+	case claimHeld:
+		log.Info("step held while paused", "message", verdict.Message)
+		e.held.Store(true)
+		e.cfg.Observer.GuardRefused(string(verdict.Reason), pb.Name)
+		return errStop
 	case claimInterrupted:
 		log.Warn("step was interrupted by a restart; not run again")
 		return errStop
+	case claimStale:
+		log.Warn("event went stale before the step ran; the playbook stops")
+		return errStop
 	case claimRefused:
 		log.Info("step refused", "reason", verdict.Reason, "message", verdict.Message)
-		e.cfg.Observer.GuardRefused(verdict.Reason, pb.Name)
+		e.cfg.Observer.GuardRefused(string(verdict.Reason), pb.Name)
 		return errStop
 	case claimParked:
 		log.Info("step waits for approval", "approval_id", approvalID)
@@ -412,9 +499,9 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 		}
 		return errStop
 	case claimDryRun:
-		return e.dryRun(ctx, plan, base, log)
+		return e.dryRun(ctx, c, pl, base, log)
 	case claimStarted:
-		return e.execute(ctx, plan, base, log)
+		return e.execute(ctx, c, pl, base, log)
 	}
 	// already_*: an earlier attempt decided this step.
 	if decision == "already_"+claimDone || decision == "already_"+claimDryRun {
@@ -423,7 +510,7 @@ func (e *Engine) runStep(ctx context.Context, seq uint64, ev *event.Event, pb *p
 	return errStop
 }
 
-func (e *Engine) dryRun(ctx context.Context, plan *Plan, base audit.Record, log *slog.Logger) error {
+func (e *Engine) dryRun(ctx context.Context, c *carry, plan *Plan, base audit.Record, log *slog.Logger) error {
 	st := plan.Step
 	actx, cancel := context.WithTimeout(ctx, st.Timeout)
 	res, err := plan.Action.Run(actx, e.request(plan, 1))
@@ -435,21 +522,21 @@ func (e *Engine) dryRun(ctx context.Context, plan *Plan, base audit.Record, log 
 		r.Message = "would run (" + plan.DryRunWhy + "); the dry run failed: " + err.Error()
 	}
 	r.Data = mergeData(r.Data, resultData(res))
-	if err := e.cfg.Store.Update(ctx, func(tx state.Tx) error { return tx.Audit(r) }); err != nil {
-		return wrapf(err, "record dry run")
-	}
+	// Recorded with the event's next commit (its next step's claim or its
+	// finish): nothing acts in between.
+	c.later(func(tx state.Tx) error { return tx.Audit(r) })
 	log.Info("step dry run", "why", plan.DryRunWhy, "summary", res.Summary)
 	e.cfg.Observer.StepFinished(st.Action, "dry_run", 0)
 	return nil
 }
 
 func (e *Engine) request(plan *Plan, attempt int) actions.Request {
-	return actions.Request{Params: plan.Params, Event: plan.Event, Playbook: plan.Playbook.Name, Step: plan.Step.Index, DryRun: plan.DryRun, Attempt: attempt}
+	return actions.Request{Params: plan.Params, Event: plan.Event, Playbook: plan.Playbook.Name, Step: plan.Step.Index, DryRun: plan.DryRun, Attempt: attempt, Restore: plan.Restore}
 }
 
 // execute runs the step with its timeout and retries, then records the
 // outcome together with the guard's observation.
-func (e *Engine) execute(ctx context.Context, plan *Plan, base audit.Record, log *slog.Logger) error {
+func (e *Engine) execute(ctx context.Context, c *carry, plan *Plan, base audit.Record, log *slog.Logger) error {
 	st := plan.Step
 	start := e.cfg.Now()
 	var res actions.Result
@@ -463,10 +550,7 @@ func (e *Engine) execute(ctx context.Context, plan *Plan, base audit.Record, log
 		if err == nil || errors.Is(err, actions.ErrPermanent) || attempt >= attempts || ctx.Err() != nil {
 			break
 		}
-		delay := Backoff(attempt)
-		if res.RetryAfter > delay {
-			delay = min(res.RetryAfter, 10*time.Minute)
-		}
+		delay := retryDelay(attempt, res.RetryAfter, st.Timeout)
 		log.Warn("step failed; retrying", "attempt", attempt, "of", attempts, "delay", delay.String(), "error", err)
 		if e.cfg.Sleep(ctx, delay) != nil {
 			break
@@ -486,7 +570,9 @@ func (e *Engine) execute(ctx context.Context, plan *Plan, base audit.Record, log
 	}
 	key := plan.Key()
 	trigKey := plan.Playbook.Name + "|" + plan.Event.Fingerprint
-	uerr := e.cfg.Store.Update(ctx, func(tx state.Tx) error {
+	// The outcome rides on the event's next commit, which follows at once
+	// (the next step's claim, before it acts, or the event's finish).
+	c.later(func(tx state.Tx) error {
 		if err := tx.Put(bucketSteps, key, claimJSON(status, tx.Now())); err != nil {
 			return err
 		}
@@ -499,14 +585,14 @@ func (e *Engine) execute(ctx context.Context, plan *Plan, base audit.Record, log
 				return err
 			}
 		}
+		if err := recordUndo(tx, plan, res, err); err != nil {
+			return err
+		}
 		if e.cfg.Guard != nil {
 			return e.cfg.Guard.Observe(tx, plan, err)
 		}
 		return nil
 	})
-	if uerr != nil {
-		return wrapf(uerr, "record outcome of %s", key)
-	}
 	e.cfg.Observer.StepFinished(st.Action, r.Outcome, took)
 	if err != nil {
 		log.Warn("step failed", "attempts", attempt, "error", err)
@@ -519,6 +605,21 @@ func (e *Engine) execute(ctx context.Context, plan *Plan, base audit.Record, log
 	return nil
 }
 
+// retryDelay is the wait before retry attempt+1 of a step: Backoff, or
+// longer when the remote system asked for it with Retry-After — but never
+// longer than the step's timeout for that request, so a Retry-After of
+// ten minutes does not hold a worker for ten minutes per attempt.
+func retryDelay(attempt int, retryAfter, timeout time.Duration) time.Duration {
+	backoff := Backoff(attempt)
+	if retryAfter <= backoff {
+		return backoff
+	}
+	if timeout > 0 && retryAfter > timeout {
+		return max(timeout, backoff)
+	}
+	return retryAfter
+}
+
 // Backoff is the delay before retry attempt+1: exponential from one second,
 // capped at a minute, with jitter over its upper half.
 func Backoff(attempt int) time.Duration {
@@ -529,7 +630,30 @@ func Backoff(attempt int) time.Duration {
 	return d/2 + rand.N(d/2+1)
 }
 
-func claimJSON(status string, at time.Time) []byte {
+// recordUndo keeps what a successful reversible run changed, for a later
+// restore step, and drops the record a successful restore used. The first
+// record per playbook, action and target is kept: a second scale while
+// the first is not undone must not make its own result the state to
+// return to.
+func recordUndo(tx state.Tx, plan *Plan, res actions.Result, runErr error) error {
+	if runErr != nil || plan.DryRun {
+		return nil
+	}
+	key := undoKey(plan)
+	if plan.Restore != nil {
+		return tx.Delete(bucketUndo, key)
+	}
+	if res.Undo == nil || plan.Phase != PhaseSteps || tx.Get(bucketUndo, key) != nil {
+		return nil
+	}
+	b, err := json.Marshal(undoRecord{EventID: plan.Event.ID, At: tx.Now(), Undo: res.Undo})
+	if err != nil {
+		return fmt.Errorf("encode undo of %s: %w", key, err)
+	}
+	return tx.Put(bucketUndo, key, b)
+}
+
+func claimJSON(status claimStatus, at time.Time) []byte {
 	b, _ := json.Marshal(stepClaim{Status: status, At: at})
 	return b
 }
@@ -563,18 +687,10 @@ func mergeData(a, b map[string]any) map[string]any {
 }
 
 // Redact returns params with the values of the action's secret parameters
-// replaced, for logs and the audit trail.
+// replaced, for logs and the audit trail. It is the plan stage's
+// redaction (plan.Redact), kept here for the engine's callers.
 func Redact(spec actions.Spec, params map[string]any) map[string]any {
-	out := make(map[string]any, len(params))
-	for k, v := range params {
-		out[k] = v
-	}
-	for _, p := range spec.Params {
-		if _, ok := out[p.Name]; ok && p.Secret {
-			out[p.Name] = "[redacted]"
-		}
-	}
-	return out
+	return plan.Redact(spec, params)
 }
 
 // SweepForgotten drops the on_resolved marks of alerts whose firing event
@@ -583,27 +699,36 @@ func Redact(spec actions.Spec, params map[string]any) map[string]any {
 // silenced or deleted at its source, or a receiver changed. A resolve that
 // arrives after the sweep runs no on_resolved steps, like any event older
 // than the retention window. It returns how many marks it removed.
+//
+// Recorded undo state (what a reversible step changed, for a restore
+// step) goes the same way with the event that recorded it.
 func SweepForgotten(tx state.Tx) (int, error) {
-	var dead []string
-	err := tx.ForEach(bucketTriggered, func(key string, v []byte) error {
-		var rec triggerRecord
-		if json.Unmarshal(v, &rec) != nil || rec.EventID == "" {
-			return nil // not ours to judge; leave it
-		}
-		if tx.Get(bucketEvents, rec.EventID) == nil {
-			dead = append(dead, key)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, err
-	}
-	for _, k := range dead {
-		if err := tx.Delete(bucketTriggered, k); err != nil {
+	n := 0
+	for _, bucket := range []string{bucketTriggered, bucketUndo} {
+		var dead []string
+		err := tx.ForEach(bucket, func(key string, v []byte) error {
+			var rec struct {
+				EventID string `json:"event_id"`
+			}
+			if json.Unmarshal(v, &rec) != nil || rec.EventID == "" {
+				return nil // not ours to judge; leave it
+			}
+			if tx.Get(bucketEvents, rec.EventID) == nil {
+				dead = append(dead, key)
+			}
+			return nil
+		})
+		if err != nil {
 			return 0, err
 		}
+		for _, k := range dead {
+			if err := tx.Delete(bucket, k); err != nil {
+				return 0, err
+			}
+		}
+		n += len(dead)
 	}
-	return len(dead), nil
+	return n, nil
 }
 
 // ForgetEvent drops the engine's per-event state — the record that the
@@ -611,6 +736,9 @@ func SweepForgotten(tx state.Tx) (int, error) {
 // retention removed from the inbox. It runs in retention's transaction.
 func ForgetEvent(tx state.Tx, eventID string) error {
 	if err := tx.Delete(bucketEvents, eventID); err != nil {
+		return err
+	}
+	if err := tx.DeletePrefix(bucketHeld, eventID+"|"); err != nil {
 		return err
 	}
 	return tx.DeletePrefix(bucketSteps, eventID+"|")

@@ -22,6 +22,7 @@ func (scaleAction) Spec() actions.Spec {
 			{Name: "name", Type: actions.String, Required: true, Doc: "workload name"},
 			{Name: "replicas", Type: actions.Int, Required: true, Min: actions.IntPtr(1), Max: actions.IntPtr(50), Doc: "desired replicas"},
 			{Name: "dry", Type: actions.Bool, Doc: "flag"},
+			{Name: actions.RestoreParam, Type: actions.Bool, Doc: "restore a recorded count"},
 		},
 	}
 }

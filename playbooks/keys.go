@@ -40,6 +40,7 @@ var PlaybookKeys = []Key{
 	}},
 	{Name: "steps", Type: "list of steps", Required: true, Doc: "Steps run in order when the rule matches a firing or resolved event."},
 	{Name: "on_resolved", Type: "list of steps", Doc: "Steps run when the alert (same fingerprint) that made this playbook act resolves."},
+	{Name: "revert_on_resolve", Type: "bool", Default: "false", Doc: "Add to on_resolved, after its own steps, a restore of every step whose action can restore (kubernetes.scale), last step first: each puts back what that step changed."},
 }
 
 // StepKeys lists the keys of a step.

@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -556,7 +557,58 @@ func (c *ctx) playbook(n *yaml.Node) *Playbook {
 	if f, ok := fs["on_resolved"]; ok {
 		p.OnResolved = c.steps(f.val, "on_resolved")
 	}
+	if f, ok := fs["revert_on_resolve"]; ok {
+		if v, ok := c.boolean(f, "revert_on_resolve"); ok && v {
+			p.RevertOnResolve = true
+			p.OnResolved = append(p.OnResolved, c.reverts(f, p.Steps, len(p.OnResolved))...)
+		}
+	}
 	return p
+}
+
+// reverts builds the on_resolved restores of revert_on_resolve: for each
+// step whose action takes RestoreParam, last step first, the same action
+// with the step's parameters except those a restore does not take, and
+// restore: true.
+func (c *ctx) reverts(f field, steps []*Step, next int) []*Step {
+	var out []*Step
+	for i := len(steps) - 1; i >= 0; i-- {
+		st := steps[i]
+		act, err := c.l.cat.Get(st.Action)
+		if err != nil {
+			continue // reported where the step names it
+		}
+		spec := act.Spec()
+		if !hasParam(spec, actions.RestoreParam) {
+			continue
+		}
+		with := make(map[string]*Value, len(st.With))
+		for k, v := range st.With {
+			if k != actions.RestoreParam && !slices.Contains(spec.RestoreDrops, k) {
+				with[k] = v
+			}
+		}
+		with[actions.RestoreParam] = &Value{literal: true}
+		name := "revert step " + strconv.Itoa(st.Index)
+		if st.Name != "" {
+			name = "revert " + st.Name
+		}
+		out = append(out, &Step{Index: next + len(out), Name: name, Action: st.Action, With: with,
+			Timeout: st.Timeout, Retries: st.Retries, Approval: st.Approval, ContinueOnError: true, Line: st.Line, Column: st.Column})
+	}
+	if len(out) == 0 {
+		c.errorf(f.key, "revert_on_resolve", "no step of this playbook can be restored (only actions with a %s parameter, such as kubernetes.scale)", actions.RestoreParam)
+	}
+	return out
+}
+
+func hasParam(spec actions.Spec, name string) bool {
+	for _, p := range spec.Params {
+		if p.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (c *ctx) dedupe(n *yaml.Node) *Dedupe {
@@ -736,6 +788,15 @@ func (c *ctx) steps(n *yaml.Node, path string) []*Step {
 		}
 		if act != nil {
 			c.checkParams(act, s, sn, sp, withNodes)
+		}
+		if kn, ok := withNodes[actions.RestoreParam]; ok && path != "on_resolved" {
+			// A restore puts back what a firing step changed: it only
+			// has something to restore once the alert resolved.
+			if wv := s.With[actions.RestoreParam]; wv != nil {
+				if v, ok := wv.Literal(); ok && v == true {
+					c.errorf(kn, sp+".with."+actions.RestoreParam, "only an on_resolved step may restore (it puts back what a firing step of this playbook changed)")
+				}
+			}
 		}
 		out = append(out, s)
 	}

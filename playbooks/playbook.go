@@ -34,6 +34,9 @@ type Playbook struct {
 	Approval   *Approval
 	Steps      []*Step
 	OnResolved []*Step
+	// RevertOnResolve is set when on_resolved ends with restores of the
+	// restorable steps (revert_on_resolve: true).
+	RevertOnResolve bool
 
 	// File and Line say where the playbook was defined; Hash is the SHA-256
 	// of its YAML text, so a reload shows what changed.

@@ -62,11 +62,28 @@ type DB struct {
 	hooks auditHooks // redaction and records-written hooks (audithooks.go)
 
 	prealloc *preallocator // used by the commit loop only
+
+	health commitHealth // the last failed commit, for Ready
 }
 
 type op struct {
 	fn   func(state.Tx) error
 	done chan error
+	// probe marks Ready's write: its success alone does not prove that
+	// real work commits (a full disk may still take one small page).
+	probe bool
+}
+
+// readyHold is how long after a failed commit Ready reports not-ready
+// unless real work commits again. After it, Ready's own probe decides, so
+// a store that recovered while no work arrived becomes ready again.
+const readyHold = 30 * time.Second
+
+// commitHealth remembers the last commit that failed, until work commits.
+type commitHealth struct {
+	mu  sync.Mutex
+	err error
+	at  time.Time
 }
 
 // Open opens (creating if needed) the database file at path.
@@ -144,7 +161,10 @@ func (d *DB) Close() error {
 // returns after the transaction is durable. fn may run more than once and
 // must touch nothing but tx.
 func (d *DB) Update(ctx context.Context, fn func(state.Tx) error) error {
-	o := &op{fn: fn, done: make(chan error, 1)}
+	return d.update(ctx, &op{fn: fn, done: make(chan error, 1)})
+}
+
+func (d *DB) update(ctx context.Context, o *op) error {
 	if d.opts.ReadOnly {
 		return ErrReadOnly
 	}
@@ -238,6 +258,7 @@ func (d *DB) commit(batch []*op) {
 		if err == nil {
 			d.afterCommit(tx)
 		}
+		d.noteCommit(batch, err)
 		var hwm int64
 		if err == nil {
 			// Read the size after the commit: the commit itself allocates
@@ -350,7 +371,41 @@ type boltTx = bolt.Tx
 
 var _ state.Tx = (*Tx)(nil)
 
-// Ready checks that the store accepts a write.
+// noteCommit records the outcome of a commit for Ready: a failure is
+// remembered; a success clears it when it carried real work, or when
+// readyHold has passed since the failure.
+func (d *DB) noteCommit(batch []*op, err error) {
+	h := &d.health
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if err != nil {
+		h.err, h.at = err, d.opts.Now()
+		return
+	}
+	if h.err == nil {
+		return
+	}
+	for _, o := range batch {
+		if !o.probe {
+			h.err = nil
+			return
+		}
+	}
+	if d.opts.Now().Sub(h.at) >= readyHold {
+		h.err = nil
+	}
+}
+
+// Ready checks that the store accepts a write: it fails with
+// ErrCommitFailing while commits of real work fail (a full disk may still
+// take the probe's one small page), and otherwise commits a probe.
 func (d *DB) Ready(ctx context.Context) error {
-	return d.Update(ctx, func(tx state.Tx) error { return tx.Put("health", "ready", []byte("1")) })
+	h := &d.health
+	h.mu.Lock()
+	err, at := h.err, h.at
+	h.mu.Unlock()
+	if err != nil && d.opts.Now().Sub(at) < readyHold {
+		return fmt.Errorf("%w: %w", ErrCommitFailing, err)
+	}
+	return d.update(ctx, &op{fn: func(tx state.Tx) error { return tx.Put("health", "ready", []byte("1")) }, done: make(chan error, 1), probe: true})
 }

@@ -13,4 +13,6 @@ var (
 	ErrLocked = errors.New("database is in use by another process")
 	// ErrReadOnly is returned by writes to a store opened read-only.
 	ErrReadOnly = errors.New("store is read-only")
+	// ErrCommitFailing is returned by Ready while commits fail.
+	ErrCommitFailing = errors.New("commits are failing")
 )

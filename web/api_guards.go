@@ -82,6 +82,7 @@ func (s *Server) routesGuards(g Guards) {
 		case err != nil:
 			jsonError(c, http.StatusInternalServerError, "", "resuming failed")
 		default:
+			s.cfg.Engine.Notify() // steps held while paused (guards.on_pause: hold) run now
 			c.JSON(http.StatusOK, st)
 		}
 	})

@@ -26,6 +26,9 @@ var (
 	// ErrOutOfBounds is returned by kubernetes.scale when the requested
 	// replica count is below min or above max.
 	ErrOutOfBounds = errors.New("replica count out of bounds")
+	// ErrNothingToRestore is returned by a kubernetes.scale restore run
+	// that was given no recorded replica count.
+	ErrNothingToRestore = errors.New("no recorded replica count to restore")
 	// ErrForbidden is returned when the API server refuses the request for
 	// lack of permission.
 	ErrForbidden = errors.New("forbidden by the api server")

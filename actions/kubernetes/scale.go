@@ -32,34 +32,44 @@ func (a *Scale) Spec() actions.Spec {
 			{Name: "namespace", Type: actions.String, Required: true, Doc: "Namespace of the workload; protected namespaces are refused."},
 			{Name: "name", Type: actions.String, Required: true, Doc: "Name of the workload."},
 			{Name: "replicas", Type: actions.Int, Min: actions.IntPtr(0), Max: actions.IntPtr(math.MaxInt32),
-				Doc: "Absolute replica count to set. Exactly one of replicas and delta is required."},
+				Doc: "Absolute replica count to set. Exactly one of replicas, delta and restore is required."},
 			{Name: "delta", Type: actions.Int,
-				Doc: "Change to the current replica count, such as 2 or -1. Exactly one of replicas and delta is required."},
+				Doc: "Change to the current replica count, such as 2 or -1. Exactly one of replicas, delta and restore is required."},
+			{Name: actions.RestoreParam, Type: actions.Bool,
+				Doc: "In on_resolved: scale back to the count this playbook's earlier scale of the same workload found. " +
+					"With no recorded count the step is skipped and audited. Excludes replicas and delta."},
 			{Name: "min", Type: actions.Int, Default: 1, Min: actions.IntPtr(0),
 				Doc: "Lowest replica count the step may leave; a request below it is refused, not clamped. Set 0 to allow scaling to zero."},
 			{Name: "max", Type: actions.Int, Required: true, Min: actions.IntPtr(0), Max: actions.IntPtr(math.MaxInt32),
 				Doc: "Highest replica count the step may leave; a request above it is refused, not clamped."},
 		},
-		Example:     map[string]any{"kind": KindDeployment, "namespace": "shop", "name": "cart", "delta": 2, "min": 2, "max": 10},
-		Destructive: true,
-		Reversible:  true,
-		Permissions: permissionStrings(ScaleID),
+		Example:      map[string]any{"kind": KindDeployment, "namespace": "shop", "name": "cart", "delta": 2, "min": 2, "max": 10},
+		Destructive:  true,
+		Reversible:   true,
+		RestoreDrops: []string{"replicas", "delta"},
+		Permissions:  permissionStrings(ScaleID),
 	}
 }
 
 // Validate checks the parameters; see actions.Action. Beyond the types it
-// checks that exactly one of replicas and delta is given, that min is not
-// above max, and that a literal replicas value lies within them.
+// checks that exactly one of replicas, delta and restore: true is given,
+// that min is not above max, and that a literal replicas value lies within
+// them.
 func (a *Scale) Validate(params map[string]any, final bool) error {
 	errs := []error{actions.CheckParams(a.Spec(), params, final)}
 	errs = append(errs, a.c.checkObjectParams(params)...)
 	_, hasReplicas := params["replicas"]
 	_, hasDelta := params["delta"]
+	restore := restoring(params)
 	switch {
+	case restore && hasReplicas:
+		errs = append(errs, &actions.ParamError{Param: "replicas", Msg: "cannot be combined with restore: true (the recorded count is used)"})
+	case restore && hasDelta:
+		errs = append(errs, &actions.ParamError{Param: "delta", Msg: "cannot be combined with restore: true (the recorded count is used)"})
 	case hasReplicas && hasDelta:
 		errs = append(errs, &actions.ParamError{Param: "delta", Msg: "cannot be combined with replicas"})
-	case final && !hasReplicas && !hasDelta:
-		errs = append(errs, &actions.ParamError{Param: "replicas", Msg: "one of replicas and delta is required"})
+	case final && !restore && !hasReplicas && !hasDelta:
+		errs = append(errs, &actions.ParamError{Param: "replicas", Msg: "one of replicas, delta and restore: true is required"})
 	}
 	if d, ok := actions.AsInt(params["delta"]); ok && d == 0 {
 		errs = append(errs, &actions.ParamError{Param: "delta", Msg: "must not be 0"})
@@ -99,6 +109,14 @@ func (a *Scale) Run(ctx context.Context, req actions.Request) (actions.Result, e
 	hi := actions.IntParam(req.Params, "max", 0)
 	abs, hasAbs := actions.AsInt(req.Params["replicas"])
 	delta := actions.IntParam(req.Params, "delta", 0)
+	restore := restoring(req.Params)
+	if restore {
+		n, ok := actions.AsInt(req.Restore["replicas"])
+		if !ok {
+			return actions.Result{}, actions.Permanent(fmt.Errorf("restore %s: %w", t, ErrNothingToRestore))
+		}
+		abs, hasAbs = n, true
+	}
 	want := func(current int) int {
 		if hasAbs {
 			return abs
@@ -174,10 +192,27 @@ func (a *Scale) Run(ctx context.Context, req actions.Request) (actions.Result, e
 	default:
 		res.Summary = fmt.Sprintf("scaled %s from %d to %d replicas", t, prev, now)
 	}
+	if restore {
+		res.Summary = fmt.Sprintf("restored %s from %d to the recorded %d replicas", t, prev, now)
+		if req.DryRun {
+			res.Summary = fmt.Sprintf("would restore %s from %d to the recorded %d replicas (server-side dry run)", t, prev, now)
+		} else if prev == now {
+			res.Summary = fmt.Sprintf("%s already has the recorded %d replicas; nothing to restore", t, now)
+		}
+	}
 	if req.DryRun {
 		res.Output["dry_run"] = true
+	} else if prev != now && !restore {
+		// What a restore step needs to put this back.
+		res.Undo = map[string]any{"replicas": int(prev)}
 	}
 	return res, nil
+}
+
+// restoring reports whether params ask to restore a recorded count.
+func restoring(params map[string]any) bool {
+	b, _ := params[actions.RestoreParam].(bool)
+	return b
 }
 
 func scaleFields(s *autoscalingv1.Scale) map[string]any {

@@ -525,13 +525,13 @@ func timelineStage(r audit.Record) (string, string) {
 		stage = "received"
 	case audit.KindMatched, audit.KindMatchError, audit.KindUnmatched:
 		stage = "matched"
-	case audit.KindStale, audit.KindDuplicate:
+	case audit.KindStale:
 		stage = "decision"
 	case audit.KindStepRefused:
 		stage = "guard"
 	case audit.KindApproval:
 		stage = "approval"
-	case audit.KindStepPlanned, audit.KindStepSkipped, audit.KindStepStarted, audit.KindStepSucceeded, audit.KindStepFailed, audit.KindStepDryRun, audit.KindInterrupted:
+	case audit.KindStepSkipped, audit.KindStepStarted, audit.KindStepSucceeded, audit.KindStepFailed, audit.KindStepDryRun, audit.KindInterrupted:
 		stage = "step"
 	}
 	return stage, b.String()

@@ -174,7 +174,7 @@ func (s *Service) Park(tx state.Tx, p *engine.Plan, verdicts []engine.Verdict) (
 	for _, v := range verdicts {
 		g := GuardVerdict{Guard: "guards", OK: v.Allowed(), Verdict: "pass", Detail: v.Message}
 		if !v.Allowed() {
-			g.Verdict = v.Reason
+			g.Verdict = string(v.Reason)
 		}
 		a.Guards = append(a.Guards, g)
 	}
@@ -537,7 +537,7 @@ func (s *Service) outcome(ctx context.Context, a *Approval, runErr error) (strin
 			continue
 		}
 		switch r.Kind {
-		case audit.KindStepSucceeded, audit.KindStepFailed, audit.KindStepRefused, audit.KindInterrupted, audit.KindStepDryRun, audit.KindStepSkipped:
+		case audit.KindStepSucceeded, audit.KindStepFailed, audit.KindStepRefused, audit.KindInterrupted, audit.KindStepDryRun, audit.KindStepSkipped, audit.KindStale:
 			last = r
 		}
 	}

@@ -15,12 +15,10 @@ var ErrChainBroken = errors.New("audit chain broken")
 // Kinds of audit records. Every decision the engine makes is one of these.
 const (
 	KindReceived      = "event.received"
-	KindDuplicate     = "event.duplicate"
 	KindUnmatched     = "event.unmatched"
 	KindStale         = "event.stale"
 	KindMatched       = "playbook.matched"
 	KindMatchError    = "playbook.error"
-	KindStepPlanned   = "step.planned"
 	KindStepSkipped   = "step.skipped"
 	KindStepRefused   = "step.refused"
 	KindStepStarted   = "step.started"
@@ -28,6 +26,7 @@ const (
 	KindStepFailed    = "step.failed"
 	KindStepDryRun    = "step.dry_run"
 	KindInterrupted   = "step.interrupted"
+	KindStepHeld      = "step.held"
 	KindAuthFailed    = "auth.failed"
 	KindReload        = "playbooks.reload"
 	KindApproval      = "approval"

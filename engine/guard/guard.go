@@ -18,17 +18,15 @@ import (
 	"github.com/firebreak/firebreak/playbooks"
 )
 
-// Reasons a guard refuses a step. Each is the outcome of a step.refused
-// audit record and the reason label of firebreak_guard_refusals_total.
+// Reasons the guards refuse a step: the guard's part of the engine's
+// catalogue (engine.Reason), which documents each.
 const (
-	ReasonPaused          = "paused"
-	ReasonProtected       = "protected"
-	ReasonDeduped         = "deduped"
-	ReasonBudgetExhausted = "budget_exhausted"
-	ReasonBreakerOpen     = "breaker_open"
-	// ReasonGuardError refuses a step whose guard could not be evaluated
-	// (a dedupe key expression that failed): refusing is the safe side.
-	ReasonGuardError = "guard_error"
+	ReasonPaused          = engine.ReasonPaused
+	ReasonProtected       = engine.ReasonProtected
+	ReasonDeduped         = engine.ReasonDeduped
+	ReasonBudgetExhausted = engine.ReasonBudgetExhausted
+	ReasonBreakerOpen     = engine.ReasonBreakerOpen
+	ReasonGuardError      = engine.ReasonGuardError
 )
 
 // Audit record kinds written by the guards themselves.
@@ -121,7 +119,10 @@ type Guard struct {
 	hasDestr    sync.Map // playbook name|hash → bool
 }
 
-var _ engine.Guard = (*Guard)(nil)
+var (
+	_ engine.Guard        = (*Guard)(nil)
+	_ engine.PauseChecker = (*Guard)(nil)
+)
 
 // New validates cfg and returns a Guard.
 func New(cfg Config) (*Guard, error) {
@@ -323,7 +324,7 @@ func (g *Guard) Resolved(tx state.Tx, pb *playbooks.Playbook, ev *event.Event) e
 }
 
 // refuse builds a refusal verdict.
-func refuse(reason, format string, args ...any) engine.Verdict {
+func refuse(reason engine.Reason, format string, args ...any) engine.Verdict {
 	return engine.Verdict{Reason: reason, Message: fmt.Sprintf(format, args...)}
 }
 

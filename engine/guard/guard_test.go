@@ -22,9 +22,9 @@ type act struct {
 	step    int
 	ev      *event.Event
 	dry     bool
-	observe string // "ok" or "fail": the step ran (only when allowed)
-	resolve bool   // the alert of ev resolved instead
-	want    string // the expected refusal; "" allows
+	observe string        // "ok" or "fail": the step ran (only when allowed)
+	resolve bool          // the alert of ev resolved instead
+	want    engine.Reason // the expected refusal; "" allows
 }
 
 func play(t *testing.T, h *harness, acts []act) {
@@ -467,7 +467,7 @@ func TestProtected(t *testing.T) {
 		pb   string
 		step int
 		ev   *event.Event
-		want string
+		want engine.Reason
 	}{
 		{"an ordinary namespace", "p", 0, ev("e", "shop/cart", "replicas=3"), ""},
 		{"a namespace pattern", "p", 0, ev("e", "kube-system/coredns", "replicas=3"), guard.ReasonProtected},

@@ -225,7 +225,7 @@ func withFP(e *event.Event, fp string) *event.Event {
 var errBoom = errors.New("boom")
 
 // want checks a verdict's reason ("" means allowed).
-func want(t testing.TB, what string, v engine.Verdict, reason string) {
+func want(t testing.TB, what string, v engine.Verdict, reason engine.Reason) {
 	t.Helper()
 	if v.Reason != reason {
 		t.Fatalf("%s: verdict = %q (%s), want %q", what, v.Reason, v.Message, reason)

@@ -52,6 +52,13 @@ func (g *Guard) checkPaused(tx state.Tx) (engine.Verdict, error) {
 	return engine.Verdict{}, nil
 }
 
+// PausedNow implements engine.PauseChecker: whether the configuration or
+// the API has the kill switch on.
+func (g *Guard) PausedNow(tx state.Tx) (bool, error) {
+	st, err := g.pauseStatus(tx)
+	return st.Paused, err
+}
+
 func (g *Guard) pauseStatus(tx state.Tx) (PauseStatus, error) {
 	var rec pauseRecord
 	ok, err := getJSON(tx, bucketControl, "pause", &rec)

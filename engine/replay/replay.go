@@ -10,9 +10,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/engine/plan"
 	"github.com/firebreak/firebreak/playbooks"
 )
 
@@ -51,13 +51,17 @@ type Options struct {
 // Decision values of a step evaluated now. A step recorded then carries
 // the outcome the audit trail holds (ok, failed, dry_run, deduped, …).
 const (
-	DecisionPlanned     = "planned"    // the step would be planned and go to the guards
-	DecisionWhenFalse   = "when_false" // its when condition is false
-	DecisionWhenError   = "when_error" // its when condition failed
-	DecisionRenderError = "render_error"
-	DecisionInvalid     = "invalid_params"
-	DecisionUnknown     = "unknown_action"
-	DecisionStale       = "stale" // the event was stale: no step is planned
+	DecisionPlanned     = string(plan.Planned)   // the step would be planned and go to the guards
+	DecisionWhenFalse   = string(plan.WhenFalse) // its when condition is false
+	DecisionWhenError   = string(plan.WhenError) // its when condition failed
+	DecisionRenderError = string(plan.RenderError)
+	DecisionInvalid     = string(plan.InvalidParams)
+	DecisionUnknown     = string(plan.UnknownAction)
+	// DecisionStale is recorded for a step the engine did not run because
+	// the event went stale before it could (event.stale for the step):
+	// like a guard's refusal it comes after planning, so it is no
+	// difference from a step planned now.
+	DecisionStale = "stale"
 )
 
 // Phases of a playbook's steps, as the engine names them.
@@ -257,9 +261,10 @@ type actedOn struct {
 // A resolved alert also runs the on_resolved steps of every playbook that
 // acted on it while it fired, as the engine does. acted carries that
 // across the replay: a playbook acts on a firing alert when it would plan
-// one of its steps now (replay cannot foresee a guard's refusal). An alert
-// that fired before the replayed range is known by its recorded history
-// alone: the playbooks whose on_resolved steps the trail holds for it.
+// one of its steps now and not only dry-run it (replay cannot foresee a
+// guard's refusal). An alert that fired before the replayed range is known
+// by its recorded history alone: the playbooks whose on_resolved steps the
+// trail holds for it.
 func now(ev *event.Event, opts Options, acted *actedOn, recorded Decision) Decision {
 	var d Decision
 	stale := ev.Stale && !opts.ActOnStale
@@ -279,7 +284,11 @@ func now(ev *event.Event, opts Options, acted *actedOn, recorded Decision) Decis
 			}
 			delete(acted.marks, key) // closed out, as the engine deletes its mark
 			for _, st := range pb.OnResolved {
-				d.Steps = append(d.Steps, planStep(ev, pb, PhaseOnResolved, st, opts))
+				s, ps := planStep(ev, pb, PhaseOnResolved, st, opts)
+				d.Steps = append(d.Steps, s)
+				if ps.Stops(st) {
+					break // the engine stops the playbook here
+				}
 			}
 		}
 		// The resolve is now the alert's latest word: a later resolve of
@@ -299,11 +308,16 @@ func now(ev *event.Event, opts Options, acted *actedOn, recorded Decision) Decis
 			continue
 		}
 		for _, st := range pb.Steps {
-			s := planStep(ev, pb, PhaseSteps, st, opts)
-			if planned(s.Decision) && ev.Status == event.StatusFiring && ev.Fingerprint != "" {
+			s, ps := planStep(ev, pb, PhaseSteps, st, opts)
+			// The engine marks an alert acted on only when a step really
+			// runs: a dry run (shadow mode) leaves no mark.
+			if ps.Planned() && plan.DryRunWhy(pb) == "" && ev.Status == event.StatusFiring && ev.Fingerprint != "" {
 				acted.marks[pb.Name+"|"+ev.Fingerprint] = true
 			}
 			d.Steps = append(d.Steps, s)
+			if ps.Stops(st) {
+				break // the engine stops the playbook here: later steps are never reached
+			}
 		}
 	}
 	sort.Strings(d.Matched)
@@ -311,58 +325,25 @@ func now(ev *event.Event, opts Options, acted *actedOn, recorded Decision) Decis
 	return d
 }
 
-func planStep(ev *event.Event, pb *playbooks.Playbook, phase string, st *playbooks.Step, opts Options) Step {
+// planStep runs the engine's plan stage for one step. The secret
+// parameters are redacted by the stage, then opts.Redact applies the
+// store's redaction, so the parameters compare with the recorded ones.
+func planStep(ev *event.Event, pb *playbooks.Playbook, phase string, st *playbooks.Step, opts Options) (Step, plan.Step) {
 	s := Step{Playbook: pb.Name, Phase: phase, Index: st.Index, Action: st.Action}
-	run, err := st.ShouldRun(ev)
-	switch {
-	case err != nil:
-		s.Decision = DecisionWhenError
-		return s
-	case !run:
-		s.Decision = DecisionWhenFalse
-		return s
+	ps := plan.Prepare(opts.Catalog, ev, st)
+	s.Decision = string(ps.Outcome)
+	if !ps.Planned() {
+		return s, ps
 	}
-	params, err := st.Render(ev)
-	if err != nil {
-		s.Decision = DecisionRenderError
-		return s
-	}
-	if opts.Catalog != nil {
-		act, err := opts.Catalog.Get(st.Action)
-		if err != nil {
-			s.Decision = DecisionUnknown
-			return s
-		}
-		if err := act.Validate(params, true); err != nil {
-			s.Decision = DecisionInvalid
-			return s
-		}
-		params = redactSecret(act.Spec(), params)
-	}
+	params := ps.Shown
 	if opts.Redact != nil {
 		rec := opts.Redact(audit.Record{Data: map[string]any{"params": params}})
 		if p, ok := rec.Data["params"].(map[string]any); ok {
 			params = p
 		}
 	}
-	s.Decision = DecisionPlanned
 	s.Params = normalise(params)
-	return s
-}
-
-// redactSecret mirrors engine.Redact (replay must not import the engine's
-// executor to stay read-only by construction).
-func redactSecret(spec actions.Spec, params map[string]any) map[string]any {
-	out := make(map[string]any, len(params))
-	for k, v := range params {
-		out[k] = v
-	}
-	for _, p := range spec.Params {
-		if _, ok := out[p.Name]; ok && p.Secret {
-			out[p.Name] = "[redacted]"
-		}
-	}
-	return out
+	return s, ps
 }
 
 // normalise gives params the shape they have after a JSON round trip, as
@@ -384,7 +365,7 @@ func normalise(m map[string]any) map[string]any {
 // before planning.
 func planned(decision string) bool {
 	switch decision {
-	case DecisionWhenFalse, DecisionWhenError, DecisionRenderError, DecisionInvalid, DecisionUnknown, DecisionStale, "":
+	case DecisionWhenFalse, DecisionWhenError, DecisionRenderError, DecisionInvalid, DecisionUnknown, "":
 		return false
 	}
 	return true

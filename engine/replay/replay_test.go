@@ -268,3 +268,28 @@ func TestReplayRangeAndLimits(t *testing.T) {
 		t.Errorf("no playbooks: %v", err)
 	}
 }
+
+// TestStepThatWentStaleIsNoDifference: the engine records event.stale for
+// a step when the event aged past max_event_age before the step could run
+// (a backlog, a late approval). Like a guard's refusal, that happens after
+// planning: a step planned now is no difference.
+func TestStepThatWentStaleIsNoDifference(t *testing.T) {
+	set, reg := loadSet(t, testPlaybooks)
+	ev := event.Event{ID: "e1", Name: "Crash", Status: "firing", Labels: map[string]string{"namespace": "shop"}, ReceivedAt: replayT0}
+	src := &fakeSource{events: []event.Event{ev}, recs: map[string][]audit.Record{"e1": {
+		{Kind: audit.KindReceived, EventID: "e1", Outcome: "accepted"},
+		{Kind: audit.KindMatched, EventID: "e1", Playbook: "restart", Outcome: "matched"},
+		{Kind: audit.KindStale, EventID: "e1", Playbook: "restart", Step: audit.StepIndex(0), Action: "webhook.notify", Outcome: "stale"},
+	}}}
+	rep, err := Run(context.Background(), src, Options{Since: replayT0, Playbooks: set, Catalog: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := rep.Events[0]
+	if len(e.Then.Steps) != 1 || e.Then.Steps[0].Decision != DecisionStale {
+		t.Fatalf("then = %+v, want step 0 stale", e.Then.Steps)
+	}
+	if len(e.Differences) != 0 || rep.Summary.StepChanges != 0 {
+		t.Errorf("differences = %q, want none", e.Differences)
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/engine/plan"
 	"github.com/firebreak/firebreak/playbooks"
 )
 
@@ -347,61 +348,37 @@ func Evaluate(set *playbooks.Set, cat playbooks.Catalog, events []event.Event) [
 	return out
 }
 
-// planSteps mirrors the engine's per-step flow up to the point where it
-// would claim and run the step. It reports whether any step would run.
+// planSteps runs the engine's plan stage (engine/plan) for each step, as
+// the engine does before it would claim and run the step, and stops where
+// the engine would stop the playbook. It reports whether any step would
+// run.
 func planSteps(cat playbooks.Catalog, pb *playbooks.Playbook, steps []*playbooks.Step, ev *event.Event) ([]StepDecision, bool) {
 	out := []StepDecision{}
 	ran := false
 	for _, st := range steps {
 		sd := StepDecision{Action: st.Action}
-		stop := func(kind string, err error) bool {
-			sd.Error = kind + ": " + err.Error()
-			out = append(out, sd)
-			return !st.ContinueOnError
-		}
-		run, err := st.ShouldRun(ev)
-		if err != nil {
-			if stop("when_error", err) {
-				break
+		ps := plan.Prepare(cat, ev, st)
+		switch ps.Outcome {
+		case plan.Planned:
+			sd.Params = ps.Shown
+			t := ps.Target.String()
+			sd.Target = &t
+			switch {
+			case plan.DryRunWhy(pb) != "":
+				sd.DryRun = plan.DryRunWhy(pb)
+			case plan.NeedsApproval(pb, st):
+				sd.Approval = "required"
 			}
-			continue
+			ran = true
+		case plan.WhenFalse:
+			sd.Skipped = string(ps.Outcome)
+		default:
+			sd.Error = string(ps.Outcome) + ": " + ps.Err.Error()
 		}
-		if !run {
-			sd.Skipped = "when_false"
-			out = append(out, sd)
-			continue
-		}
-		params, err := st.Render(ev)
-		if err != nil {
-			if stop("render_error", err) {
-				break
-			}
-			continue
-		}
-		act, err := cat.Get(st.Action)
-		if err != nil {
-			if stop("unknown_action", err) {
-				break
-			}
-			continue
-		}
-		if err := act.Validate(params, true); err != nil {
-			if stop("invalid_params", err) {
-				break
-			}
-			continue
-		}
-		sd.Params = params
-		t := act.Target(params).String()
-		sd.Target = &t
-		switch {
-		case pb.Mode == playbooks.ModeShadow:
-			sd.DryRun = "shadow mode"
-		case st.Approval || pb.Mode == playbooks.ModeApprove:
-			sd.Approval = "required"
-		}
-		ran = true
 		out = append(out, sd)
+		if ps.Stops(st) {
+			break
+		}
 	}
 	return out, ran
 }

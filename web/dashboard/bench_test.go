@@ -16,13 +16,14 @@ import (
 // benchNow is the clock of the benchmark server: the trail ends here.
 var benchNow = time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 
-// benchRecord is one of five records per event: received, matched,
-// planned, started, succeeded, as the engine writes them.
+// benchRecord is one of five records per event, as the engine writes them
+// for a two-step playbook whose second step's when condition is false:
+// received, matched, started, succeeded, skipped.
 func benchRecord(i int, t time.Time) audit.Record {
 	ev := i / 5
 	r := audit.Record{
 		Time: t, EventID: fmt.Sprintf("alertmanager:%016x:firing", ev), Source: "alertmanager",
-		Kind: []string{audit.KindReceived, audit.KindMatched, audit.KindStepPlanned, audit.KindStepStarted, audit.KindStepSucceeded}[i%5],
+		Kind: []string{audit.KindReceived, audit.KindMatched, audit.KindStepStarted, audit.KindStepSucceeded, audit.KindStepSkipped}[i%5],
 	}
 	if i%5 > 0 {
 		r.Playbook = fmt.Sprintf("playbook-%02d", ev%20)
@@ -33,6 +34,10 @@ func benchRecord(i int, t time.Time) audit.Record {
 		r.Message = "restarted Deployment: 3 pods replaced"
 		r.Data = map[string]any{"params": map[string]any{"kind": "Deployment", "namespace": fmt.Sprintf("ns-%d", ev%50), "name": fmt.Sprintf("app-%d", ev%300)},
 			"attempts": 1, "duration_ms": 1200}
+	}
+	if i%5 == 4 {
+		r.Step, r.Action, r.Outcome, r.Data = audit.StepIndex(1), "slack.notify", "when_false", nil
+		r.Message = "the step's when condition is false"
 	}
 	return r
 }

@@ -368,7 +368,7 @@ func TestBrowserPauseResume(t *testing.T) {
 	e.fire(t, "paused01")
 	var id string
 	apptest.WaitFor(t, 10*time.Second, "a paused refusal", func() bool {
-		recs := e.records(t, audit.Query{Kind: audit.KindStepRefused, Outcome: guard.ReasonPaused})
+		recs := e.records(t, audit.Query{Kind: audit.KindStepRefused, Outcome: string(guard.ReasonPaused)})
 		if len(recs) == 1 {
 			id = recs[0].EventID
 		}

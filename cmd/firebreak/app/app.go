@@ -171,8 +171,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	// 6. The engine.
 	eng := engine.New(engine.Config{
 		Store: db, Registry: a.Registry, Logger: log.With("component", "engine"),
-		Workers: cfg.Workers, DryRun: cfg.DryRun, ActOnStale: cfg.ActOnStale, Now: opts.Now,
-		Guard: a.guard, Approver: a.approvals, Observer: a.metrics,
+		Workers: cfg.Workers, DryRun: cfg.DryRun, ActOnStale: cfg.ActOnStale, MaxEventAge: res.MaxEventAge, Now: opts.Now,
+		Guard: a.guard, Approver: a.approvals, Observer: a.metrics, HoldPaused: res.HoldPaused,
 	})
 	eng.SetPlaybooks(set)
 	a.Engine = eng

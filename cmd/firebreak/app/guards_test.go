@@ -183,7 +183,7 @@ func TestStormOneDedupeKey(t *testing.T) {
 		t.Fatalf("webhook runs = %d, want exactly 1", got)
 	}
 	outcomes := checkEveryEventAudited(t, a, n)
-	if outcomes["started"] != 1 || outcomes[guard.ReasonDeduped] != n-1 {
+	if outcomes["started"] != 1 || outcomes[string(guard.ReasonDeduped)] != n-1 {
 		t.Fatalf("decisions = %v, want 1 started and %d deduped", outcomes, n-1)
 	}
 	if got := len(auditRecords(t, a, audit.Query{Kind: audit.KindStepSucceeded})); got != 1 {
@@ -223,7 +223,7 @@ func TestStormDistinctTargetsGlobalCap(t *testing.T) {
 		t.Fatalf("webhook runs = %d, want exactly 10", got)
 	}
 	outcomes := checkEveryEventAudited(t, a, n)
-	if outcomes["started"] != 10 || outcomes[guard.ReasonBudgetExhausted] != n-10 {
+	if outcomes["started"] != 10 || outcomes[string(guard.ReasonBudgetExhausted)] != n-10 {
 		t.Fatalf("decisions = %v, want 10 started and %d budget_exhausted", outcomes, n-10)
 	}
 	distinct := map[string]bool{}
@@ -308,7 +308,7 @@ func TestFlappingWorkloadOpensBreaker(t *testing.T) {
 		t.Fatalf("refusals = %d, want 3", len(refused))
 	}
 	for _, r := range refused {
-		if r.Outcome != guard.ReasonBreakerOpen {
+		if r.Outcome != string(guard.ReasonBreakerOpen) {
 			t.Fatalf("refusal %s: %s, want breaker_open", r.Outcome, r.Message)
 		}
 	}
@@ -440,7 +440,7 @@ func TestKillSwitchAPI(t *testing.T) {
 	if got := len(sink.Requests()); got != 0 {
 		t.Fatalf("runs while paused = %d", got)
 	}
-	if outcomes := checkEveryEventAudited(t, a, 2); outcomes[guard.ReasonPaused] != 2 {
+	if outcomes := checkEveryEventAudited(t, a, 2); outcomes[string(guard.ReasonPaused)] != 2 {
 		t.Fatalf("decisions while paused = %v, want 2 paused", outcomes)
 	}
 	if code, body := apiPost(t, a.URL()+"/api/v1/resume", "s3cret-token-0123", ""); code != http.StatusOK {
@@ -457,6 +457,31 @@ func TestKillSwitchAPI(t *testing.T) {
 	if recs := auditRecords(t, a, audit.Query{Kind: guard.KindPaused}); len(recs) != 1 || !strings.HasPrefix(recs[0].Actor, "alice") {
 		t.Errorf("pause audit = %+v", recs)
 	}
+}
+
+// TestHoldWhilePausedRunsOnResume configures guards.on_pause: hold: a step
+// the kill switch refuses is parked, not dropped, and runs once
+// POST /api/v1/resume lifts the pause, without another event arriving.
+// (Resume wakes the engine at once; its 5s poll would release the step
+// too, so this test proves the hold, not the wake-up's latency.)
+func TestHoldWhilePausedRunsOnResume(t *testing.T) {
+	sink := apptest.NewSink(t)
+	cfg := apptest.Config(t, fmt.Sprintf(stormPlaybook, sink.URL))
+	cfg.Guards.OnPause = "hold"
+	cfg.API.Tokens = []app.APIToken{{Name: "ops", Role: "operator", Token: "s3cret-token-0123"}}
+	a := apptest.Start(t, cfg, app.Options{})
+	if code, body := apiPost(t, a.URL()+"/api/v1/pause", "s3cret-token-0123", `{"reason": "incident 43"}`); code != http.StatusOK {
+		t.Fatalf("pause = %d %s", code, body)
+	}
+	postAll(t, a.URL()+"/hooks/alertmanager", 1, [][]byte{crashLooping(1, "cart", time.Now(), "firing")})
+	waitProcessed(t, a, 1, 10*time.Second)
+	if got := len(sink.Requests()); got != 0 {
+		t.Fatalf("runs while paused = %d", got)
+	}
+	if code, body := apiPost(t, a.URL()+"/api/v1/resume", "s3cret-token-0123", ""); code != http.StatusOK {
+		t.Fatalf("resume = %d %s", code, body)
+	}
+	apptest.WaitFor(t, 10*time.Second, "the held step runs after resume", func() bool { return len(sink.Requests()) == 1 })
 }
 
 func TestPausedByConfig(t *testing.T) {
@@ -489,7 +514,7 @@ func TestShadowModeThroughServer(t *testing.T) {
 		t.Fatalf("shadow mode executed %d webhooks", got)
 	}
 	outcomes := checkEveryEventAudited(t, a, len(bodies))
-	if outcomes["dry_run"] != 1 || outcomes[guard.ReasonDeduped] != len(bodies)-1 {
+	if outcomes["dry_run"] != 1 || outcomes[string(guard.ReasonDeduped)] != len(bodies)-1 {
 		t.Fatalf("decisions = %v", outcomes)
 	}
 	dry := auditRecords(t, a, audit.Query{Kind: audit.KindStepDryRun})
@@ -497,7 +522,7 @@ func TestShadowModeThroughServer(t *testing.T) {
 	if len(dry) != 1 || !strings.HasPrefix(dry[0].Message, "would run (shadow mode)") {
 		t.Fatalf("dry-run records = %+v, want one \"would run\"", dry)
 	}
-	if len(refused) != len(bodies)-1 || refused[0].Outcome != guard.ReasonDeduped || !strings.HasPrefix(refused[0].Message, "would be refused (shadow mode): ") {
+	if len(refused) != len(bodies)-1 || refused[0].Outcome != string(guard.ReasonDeduped) || !strings.HasPrefix(refused[0].Message, "would be refused (shadow mode): ") {
 		t.Fatalf("refusals = %d, first %+v", len(refused), refused[0])
 	}
 }

@@ -104,6 +104,10 @@ type RateLimit struct {
 type GuardsConfig struct {
 	// Paused stops all execution while set; the API cannot resume it.
 	Paused bool `yaml:"paused"`
+	// OnPause is what happens to a step refused while paused: "drop"
+	// (the default: refused for good) or "hold" (run on resume unless the
+	// event is stale by then).
+	OnPause string `yaml:"on_pause"`
 	// Protected lists what no playbook may touch.
 	Protected ProtectedConfig `yaml:"protected"`
 	// Bounds limits integer parameters per action and parameter:

@@ -88,6 +88,9 @@ func TestGoodConfig(t *testing.T) {
 	if cfg.Listen != "0.0.0.0:9095" || cfg.Workers != 4 || res.MaxEventAge != 30*time.Minute || cfg.LogFormat != "json" {
 		t.Errorf("top level = %+v", cfg)
 	}
+	if !res.HoldPaused {
+		t.Error("guards.on_pause: hold did not resolve to HoldPaused")
+	}
 	if res.SlackToken != "xoxb-slack-token" || res.SigningSecret != "signing-secret-0123" || res.BotToken != "" {
 		t.Errorf("secrets: slack %q signing %q bot %q", res.SlackToken, res.SigningSecret, res.BotToken)
 	}

@@ -53,6 +53,8 @@ type Resolved struct {
 	Redactor *audit.Redactor
 	// MaxEventAge is max_event_age (0 disables staleness).
 	MaxEventAge time.Duration
+	// HoldPaused is guards.on_pause: hold.
+	HoldPaused bool
 }
 
 // Load reads, decodes and validates the configuration file at path, and
@@ -378,6 +380,13 @@ func guardProblem(gc guard.Config) string {
 
 func (v *validator) guards(res *Resolved) {
 	gc := v.cfg.Guards
+	switch gc.OnPause {
+	case "", "drop":
+	case "hold":
+		res.HoldPaused = true
+	default:
+		v.errorf("guards.on_pause", "must be drop or hold, got %q", gc.OnPause)
+	}
 	var err error
 	if res.MaxActions, err = parseRate(gc.MaxActions); err != nil {
 		v.errorf("guards.max_actions", "%v", err)

@@ -1,56 +1,17 @@
 package engine
 
+// The consumer interfaces the engine declares and others implement: the
+// guards, the approval gate and the metrics observer. (The Store it needs
+// is declared with the Engine, in engine.go.)
+
 import (
 	"context"
-	"strconv"
 	"time"
 
-	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/state"
 	"github.com/firebreak/firebreak/playbooks"
 )
-
-// Phase names which list of a playbook a step belongs to.
-const (
-	PhaseSteps      = "steps"
-	PhaseOnResolved = "on_resolved"
-)
-
-// Plan is one step, ready to run: the rendered parameters, the action and
-// its target.
-type Plan struct {
-	Seq      uint64
-	Event    *event.Event
-	Playbook *playbooks.Playbook
-	Phase    string
-	Step     *playbooks.Step
-	Action   actions.Action
-	Params   map[string]any
-	Target   actions.Target
-	// DryRun is set in shadow mode, global dry-run, or when the action's
-	// infrastructure is not configured.
-	DryRun    bool
-	DryRunWhy string
-}
-
-// Key identifies the step of this event: it is the claim that makes a
-// step run at most once.
-func (p *Plan) Key() string {
-	return p.Event.ID + "|" + p.Playbook.Name + "|" + p.Phase + "|" + strconv.Itoa(p.Step.Index)
-}
-
-// Verdict is a guard's decision. An empty Reason allows the step.
-type Verdict struct {
-	// Reason is a typed refusal: protected, deduped, budget_exhausted,
-	// breaker_open, paused.
-	Reason string
-	// Message explains the refusal to a human.
-	Message string
-}
-
-// Allowed reports whether the verdict lets the step run.
-func (v Verdict) Allowed() bool { return v.Reason == "" }
 
 // Guard checks a plan inside the transaction that claims the step, so the
 // decision and the record of it are committed together. Check may write
@@ -84,6 +45,13 @@ type Approver interface {
 // A refusing verdict is recorded like a guard's and the step does not run.
 type ApprovalChecker interface {
 	CheckApproved(tx state.Tx, p *Plan) (Verdict, error)
+}
+
+// PauseChecker is optionally implemented by a Guard: it reports whether
+// the kill switch is on, so the engine knows when to run the steps it held
+// while paused (Config.HoldPaused).
+type PauseChecker interface {
+	PausedNow(tx state.Tx) (bool, error)
 }
 
 // Observer receives the engine's measurements. Implementations must be
