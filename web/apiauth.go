@@ -104,7 +104,7 @@ func (a *apiAuth) require(role Role) gin.HandlerFunc {
 		peer := peerAddr(c.Request)
 		what := c.Request.Method + " " + c.FullPath()
 		if len(a.tokens) == 0 {
-			if role == RoleViewer && a.openReads && loopbackPeer(peer) {
+			if role == RoleViewer && a.openRead(c.Request) {
 				c.Next()
 				return
 			}
@@ -117,15 +117,9 @@ func (a *apiAuth) require(role Role) gin.HandlerFunc {
 			return
 		}
 		scheme, given, _ := strings.Cut(strings.TrimSpace(c.GetHeader("Authorization")), " ")
-		given = strings.TrimSpace(given)
 		var match *hashedToken
-		if strings.EqualFold(scheme, "Bearer") && given != "" {
-			sum := sha256.Sum256([]byte(given))
-			for i := range a.tokens {
-				if subtle.ConstantTimeCompare(sum[:], a.tokens[i].hash[:]) == 1 {
-					match = &a.tokens[i]
-				}
-			}
+		if strings.EqualFold(scheme, "Bearer") {
+			match = a.lookup(given)
 		}
 		if match == nil {
 			a.refuse(c, "unauthorized", what+": missing or unknown bearer token", peer)
@@ -141,6 +135,31 @@ func (a *apiAuth) require(role Role) gin.HandlerFunc {
 		c.Set(callerKey, match.name)
 		c.Next()
 	}
+}
+
+// lookup returns the token whose secret is given, or nil. It compares in
+// constant time over SHA-256 digests and compares every token, so neither
+// content, length nor position leaks. The API middleware and the
+// dashboard's sign-in share it.
+func (a *apiAuth) lookup(given string) *hashedToken {
+	given = strings.TrimSpace(given)
+	if given == "" {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(given))
+	var match *hashedToken
+	for i := range a.tokens {
+		if subtle.ConstantTimeCompare(sum[:], a.tokens[i].hash[:]) == 1 {
+			match = &a.tokens[i]
+		}
+	}
+	return match
+}
+
+// openRead reports whether a viewer request from r is allowed without a
+// token: no token configured, a loopback listener and a loopback peer.
+func (a *apiAuth) openRead(r *http.Request) bool {
+	return len(a.tokens) == 0 && a.openReads && loopbackPeer(peerAddr(r))
 }
 
 func (a *apiAuth) refuse(c *gin.Context, outcome, msg, actor string) {

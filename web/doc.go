@@ -1,6 +1,7 @@
 // Package web is Firebreak's HTTP surface and owns every route: the source
 // receivers under /hooks, Slack's interaction callback, the JSON API under
-// /api/v1, /metrics, and the health and readiness probes. Nothing outside
+// /api/v1, the dashboard's pages (package dashboard, mounted here),
+// /metrics, and the health and readiness probes. Nothing outside
 // this package registers a route; cmd/firebreak/app only passes the parts
 // (store, engine, guard, approval gate, reloader, metrics) into Config,
 // through the small interfaces declared here (Guards, Approvals,
@@ -33,6 +34,12 @@
 //	GET  /api/v1/dlq                      viewer (dlq.go)
 //	POST /api/v1/dlq/{id}/retry, /discard operator (dlq.go)
 //	POST /slack/interactions              Slack signature (slack.go)
+//	GET  /, /events/…, /approvals, …      dashboard pages (dashboard.go)
+//
+// The dashboard signs people in with the same token table (dashAuth over
+// apiAuth's lookup): a token gives its name and role to the session, and
+// with no token configured the pages open exactly when the viewer routes
+// do, for reading only.
 //
 // Handlers are thin adapters: they authenticate, bound and decode a
 // request, hand the result to the store or the engine, and answer. Every

@@ -18,6 +18,7 @@ import (
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/web/auth"
+	"github.com/firebreak/firebreak/web/dashboard"
 	"github.com/firebreak/firebreak/web/sources"
 )
 
@@ -124,6 +125,10 @@ type Config struct {
 	Reloader Reloader
 	// DeadLetters serves /api/v1/dlq (operator).
 	DeadLetters DeadLetters
+	// Dashboard serves the dashboard's pages (package dashboard) at /.
+	// Its Auth is always the API's token table; a nil Approvals, Guards,
+	// OnAuthFailure, Logger or Now is filled from this Config.
+	Dashboard *dashboard.Deps
 }
 
 // Server is the HTTP handler.
@@ -209,6 +214,9 @@ func New(cfg Config) *Server {
 	}
 	if cfg.DeadLetters != nil {
 		s.routesDLQ(cfg.DeadLetters)
+	}
+	if cfg.Dashboard != nil {
+		s.mountDashboard(*cfg.Dashboard)
 	}
 	return s
 }

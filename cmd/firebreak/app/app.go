@@ -269,6 +269,7 @@ func (a *App) webConfig() web.Config {
 		Replay:      &web.ReplayConfig{Source: db, Catalog: a.Registry, ActOnStale: cfg.ActOnStale, Redact: redact},
 		Reloader:    a.reload,
 		DeadLetters: a.dlq,
+		Dashboard:   a.dashboardDeps(),
 	}
 }
 

@@ -1,0 +1,148 @@
+package dashboard
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/firebreak/firebreak/engine/approval"
+	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/engine/guard"
+	"github.com/firebreak/firebreak/playbooks"
+	"github.com/firebreak/firebreak/playbooks/playtest"
+)
+
+// Role is what a signed-in person may do.
+type Role string
+
+// Roles, as in the API token table (api.tokens). An identity lists its
+// role and every role below it: an operator is also an approver and a
+// viewer.
+const (
+	// RoleViewer reads every page.
+	RoleViewer Role = "viewer"
+	// RoleApprover decides approvals.
+	RoleApprover Role = "approver"
+	// RoleOperator pauses and resumes execution and resets breakers.
+	RoleOperator Role = "operator"
+)
+
+// Identity is who is signed in: the token's name (never the token) and
+// its roles.
+type Identity struct {
+	Name  string
+	Roles []Role
+}
+
+// Has reports whether the identity holds role r.
+func (id Identity) Has(r Role) bool { return slices.Contains(id.Roles, r) }
+
+// Authenticator maps a token to an identity. It is the one place that
+// knows the token table; package web implements it over the API's.
+type Authenticator interface {
+	// Authenticate returns the identity of token, or false when no token
+	// matches. It must compare in constant time.
+	Authenticate(token string) (Identity, bool)
+	// Anonymous returns the identity of a request that carries no session
+	// when the server allows that (no tokens configured and a loopback
+	// peer, as the API allows), or false when a login is required.
+	Anonymous(r *http.Request) (Identity, bool)
+}
+
+// Approvals is the approval gate as the pages need it.
+type Approvals interface {
+	// ListApprovals returns approvals, newest first; status "" lists all.
+	ListApprovals(ctx context.Context, status approval.Status) ([]approval.Approval, error)
+	// Decide records a decision by who; it must go through the gate's one
+	// decide path, so the decision is audited and the Slack message
+	// updated. Refusals wrap the approval package's sentinels.
+	Decide(ctx context.Context, id, planHash string, d approval.Decision, who Identity) (approval.Approval, error)
+}
+
+// Guards is the breaker and kill-switch API; *guard.Guard implements it.
+type Guards interface {
+	Breakers(ctx context.Context) ([]guard.BreakerStatus, error)
+	ResetBreaker(ctx context.Context, id, actor string) (guard.BreakerStatus, error)
+	PauseStatus(ctx context.Context) (guard.PauseStatus, error)
+	Pause(ctx context.Context, actor, reason string) (guard.PauseStatus, error)
+	Resume(ctx context.Context, actor string) (guard.PauseStatus, error)
+}
+
+// AuditLog reads the audit trail; *store.DB implements it.
+type AuditLog interface {
+	ListAudit(ctx context.Context, q audit.Query) ([]audit.Record, uint64, error)
+	VerifyAudit(ctx context.Context) (int, error)
+}
+
+// Timeline is one incident's history.
+type Timeline struct {
+	// Event is the normalised event; nil when retention removed it.
+	Event *event.Event
+	// Raw is the payload as received; nil when unknown.
+	Raw json.RawMessage
+	// Records are every audit record of the event, in order.
+	Records []audit.Record
+	// Approvals are the approvals its steps waited for.
+	Approvals []approval.Approval
+}
+
+// Timelines reads incident timelines.
+type Timelines interface {
+	// Timeline returns the history of event id, or an error wrapping
+	// ErrNotFound.
+	Timeline(ctx context.Context, id string) (Timeline, error)
+}
+
+// TestResult is what the test box shows: the events a payload decoded to,
+// and the decisions the plan stage makes for each.
+type TestResult struct {
+	Events    []event.Event
+	Decisions []playtest.Decision
+}
+
+// Tester evaluates a pasted payload against the loaded playbooks without
+// executing or writing anything.
+type Tester interface {
+	// Sources lists the source names Test accepts.
+	Sources() []string
+	// Test decodes payload as source and plans it; an unknown source wraps
+	// ErrUnknownSource, a payload that does not decode is another error
+	// whose text can be shown.
+	Test(ctx context.Context, source string, payload []byte) (TestResult, error)
+	// TestEvent plans a stored event again, as it is now; an unknown id
+	// wraps ErrNotFound.
+	TestEvent(ctx context.Context, id string) (TestResult, error)
+}
+
+// Deps is everything the dashboard reads and calls. Auth, Audit,
+// Timelines and Playbooks are required; a nil Approvals, Guards or Tester
+// hides its page's actions and shows that the feature is not wired.
+type Deps struct {
+	Auth      Authenticator
+	Approvals Approvals
+	Guards    Guards
+	Audit     AuditLog
+	Timelines Timelines
+	// Playbooks returns the loaded set (nil before the first load).
+	Playbooks func() *playbooks.Set
+	Tester    Tester
+	// Redact removes secrets from a record before it is rendered; the
+	// store's redactor. Nil renders records as stored (already redacted on
+	// write) and event data unredacted, which only tests should do.
+	Redact func(audit.Record) audit.Record
+	// OnAuthFailure is told of every refused login (the caller audits it);
+	// it gets the peer address and a message without the token.
+	OnAuthFailure func(remote, msg string)
+	// SecureCookies marks cookies Secure even on plain HTTP (behind a
+	// TLS-terminating proxy); they are always Secure on a TLS connection.
+	SecureCookies bool
+	// SessionTTL is how long a session lasts (default 12h).
+	SessionTTL time.Duration
+	// Now is the clock (default time.Now).
+	Now    func() time.Time
+	Logger *slog.Logger
+}

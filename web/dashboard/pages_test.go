@@ -1,0 +1,344 @@
+package dashboard_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firebreak/firebreak/actions/slack/slackfake"
+	"github.com/firebreak/firebreak/cmd/firebreak/app"
+	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
+	"github.com/firebreak/firebreak/engine/audit"
+)
+
+// client is a browser-like HTTP client: a cookie jar, no redirects
+// followed, HTML accepted.
+type client struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newClient(t *testing.T, base string) *client {
+	jar, _ := cookiejar.New(nil)
+	return &client{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 10 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+func (c *client) do(method, path string, form url.Values, accept string) (*http.Response, string) {
+	c.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, c.base+path, body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	req.Header.Set("Accept", accept)
+	resp, err := c.c.Do(req)
+	if err != nil {
+		c.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, page string) string {
+	t.Helper()
+	m := csrfRE.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no csrf field in page:\n%s", page)
+	}
+	return m[1]
+}
+
+// signIn signs c in with token through the login form.
+func (c *client) signIn(token string) {
+	c.t.Helper()
+	_, page := c.do("GET", "/login", nil, "text/html")
+	resp, body := c.do("POST", "/login", url.Values{"csrf": {csrfOf(c.t, page)}, "token": {token}, "next": {"/"}}, "text/html")
+	if resp.StatusCode != http.StatusSeeOther {
+		c.t.Fatalf("sign in: %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestLoginRefusalsAndCookies(t *testing.T) {
+	e := start(t, approvalPlaybook)
+	c := newClient(t, e.a.URL())
+
+	resp, _ := c.do("GET", "/approvals", nil, "text/html")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?next=%2Fapprovals" {
+		t.Fatalf("a page without a session: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, body := c.do("POST", "/pause", url.Values{"confirm": {"yes"}}, "application/json")
+	var jerr struct{ Error string }
+	if resp.StatusCode != http.StatusUnauthorized || json.Unmarshal([]byte(body), &jerr) != nil || jerr.Error == "" {
+		t.Fatalf("a script's POST without a session: %d %s", resp.StatusCode, body)
+	}
+
+	_, page := c.do("GET", "/login", nil, "text/html")
+	csrf := csrfOf(t, page)
+	resp, _ = c.do("POST", "/login", url.Values{"token": {approverToken}}, "text/html")
+	if resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("sign-in without the form's csrf token: %d", resp.StatusCode)
+	}
+	const wrong = "wrong-token-0123456789abcdef"
+	resp, body = c.do("POST", "/login", url.Values{"csrf": {csrf}, "token": {wrong}}, "text/html")
+	if resp.StatusCode != http.StatusUnauthorized || strings.Contains(body, wrong) {
+		t.Fatalf("unknown token: %d (page echoes the token: %v)", resp.StatusCode, strings.Contains(body, wrong))
+	}
+	recs := e.records(t, audit.Query{Kind: audit.KindAuthFailed})
+	found := false
+	for _, r := range recs {
+		if r.Source == "dashboard" {
+			found = true
+			if strings.Contains(r.Message, wrong) {
+				t.Fatalf("the audit record holds the token: %+v", r)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("refused sign-in not audited: %+v", recs)
+	}
+
+	resp, _ = c.do("POST", "/login", url.Values{"csrf": {csrf}, "token": {approverToken}, "next": {"//evil.example/x"}}, "text/html")
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/" {
+		t.Fatalf("sign-in with an off-site next: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	var sess *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "firebreak_session" {
+			sess = ck
+		}
+	}
+	if sess == nil || !sess.HttpOnly || sess.SameSite != http.SameSiteStrictMode || sess.Secure {
+		t.Fatalf("session cookie %+v: want HttpOnly, SameSite=Strict, not Secure on plain HTTP", sess)
+	}
+	if strings.Contains(sess.Value, approverToken) {
+		t.Fatal("the cookie carries the token")
+	}
+	resp, body = c.do("GET", "/approvals", nil, "text/html")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "alice") {
+		t.Fatalf("signed in: %d", resp.StatusCode)
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+		t.Fatalf("CSP %q", csp)
+	}
+	resp, _ = c.do("POST", "/logout", url.Values{"csrf": {csrfOf(t, body)}}, "text/html")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign out: %d", resp.StatusCode)
+	}
+	if resp, _ = c.do("GET", "/approvals", nil, "text/html"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("after sign-out the session still works: %d", resp.StatusCode)
+	}
+}
+
+// With no token configured the dashboard follows the API's rule: a
+// loopback peer of a loopback listener reads without signing in, and
+// nobody pauses, resumes, resets or decides (loopback included), since
+// there is no operator token to sign in with.
+func TestOpenModeLoopbackReadsOnly(t *testing.T) {
+	cfg := apptest.Config(t, "")
+	a := apptest.Start(t, cfg, app.Options{})
+	c := newClient(t, a.URL())
+	resp, body := c.do("GET", "/", nil, "text/html")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "local") || !strings.Contains(body, `id="running"`) {
+		t.Fatalf("loopback peer in open mode: %d\n%s", resp.StatusCode, body)
+	}
+	if strings.Contains(body, `id="pause"`) {
+		t.Fatal("open mode offers the loopback peer the kill switch")
+	}
+	// A forged form post from the loopback session is refused by role.
+	resp, body = c.do("POST", "/pause", url.Values{"csrf": {csrfOf(t, body)}, "reason": {"x"}, "confirm": {"yes"}}, "text/html")
+	if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "operator role") {
+		t.Fatalf("loopback POST /pause in open mode: %d\n%s", resp.StatusCode, body)
+	}
+	if st, _ := a.Guard().PauseStatus(context.Background()); st.Paused {
+		t.Fatal("a loopback peer paused execution without a token")
+	}
+	req := httptest.NewRequest("GET", "/", nil)
+	req.RemoteAddr = "192.0.2.7:4000"
+	w := httptest.NewRecorder()
+	a.Web.ServeHTTP(w, req)
+	if w.Code != http.StatusSeeOther {
+		t.Fatalf("remote peer in open mode: %d", w.Code)
+	}
+	// A remote peer cannot sign in either: there is no token to match.
+	req = httptest.NewRequest("POST", "/pause", strings.NewReader("confirm=yes"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.RemoteAddr = "192.0.2.7:4000"
+	w = httptest.NewRecorder()
+	a.Web.ServeHTTP(w, req)
+	if w.Code != http.StatusUnauthorized {
+		t.Fatalf("remote POST in open mode: %d", w.Code)
+	}
+	if st, _ := a.Guard().PauseStatus(context.Background()); st.Paused {
+		t.Fatal("a remote peer paused execution")
+	}
+}
+
+// Secrets an alert carries are redacted in the timeline, normalised and
+// raw alike.
+func TestTimelineRedactsSecrets(t *testing.T) {
+	e := start(t, approvalPlaybook)
+	const secretLabel = "s3cr3t-label-value-42"
+	const bearer = "abcdefghijklmnopqrstuvwx"
+	body := apptest.AlertmanagerPayload("firing", apptest.Alert{
+		Labels:      map[string]string{"alertname": "Other", "api_token": secretLabel},
+		Annotations: map[string]string{"description": "call with Authorization: Bearer " + bearer},
+		StartsAt:    time.Now().UTC(), Fingerprint: "5ec12e70",
+	})
+	if code, b := apptest.Post(t, e.a.URL()+"/hooks/alertmanager", body); code != 202 {
+		t.Fatalf("POST: %d %s", code, b)
+	}
+	var id string
+	apptest.WaitFor(t, 10*time.Second, "the event in the trail", func() bool {
+		recs := e.records(t, audit.Query{Kind: audit.KindUnmatched})
+		if len(recs) == 1 {
+			id = recs[0].EventID
+		}
+		return id != ""
+	})
+	c := newClient(t, e.a.URL())
+	c.signIn(viewerToken)
+	resp, page := c.do("GET", "/events/"+id, nil, "text/html")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("timeline: %d", resp.StatusCode)
+	}
+	if !strings.Contains(page, "As received") || !strings.Contains(page, audit.Redacted) {
+		t.Fatal("the timeline shows neither the raw payload nor a redaction")
+	}
+	for _, s := range []string{secretLabel, bearer} {
+		if strings.Contains(page, s) {
+			t.Errorf("the timeline renders the secret %q", s)
+		}
+	}
+	if resp, _ := c.do("GET", "/events/no-such-event", nil, "text/html"); resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown event: %d", resp.StatusCode)
+	}
+}
+
+// The export holds every matching record as one JSON line each; verify
+// walks the chain.
+func TestAuditExportAndVerify(t *testing.T) {
+	e := start(t, approvalPlaybook)
+	e.fire(t, "e0e0e0e0")
+	e.pending(t)
+	c := newClient(t, e.a.URL())
+	c.signIn(viewerToken)
+	want := e.records(t, audit.Query{})
+	resp, body := c.do("GET", "/audit/export", nil, "*/*")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("export: %d %v", resp.StatusCode, resp.Header)
+	}
+	var got []audit.Record
+	sc := bufio.NewScanner(bytes.NewReader([]byte(body)))
+	for sc.Scan() {
+		var r audit.Record
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("export line %q: %v", sc.Text(), err)
+		}
+		got = append(got, r)
+	}
+	if len(got) != len(want) || len(got) == 0 || got[len(got)-1].Seq != want[len(want)-1].Seq {
+		t.Fatalf("export has %d records, the trail %d", len(got), len(want))
+	}
+	resp, body = c.do("GET", "/audit/export?kind=approval", nil, "*/*")
+	if n := strings.Count(body, "\n"); resp.StatusCode != http.StatusOK || n != len(e.records(t, audit.Query{Kind: audit.KindApproval})) {
+		t.Fatalf("filtered export: %d, %d lines", resp.StatusCode, n)
+	}
+	if resp, _ = c.do("GET", "/audit?limit=0", nil, "text/html"); resp.StatusCode != http.StatusBadRequest {
+		t.Fatalf("bad limit: %d", resp.StatusCode)
+	}
+	resp, body = c.do("GET", "/audit?limit=2", nil, "text/html")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, `id="next"`) {
+		t.Fatalf("first page of 2 has no next link: %d", resp.StatusCode)
+	}
+	_, body = c.do("GET", "/audit/verify", nil, "text/html")
+	if !strings.Contains(body, "audit chain verified") {
+		t.Fatalf("verify page:\n%s", body)
+	}
+}
+
+// A decision made in the dashboard updates the approval's Slack message,
+// as one made in Slack does: both take the approval gate's decide path.
+func TestDecisionUpdatesSlack(t *testing.T) {
+	fake := slackfake.New(t)
+	sink := apptest.NewSink(t)
+	cfg := apptest.Config(t, fmt.Sprintf(approvalPlaybook, sink.URL))
+	cfg.Approvals = app.ApprovalsConfig{
+		SlackChannel: "#incident-approvals", SigningSecret: "8f742231b10e8888abcd99yyyzzz85a5",
+		BotToken: slackfake.Token, SlackAPIURL: fake.APIURL(), AllowedUsers: []string{"U04ABCD1EFG"},
+		SweepInterval: app.Duration(50 * time.Millisecond),
+	}
+	cfg.API.Tokens = []app.APIToken{{Name: "alice", Token: approverToken, Role: "approver"}}
+	e := &env{a: apptest.Start(t, cfg, app.Options{}), sink: sink}
+	e.fire(t, "51ac4001")
+	ap := e.pending(t)
+	fake.WaitCalls(t, "chat.postMessage", 1, 10*time.Second)
+
+	c := newClient(t, e.a.URL())
+	c.signIn(approverToken)
+	_, page := c.do("GET", "/approvals", nil, "text/html")
+	resp, body := c.do("POST", "/approvals/"+ap.ID+"/approve", url.Values{"csrf": {csrfOf(t, page)}, "plan_hash": {ap.PlanHash}}, "text/html")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approve: %d %s", resp.StatusCode, body)
+	}
+	updates := fake.WaitCalls(t, "chat.update", 1, 10*time.Second)
+	if txt := updates[len(updates)-1].Text(); !strings.Contains(txt, "api:alice") && !strings.Contains(txt, "alice") {
+		t.Fatalf("the Slack message does not name the decider: %q", txt)
+	}
+	apptest.WaitFor(t, 10*time.Second, "the step to run", func() bool { return len(sink.Requests()) == 1 })
+	// A second decision on the decided approval is a conflict, shown as such.
+	resp, body = c.do("POST", "/approvals/"+ap.ID+"/deny", url.Values{"csrf": {csrfOf(t, page)}, "plan_hash": {ap.PlanHash}}, "text/html")
+	if resp.StatusCode != http.StatusConflict || !strings.Contains(body, "already decided") {
+		t.Fatalf("second decision: %d", resp.StatusCode)
+	}
+}
+
+// The test box plans a recent stored event again, writing nothing.
+func TestTestBoxRecentEvent(t *testing.T) {
+	e := start(t, approvalPlaybook)
+	e.fire(t, "4ecen701")
+	ap := e.pending(t)
+	c := newClient(t, e.a.URL())
+	c.signIn(viewerToken)
+	_, page := c.do("GET", "/playbooks", nil, "text/html")
+	if !strings.Contains(page, `<option value="`+ap.EventID+`"`) {
+		t.Fatalf("the recent event %s is not offered", ap.EventID)
+	}
+	before := counts(t, e)
+	resp, body := c.do("POST", "/playbooks/test", url.Values{"csrf": {csrfOf(t, page)}, "event_id": {ap.EventID}}, "text/html")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "matches <b>restart-cart-with-approval</b>") || !strings.Contains(body, "would wait for approval") {
+		t.Fatalf("test box on a stored event: %d\n%s", resp.StatusCode, body)
+	}
+	if after := counts(t, e); after != before {
+		t.Fatalf("the test box wrote: %v before, %v after", before, after)
+	}
+	resp, _ = c.do("POST", "/playbooks/test", url.Values{"csrf": {csrfOf(t, page)}, "event_id": {"nope"}}, "text/html")
+	if resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("unknown stored event: %d", resp.StatusCode)
+	}
+	resp, body = c.do("POST", "/playbooks/test", url.Values{"csrf": {csrfOf(t, page)}, "source": {"alertmanager"}, "payload": {"{not json"}}, "text/html")
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="test-error"`) {
+		t.Fatalf("undecodable payload: %d", resp.StatusCode)
+	}
+}
