@@ -19,11 +19,11 @@ func TestCommitsPerEvent(t *testing.T) {
 	for _, tt := range []struct {
 		name, mode, match string
 		commits           uint64
-		want              []string
+		want              []audit.Kind
 	}{
-		{"unmatched", "auto", `event.name == "Other"`, 1, []string{audit.KindReceived, audit.KindUnmatched}},
-		{"shadow step", "shadow", `event.name == "Crash"`, 2, []string{audit.KindReceived, audit.KindMatched, audit.KindStepDryRun}},
-		{"executed step", "auto", `event.name == "Crash"`, 2, []string{audit.KindReceived, audit.KindMatched, audit.KindStepStarted, audit.KindStepSucceeded}},
+		{"unmatched", "auto", `event.name == "Other"`, 1, []audit.Kind{audit.KindReceived, audit.KindUnmatched}},
+		{"shadow step", "shadow", `event.name == "Crash"`, 2, []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepDryRun}},
+		{"executed step", "auto", `event.name == "Crash"`, 2, []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepStarted, audit.KindStepSucceeded}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -58,7 +58,7 @@ func TestCommitsPerEvent(t *testing.T) {
 	}
 }
 
-func equal(a, b []string) bool {
+func equal(a, b []audit.Kind) bool {
 	if len(a) != len(b) {
 		return false
 	}

@@ -5,5 +5,22 @@
 //
 // The engine never imports the HTTP layer or a database: the small
 // interfaces it needs (Store, Guard, Approver, Observer) are declared here
-// and implemented elsewhere.
+// and implemented elsewhere. Metrics reach Prometheus through observers the
+// producers declare: the engine's Observer (events, matches, steps,
+// refusals), approval.Observer (decisions and their wait) and
+// store.AuditObserver (committed records by kind, reloads); cmd passes the
+// one implementation, web/metrics, to each.
+//
+// Four leaf packages live under engine but are imported from below it:
+// actions and actions/slack import engine/event (and actions/slack
+// engine/keylock), actions/builtin engine/state, and store engine/audit,
+// engine/event and engine/state. These arrows run up the folder tree only:
+// the leaves import nothing of the project but each other (engine/state
+// imports engine/audit; event, audit and keylock import nothing), so no
+// package below engine depends on the engine itself, the playbooks or any
+// integration. They stay under engine because the top-level layout is fixed
+// (cmd, engine, playbooks, actions, store, web) and these are the engine's
+// vocabulary: the event it decides on, the record it writes, the
+// transaction its guards run in and the per-key lock. A leaf that gains a
+// project import must move, not grow.
 package engine

@@ -10,6 +10,7 @@ import (
 
 	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/engine"
+	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/state"
 	"github.com/firebreak/firebreak/playbooks"
@@ -83,20 +84,20 @@ func parseSet(t *testing.T, act actions.Action, text string) (*playbooks.Set, *a
 }
 
 // kinds returns the kinds of the event's audit records, in order.
-func kinds(t *testing.T, db *store.DB, eventID string) []string {
+func kinds(t *testing.T, db *store.DB, eventID string) []audit.Kind {
 	t.Helper()
 	recs, err := db.AuditForEvent(context.Background(), eventID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out []string
+	var out []audit.Kind
 	for _, r := range recs {
 		out = append(out, r.Kind)
 	}
 	return out
 }
 
-func contains(xs []string, x string) bool {
+func contains(xs []audit.Kind, x audit.Kind) bool {
 	for _, y := range xs {
 		if y == x {
 			return true

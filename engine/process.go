@@ -327,7 +327,7 @@ func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Ev
 	if phase == PhaseOnResolved {
 		base.Data = map[string]any{"phase": phase}
 	}
-	fail := func(kind, outcome, msg string) error {
+	fail := func(kind audit.Kind, outcome, msg string) error {
 		r := base
 		r.Kind, r.Outcome, r.Message = kind, outcome, msg
 		if err := e.update(ctx, c, func(tx state.Tx) error {
@@ -382,7 +382,7 @@ func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Ev
 		decision, approvalID, verdict = "", "", Verdict{}
 		now := tx.Now()
 		// claim stores the step's claim and its audit record together.
-		claim := func(status claimStatus, kind, outcome, msg string) error {
+		claim := func(status claimStatus, kind audit.Kind, outcome, msg string) error {
 			if err := tx.Put(bucketSteps, key, claimJSON(status, now)); err != nil {
 				return err
 			}

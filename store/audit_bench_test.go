@@ -15,7 +15,7 @@ import (
 func benchRecord(i int) audit.Record {
 	return audit.Record{
 		Time:     auditT0.Add(time.Duration(i) * time.Second),
-		Kind:     []string{audit.KindReceived, audit.KindMatched, audit.KindStepStarted, audit.KindStepSucceeded}[i%4],
+		Kind:     []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepStarted, audit.KindStepSucceeded}[i%4],
 		EventID:  fmt.Sprintf("alertmanager-%016x", i/4),
 		Source:   "alertmanager",
 		Playbook: fmt.Sprintf("playbook-%02d", i%20),

@@ -6,14 +6,24 @@ import (
 	"github.com/firebreak/firebreak/engine/audit"
 )
 
-// auditHooks are the optional functions and keys the audit path uses. They
-// are set once at wiring time, before the store is written to, and read
-// atomically.
+// AuditObserver is told of the audit records the store committed. The
+// store declares it and calls nothing above itself: whoever wires the
+// store (cmd) passes an implementation, the metrics for one.
+type AuditObserver interface {
+	// AuditWritten is called once per record, after the transaction that
+	// wrote it committed, on the commit loop: it must be cheap, must not
+	// block and must not use the store.
+	AuditWritten(rec audit.Record)
+}
+
+// auditHooks are the optional redactor, observer, checkpoint signer and
+// signed-checkpoint hook of the audit path. They are set once at wiring
+// time, before the store is written to, and read atomically.
 type auditHooks struct {
-	redact  atomic.Pointer[func(audit.Record) audit.Record]
-	written atomic.Pointer[func(audit.Record)]
-	signer  atomic.Pointer[signer]
-	signed  atomic.Pointer[func(audit.SignedCheckpoint)]
+	redact   atomic.Pointer[func(audit.Record) audit.Record]
+	observer atomic.Pointer[AuditObserver]
+	signer   atomic.Pointer[signer]
+	signed   atomic.Pointer[func(audit.SignedCheckpoint)]
 }
 
 // SetRedactor installs fn, which every audit record passes through before
@@ -24,19 +34,17 @@ func (d *DB) SetRedactor(fn func(audit.Record) audit.Record) {
 	d.hooks.redact.Store(&fn)
 }
 
-// OnAuditWritten installs fn, called once for every audit record after the
-// transaction that wrote it committed (for the records-written metric).
-// It runs on the commit loop, so it must be cheap and must not block.
-func (d *DB) OnAuditWritten(fn func(audit.Record)) {
-	d.hooks.written.Store(&fn)
+// SetAuditObserver installs o, told of every audit record once committed.
+func (d *DB) SetAuditObserver(o AuditObserver) {
+	d.hooks.observer.Store(&o)
 }
 
 // afterCommit reports the records and signed checkpoints a committed
 // transaction wrote.
 func (d *DB) afterCommit(tx *Tx) {
-	if fn := d.hooks.written.Load(); fn != nil {
+	if o := d.hooks.observer.Load(); o != nil {
 		for _, r := range tx.audited {
-			(*fn)(r)
+			(*o).AuditWritten(r)
 		}
 	}
 	if fn := d.hooks.signed.Load(); fn != nil {

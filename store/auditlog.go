@@ -78,7 +78,7 @@ func (t *Tx) Audit(rec audit.Record) error {
 	if err := addAuditBytes(meta, int64(len(val))); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	if t.db.hooks.written.Load() != nil {
+	if t.db.hooks.observer.Load() != nil {
 		t.audited = append(t.audited, rec)
 	}
 	head := append(itob(seq), sum[:]...)
@@ -134,7 +134,7 @@ func (d *DB) Audit(ctx context.Context, recs ...audit.Record) error {
 func queryNeedles(q audit.Query) [][]byte {
 	var out [][]byte
 	for _, f := range []struct{ key, val string }{
-		{"event_id", q.EventID}, {"playbook", q.Playbook}, {"action", q.Action}, {"kind", q.Kind}, {"outcome", q.Outcome},
+		{"event_id", q.EventID}, {"playbook", q.Playbook}, {"action", q.Action}, {"kind", string(q.Kind)}, {"outcome", q.Outcome},
 	} {
 		if f.val == "" {
 			continue

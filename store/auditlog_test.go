@@ -58,7 +58,7 @@ func fillAudit(t testing.TB, db *DB, clk *auditClock, n int) {
 		for j := i; j < min(n, i+per); j++ {
 			recs = append(recs, audit.Record{
 				Time:     auditT0.Add(time.Duration(j) * time.Second),
-				Kind:     []string{audit.KindReceived, audit.KindMatched, audit.KindStepSucceeded, audit.KindStepRefused}[j%4],
+				Kind:     []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepSucceeded, audit.KindStepRefused}[j%4],
 				EventID:  fmt.Sprintf("e%d", j/4),
 				Playbook: []string{"pb-a", "pb-b", "pb-c"}[j%3],
 				Action:   []string{"webhook.notify", "kubernetes.restart"}[j%2],
@@ -426,13 +426,8 @@ func TestRedactorAndWrittenHook(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.SetRedactor(red.Record)
-	var mu sync.Mutex
-	kinds := map[string]int{}
-	db.OnAuditWritten(func(r audit.Record) {
-		mu.Lock()
-		kinds[r.Kind]++
-		mu.Unlock()
-	})
+	obs := &kindCounter{}
+	db.SetAuditObserver(obs)
 	params := map[string]any{
 		"url":     "https://hooks.example/x?token=abc123",
 		"headers": map[string]any{"Authorization": "Bearer s3cr3t-t0ken-value", "X-Trace": "1"},
@@ -463,10 +458,8 @@ func TestRedactorAndWrittenHook(t *testing.T) {
 	if _, err := db.VerifyAudit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if kinds[audit.KindStepSucceeded] != 1 {
-		t.Errorf("written hook saw %v", kinds)
+	if got := obs.counts(); got[audit.KindStepSucceeded] != 1 {
+		t.Errorf("the audit observer saw %v", got)
 	}
 }
 

@@ -59,7 +59,7 @@ type DB struct {
 	committed uint64 // number of functions committed
 	statsMu   sync.Mutex
 
-	hooks auditHooks // redaction and records-written hooks (audithooks.go)
+	hooks auditHooks // the audit redactor and AuditObserver (audithooks.go)
 
 	prealloc *preallocator // used by the commit loop only
 

@@ -358,7 +358,7 @@ func (s *Server) listAudit(c *gin.Context) {
 		EventID:  c.Query("event_id"),
 		Playbook: c.Query("playbook"),
 		Action:   c.Query("action"),
-		Kind:     c.Query("kind"),
+		Kind:     audit.Kind(c.Query("kind")),
 		Outcome:  c.Query("outcome"),
 	}
 	if q.Outcome == "" {

@@ -104,7 +104,7 @@ func (r *restoreRig) process(id, ns, status string) {
 }
 
 // last returns the event's last audit record of kind.
-func (r *restoreRig) last(id, kind string) audit.Record {
+func (r *restoreRig) last(id string, kind audit.Kind) audit.Record {
 	r.t.Helper()
 	recs, err := r.db.AuditForEvent(context.Background(), id)
 	if err != nil {
@@ -117,7 +117,7 @@ func (r *restoreRig) last(id, kind string) audit.Record {
 	}
 	var ks []string
 	for _, rec := range recs {
-		ks = append(ks, rec.Kind+"/"+rec.Outcome)
+		ks = append(ks, string(rec.Kind)+"/"+rec.Outcome)
 	}
 	r.t.Fatalf("event %s has no %s record: %q", id, kind, ks)
 	return audit.Record{}

@@ -77,7 +77,7 @@ func addQueryFlags(fs *flag.FlagSet) *queryFlags {
 }
 
 func (f *queryFlags) query(now time.Time) (audit.Query, error) {
-	q := audit.Query{EventID: *f.eventID, Playbook: *f.playbook, Action: *f.action, Kind: *f.kind, Outcome: *f.outcome}
+	q := audit.Query{EventID: *f.eventID, Playbook: *f.playbook, Action: *f.action, Kind: audit.Kind(*f.kind), Outcome: *f.outcome}
 	if q.Outcome == "" {
 		q.Outcome = *f.rsn
 	}
@@ -445,7 +445,7 @@ func timelineStage(r audit.Record) (string, string) {
 	if r.Message != "" {
 		fmt.Fprintf(&b, ": %s", r.Message)
 	}
-	stage := r.Kind
+	stage := string(r.Kind)
 	switch r.Kind {
 	case audit.KindReceived:
 		stage = "received"

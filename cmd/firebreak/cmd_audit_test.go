@@ -160,7 +160,7 @@ func writeMany(t *testing.T, db *store.DB, n int) {
 	var recs []audit.Record
 	for i := range n {
 		recs = append(recs, audit.Record{
-			Time: timelineT0.Add(time.Duration(i) * time.Second), Kind: []string{audit.KindReceived, audit.KindStepRefused}[i%2],
+			Time: timelineT0.Add(time.Duration(i) * time.Second), Kind: []audit.Kind{audit.KindReceived, audit.KindStepRefused}[i%2],
 			EventID: fmt.Sprintf("ev-%d", i/2), Playbook: []string{"pb-a", "pb-b"}[i%2], Action: []string{"webhook.notify", "slack.notify", "kubernetes.scale"}[i%3],
 			Outcome: []string{"accepted", "deduped", "accepted", "budget_exhausted"}[i%4], Data: map[string]any{"n": i, "nested": map[string]any{"s": "x"}},
 		})
@@ -192,7 +192,7 @@ func TestAuditListFiltersAndPages(t *testing.T) {
 				{"playbook", []string{"--playbook", "pb-b", "--limit", "1000"}, 1000},
 				{"reason", []string{"--reason", "budget_exhausted", "--limit", "1000"}, 600},
 				{"outcome + action", []string{"--outcome", "deduped", "--action", "kubernetes.scale", "--limit", "1000"}, 200},
-				{"kind", []string{"--kind", audit.KindStepRefused, "--since", since, "--until", until}, 50},
+				{"kind", []string{"--kind", string(audit.KindStepRefused), "--since", since, "--until", until}, 50},
 				{"event id", []string{"--event-id", "ev-7"}, 2},
 				{"time range + playbook", []string{"--since", since, "--until", until, "--playbook", "pb-a"}, 50},
 			}

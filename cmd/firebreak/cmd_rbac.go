@@ -20,7 +20,14 @@ func cmdRBAC(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (YAML); its playbooks are used")
 	pbDir := fs.String("playbooks", "", "playbook directory or file (default: the config's, else the embedded examples)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: firebreak rbac [--config FILE] [--playbooks DIR|FILE]")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0 // asked for: the usage is the answer
+		}
 		return 2
 	}
 	cfg, err := configOrDefaults(*configPath)

@@ -219,7 +219,7 @@ func (a *apiSource) do(ctx context.Context, method, path string, body any, dst a
 
 func (a *apiSource) ListAudit(ctx context.Context, q audit.Query) ([]audit.Record, uint64, error) {
 	v := url.Values{}
-	for k, val := range map[string]string{"event_id": q.EventID, "playbook": q.Playbook, "action": q.Action, "kind": q.Kind, "outcome": q.Outcome} {
+	for k, val := range map[string]string{"event_id": q.EventID, "playbook": q.Playbook, "action": q.Action, "kind": string(q.Kind), "outcome": q.Outcome} {
 		if val != "" {
 			v.Set(k, val)
 		}

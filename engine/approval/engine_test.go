@@ -150,8 +150,8 @@ func TestApprovedStepRunsThroughTheEngine(t *testing.T) {
 			}
 			var kinds []string
 			for _, r := range recs {
-				if r.Kind == audit.KindApproval || strings.HasPrefix(r.Kind, "step.") {
-					kinds = append(kinds, r.Kind+"/"+r.Outcome)
+				if r.Kind == audit.KindApproval || strings.HasPrefix(string(r.Kind), "step.") {
+					kinds = append(kinds, string(r.Kind)+"/"+r.Outcome)
 				}
 			}
 			want := "approval/requested approval/approved step.started/started step.succeeded/ok"

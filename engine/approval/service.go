@@ -75,6 +75,32 @@ type Config struct {
 	// RepostAfter is how long after a failed post the sweeper tries again
 	// (default 1m).
 	RepostAfter time.Duration
+	// Observer, when set, is told of every decision once it is committed
+	// (the metrics: decisions by outcome and how long they waited).
+	Observer Observer
+}
+
+// Observer receives the gate's decisions after they are committed:
+// approved, denied, expired or cancelled, with the time from the request
+// to the decision (negative when either time is unknown). Implementations
+// must be cheap and must not block; they are called on the deciding
+// goroutine.
+type Observer interface {
+	ApprovalDecided(decision string, waited time.Duration)
+}
+
+// observe reports the decided approvals to the configured Observer.
+func (s *Service) observe(decided ...Approval) {
+	if s.cfg.Observer == nil {
+		return
+	}
+	for _, a := range decided {
+		waited := time.Duration(-1)
+		if !a.RequestedAt.IsZero() && !a.DecidedAt.IsZero() {
+			waited = a.DecidedAt.Sub(a.RequestedAt)
+		}
+		s.cfg.Observer.ApprovalDecided(string(a.Status), waited)
+	}
 }
 
 // Service is the approval gate. It implements engine.Approver and
@@ -192,21 +218,21 @@ func (s *Service) Notify(ctx context.Context, id string) error {
 func (s *Service) CheckApproved(tx state.Tx, p *engine.Plan) (engine.Verdict, error) {
 	raw := tx.Get(bucketByPlan, p.Key())
 	if raw == nil {
-		return engine.Verdict{Reason: "not_approved", Message: "no approval exists for this step"}, nil
+		return engine.Verdict{Reason: engine.ReasonNotApproved, Message: "no approval exists for this step"}, nil
 	}
 	a, err := load(tx, string(raw))
 	if err != nil {
 		return engine.Verdict{}, err
 	}
 	if a == nil || a.Status != StatusApproved {
-		return engine.Verdict{Reason: "not_approved", Message: "approval " + string(raw) + " is not approved"}, nil
+		return engine.Verdict{Reason: engine.ReasonNotApproved, Message: "approval " + string(raw) + " is not approved"}, nil
 	}
 	hash, err := PlanHash(p.Step.Action, p.Params)
 	if err != nil {
 		return engine.Verdict{}, err
 	}
 	if hash != a.PlanHash {
-		return engine.Verdict{Reason: "plan_changed", Message: "the step's action or parameters changed since approval " + a.ID + " was given; it was not run"}, nil
+		return engine.Verdict{Reason: engine.ReasonPlanChanged, Message: "the step's action or parameters changed since approval " + a.ID + " was given; it was not run"}, nil
 	}
 	return engine.Verdict{}, nil
 }
@@ -214,9 +240,12 @@ func (s *Service) CheckApproved(tx state.Tx, p *engine.Plan) (engine.Verdict, er
 // Cancel cancels the pending approvals of the alert behind ev (same source
 // and fingerprint, or the same event) because it resolved.
 func (s *Service) Cancel(ctx context.Context, ev *event.Event) error {
-	var ids []string
+	var (
+		ids     []string
+		decided []Approval
+	)
 	err := s.cfg.Store.Update(ctx, func(tx state.Tx) error {
-		ids = ids[:0]
+		ids, decided = ids[:0], decided[:0]
 		pending, err := keys(tx, bucketPending)
 		if err != nil {
 			return err
@@ -243,13 +272,14 @@ func (s *Service) Cancel(ctx context.Context, ev *event.Event) error {
 			if err := tx.Audit(r); err != nil {
 				return err
 			}
-			ids = append(ids, id)
+			ids, decided = append(ids, id), append(decided, *a)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("cancel approvals of %s: %w", ev.ID, err)
 	}
+	s.observe(decided...)
 	for _, id := range ids {
 		s.log.Info("approval cancelled: the alert resolved", "approval_id", id, "event_id", ev.ID)
 		s.spawn(ctx, time.Minute, func(ctx context.Context) { s.refresh(ctx, id) })
@@ -279,9 +309,10 @@ func (s *Service) Decide(ctx context.Context, id, planHash string, d Decision, a
 		refusal error
 		effect  bool
 		final   bool
+		decided []Approval // expired, denied or approved by this call
 	)
 	err := s.cfg.Store.Update(ctx, func(tx state.Tx) error {
-		res, refusal, effect, final = Approval{}, nil, false, false
+		res, refusal, effect, final, decided = Approval{}, nil, false, false, nil
 		now := s.now()
 		refuse := func(a *Approval, why error) error {
 			refusal = why
@@ -320,7 +351,7 @@ func (s *Service) Decide(ctx context.Context, id, planHash string, d Decision, a
 			if err := s.expire(tx, a, now); err != nil {
 				return err
 			}
-			res, effect = *a, true
+			res, effect, decided = *a, true, []Approval{*a}
 			return refuse(a, ErrExpired)
 		}
 		vote := Vote{By: actor.ID, Name: actor.Name, Via: via, At: now}
@@ -355,11 +386,15 @@ func (s *Service) Decide(ctx context.Context, id, planHash string, d Decision, a
 			return err
 		}
 		res, effect = *a, true
+		if a.Status != StatusPending {
+			decided = []Approval{*a}
+		}
 		return tx.Audit(r)
 	})
 	if err != nil {
 		return Approval{}, fmt.Errorf("decide approval %s: %w", id, err)
 	}
+	s.observe(decided...)
 	log := s.log.With("approval_id", id, "actor", actor.ID, "via", via, "decision", string(d))
 	if effect {
 		s.spawn(ctx, time.Minute, func(ctx context.Context) { s.refresh(ctx, id) })
@@ -702,10 +737,13 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("sweep approvals: %w", err)
 	}
-	var expired []string
+	var (
+		expired []string
+		decided []Approval
+	)
 	if len(due) > 0 {
 		err = s.cfg.Store.Update(ctx, func(tx state.Tx) error {
-			expired = expired[:0]
+			expired, decided = expired[:0], decided[:0]
 			for _, id := range due {
 				a, err := load(tx, id)
 				if err != nil {
@@ -717,13 +755,14 @@ func (s *Service) Sweep(ctx context.Context) (int, error) {
 				if err := s.expire(tx, a, now); err != nil {
 					return err
 				}
-				expired = append(expired, id)
+				expired, decided = append(expired, id), append(decided, *a)
 			}
 			return nil
 		})
 		if err != nil {
 			return 0, fmt.Errorf("expire approvals: %w", err)
 		}
+		s.observe(decided...)
 	}
 	for _, id := range expired {
 		s.log.Info("approval expired without a decision", "approval_id", id)

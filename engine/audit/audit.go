@@ -12,27 +12,73 @@ import (
 // altered; the error text names the first bad record.
 var ErrChainBroken = errors.New("audit chain broken")
 
-// Kinds of audit records. Every decision the engine makes is one of these.
+// Kind names what an audit record records. The values are part of the
+// trail's format (the "kind" field of every stored record, and the --kind
+// filter of firebreak audit) and never change once written.
+type Kind string
+
+// The catalogue of record kinds: every record the trail holds is one of
+// these. The comment says who writes it and what its Outcome holds.
 const (
-	KindReceived      = "event.received"
-	KindUnmatched     = "event.unmatched"
-	KindStale         = "event.stale"
-	KindMatched       = "playbook.matched"
-	KindMatchError    = "playbook.error"
-	KindStepSkipped   = "step.skipped"
-	KindStepRefused   = "step.refused"
-	KindStepStarted   = "step.started"
-	KindStepSucceeded = "step.succeeded"
-	KindStepFailed    = "step.failed"
-	KindStepDryRun    = "step.dry_run"
-	KindInterrupted   = "step.interrupted"
-	KindStepHeld      = "step.held"
-	KindAuthFailed    = "auth.failed"
-	KindReload        = "playbooks.reload"
-	KindApproval      = "approval"
+	// KindReceived: the engine took an event from the inbox; outcome empty.
+	KindReceived Kind = "event.received"
+	// KindUnmatched: no playbook's rule matched the event.
+	KindUnmatched Kind = "event.unmatched"
+	// KindStale: the event (or an approved step's event) was older than
+	// max_event_age when its turn came; nothing ran.
+	KindStale Kind = "event.stale"
+	// KindMatched: a playbook's rule matched the event.
+	KindMatched Kind = "playbook.matched"
+	// KindMatchError: a playbook's rule failed to evaluate on the event.
+	KindMatchError Kind = "playbook.error"
+	// KindStepSkipped: a step was planned but not run; the outcome is the
+	// engine's reason (when_false, render_error, approval_pending, …).
+	KindStepSkipped Kind = "step.skipped"
+	// KindStepRefused: a guard or the approval check refused a step; the
+	// outcome is the refusal reason (protected, deduped, paused, …).
+	KindStepRefused Kind = "step.refused"
+	// KindStepStarted: a step's action is about to run (claimed).
+	KindStepStarted Kind = "step.started"
+	// KindStepSucceeded: a step's action finished; outcome ok.
+	KindStepSucceeded Kind = "step.succeeded"
+	// KindStepFailed: a step's action failed after its retries.
+	KindStepFailed Kind = "step.failed"
+	// KindStepDryRun: a shadow-mode (or dry-run) step was planned and
+	// recorded instead of run.
+	KindStepDryRun Kind = "step.dry_run"
+	// KindInterrupted: a step was started but its outcome never recorded
+	// (a crash mid-step); it is not run again.
+	KindInterrupted Kind = "step.interrupted"
+	// KindStepHeld: a step refused while paused under guards.on_pause: hold;
+	// it runs on resume.
+	KindStepHeld Kind = "step.held"
+	// KindAuthFailed: a request to a receiver, the Slack route or the API
+	// failed authentication; the actor is what it claimed to be, never a
+	// secret.
+	KindAuthFailed Kind = "auth.failed"
+	// KindReload: a playbook reload; outcome ok or failed.
+	KindReload Kind = "playbooks.reload"
+	// KindApproval: the approval gate's records; the outcome is one of the
+	// approval package's outcomes (requested, approved, denied, …).
+	KindApproval Kind = "approval"
+	// KindBreakerOpened: a playbook's circuit breaker opened (the guard).
+	KindBreakerOpened Kind = "breaker.opened"
+	// KindBreakerHalfOpen: an open breaker's cool-down ended; one trial runs.
+	KindBreakerHalfOpen Kind = "breaker.half_open"
+	// KindBreakerClosed: a half-open breaker's trial succeeded.
+	KindBreakerClosed Kind = "breaker.closed"
+	// KindBreakerReset: an operator reset a breaker through the API.
+	KindBreakerReset Kind = "breaker.reset"
+	// KindBreakerNotified: the guard's breaker notification was sent, or
+	// failed (outcome ok or failed).
+	KindBreakerNotified Kind = "breaker.notified"
+	// KindPaused: the kill switch was turned on.
+	KindPaused Kind = "guard.paused"
+	// KindResumed: the kill switch was turned off.
+	KindResumed Kind = "guard.resumed"
 	// KindCheckpoint marks where retention compacted older records away;
 	// its data carries the sequence and hash of the last removed record.
-	KindCheckpoint = "audit.checkpoint"
+	KindCheckpoint Kind = "audit.checkpoint"
 )
 
 // Record is one audit entry. Seq, Prev and Hash are filled by the store when
@@ -40,7 +86,7 @@ const (
 type Record struct {
 	Seq      uint64    `json:"seq"`
 	Time     time.Time `json:"time"`
-	Kind     string    `json:"kind"`
+	Kind     Kind      `json:"kind"`
 	EventID  string    `json:"event_id,omitempty"`
 	Source   string    `json:"source,omitempty"`
 	Playbook string    `json:"playbook,omitempty"`
@@ -68,7 +114,7 @@ type Query struct {
 	EventID  string
 	Playbook string
 	Action   string
-	Kind     string
+	Kind     Kind
 	// Outcome is the verdict or refusal reason: ok, failed, deduped,
 	// budget_exhausted …
 	Outcome string

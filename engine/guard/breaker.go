@@ -226,7 +226,7 @@ func (g *Guard) open(tx state.Tx, p *engine.Plan, rec *breakerRecord, id string,
 		return err
 	}
 	n := Notification{
-		Kind: KindBreakerOpened, BreakerID: id, Playbook: rec.Playbook, Target: rec.Target,
+		Kind: string(KindBreakerOpened), BreakerID: id, Playbook: rec.Playbook, Target: rec.Target,
 		Reason: reason, EventID: p.Event.ID, At: now, RetryAt: rec.RetryAt,
 	}
 	if err := putJSON(tx, bucketOutbox, outboxKey(now, id), n); err != nil {

@@ -29,15 +29,16 @@ const (
 	ReasonGuardError      = engine.ReasonGuardError
 )
 
-// Audit record kinds written by the guards themselves.
+// Audit record kinds written by the guards themselves; the catalogue, with
+// what each means, is engine/audit's.
 const (
-	KindBreakerOpened   = "breaker.opened"
-	KindBreakerHalfOpen = "breaker.half_open"
-	KindBreakerClosed   = "breaker.closed"
-	KindBreakerReset    = "breaker.reset"
-	KindBreakerNotified = "breaker.notified"
-	KindPaused          = "guard.paused"
-	KindResumed         = "guard.resumed"
+	KindBreakerOpened   = audit.KindBreakerOpened
+	KindBreakerHalfOpen = audit.KindBreakerHalfOpen
+	KindBreakerClosed   = audit.KindBreakerClosed
+	KindBreakerReset    = audit.KindBreakerReset
+	KindBreakerNotified = audit.KindBreakerNotified
+	KindPaused          = audit.KindPaused
+	KindResumed         = audit.KindResumed
 )
 
 // State buckets. Dry runs use the shadow copies of the window buckets, so a
@@ -356,7 +357,7 @@ func putJSON(tx state.Tx, bucket, key string, v any) error {
 }
 
 // auditRec is the base of the guard's own audit records.
-func auditRec(kind string, p *engine.Plan, target string) audit.Record {
+func auditRec(kind audit.Kind, p *engine.Plan, target string) audit.Record {
 	r := audit.Record{Kind: kind, Target: target}
 	if p != nil {
 		r.EventID = p.Event.ID

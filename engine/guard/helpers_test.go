@@ -193,7 +193,7 @@ func (h *harness) resolve(pb string, ev *event.Event) {
 	}
 }
 
-func (h *harness) records(kind string) []audit.Record {
+func (h *harness) records(kind audit.Kind) []audit.Record {
 	h.t.Helper()
 	recs, _, err := h.db.ListAudit(context.Background(), audit.Query{Kind: kind, Limit: 10000})
 	if err != nil {

@@ -224,29 +224,28 @@ func (m *Metrics) Received(source string, accepted, duplicates, stale int, d tim
 	m.ingestDuration.WithLabelValues(source).Observe(d.Seconds())
 }
 
-// AuditWritten counts one committed audit record; it is the store's
-// records-written hook. Reload and approval records also feed their own
-// counters, so those features need no wiring of their own.
+// AuditWritten counts one committed audit record by kind; it implements
+// store.AuditObserver. Reload records also feed the reloads counter, so
+// reloading needs no wiring of its own.
 func (m *Metrics) AuditWritten(r audit.Record) {
-	m.auditRecords.WithLabelValues(r.Kind).Inc()
-	switch r.Kind {
-	case audit.KindReload:
+	m.auditRecords.WithLabelValues(string(r.Kind)).Inc()
+	if r.Kind == audit.KindReload {
 		result := "ok"
 		if r.Outcome != "ok" && r.Outcome != "" {
 			result = "failed"
 		}
 		m.reloads.WithLabelValues(result).Inc()
-	case audit.KindApproval:
-		switch r.Outcome {
-		case "approved", "denied", "expired", "cancelled":
-			m.approvals.WithLabelValues(r.Outcome).Inc()
-		}
 	}
 }
 
-// ApprovalDecided observes the time an approval waited for its decision.
+// ApprovalDecided counts one committed approval decision (approved,
+// denied, expired, cancelled) and observes how long it waited; it
+// implements approval.Observer.
 func (m *Metrics) ApprovalDecided(decision string, waited time.Duration) {
-	m.decisionTime.WithLabelValues(decision).Observe(waited.Seconds())
+	m.approvals.WithLabelValues(decision).Inc()
+	if waited >= 0 {
+		m.decisionTime.WithLabelValues(decision).Observe(waited.Seconds())
+	}
 }
 
 // Compacted counts records removed by retention.

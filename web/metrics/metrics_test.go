@@ -56,7 +56,7 @@ func TestMetricsCountWhatTheyAreTold(t *testing.T) {
 		{"step skipped", value(m.stepRuns.WithLabelValues("kubernetes.restart", "when_false")), 1},
 		{"refusals", value(m.refusals.WithLabelValues("budget_exhausted", "restart")), 1},
 		{"processed", value(m.processed.WithLabelValues("alertmanager")), 1},
-		{"audit reload records", value(m.auditRecords.WithLabelValues(audit.KindReload)), 2},
+		{"audit reload records", value(m.auditRecords.WithLabelValues(string(audit.KindReload))), 2},
 		{"reload ok", value(m.reloads.WithLabelValues("ok")), 1},
 		{"reload failed", value(m.reloads.WithLabelValues("failed")), 1},
 		{"approved", value(m.approvals.WithLabelValues("approved")), 1},

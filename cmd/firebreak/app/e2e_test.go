@@ -83,7 +83,7 @@ func TestEndToEndAlertmanagerToWebhook(t *testing.T) {
 	if len(succeeded) != 2 {
 		t.Fatalf("step.succeeded records = %d, want 2", len(succeeded))
 	}
-	for _, k := range []string{audit.KindReceived, audit.KindMatched, audit.KindStepStarted} {
+	for _, k := range []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepStarted} {
 		if n := len(auditRecords(t, a, audit.Query{Kind: k})); n != 2 {
 			t.Errorf("%s records = %d, want 2", k, n)
 		}

@@ -33,7 +33,7 @@ func TestWebhookRetriesThenSucceedsOrGivesUp(t *testing.T) {
 	cases := []struct {
 		name      string
 		failures  int32
-		wantKind  string
+		wantKind  audit.Kind
 		wantCalls int32
 	}{
 		{"two 503s then 200", 2, audit.KindStepSucceeded, 3},

@@ -57,6 +57,7 @@ func setupApprovals(a *App) error {
 		Store: db, Notifier: sc, Channel: cfg.SlackChannel,
 		AllowedUsers: cfg.AllowedUsers, AllowedGroups: cfg.AllowedGroups,
 		DefaultExpiry: time.Duration(cfg.DefaultExpiry), DefaultApprovers: cfg.Approvers,
+		Observer: a.metrics, // decisions and their wait, after each commit
 		Requester: func(p *engine.Plan) string {
 			who, err := p.Playbook.RequestedBy(p.Event)
 			if err != nil {

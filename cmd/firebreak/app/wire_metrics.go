@@ -8,7 +8,6 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/config"
 	"github.com/firebreak/firebreak/engine"
 	"github.com/firebreak/firebreak/engine/approval"
-	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/state"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/store"
@@ -35,13 +34,9 @@ func forgetEvent(tx state.Tx, eventID string) error {
 	return store.ForgetDLQ(tx, eventID)
 }
 
-// approvalDecided carries an approval id from the audit hook (which must
-// not read the store) to the goroutine that measures the decision time.
-type approvalDecided struct{ id string }
-
 // setupMetrics wires the metrics feature before the engine is built: the
-// Prometheus registry and engine observer, the audit redactor, the
-// records-written hook, and the retention job.
+// Prometheus registry and engine observer, the audit redactor, the store's
+// audit observer, and the retention job.
 func setupMetrics(a *App) error {
 	if red := a.res.Redactor; red != nil {
 		a.DB.SetRedactor(red.Record)
@@ -53,23 +48,9 @@ func setupMetrics(a *App) error {
 	m := metrics.New(metrics.Config{InboxDepth: a.DB.PendingCount, AuditBytes: a.DB.AuditBytes, Logger: a.log.With("component", "metrics")})
 	a.metrics = m
 
-	decided := make(chan approvalDecided, 256)
-	a.DB.OnAuditWritten(func(r audit.Record) {
-		m.AuditWritten(r)
-		if r.Kind != audit.KindApproval {
-			return
-		}
-		switch r.Outcome {
-		case approval.OutcomeApproved, approval.OutcomeDenied, approval.OutcomeExpired, approval.OutcomeCancelled:
-			if id, ok := r.Data["approval_id"].(string); ok {
-				select {
-				case decided <- approvalDecided{id: id}:
-				default: // a burst of decisions: drop the measurement, never block commits
-				}
-			}
-		}
-	})
-	a.Go(func(ctx context.Context) { measureDecisions(ctx, a, m, decided) })
+	// Every committed audit record is counted by kind (and reloads by
+	// result); the approval gate reports its decisions itself (setupApprovals).
+	a.DB.SetAuditObserver(m)
 	m.SetPendingApprovals(func(ctx context.Context) (int, error) { return countPendingApprovals(ctx, a.DB) })
 	m.SetDLQEntries(a.DB.DLQCount)
 
@@ -104,22 +85,6 @@ func (a *App) initMetrics(set *playbooks.Set) {
 		}
 		return out, err
 	})
-}
-
-// measureDecisions observes how long each decided approval waited.
-func measureDecisions(ctx context.Context, a *App, m *metrics.Metrics, ch <-chan approvalDecided) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case d := <-ch:
-			ap, err := approval.Get(ctx, a.DB, d.id)
-			if err != nil || ap.RequestedAt.IsZero() || ap.DecidedAt.IsZero() {
-				continue
-			}
-			m.ApprovalDecided(string(ap.Status), ap.DecidedAt.Sub(ap.RequestedAt))
-		}
-	}
 }
 
 func countPendingApprovals(ctx context.Context, db *store.DB) (int, error) {

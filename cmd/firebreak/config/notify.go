@@ -25,7 +25,7 @@ func NewNotifier(cat Catalog, nc GuardNotifyConfig) (guard.Notifier, error) {
 		return nil, err
 	}
 	n := &actionNotifier{act: act, with: nc.With}
-	sample := guard.Notification{Kind: guard.KindBreakerOpened, BreakerID: "0000000000000000", Playbook: "example", Target: "Deployment/shop/cart", Reason: "3 runs failed in the last 30m0s"}
+	sample := guard.Notification{Kind: string(guard.KindBreakerOpened), BreakerID: "0000000000000000", Playbook: "example", Target: "Deployment/shop/cart", Reason: "3 runs failed in the last 30m0s"}
 	if err := act.Validate(n.params(sample), true); err != nil {
 		return nil, fmt.Errorf("%s: %w", nc.Action, err)
 	}
