@@ -16,9 +16,9 @@ type AuditObserver interface {
 	AuditWritten(rec audit.Record)
 }
 
-// auditHooks are the optional redactor, observer and signing hooks of the audit path.
-// They are set once at wiring time, before the store is written to, and
-// read atomically.
+// auditHooks are the optional redactor, observer, checkpoint signer and
+// signed-checkpoint hook of the audit path. They are set once at wiring
+// time, before the store is written to, and read atomically.
 type auditHooks struct {
 	redact   atomic.Pointer[func(audit.Record) audit.Record]
 	observer atomic.Pointer[AuditObserver]

@@ -6,10 +6,10 @@ import (
 	"testing"
 )
 
-// TestHelpPrintsUsageAndBadFlagsExitTwo: asking a subcommand for its usage is not an error,
+// TestHelpOfValidateAndRBAC: asking a subcommand for its usage is not an error,
 // so --help and -h exit 0 and print the usage (to stderr, like a flag
 // error's). An unknown flag still exits 2.
-func TestHelpPrintsUsageAndBadFlagsExitTwo(t *testing.T) {
+func TestHelpOfValidateAndRBAC(t *testing.T) {
 	for _, sub := range []string{"validate", "rbac"} {
 		for _, flag := range []string{"--help", "-h"} {
 			var stdout, stderr bytes.Buffer
