@@ -49,16 +49,17 @@ type DeadLetters interface {
 	DiscardDLQ(ctx context.Context, id, reason, actor string) (DeadLetter, error)
 }
 
-// routesDLQ serves the dead-letter API (operator role):
+// routesDLQ serves the dead-letter API:
 //
-//	GET  /api/v1/dlq                → {"entries":[…]}
-//	POST /api/v1/dlq/:id/retry      {"force":false} → 202 {"retrying":{…}}
-//	POST /api/v1/dlq/:id/discard    {"reason":"…"}  → 200 {"discarded":{…}}
+//	GET  /api/v1/dlq                → {"entries":[…]} (viewer)
+//	POST /api/v1/dlq/:id/retry      {"force":false} → 202 {"retrying":{…}} (operator)
+//	POST /api/v1/dlq/:id/discard    {"reason":"…"}  → 200 {"discarded":{…}} (operator)
 //
-// The audit trail names the caller as the other operator routes do.
+// The audit records of a retry or discard name the token (api:NAME).
 func (s *Server) routesDLQ(dl DeadLetters) {
-	r, auth, actor := s.router, s.auth.require(RoleOperator), apiActor
-	r.GET("/api/v1/dlq", auth, func(c *gin.Context) {
+	r := s.router
+	read, operate := s.auth.require(RoleViewer), s.auth.require(RoleOperator)
+	r.GET("/api/v1/dlq", read, func(c *gin.Context) {
 		list, err := dl.ListDLQ(c.Request.Context())
 		if err != nil {
 			jsonError(c, http.StatusInternalServerError, "", "reading the dead-letter queue failed")
@@ -69,20 +70,20 @@ func (s *Server) routesDLQ(dl DeadLetters) {
 		}
 		c.JSON(http.StatusOK, gin.H{"entries": list})
 	})
-	r.POST("/api/v1/dlq/:id/retry", auth, func(c *gin.Context) {
+	r.POST("/api/v1/dlq/:id/retry", operate, func(c *gin.Context) {
 		var body struct {
 			Force bool `json:"force"`
 		}
 		if !bindOptional(c, &body) {
 			return
 		}
-		e, err := dl.RetryDLQ(c.Request.Context(), c.Param("id"), body.Force, actor(c))
+		e, err := dl.RetryDLQ(c.Request.Context(), c.Param("id"), body.Force, apiActor(c))
 		if dlqError(c, err) {
 			return
 		}
 		c.JSON(http.StatusAccepted, gin.H{"retrying": e})
 	})
-	r.POST("/api/v1/dlq/:id/discard", auth, func(c *gin.Context) {
+	r.POST("/api/v1/dlq/:id/discard", operate, func(c *gin.Context) {
 		var body struct {
 			Reason string `json:"reason"`
 		}
@@ -93,7 +94,7 @@ func (s *Server) routesDLQ(dl DeadLetters) {
 			jsonError(c, http.StatusBadRequest, "reason", "a discard needs a reason")
 			return
 		}
-		e, err := dl.DiscardDLQ(c.Request.Context(), c.Param("id"), body.Reason, actor(c))
+		e, err := dl.DiscardDLQ(c.Request.Context(), c.Param("id"), body.Reason, apiActor(c))
 		if dlqError(c, err) {
 			return
 		}

@@ -123,7 +123,7 @@ type Config struct {
 	Replay *ReplayConfig
 	// Reloader serves POST /api/v1/playbooks/reload.
 	Reloader Reloader
-	// DeadLetters serves /api/v1/dlq (operator).
+	// DeadLetters serves /api/v1/dlq (viewer lists; operator retries and discards).
 	DeadLetters DeadLetters
 	// Dashboard serves the dashboard's pages (package dashboard) at /.
 	// Its Auth is always the API's token table; a nil Approvals, Guards,

@@ -45,8 +45,15 @@ func (c *testClock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// The dead-letter API's tokens: the CLI sends $FIREBREAK_API_TOKEN, which
+// dlqServer sets to the operator's.
+const (
+	dlqOperatorToken = "dlq-operator-token-0123"
+	dlqViewerToken   = "dlq-viewer-token-0123456"
+)
+
 // dlqServer starts a server whose only playbook notifies a receiver that
-// fails until ok is set.
+// fails until ok is set; the CLI calls it with the operator token.
 func dlqServer(t *testing.T, clk *testClock) (*app.App, *atomic.Bool, *atomic.Int64) {
 	t.Helper()
 	var ok atomic.Bool
@@ -63,9 +70,11 @@ func dlqServer(t *testing.T, clk *testClock) (*app.App, *atomic.Bool, *atomic.In
 	cfg := apptest.Config(t, fmt.Sprintf(flakyPlaybook, rcv.URL))
 	maxAge := app.Duration(10 * time.Minute)
 	cfg.MaxEventAge = &maxAge
-	// The dead-letter API is an operator route: no token, no access.
-	apptest.WithOperator(&cfg)
-	t.Setenv("FIREBREAK_API_TOKEN", apptest.OperatorToken)
+	cfg.API.Tokens = []app.APIToken{
+		{Name: "ops", Role: "operator", Token: dlqOperatorToken},
+		{Name: "dashboard", Role: "viewer", Token: dlqViewerToken},
+	}
+	t.Setenv("FIREBREAK_API_TOKEN", dlqOperatorToken)
 	a := apptest.Start(t, cfg, app.Options{Now: clk.Now})
 	return a, &ok, &calls
 }
@@ -139,6 +148,36 @@ func TestDeadLetterQueueRetryAndDiscard(t *testing.T) {
 	if len(failed) != 1 {
 		t.Fatalf("step.failed records = %d", len(failed))
 	}
+	// One API authentication: a viewer lists, only an operator retries or
+	// discards, no token is refused.
+	for _, tc := range []struct {
+		method, path, token string
+		want                int
+	}{
+		{http.MethodGet, "/api/v1/dlq", "", http.StatusUnauthorized},
+		{http.MethodGet, "/api/v1/dlq", dlqViewerToken, http.StatusOK},
+		{http.MethodPost, "/api/v1/dlq/" + list[0].ID + "/retry", dlqViewerToken, http.StatusForbidden},
+		{http.MethodPost, "/api/v1/dlq/" + list[0].ID + "/discard", dlqViewerToken, http.StatusForbidden},
+		{http.MethodPost, "/api/v1/dlq/" + list[0].ID + "/retry", "", http.StatusUnauthorized},
+	} {
+		req, _ := http.NewRequest(tc.method, a.URL()+tc.path, strings.NewReader(`{"reason":"r"}`))
+		req.Header.Set("Content-Type", "application/json")
+		if tc.token != "" {
+			req.Header.Set("Authorization", "Bearer "+tc.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tc.want || !json.Valid(b) {
+			t.Errorf("%s %s with %q = %d %s, want %d with a JSON body", tc.method, tc.path, tc.token, resp.StatusCode, b, tc.want)
+		}
+	}
+	if n, _ := a.DB.DLQCount(context.Background()); n != 1 {
+		t.Fatal("a refused call changed the queue")
+	}
 
 	ok.Store(true)
 	before := calls.Load()
@@ -150,7 +189,7 @@ func TestDeadLetterQueueRetryAndDiscard(t *testing.T) {
 		t.Errorf("receiver calls during the retry = %d, want 1", calls.Load()-before)
 	}
 	retries := recordsOf(t, a.DB, store.KindDLQRetry)
-	if len(retries) != 1 || retries[0].Outcome != store.OutcomeRetry || retries[0].Data["retry_of"] != float64(failed[0].Seq) || retries[0].Actor != "api:apptest" {
+	if len(retries) != 1 || retries[0].Outcome != store.OutcomeRetry || retries[0].Data["retry_of"] != float64(failed[0].Seq) || retries[0].Actor != "api:ops" {
 		t.Fatalf("dlq.retry record = %+v", retries)
 	}
 	if list := dlqEntries(t, addr); len(list) != 0 {
@@ -217,4 +256,5 @@ func TestDeadLetterRetryOfAStaleEventNeedsForce(t *testing.T) {
 	if len(retries) != 1 || retries[0].Outcome != store.OutcomeRetryStale || retries[0].Data["forced"] != true {
 		t.Fatalf("dlq.retry record = %+v", retries)
 	}
+	apptest.WaitFor(t, 10*time.Second, "the forced retry ran the step", func() bool { return len(recordsOf(t, a.DB, audit.KindStepSucceeded)) == 1 })
 }

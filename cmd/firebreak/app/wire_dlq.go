@@ -20,6 +20,7 @@ type dlqSink struct {
 	redact func(audit.Record) audit.Record
 }
 
+// DeadLetter implements engine.DeadLetter.
 func (s dlqSink) DeadLetter(tx state.Tx, p *engine.Plan, r audit.Record) error {
 	if s.redact != nil {
 		r = s.redact(r)
@@ -36,6 +37,9 @@ type dlqRetry struct {
 	seq                    uint64
 	playbook, phase, actor string
 	step                   int
+	// forced is set when the operator forced the retry of a stale
+	// event's step.
+	forced bool
 }
 
 // dlqService is the dead-letter API over the store and the engine.
@@ -45,15 +49,10 @@ type dlqService struct {
 	retries chan dlqRetry
 }
 
-// newDLQService builds the dead-letter API over the store and starts its
-// retry worker; the engine's sink is dlqSink, the gauge is set in
-// setupMetrics.
+// newDLQService builds the dead-letter service the API serves (web.Config
+// DLQ) and starts its retry worker with the app's background work.
 func newDLQService(a *App) *dlqService {
-	var maxAge time.Duration
-	if a.Config.MaxEventAge != nil {
-		maxAge = time.Duration(*a.Config.MaxEventAge)
-	}
-	s := &dlqService{a: a, maxAge: maxAge, retries: make(chan dlqRetry, 64)}
+	s := &dlqService{a: a, maxAge: a.res.MaxEventAge, retries: make(chan dlqRetry, 64)}
 	a.Go(s.run)
 	return s
 }
@@ -66,7 +65,15 @@ func (s *dlqService) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case r := <-s.retries:
-			if err := s.a.Engine.Continue(ctx, r.seq, r.playbook, r.phase, r.step, ""); err != nil {
+			var err error
+			if r.forced {
+				// The operator chose to act on a stale event: the engine
+				// must not refuse it as stale at step time.
+				err = s.a.Engine.ContinueStale(ctx, r.seq, r.playbook, r.phase, r.step)
+			} else {
+				err = s.a.Engine.Continue(ctx, r.seq, r.playbook, r.phase, r.step, "")
+			}
+			if err != nil {
 				log.Error("dead-letter retry failed to run", "playbook", r.playbook, "step", r.step, "error", err)
 			}
 		}
@@ -87,6 +94,7 @@ func (s *dlqService) view(ctx context.Context, e store.DLQEntry) web.DeadLetter 
 	return d
 }
 
+// ListDLQ implements web.DeadLetters.
 func (s *dlqService) ListDLQ(ctx context.Context) ([]web.DeadLetter, error) {
 	list, err := s.a.DB.ListDLQ(ctx)
 	out := make([]web.DeadLetter, 0, len(list))
@@ -166,7 +174,7 @@ func (s *dlqService) RetryDLQ(ctx context.Context, id string, force bool, actorN
 	}
 	d := s.view(ctx, e)
 	select {
-	case s.retries <- dlqRetry{seq: e.Seq, playbook: e.Playbook, phase: e.Phase, step: e.Step, actor: actorName}:
+	case s.retries <- dlqRetry{seq: e.Seq, playbook: e.Playbook, phase: e.Phase, step: e.Step, actor: actorName, forced: stale}:
 	case <-ctx.Done():
 		return d, ctx.Err()
 	}
