@@ -86,5 +86,5 @@ func (d dashApprovals) ListApprovals(ctx context.Context, status approval.Status
 // the two-person rule counts one token once across the API and the
 // dashboard.
 func (d dashApprovals) Decide(ctx context.Context, id, planHash string, dec approval.Decision, who dashboard.Identity) (approval.Approval, error) {
-	return d.ap.Decide(ctx, id, planHash, dec, approval.Actor{ID: "api:" + who.Name, Name: who.Name}, "dashboard")
+	return d.ap.Decide(ctx, id, planHash, dec, approval.Actor{ID: "api:" + who.Name, Name: who.Name}, approval.ViaDashboard)
 }

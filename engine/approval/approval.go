@@ -48,11 +48,18 @@ const (
 	Deny    Decision = "deny"
 )
 
-// Ways a decision reaches the gate.
+// Ways a decision reaches the gate. ViaAPI and ViaDashboard come from a
+// caller an API token authorised (its role was checked by web); any other
+// way is a click on a notifier's message, whose user must be allow-listed.
 const (
-	ViaSlack = "slack"
-	ViaAPI   = "api"
+	ViaSlack     = "slack"
+	ViaAPI       = "api"
+	ViaDashboard = "dashboard"
 )
+
+// tokenAuthorised reports whether a decision arriving via came from a
+// caller authorised by an API token rather than a notifier click.
+func tokenAuthorised(via string) bool { return via == ViaAPI || via == ViaDashboard }
 
 // Audit outcomes of approval records (kind audit.KindApproval).
 const (

@@ -290,14 +290,14 @@ func (s *Service) Cancel(ctx context.Context, ev *event.Event) error {
 // Decide records a decision on approval id. planHash must be the
 // approval's plan hash. via is ViaAPI or the way a click on a notifier's
 // message came (ViaSlack): a clicking user must be allow-listed (by id or
-// group); an API caller was authorised by its
-// token. A refusal is audited and returned as an error wrapping one of the
+// group); an API or dashboard caller (ViaAPI, ViaDashboard) was authorised
+// by its token. A refusal is audited and returned as an error wrapping one of the
 // package's sentinels; it changes nothing. A second decision on a decided
 // approval is such a refusal (ErrDecided). When the approval completes, the
 // step is handed to the engine in the background.
 func (s *Service) Decide(ctx context.Context, id, planHash string, d Decision, actor Actor, via string) (Approval, error) {
 	notAllowed := false
-	if via != ViaAPI {
+	if !tokenAuthorised(via) {
 		ok, err := s.allowed(ctx, actor.ID)
 		if err != nil {
 			s.log.Warn("checking user groups failed", "user", actor.ID, "error", err)
