@@ -10,9 +10,9 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 )
 
-var updateReadme = flag.Bool("update-readme", false, "rewrite the README's generated sections")
+var updateReadme = flag.Bool("update-readme", false, "rewrite the generated sections of docs/ (the action reference)")
 
-// TestReadmeActionReference keeps the README's action reference identical
+// TestReadmeActionReference keeps docs/actions.md's action reference identical
 // to the catalogue `firebreak actions` prints. Regenerate with
 // go test ./cmd/firebreak -run ReadmeActionReference -update-readme.
 func TestReadmeActionReference(t *testing.T) {
@@ -21,7 +21,7 @@ func TestReadmeActionReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := ActionsMarkdown(reg.Specs())
-	const path = "../../README.md"
+	const path = "../../docs/actions.md"
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +30,7 @@ func TestReadmeActionReference(t *testing.T) {
 	const begin, end = "<!-- actions:begin -->\n", "<!-- actions:end -->"
 	i, j := strings.Index(readme, begin), strings.Index(readme, end)
 	if i < 0 || j < i {
-		t.Fatalf("README has no %q … %q section", begin, end)
+		t.Fatalf("%s has no %q … %q section", path, begin, end)
 	}
 	got := readme[i+len(begin) : j]
 	if got == want {
@@ -42,5 +42,5 @@ func TestReadmeActionReference(t *testing.T) {
 		}
 		return
 	}
-	t.Errorf("the README's action reference differs from `firebreak actions`; rerun with -update-readme.\n--- README\n%s\n--- catalogue\n%s", got, want)
+	t.Errorf("%s's action reference differs from `firebreak actions`; rerun with -update-readme.\n--- %s\n%s\n--- catalogue\n%s", path, path, got, want)
 }
