@@ -4,6 +4,8 @@ import (
 	"flag"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -43,4 +45,45 @@ func TestReadmeActionReference(t *testing.T) {
 		return
 	}
 	t.Errorf("%s's action reference differs from `firebreak actions`; rerun with -update-readme.\n--- %s\n%s\n--- catalogue\n%s", path, path, got, want)
+}
+
+// TestReadmeShapeAndLinks keeps the README a front page (at most 250 lines,
+// linking every file of docs/) and every relative link of the README and
+// docs/*.md pointing at a file that exists.
+func TestReadmeShapeAndLinks(t *testing.T) {
+	const root = "../.."
+	raw, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	if n := strings.Count(readme, "\n"); n > 250 {
+		t.Errorf("README.md has %d lines; the reference belongs in docs/ (at most 250)", n)
+	}
+	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("no docs/*.md: %v", err)
+	}
+	for _, d := range docs {
+		if link := "](docs/" + filepath.Base(d) + ")"; !strings.Contains(readme, link) {
+			t.Errorf("README.md does not link %s", "docs/"+filepath.Base(d))
+		}
+	}
+	fence := regexp.MustCompile("(?s)```.*?```")
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for _, f := range append([]string{filepath.Join(root, "README.md")}, docs...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(fence.ReplaceAllString(string(b), ""), -1) {
+			target, _, _ := strings.Cut(m[1], "#")
+			if target == "" || strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(f), target)); err != nil {
+				t.Errorf("%s links %s, which does not exist", f, m[1])
+			}
+		}
+	}
 }
