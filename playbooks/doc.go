@@ -6,8 +6,8 @@
 // Loading is strict and reports every problem of every file at once, each
 // at its file:line:col — for expression errors, at the broken token inside
 // the YAML scalar, whatever its style. The key tables in keys.go are the one
-// source of the format: the loader, the JSON Schema (Schema) and the README
-// reference all follow them.
+// source of the format: the loader, the JSON Schema (Schema) and
+// docs/playbooks.md's key tables (checked by a test) all follow them.
 //
 // A Set indexes its playbooks by the event name and source their rules
 // require, so that matching an event against many playbooks runs few rules.

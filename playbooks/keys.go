@@ -5,7 +5,7 @@ package playbooks
 // Schema from them, so the two cannot drift apart.
 type Key struct {
 	Name string
-	// Type is the YAML type as the README shows it: string, expr, duration,
+	// Type is the YAML type as docs/playbooks.md shows it: string, expr, duration,
 	// int, bool, template map, list of steps …
 	Type     string
 	Required bool

@@ -81,13 +81,18 @@ func fixture(t *testing.T, name string) []byte {
 	return b
 }
 
-// documentedRoutes lists the distinct `POST /hooks/…` forms the README
-// documents, with <placeholders> and {placeholders} normalised to <x>.
+// documentedRoutes lists the distinct `POST /hooks/…` forms the docs
+// document (the sources' table and the API's endpoint table), with
+// <placeholders> and {placeholders} normalised to <x>.
 func documentedRoutes(t *testing.T) []string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "README.md"))
-	if err != nil {
-		t.Fatal(err)
+	var b []byte
+	for _, name := range []string{"sources.md", "api.md"} {
+		raw, err := os.ReadFile(filepath.Join("..", "docs", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b = append(b, raw...)
 	}
 	re := regexp.MustCompile("`POST (/hooks/[^`\\s]*)`")
 	ph := regexp.MustCompile(`<[^>]*>|\{[^}]*\}`)
@@ -101,7 +106,7 @@ func documentedRoutes(t *testing.T) []string {
 		}
 	}
 	if len(out) == 0 {
-		t.Fatal("the README documents no POST /hooks/ route")
+		t.Fatal("docs/sources.md and docs/api.md document no POST /hooks/ route")
 	}
 	return out
 }
@@ -109,7 +114,7 @@ func documentedRoutes(t *testing.T) []string {
 const splunkToken = "s3cr3t-path-token"
 
 // TestEveryDocumentedRoute posts a real payload to every /hooks/ route the
-// README documents and checks it lands in the store under the right
+// docs document and checks it lands in the store under the right
 // source. The generic route used to answer 404: the router looked the
 // source up by its first segment while generic sources are stored as
 // generic/NAME.
@@ -184,7 +189,7 @@ func TestEveryDocumentedRoute(t *testing.T) {
 	}
 	for _, r := range documentedRoutes(t) {
 		if !covered[r] {
-			t.Errorf("the README documents POST %s but no case here posts to it", r)
+			t.Errorf("the docs document POST %s but no case here posts to it", r)
 		}
 	}
 }

@@ -1,5 +1,3 @@
-// Package webhook implements webhook.notify: an HTTP POST of a JSON body,
-// signed in the Standard Webhooks format when a secret is configured.
 package webhook
 
 import (

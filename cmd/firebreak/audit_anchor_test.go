@@ -110,7 +110,7 @@ func TestAuditVerifyWithKeyAndWitness(t *testing.T) {
 		t.Fatal(err)
 	}
 	if code, out, errOut := auditCLI(t, "audit", "verify", "--data-dir", cfg.DataDir); code != 0 {
-		t.Fatalf("without the key the consistent cut passes (the README says so): exit %d\n%s%s", code, out, errOut)
+		t.Fatalf("without the key the consistent cut passes (docs/audit.md says so): exit %d\n%s%s", code, out, errOut)
 	}
 	code, _, errOut = auditCLI(t, "audit", "verify", "--data-dir", cfg.DataDir, "--public-key", pub, "--witness", witness)
 	if code != 1 || !strings.Contains(errOut, "audit trail NOT intact") || !strings.Contains(errOut, "records were cut from the end") {

@@ -8,7 +8,7 @@ import (
 	"github.com/firebreak/firebreak/actions"
 )
 
-// ActionsMarkdown renders the action catalogue as the Markdown the README's
+// ActionsMarkdown renders the action catalogue as the Markdown docs/actions.md's
 // action reference holds; a test keeps the two equal.
 func ActionsMarkdown(specs []actions.Spec) string {
 	var b strings.Builder

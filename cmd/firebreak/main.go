@@ -1,5 +1,3 @@
-// Command firebreak is the incident-response automation engine: `serve`
-// runs it; the other subcommands validate playbooks and read the audit trail.
 package main
 
 import "os"

@@ -4,15 +4,17 @@ import (
 	"flag"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 )
 
-var updateReadme = flag.Bool("update-readme", false, "rewrite the README's generated sections")
+var updateReadme = flag.Bool("update-readme", false, "rewrite the generated sections of docs/ (the action reference)")
 
-// TestReadmeActionReference keeps the README's action reference identical
+// TestReadmeActionReference keeps docs/actions.md's action reference identical
 // to the catalogue `firebreak actions` prints. Regenerate with
 // go test ./cmd/firebreak -run ReadmeActionReference -update-readme.
 func TestReadmeActionReference(t *testing.T) {
@@ -21,7 +23,7 @@ func TestReadmeActionReference(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := ActionsMarkdown(reg.Specs())
-	const path = "../../README.md"
+	const path = "../../docs/actions.md"
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -30,7 +32,7 @@ func TestReadmeActionReference(t *testing.T) {
 	const begin, end = "<!-- actions:begin -->\n", "<!-- actions:end -->"
 	i, j := strings.Index(readme, begin), strings.Index(readme, end)
 	if i < 0 || j < i {
-		t.Fatalf("README has no %q … %q section", begin, end)
+		t.Fatalf("%s has no %q … %q section", path, begin, end)
 	}
 	got := readme[i+len(begin) : j]
 	if got == want {
@@ -42,5 +44,46 @@ func TestReadmeActionReference(t *testing.T) {
 		}
 		return
 	}
-	t.Errorf("the README's action reference differs from `firebreak actions`; rerun with -update-readme.\n--- README\n%s\n--- catalogue\n%s", got, want)
+	t.Errorf("%s's action reference differs from `firebreak actions`; rerun with -update-readme.\n--- %s\n%s\n--- catalogue\n%s", path, path, got, want)
+}
+
+// TestReadmeShapeAndLinks keeps the README a front page (at most 250 lines,
+// linking every file of docs/) and every relative link of the README and
+// docs/*.md pointing at a file that exists.
+func TestReadmeShapeAndLinks(t *testing.T) {
+	const root = "../.."
+	raw, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(raw)
+	if n := strings.Count(readme, "\n"); n > 250 {
+		t.Errorf("README.md has %d lines; the reference belongs in docs/ (at most 250)", n)
+	}
+	docs, err := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	if err != nil || len(docs) == 0 {
+		t.Fatalf("no docs/*.md: %v", err)
+	}
+	for _, d := range docs {
+		if link := "](docs/" + filepath.Base(d) + ")"; !strings.Contains(readme, link) {
+			t.Errorf("README.md does not link %s", "docs/"+filepath.Base(d))
+		}
+	}
+	fence := regexp.MustCompile("(?s)```.*?```")
+	link := regexp.MustCompile(`\]\(([^)\s]+)\)`)
+	for _, f := range append([]string{filepath.Join(root, "README.md")}, docs...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(fence.ReplaceAllString(string(b), ""), -1) {
+			target, _, _ := strings.Cut(m[1], "#")
+			if target == "" || strings.Contains(target, "://") || strings.HasPrefix(target, "mailto:") {
+				continue
+			}
+			if _, err := os.Stat(filepath.Join(filepath.Dir(f), target)); err != nil {
+				t.Errorf("%s links %s, which does not exist", f, m[1])
+			}
+		}
+	}
 }

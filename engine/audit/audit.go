@@ -1,6 +1,3 @@
-// Package audit defines the audit record: one decision of the engine, in the
-// form it is written to the hash-chained trail. It is a leaf package shared by
-// the engine (which writes records) and the store (which chains and keeps them).
 package audit
 
 import (

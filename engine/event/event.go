@@ -1,7 +1,3 @@
-// Package event defines the normalised event that every source is turned into
-// and that every playbook rule is evaluated against. It is a leaf package: it
-// imports only the standard library, so playbooks, actions, web and engine can
-// all share it without import cycles.
 package event
 
 import (

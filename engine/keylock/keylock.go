@@ -1,6 +1,3 @@
-// Package keylock serialises work per key (one incident's Slack thread, one
-// approval's message) without keeping a lock around for every key ever
-// seen. It is a leaf package: the standard library only.
 package keylock
 
 import "sync"

@@ -1,7 +1,3 @@
-// Package state declares the transaction the engine's guards, step claims
-// and approvals run in. The store implements it (bbolt now; an etcd
-// implementation can implement the same methods with a software
-// transaction). It is a leaf package so the store need not import the engine.
 package state
 
 import (

@@ -1,5 +1,3 @@
-// Package examples embeds the example playbooks that `firebreak serve` loads
-// when no playbook directory is configured.
 package examples
 
 import "embed"

@@ -52,7 +52,7 @@ func TestKibanaTemplate(t *testing.T) {
 
 	other := strings.Replace(tmpl, ",\n  \"alerts\": {{{context.alerts.asJSON}}}", "", 1)
 	if other == tmpl {
-		t.Fatal("the alerts line moved; update this test and the README")
+		t.Fatal("the alerts line moved; update this test and docs/sources.md")
 	}
 	threshold := map[string]string{
 		"rule.id": "1a2b", "rule.name": "Web 5xx", "rule.type": ".index-threshold", "rule.spaceId": "default",

@@ -64,7 +64,7 @@ func TestReadAPINeedsATokenOnceOneIsConfigured(t *testing.T) {
 }
 
 // TestReadAPIWithoutTokensIsLoopbackOnly: with no token configured the
-// read API answers loopback peers (the README's quick start) and refuses
+// read API answers loopback peers (the README's Try it) and refuses
 // others.
 func TestReadAPIWithoutTokensIsLoopbackOnly(t *testing.T) {
 	cfg := apptest.Config(t, fmt.Sprintf(notifyPlaybook, "http://127.0.0.1:1"))

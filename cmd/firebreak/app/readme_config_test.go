@@ -10,19 +10,30 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 )
 
-// TestReadmeConfigExamplesDecode keeps the README's configuration examples
-// true to the code: every YAML block in it that is a Firebreak config
-// section decodes strictly (unknown keys are errors).
+// TestReadmeConfigExamplesDecode keeps the configuration examples of the
+// README and docs/*.md true to the code: every YAML block in them that is
+// a Firebreak config section decodes strictly (unknown keys are errors).
 func TestReadmeConfigExamplesDecode(t *testing.T) {
-	raw, err := os.ReadFile("../../../README.md")
+	files, err := filepath.Glob("../../../docs/*.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	blocks := regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(raw), -1)
+	files = append([]string{"../../../README.md"}, files...)
+	type block struct{ file, text string }
+	var blocks []block
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllStringSubmatch(string(raw), -1) {
+			blocks = append(blocks, block{filepath.Base(f), m[1]})
+		}
+	}
 	sections := regexp.MustCompile(`^(listen|sources|actions|guards|approvals|audit|api|http):`)
 	checked := 0
 	for _, b := range blocks {
-		text := b[1]
+		text := b.text
 		if !sections.MatchString(text) {
 			continue // a playbook, an Alertmanager config, a test file …
 		}
@@ -33,10 +44,10 @@ func TestReadmeConfigExamplesDecode(t *testing.T) {
 		}
 		if _, err := app.LoadConfig(path); err != nil {
 			first, _, _ := strings.Cut(text, "\n")
-			t.Errorf("README config block starting %q does not decode: %v", first, err)
+			t.Errorf("%s: config block starting %q does not decode: %v", b.file, first, err)
 		}
 	}
 	if checked < 7 {
-		t.Fatalf("found %d config blocks in the README, expected the listen/sources/actions/guards/approvals/audit/api ones", checked)
+		t.Fatalf("found %d config blocks in the README and docs/, expected the listen/sources/actions/guards/approvals/audit/api ones", checked)
 	}
 }

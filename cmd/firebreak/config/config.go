@@ -38,7 +38,7 @@ type Config struct {
 	MaxEventAge *Duration `yaml:"max_event_age"`
 	// ActOnStale runs steps for stale events too.
 	ActOnStale bool `yaml:"act_on_stale"`
-	// Sources configures receivers; see the README.
+	// Sources configures receivers; see docs/sources.md.
 	Sources map[string]SourceConfig `yaml:"sources"`
 	// Guards configures protected targets, global caps and the kill switch.
 	Guards GuardsConfig `yaml:"guards"`

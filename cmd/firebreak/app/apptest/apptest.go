@@ -1,6 +1,3 @@
-// Package apptest helps tests run the whole Firebreak server in-process: a
-// temp data directory, a playbook directory, a random port, and an HTTP sink
-// that records what webhook.notify steps sent.
 package apptest
 
 import (
