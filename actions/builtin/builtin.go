@@ -55,8 +55,12 @@ type Built struct {
 	Registry *actions.Registry
 	Notices  []Notice
 	Slack    *slack.Client
-	Firewall *firewall.Firewall
-	Cluster  *kubernetes.Cluster
+	// SlackHTTP is the client every call to Slack goes through: the
+	// outbound policy (actions.http allow/deny CIDRs) and actions.http.tls.
+	// The approvals' own bot client uses it too.
+	SlackHTTP *http.Client
+	Firewall  *firewall.Firewall
+	Cluster   *kubernetes.Cluster
 }
 
 // Registry builds a registry holding every built-in action.
@@ -115,6 +119,7 @@ func Registry(ctx context.Context, cfg Config) (*Built, error) {
 	if scfg.Threads == nil && cfg.State != nil {
 		scfg.Threads = threadStore{cfg.State}
 	}
+	b.SlackHTTP = scfg.HTTPClient
 	b.Slack = slack.New(scfg)
 	why = ""
 	if err := b.Slack.Available(); err != nil {

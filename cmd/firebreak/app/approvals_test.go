@@ -751,3 +751,33 @@ func TestApprovalsConfigErrors(t *testing.T) {
 }
 
 func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestApprovalsBotClientFollowsTheOutboundPolicy: the approvals' own Slack
+// client (approvals.bot_token) calls Slack under actions.http like
+// slack.notify does. With loopback denied, the request message to the
+// Slack fake on 127.0.0.1 is refused at dial time and counted as a failed
+// attempt; it used to reach Slack through a client of its own.
+func TestApprovalsBotClientFollowsTheOutboundPolicy(t *testing.T) {
+	e := &apprEnv{t: t, clock: &apprClock{t: time.Now().UTC().Truncate(time.Second)}}
+	e.slack = slackfake.New(t)
+	e.sink = apptest.NewSink(t)
+	e.cfg = apptest.Config(t, fmt.Sprintf(apprPlaybook, "expires: 30m, approvers: 1", e.sink.URL))
+	e.cfg.Approvals = app.ApprovalsConfig{
+		SlackChannel: "#incident-approvals", SigningSecret: apprSecret, BotToken: slackfake.Token,
+		SlackAPIURL: e.slack.APIURL(), AllowedUsers: []string{apprUser}, SweepInterval: app.Duration(20 * time.Millisecond),
+	}
+	e.cfg.API.Tokens = []app.APIToken{{Name: "dashboard", Token: apprViewToken, Role: "viewer"}}
+	e.cfg.Actions.HTTP.DenyCIDRs = []string{"127.0.0.0/8"}
+	e.start()
+	e.fire("firing")
+	apptest.WaitFor(t, 10*time.Second, "a refused post of the approval message", func() bool {
+		p := e.approvals("pending")
+		return len(p) == 1 && p[0].NotifyAttempts > 0
+	})
+	if p := e.approvals("pending"); p[0].MessageID != "" {
+		t.Fatalf("the approval message was posted despite actions.http.deny_cidrs: %+v", p[0])
+	}
+	if n := len(e.slack.Calls("chat.postMessage")); n != 0 {
+		t.Fatalf("chat.postMessage reached Slack %d times despite the policy", n)
+	}
+}

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"errors"
+	"net/http"
 	"time"
 
 	"github.com/firebreak/firebreak/actions/slack"
@@ -38,7 +39,13 @@ func setupApprovals(a *App) error {
 	now := a.opts.Now
 	var sc approval.Notifier
 	if botToken != "" {
-		sc = slack.NewApprovalNotifier(slack.New(slack.Config{Token: botToken, APIURL: cfg.SlackAPIURL, DefaultChannel: cfg.SlackChannel, Logger: log}))
+		// The approvals' bot client calls Slack under the same outbound
+		// policy and TLS as slack.notify (actions.http).
+		var hc *http.Client
+		if a.Actions != nil {
+			hc = a.Actions.SlackHTTP
+		}
+		sc = slack.NewApprovalNotifier(slack.New(slack.Config{Token: botToken, APIURL: cfg.SlackAPIURL, DefaultChannel: cfg.SlackChannel, Logger: log, HTTPClient: hc}))
 	} else if a.Actions != nil && a.Actions.Slack != nil && a.Actions.Slack.Available() == nil {
 		// Reuse the slack.notify client (actions.slack); its default
 		// channel applies when approvals.slack_channel is not set.
