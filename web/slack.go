@@ -7,7 +7,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"github.com/firebreak/firebreak/actions/slack"
 	"github.com/firebreak/firebreak/engine/approval"
 	"github.com/firebreak/firebreak/engine/audit"
 )
@@ -24,7 +23,7 @@ type SlackDecider interface {
 // SlackBreakers takes a verified click on a breaker-opened message's Reset
 // button. It checks who clicked, resets, audits and answers in Slack.
 type SlackBreakers interface {
-	ResetFromSlack(ctx context.Context, in slack.Interaction)
+	ResetFromSlack(ctx context.Context, in SlackClick)
 }
 
 // SlackConfig configures POST /slack/interactions.
@@ -41,7 +40,7 @@ type SlackConfig struct {
 // routesSlack adds POST /slack/interactions: it verifies Slack's signature
 // on the raw body before anything else, answers at once and lets the gate
 // (an approval button) or the breakers (a Reset button) act in the
-// background.
+// background. The signature check and the parsing are slackcallback.go's.
 func (s *Server) routesSlack(sc SlackConfig) {
 	s.router.POST("/slack/interactions", func(c *gin.Context) {
 		ctx := c.Request.Context()
@@ -52,12 +51,12 @@ func (s *Server) routesSlack(sc SlackConfig) {
 			jsonError(c, http.StatusUnauthorized, "", "unauthorized")
 			return
 		}
-		if err := slack.VerifyRequest(c.Request.Header, body, sc.SigningSecret, s.cfg.Now()); err != nil {
+		if err := VerifySlackRequest(c.Request.Header, body, sc.SigningSecret, s.cfg.Now()); err != nil {
 			s.RecordRefusal("slack", peer, "unauthorized", "slack interaction refused: "+err.Error())
 			jsonError(c, http.StatusUnauthorized, "", "unauthorized")
 			return
 		}
-		in, err := slack.ParseInteraction(body)
+		in, err := ParseSlackClick(body)
 		if err != nil {
 			s.auditRecord(ctx, audit.Record{Kind: audit.KindApproval, Source: "slack", Outcome: approval.OutcomeRefused, Message: err.Error(), Actor: peer})
 			jsonError(c, http.StatusBadRequest, "", "not a block_actions callback")
@@ -66,8 +65,8 @@ func (s *Server) routesSlack(sc SlackConfig) {
 		switch {
 		case in.BreakerID != "" && sc.Breakers != nil:
 			sc.Breakers.ResetFromSlack(ctx, in)
-		case in.Decision != slack.DecisionNone && sc.Decider != nil:
-			sc.Decider.Submit(ctx, in.Click())
+		case in.Decision != "" && sc.Decider != nil:
+			sc.Decider.Submit(ctx, in.ApprovalClick())
 		}
 		c.Status(http.StatusOK)
 	})

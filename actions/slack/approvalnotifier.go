@@ -54,22 +54,6 @@ func (n *ApprovalNotifier) Reply(ctx context.Context, channel, userID, text stri
 	return n.c.PostEphemeral(ctx, channel, userID, text)
 }
 
-// Click is the approval gate's view of a verified button click.
-func (in Interaction) Click() approval.Click {
-	c := approval.Click{
-		ApprovalID: in.ApprovalID, PlanHash: in.PlanHash,
-		UserID: in.UserID, UserName: in.UserName, Channel: in.ChannelID,
-		Via: approval.ViaSlack,
-	}
-	switch in.Decision {
-	case DecisionApprove:
-		c.Decision = approval.Approve
-	case DecisionDeny:
-		c.Decision = approval.Deny
-	}
-	return c
-}
-
 func approvalMessage(r approval.Request) ApprovalMessage {
 	m := ApprovalMessage{
 		ID: r.ID, PlanHash: r.PlanHash, Channel: r.Channel, Event: r.Event,

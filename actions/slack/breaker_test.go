@@ -8,28 +8,6 @@ import (
 	"time"
 )
 
-func TestParseInteractionBreakerReset(t *testing.T) {
-	body := fixtureBody(t, func(p map[string]any) {
-		a := firstAction(p)
-		a["action_id"], a["value"], a["block_id"] = ActionBreakerReset, "7bfe39e754292ce1", BreakerBlock
-	})
-	in, err := ParseInteraction(body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if in.BreakerID != "7bfe39e754292ce1" || in.Decision != DecisionNone || in.ApprovalID != "" {
-		t.Errorf("got %+v, want a breaker click and no approval decision", in)
-	}
-	// An approval button never names a breaker.
-	body = fixtureBody(t, func(p map[string]any) {
-		a := firstAction(p)
-		a["action_id"], a["value"] = ActionApprove, "7bfe39e754292ce1:abc"
-	})
-	if in, err := ParseInteraction(body); err != nil || in.BreakerID != "" {
-		t.Errorf("approval click = %+v, %v; want no breaker id", in, err)
-	}
-}
-
 func TestBreakerMessageButtonAndEscaping(t *testing.T) {
 	f := newFakeSlack(t)
 	c := f.client(Config{DefaultChannel: "#sre"})

@@ -16,20 +16,6 @@ var (
 	// ErrRateLimited marks a call Slack refused because of its rate limits; it
 	// is worth retrying after the delay Slack asked for.
 	ErrRateLimited = errors.New("slack rate limited")
-	// ErrNoSecret is returned by VerifyRequest when the signing secret is empty.
-	ErrNoSecret = errors.New("slack signing secret not configured")
-	// ErrMissingHeaders is returned by VerifyRequest when the request lacks
-	// X-Slack-Signature or X-Slack-Request-Timestamp.
-	ErrMissingHeaders = errors.New("missing slack signature headers")
-	// ErrInvalidSignature is returned by VerifyRequest when the signature is
-	// malformed or does not match the body.
-	ErrInvalidSignature = errors.New("invalid slack signature")
-	// ErrStaleRequest is returned by VerifyRequest when the request timestamp
-	// is more than five minutes away from now.
-	ErrStaleRequest = errors.New("slack request timestamp outside the 5 minute window")
-	// ErrMalformedInteraction is returned by ParseInteraction for a body that
-	// is not a usable block_actions callback.
-	ErrMalformedInteraction = errors.New("malformed slack interaction")
 	// ErrInvalidApproval is returned by PostApproval and UpdateApproval for an
 	// approval message that cannot be rendered (no id, no plan hash, …).
 	ErrInvalidApproval = errors.New("invalid approval message")

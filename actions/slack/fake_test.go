@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
-	"time"
 
 	"github.com/firebreak/firebreak/actions/slack/slackfake"
 )
@@ -98,5 +97,3 @@ func buttons(blocks []map[string]any) []map[string]any {
 	}
 	return out
 }
-
-var fixedNow = time.Date(2026, 11, 29, 19, 0, 0, 0, time.UTC)

@@ -22,6 +22,7 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/approval"
 	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/web"
 )
 
 const (
@@ -196,7 +197,7 @@ func (e *apprEnv) post(body []byte, h http.Header) int {
 // click posts a correctly signed callback.
 func (e *apprEnv) click(body []byte) {
 	e.t.Helper()
-	if code := e.post(body, slack.SignForTest(apprSecret, e.clock.Now(), body)); code != http.StatusOK {
+	if code := e.post(body, web.SlackSignForTest(apprSecret, e.clock.Now(), body)); code != http.StatusOK {
 		e.t.Fatalf("signed callback = %d, want 200", code)
 	}
 }
@@ -361,10 +362,10 @@ func TestSlackCallbackAuthentication(t *testing.T) {
 		body []byte
 		h    http.Header
 	}{
-		{"bad signature", body, slack.SignForTest("not-the-signing-secret", now, body)},
-		{"stale timestamp", body, slack.SignForTest(apprSecret, now.Add(-apprStaleAfter), body)},
-		{"timestamp from the future", body, slack.SignForTest(apprSecret, now.Add(apprStaleAfter), body)},
-		{"body changed after signing", tampered, slack.SignForTest(apprSecret, now, body)},
+		{"bad signature", body, web.SlackSignForTest("not-the-signing-secret", now, body)},
+		{"stale timestamp", body, web.SlackSignForTest(apprSecret, now.Add(-apprStaleAfter), body)},
+		{"timestamp from the future", body, web.SlackSignForTest(apprSecret, now.Add(apprStaleAfter), body)},
+		{"body changed after signing", tampered, web.SlackSignForTest(apprSecret, now, body)},
 		{"no signature", body, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}}},
 	}
 	for i, tt := range tests {
@@ -395,7 +396,7 @@ func TestSlackApproveReplayed(t *testing.T) {
 	e := newApprEnv(t, 1)
 	msg := e.requested()
 	body := e.callback(msg, slack.ActionApprove, apprUser)
-	h := slack.SignForTest(apprSecret, e.clock.Now(), body)
+	h := web.SlackSignForTest(apprSecret, e.clock.Now(), body)
 	if code := e.post(body, h); code != http.StatusOK {
 		t.Fatalf("first click = %d", code)
 	}

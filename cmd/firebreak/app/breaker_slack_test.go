@@ -17,6 +17,7 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/guard"
+	"github.com/firebreak/firebreak/web"
 )
 
 // breakerSlackEnv is a server whose breaker messages go to a fake Slack
@@ -159,12 +160,12 @@ func TestBreakerResetFromSlackUnsignedOrForgedIsRefused(t *testing.T) {
 	if code := e.apprEnv.post(body, h); code != http.StatusUnauthorized {
 		t.Errorf("unsigned click = %d, want 401", code)
 	}
-	forged := slack.SignForTest("not-the-signing-secret-0123456789", e.clk.Now(), body)
+	forged := web.SlackSignForTest("not-the-signing-secret-0123456789", e.clk.Now(), body)
 	if code := e.apprEnv.post(body, forged); code != http.StatusUnauthorized {
 		t.Errorf("click signed with another secret = %d, want 401", code)
 	}
 	// Signed for another body: the breaker id cannot be swapped in.
-	other := slack.SignForTest(apprSecret, e.clk.Now(), e.resetClick(apprUser, "0000000000000000"))
+	other := web.SlackSignForTest(apprSecret, e.clk.Now(), e.resetClick(apprUser, "0000000000000000"))
 	if code := e.apprEnv.post(body, other); code != http.StatusUnauthorized {
 		t.Errorf("click with another body's signature = %d, want 401", code)
 	}

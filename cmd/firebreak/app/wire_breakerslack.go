@@ -10,6 +10,7 @@ import (
 	"github.com/firebreak/firebreak/actions/slack"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/guard"
+	"github.com/firebreak/firebreak/web"
 )
 
 // slackBreakerNotifier posts the breaker-opened message to Slack with a
@@ -50,7 +51,7 @@ type slackBreakerReset struct {
 
 // ResetFromSlack implements web.SlackBreakers. It returns at once (Slack
 // wants an answer within 3 seconds) and acts in the background.
-func (r *slackBreakerReset) ResetFromSlack(ctx context.Context, in slack.Interaction) {
+func (r *slackBreakerReset) ResetFromSlack(ctx context.Context, in web.SlackClick) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
@@ -66,7 +67,7 @@ func (r *slackBreakerReset) Close() error {
 	return nil
 }
 
-func (r *slackBreakerReset) reset(ctx context.Context, in slack.Interaction) {
+func (r *slackBreakerReset) reset(ctx context.Context, in web.SlackClick) {
 	actor := "slack:" + in.UserID
 	log := r.log.With("breaker_id", in.BreakerID, "actor", actor)
 	refuse := func(why, reply string) {
