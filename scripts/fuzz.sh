@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(./web/sources/ ./actions/slack/ ./store/)
+packages=(./web/sources/ ./web/ ./store/)
 fuzztime=${FUZZTIME:-100000x}
 # The machines are shared: two fuzzing workers unless told otherwise.
 parallel=${FUZZ_PARALLEL:-2}
