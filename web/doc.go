@@ -33,7 +33,7 @@
 //	POST /api/v1/playbooks/reload         operator (api_reload.go)
 //	GET  /api/v1/dlq                      viewer (dlq.go)
 //	POST /api/v1/dlq/{id}/retry, /discard operator (dlq.go)
-//	POST /slack/interactions              Slack signature (slack.go)
+//	POST /slack/interactions              Slack signature (slack.go, slackcallback.go)
 //	GET  /, /events/…, /approvals, …      dashboard pages (dashboard.go)
 //
 // The dashboard signs people in with the same token table (dashAuth over
