@@ -11,7 +11,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"time"
@@ -56,9 +55,11 @@ const (
 //	  token_env: AM_TOKEN     # or token: … (literal) or token_file: /run/secrets/am
 //	  allow_cidrs: [10.0.0.0/8]
 //
-// Each secret (token, username, password, secret) is given exactly once: as a
-// literal, as the name of an environment variable (*_env) or as a file path
-// (*_file, surrounding whitespace trimmed). bearer and url-token need token;
+// Each secret (token, username, password, secret) is given exactly once in
+// the file: as a literal, as the name of an environment variable (*_env) or
+// as a file path (*_file). The config loader (cmd/firebreak/config) resolves
+// the *_env and *_file spellings into the literal fields before it calls
+// New, which takes literals only. bearer and url-token need token;
 // basic needs username and password; hmac, grafana and standard-webhooks need
 // secret (for standard-webhooks base64, optionally whsec_-prefixed). none
 // needs insecure: true.
@@ -172,10 +173,16 @@ type Releaser interface {
 	Release(r *http.Request)
 }
 
-// New validates cfg, reads its secrets and returns the Authenticator. Every
-// problem is reported at once; the errors wrap ErrConfig and never contain a
-// secret.
+// New validates cfg and returns the Authenticator. It takes secrets as
+// literals only: the config loader (cmd/firebreak/config) is the one
+// resolver of *_env and *_file, and a cfg with any of them set is refused
+// with ErrUnresolvedSecret, so no second code path reads the environment or
+// a file. Every problem is reported at once; the errors wrap ErrConfig and
+// never contain a secret.
 func New(cfg Config) (Authenticator, error) {
+	if errs := cfg.unresolved(); len(errs) > 0 {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, errors.Join(errs...))
+	}
 	var errs []error
 	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
 
@@ -224,22 +231,18 @@ func New(cfg Config) (Authenticator, error) {
 	}
 	vals := map[string]string{}
 	for _, s := range cfg.secretSpecs() {
-		set := s.count()
 		switch {
-		case needs[s.name] && set == 0:
-			msg := fmt.Sprintf("%s: required by type %s (give %s, %s_env or %s_file)", s.name, cfg.Type, s.name, s.name, s.name)
-			errs = append(errs, &requiredError{name: s.name, msg: msg})
-		case set > 1:
-			bad("%s: give only one of %s, %s_env and %s_file", s.name, s.name, s.name, s.name)
-		case set == 1 && !needs[s.name] && known:
-			bad("%s: not used by type %s", s.name, cfg.Type)
-		case set == 1:
-			v, err := s.resolve()
-			if err != nil {
-				errs = append(errs, err)
-				continue
+		case s.literal == "" && s.env == "" && s.file == "":
+			if needs[s.name] {
+				msg := fmt.Sprintf("%s: required by type %s (give %s, %s_env or %s_file)", s.name, cfg.Type, s.name, s.name, s.name)
+				errs = append(errs, &requiredError{name: s.name, msg: msg})
 			}
-			vals[s.name] = v
+		case s.literal == "":
+			// An unresolved spelling, reported above.
+		case !needs[s.name] && known:
+			bad("%s: not used by type %s", s.name, cfg.Type)
+		default:
+			vals[s.name] = s.literal
 		}
 	}
 	// The lists add values to a secret the type uses; they may stand in
@@ -255,7 +258,7 @@ func New(cfg Config) (Authenticator, error) {
 			}
 			continue
 		}
-		vs, lerrs := l.resolve()
+		vs, lerrs := l.literalValues()
 		errs = append(errs, lerrs...)
 		more[l.of] = vs
 	}
@@ -735,12 +738,11 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// secretSpec is one secret of a Config in its three spellings.
+// secretSpec is one secret of a Config in its three spellings. New uses
+// only the literal: the config loader has resolved *_env and *_file.
 type secretSpec struct {
 	name               string
 	literal, env, file string
-	lookupEnv          func(string) (string, bool)
-	readFile           func(string) ([]byte, error)
 }
 
 func (c Config) secretSpecs() []secretSpec {
@@ -750,16 +752,6 @@ func (c Config) secretSpecs() []secretSpec {
 		{name: "password", literal: c.Password, env: c.PasswordEnv, file: c.PasswordFile},
 		{name: "secret", literal: c.Secret, env: c.SecretEnv, file: c.SecretFile},
 	}
-}
-
-func (s secretSpec) count() int {
-	n := 0
-	for _, v := range []string{s.literal, s.env, s.file} {
-		if v != "" {
-			n++
-		}
-	}
-	return n
 }
 
 func (s secretSpec) describe() string {
@@ -775,31 +767,8 @@ func (s secretSpec) describe() string {
 	}
 }
 
-func (s secretSpec) resolve() (string, error) {
-	switch {
-	case s.literal != "":
-		return s.literal, nil
-	case s.env != "":
-		v, ok := os.LookupEnv(s.env)
-		if !ok || strings.TrimSpace(v) == "" {
-			return "", fmt.Errorf("%s_env: environment variable %s is unset or empty", s.name, s.env)
-		}
-		return v, nil
-	default:
-		b, err := os.ReadFile(s.file)
-		if err != nil {
-			return "", fmt.Errorf("%s_file: %w", s.name, err)
-		}
-		v := strings.TrimSpace(string(b))
-		if v == "" {
-			return "", fmt.Errorf("%s_file: %s is empty", s.name, s.file)
-		}
-		return v, nil
-	}
-}
-
 // secretList is one list of further values of a secret (tokens, passwords,
-// secrets) in its three spellings.
+// secrets) in its three spellings; New uses only the literals.
 type secretList struct {
 	// name is the list's key; of is the singular secret it adds to.
 	name, of              string
@@ -816,8 +785,9 @@ func (c Config) secretLists() []secretList {
 
 func (l secretList) count() int { return len(l.literals) + len(l.envs) + len(l.files) }
 
-// resolve reads every value of the list; each problem names its element.
-func (l secretList) resolve() ([]string, []error) {
+// literalValues returns the list's values, trimmed; each empty element is a
+// problem naming it.
+func (l secretList) literalValues() ([]string, []error) {
 	var out []string
 	var errs []error
 	for i, v := range l.literals {
@@ -827,28 +797,31 @@ func (l secretList) resolve() ([]string, []error) {
 		}
 		out = append(out, strings.TrimSpace(v))
 	}
-	for i, env := range l.envs {
-		v, ok := os.LookupEnv(env)
-		if !ok || strings.TrimSpace(v) == "" {
-			errs = append(errs, fmt.Errorf("%s_env[%d]: environment variable %s is unset or empty", l.name, i, env))
-			continue
-		}
-		out = append(out, strings.TrimSpace(v))
-	}
-	for i, file := range l.files {
-		b, err := os.ReadFile(file)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s_file[%d]: %w", l.name, i, err))
-			continue
-		}
-		v := strings.TrimSpace(string(b))
-		if v == "" {
-			errs = append(errs, fmt.Errorf("%s_file[%d]: %s is empty", l.name, i, file))
-			continue
-		}
-		out = append(out, v)
-	}
 	return out, errs
+}
+
+// unresolved reports every *_env and *_file spelling set in c: New takes
+// only values the config loader has already read, so that no second code
+// path reads the environment or a file.
+func (c Config) unresolved() []error {
+	var errs []error
+	for _, s := range c.secretSpecs() {
+		if s.env != "" {
+			errs = append(errs, fmt.Errorf("%s_env: %w; give the value read as %s", s.name, ErrUnresolvedSecret, s.name))
+		}
+		if s.file != "" {
+			errs = append(errs, fmt.Errorf("%s_file: %w; give the value read as %s", s.name, ErrUnresolvedSecret, s.name))
+		}
+	}
+	for _, l := range c.secretLists() {
+		if len(l.envs) > 0 {
+			errs = append(errs, fmt.Errorf("%s_env: %w; give the values read in %s", l.name, ErrUnresolvedSecret, l.name))
+		}
+		if len(l.files) > 0 {
+			errs = append(errs, fmt.Errorf("%s_file: %w; give the values read in %s", l.name, ErrUnresolvedSecret, l.name))
+		}
+	}
+	return errs
 }
 
 // requiredError is New's "required by type" problem of one secret.

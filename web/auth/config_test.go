@@ -2,6 +2,7 @@ package auth
 
 import (
 	"bytes"
+	"errors"
 	"reflect"
 	"testing"
 	"time"
@@ -36,7 +37,11 @@ allow_cidrs: [10.0.0.0/8, 192.0.2.7]
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("got %+v\nwant %+v", got, want)
 	}
-	t.Setenv("GRAFANA_WEBHOOK_SECRET", "s")
+	// The config loader resolves secret_env and hands New the value.
+	if _, err := New(got); !errors.Is(err, ErrUnresolvedSecret) {
+		t.Errorf("New with secret_env = %v, want ErrUnresolvedSecret", err)
+	}
+	got.Secret, got.SecretEnv = "s", ""
 	if _, err := New(got); err != nil {
 		t.Errorf("New: %v", err)
 	}

@@ -11,8 +11,11 @@
 // and none (only with insecure: true). Any mode may add an allowlist of
 // remote address ranges.
 //
-// Secrets come from the config, an environment variable or a file, are read
-// once by New and never appear in errors or in Config's String form. Every
+// New takes secrets as literals: the config loader is the one resolver of
+// their *_env and *_file spellings, and New refuses a Config that still
+// holds one (ErrUnresolvedSecret), so this package never reads the
+// environment or a file. Secrets never appear in errors or in Config's
+// String form. Every
 // comparison of a secret or a signature is constant-time. Failures are
 // typed: errors.Is against the sentinels in errors.go tells the HTTP layer
 // what to answer (401 for credentials, 403 for a forbidden address) and what

@@ -21,4 +21,8 @@ var (
 
 	// ErrConfig is wrapped by every error New returns.
 	ErrConfig = errors.New("invalid auth config")
+	// ErrUnresolvedSecret is wrapped (with ErrConfig) when New is given a
+	// *_env or *_file spelling: secrets are resolved by the config loader,
+	// and New takes only the values it read.
+	ErrUnresolvedSecret = errors.New("secrets are resolved by the config loader")
 )
