@@ -29,7 +29,7 @@ func (n *ApprovalNotifier) Available() error { return n.c.Available() }
 
 // PostRequest posts r; the reference is the channel id and the message ts.
 func (n *ApprovalNotifier) PostRequest(ctx context.Context, r approval.Request) (approval.MessageRef, error) {
-	channel, ts, err := n.c.PostApproval(ctx, approvalMessage(r))
+	channel, ts, err := n.c.PostApproval(ctx, r)
 	if err != nil {
 		return approval.MessageRef{}, err
 	}
@@ -38,10 +38,7 @@ func (n *ApprovalNotifier) PostRequest(ctx context.Context, r approval.Request) 
 
 // UpdateRequest rewrites the message at ref (chat.update).
 func (n *ApprovalNotifier) UpdateRequest(ctx context.Context, ref approval.MessageRef, r approval.Request, st approval.State) error {
-	return n.c.UpdateApproval(ctx, ref.Channel, ref.ID, approvalMessage(r), ApprovalState{
-		Status: ApprovalStatus(st.Status), By: st.By, At: st.At, Reason: st.Reason,
-		Outcome: st.Outcome, Failed: st.Failed,
-	})
+	return n.c.UpdateApproval(ctx, ref.Channel, ref.ID, r, st)
 }
 
 // UserInGroups reports whether userID is in one of the Slack user groups.
@@ -52,16 +49,4 @@ func (n *ApprovalNotifier) UserInGroups(ctx context.Context, userID string, grou
 // Reply tells userID privately, in channel, why their click was refused.
 func (n *ApprovalNotifier) Reply(ctx context.Context, channel, userID, text string) error {
 	return n.c.PostEphemeral(ctx, channel, userID, text)
-}
-
-func approvalMessage(r approval.Request) ApprovalMessage {
-	m := ApprovalMessage{
-		ID: r.ID, PlanHash: r.PlanHash, Channel: r.Channel, Event: r.Event,
-		Playbook: r.Playbook, Action: r.Action, Target: r.Target, Params: r.Params,
-		ExpiresAt: r.ExpiresAt, Required: r.Required, RequestedBy: r.RequestedBy,
-	}
-	for _, g := range r.Guards {
-		m.Guards = append(m.Guards, GuardVerdict{Guard: g.Guard, OK: g.OK, Verdict: g.Verdict, Detail: g.Detail})
-	}
-	return m
 }
