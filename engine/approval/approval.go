@@ -39,6 +39,19 @@ const (
 	StatusCancelled Status = "cancelled"
 )
 
+// ParseStatusFilter reads a status filter as the API and the dashboard take
+// it: a status, or "all" (or "") for every one, which it returns as "".
+// Anything else is ErrBadStatus.
+func ParseStatusFilter(s string) (Status, error) {
+	switch st := Status(s); st {
+	case "all", "":
+		return "", nil
+	case StatusPending, StatusApproved, StatusDenied, StatusExpired, StatusCancelled:
+		return st, nil
+	}
+	return "", ErrBadStatus
+}
+
 // Decision is what a decider asks for.
 type Decision string
 

@@ -16,6 +16,7 @@ import (
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/guard"
 	"github.com/firebreak/firebreak/playbooks"
+	"github.com/firebreak/firebreak/web/internal/apierr"
 )
 
 // safeNext keeps a post-login redirect on this site.
@@ -342,14 +343,9 @@ func (d *Dashboard) approvals(c *gin.Context) {
 		d.render(c, http.StatusOK, "approvals", "Approvals", gin.H{"Off": true})
 		return
 	}
-	status := approval.Status(c.DefaultQuery("status", string(approval.StatusPending)))
-	if status == "all" {
-		status = ""
-	}
-	switch status {
-	case "", approval.StatusPending, approval.StatusApproved, approval.StatusDenied, approval.StatusExpired, approval.StatusCancelled:
-	default:
-		d.fail(c, http.StatusBadRequest, "status must be all, pending, approved, denied, expired or cancelled")
+	status, err := approval.ParseStatusFilter(c.DefaultQuery("status", string(approval.StatusPending)))
+	if err != nil {
+		d.fail(c, http.StatusBadRequest, err.Error())
 		return
 	}
 	list, err := d.deps.Approvals.ListApprovals(c.Request.Context(), status)
@@ -394,16 +390,7 @@ func (d *Dashboard) decide(c *gin.Context) {
 	id := c.Param("id")
 	_, err := d.deps.Approvals.Decide(c.Request.Context(), id, hash, dec, sessionOf(c).id)
 	if err != nil {
-		code := http.StatusInternalServerError
-		switch {
-		case errors.Is(err, approval.ErrNotFound):
-			code = http.StatusNotFound
-		case errors.Is(err, approval.ErrRequester), errors.Is(err, approval.ErrNotAllowed):
-			code = http.StatusForbidden
-		case errors.Is(err, approval.ErrPlanMismatch), errors.Is(err, approval.ErrDecided),
-			errors.Is(err, approval.ErrAlreadyApproved), errors.Is(err, approval.ErrExpired):
-			code = http.StatusConflict
-		}
+		code := apierr.Decision(err)
 		msg := "the decision failed"
 		if code != http.StatusInternalServerError {
 			msg = "refused: " + approval.RefusalText(err)
