@@ -12,7 +12,7 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/firebreak/firebreak/engine/approval"
+	"github.com/firebreak/firebreak/engine/approval/notify"
 )
 
 // Action ids of the approval buttons, and the block id of their row.
@@ -37,7 +37,7 @@ func ParseDecisionValue(v string) (id, planHash string) {
 }
 
 // checkApproval refuses a request whose buttons could not carry it.
-func checkApproval(m approval.Request) error {
+func checkApproval(m notify.Request) error {
 	switch {
 	case m.ID == "":
 		return fmt.Errorf("%w: empty id", ErrInvalidApproval)
@@ -54,18 +54,18 @@ func checkApproval(m approval.Request) error {
 // PostApproval posts an approval request with Approve and Deny buttons to
 // m.Channel (or the default channel) and returns the channel id and message
 // timestamp that UpdateApproval needs.
-func (c *Client) PostApproval(ctx context.Context, m approval.Request) (channel, ts string, err error) {
+func (c *Client) PostApproval(ctx context.Context, m notify.Request) (channel, ts string, err error) {
 	if err := checkApproval(m); err != nil {
 		return "", "", err
 	}
-	blocks, fallback := c.approvalBlocks(m, approval.State{Status: approval.StatusPending})
+	blocks, fallback := c.approvalBlocks(m, notify.State{Status: notify.StatusPending})
 	return c.postMessage(ctx, m.Channel, blocks, fallback)
 }
 
 // UpdateApproval rewrites the approval message at channel and ts (chat.update)
 // to show state under the original request m. The buttons stay only while
 // the approval is pending.
-func (c *Client) UpdateApproval(ctx context.Context, channel, ts string, m approval.Request, state approval.State) error {
+func (c *Client) UpdateApproval(ctx context.Context, channel, ts string, m notify.Request, state notify.State) error {
 	if err := checkApproval(m); err != nil {
 		return err
 	}
@@ -214,7 +214,7 @@ func paramLines(params map[string]any) string {
 }
 
 // approvalBlocks renders an approval message in state, and its fallback text.
-func (c *Client) approvalBlocks(m approval.Request, st approval.State) ([]slack.Block, string) {
+func (c *Client) approvalBlocks(m notify.Request, st notify.State) ([]slack.Block, string) {
 	action := m.Action
 	if action == "" {
 		action = "an action"
@@ -225,13 +225,13 @@ func (c *Client) approvalBlocks(m approval.Request, st approval.State) ([]slack.
 	}
 	var title string
 	switch st.Status {
-	case approval.StatusApproved:
+	case notify.StatusApproved:
 		title = "Approved: " + subject
-	case approval.StatusDenied:
+	case notify.StatusDenied:
 		title = "Denied: " + subject
-	case approval.StatusExpired:
+	case notify.StatusExpired:
 		title = "Expired: " + subject
-	case approval.StatusCancelled:
+	case notify.StatusCancelled:
 		title = "Cancelled: " + subject
 	default:
 		title = "Approval needed: " + subject
@@ -295,7 +295,7 @@ func (c *Client) approvalBlocks(m approval.Request, st approval.State) ([]slack.
 		blocks = append(blocks, slack.NewDividerBlock(), section(line))
 	}
 
-	if st.Status == approval.StatusPending || st.Status == "" {
+	if st.Status == notify.StatusPending || st.Status == "" {
 		value := DecisionValue(m.ID, m.PlanHash)
 		approve := slack.NewButtonBlockElement(ActionApprove, value, plain("Approve")).
 			WithStyle(slack.StylePrimary).
@@ -317,7 +317,7 @@ func targetSuffix(target string) string {
 }
 
 // statusLine renders the decision and outcome, or "" for a fresh request.
-func statusLine(m approval.Request, st approval.State) string {
+func statusLine(m notify.Request, st notify.State) string {
 	at := ""
 	if !st.At.IsZero() {
 		at = " " + slackDate(st.At)
@@ -328,13 +328,13 @@ func statusLine(m approval.Request, st approval.State) string {
 	}
 	var line string
 	switch st.Status {
-	case approval.StatusApproved:
+	case notify.StatusApproved:
 		line = ":white_check_mark: Approved by " + who(st.By) + at + "."
-	case approval.StatusDenied:
+	case notify.StatusDenied:
 		line = ":no_entry: Denied by " + who(st.By) + at + reason + "."
-	case approval.StatusExpired:
+	case notify.StatusExpired:
 		line = ":hourglass: Expired" + at + " without a decision; denied by default."
-	case approval.StatusCancelled:
+	case notify.StatusCancelled:
 		line = ":heavy_multiplication_x: Cancelled" + at + reason + "."
 	default:
 		if len(st.By) > 0 && m.Required > 1 {

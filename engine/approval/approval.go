@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak/firebreak/engine/approval/notify"
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/state"
 )
@@ -28,15 +29,15 @@ const (
 )
 
 // Status is where an approval stands.
-type Status string
+type Status = notify.Status
 
 // Statuses. Only pending can change.
 const (
-	StatusPending   Status = "pending"
-	StatusApproved  Status = "approved"
-	StatusDenied    Status = "denied"
-	StatusExpired   Status = "expired"
-	StatusCancelled Status = "cancelled"
+	StatusPending   = notify.StatusPending
+	StatusApproved  = notify.StatusApproved
+	StatusDenied    = notify.StatusDenied
+	StatusExpired   = notify.StatusExpired
+	StatusCancelled = notify.StatusCancelled
 )
 
 // ParseStatusFilter reads a status filter as the API and the dashboard take
@@ -100,12 +101,7 @@ type Vote struct {
 }
 
 // GuardVerdict is a guard's verdict at the time the step was parked.
-type GuardVerdict struct {
-	Guard   string `json:"guard"`
-	OK      bool   `json:"ok"`
-	Verdict string `json:"verdict"`
-	Detail  string `json:"detail,omitempty"`
-}
+type GuardVerdict = notify.GuardVerdict
 
 // Approval is one parked step waiting for, or decided by, humans.
 type Approval struct {
