@@ -7,4 +7,8 @@
 // actions/slack implements the contract without importing the gate
 // (engine/approval), which depends on the engine itself. engine/approval
 // re-declares every name here as an alias; callers may use either.
+//
+// It holds declarations only: no behaviour, no state. It must not import
+// anything of the project but engine/event, or the integrations would
+// depend on more than the contract again.
 package notify
