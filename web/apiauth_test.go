@@ -13,6 +13,7 @@ import (
 
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/guard"
+	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/store"
 	"github.com/firebreak/firebreak/web"
 )
@@ -25,6 +26,9 @@ type recordingGuards struct {
 }
 
 func (g *recordingGuards) Breakers(context.Context) ([]guard.BreakerStatus, error) { return nil, nil }
+func (g *recordingGuards) Budgets(context.Context, *playbooks.Set) ([]guard.BudgetStatus, error) {
+	return nil, nil
+}
 func (g *recordingGuards) ResetBreaker(context.Context, string, string) (guard.BreakerStatus, error) {
 	return guard.BreakerStatus{}, guard.ErrUnknownBreaker
 }

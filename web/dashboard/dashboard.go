@@ -148,7 +148,13 @@ var funcs = template.FuncMap{
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
 	"eventURL": eventURL,
-	"pathEsc":  url.PathEscape,
+	"target": func(t string) string {
+		if t == "" {
+			return "(no target)"
+		}
+		return t
+	},
+	"pathEsc": url.PathEscape,
 	"jsonc": func(v any) string {
 		if v == nil {
 			return ""

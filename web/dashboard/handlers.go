@@ -81,8 +81,12 @@ func actorOf(c *gin.Context) string {
 
 // overviewData is the overview page.
 type overviewData struct {
-	Pending   []approval.Approval
-	Breakers  []guard.BreakerStatus
+	Pending  []approval.Approval
+	Breakers []guard.BreakerStatus
+	// Caps are the global caps; UsedUp the playbook budgets with nothing
+	// left on a target.
+	Caps      []guard.BudgetStatus
+	UsedUp    []guard.BudgetStatus
 	Pause     *guard.PauseStatus
 	Events    int
 	Actions   int
@@ -119,6 +123,18 @@ func (d *Dashboard) overview(c *gin.Context) {
 		for _, b := range bs {
 			if b.State != guard.StateClosed {
 				o.Breakers = append(o.Breakers, b)
+			}
+		}
+		if budgets, err := d.deps.Guards.Budgets(ctx, d.deps.Playbooks()); err != nil {
+			o.Problems = append(o.Problems, "reading budgets failed")
+		} else {
+			for _, b := range budgets {
+				switch {
+				case b.Scope == guard.BudgetScopeActions || b.Scope == guard.BudgetScopeTargets:
+					o.Caps = append(o.Caps, b)
+				case b.Remaining == 0:
+					o.UsedUp = append(o.UsedUp, b)
+				}
 			}
 		}
 		if st, err := d.deps.Guards.PauseStatus(ctx); err == nil {
@@ -420,37 +436,100 @@ func (d *Dashboard) decide(c *gin.Context) {
 
 func (d *Dashboard) breakers(c *gin.Context) {
 	if d.deps.Guards == nil {
-		d.render(c, http.StatusOK, "breakers", "Breakers", gin.H{"Off": true})
+		d.render(c, http.StatusOK, "breakers", "Breakers", breakersData{Off: true})
 		return
 	}
-	bs, err := d.deps.Guards.Breakers(c.Request.Context())
+	ctx := c.Request.Context()
+	bs, err := d.deps.Guards.Breakers(ctx)
 	if err != nil {
 		d.fail(c, http.StatusInternalServerError, "reading breakers failed")
 		return
 	}
-	budgets := []budgetRow{}
-	if set := d.deps.Playbooks(); set != nil {
-		for _, p := range set.Playbooks {
-			if len(p.Budget) == 0 && p.Breaker == nil {
-				continue
-			}
-			row := budgetRow{Playbook: p.Name}
-			for _, b := range p.Budget {
-				row.Budgets = append(row.Budgets, b.Text)
-			}
-			if p.Breaker != nil {
-				row.Breaker = p.Breaker
-			}
-			budgets = append(budgets, row)
-		}
+	set := d.deps.Playbooks()
+	budgets, err := d.deps.Guards.Budgets(ctx, set)
+	if err != nil {
+		d.fail(c, http.StatusInternalServerError, "reading budgets failed")
+		return
 	}
-	d.render(c, http.StatusOK, "breakers", "Breakers", gin.H{"List": bs, "Budgets": budgets})
+	d.render(c, http.StatusOK, "breakers", "Breakers", breakersPage(bs, budgets, set, d.deps.Now()))
 }
 
-type budgetRow struct {
+// breakersData is the /breakers page: one row per playbook × target that
+// has a breaker or a budget in use, the global caps, and the budgets of
+// playbooks with no run in their windows.
+type breakersData struct {
+	// Off says the guards are not wired.
+	Off    bool
+	Rows   []breakerRow
+	Global []guard.BudgetStatus
+	Idle   []guard.BudgetStatus
+	// Settings are the breaker settings of the loaded playbooks.
+	Settings []breakerSetting
+}
+
+// breakerRow joins the breaker and the budget of one playbook × target.
+type breakerRow struct {
+	// ID is the breaker id of playbook × target, also when the row has
+	// only a budget (it names the row in the page).
+	ID       string
 	Playbook string
-	Budgets  []string
+	Target   string
+	Breaker  *guard.BreakerStatus
+	// Failures counts the breaker's failures inside its window (all the
+	// stored ones when the playbook is no longer loaded), Window is that
+	// window.
+	Failures int
+	Window   time.Duration
+	Budget   *guard.BudgetStatus
+}
+
+type breakerSetting struct {
+	Playbook string
 	Breaker  *playbooks.Breaker
+}
+
+func breakersPage(bs []guard.BreakerStatus, budgets []guard.BudgetStatus, set *playbooks.Set, now time.Time) breakersData {
+	var out breakersData
+	index := map[string]int{}
+	for i := range bs {
+		b := &bs[i]
+		row := breakerRow{ID: b.ID, Playbook: b.Playbook, Target: b.Target, Breaker: b, Failures: len(b.FailedAt)}
+		if set != nil {
+			if p, ok := set.Get(b.Playbook); ok && p.Breaker != nil {
+				row.Window, row.Failures = p.Breaker.Window, 0
+				for _, f := range b.FailedAt {
+					if now.Sub(f) < p.Breaker.Window {
+						row.Failures++
+					}
+				}
+			}
+		}
+		index[b.Playbook+"\x00"+b.Target] = len(out.Rows)
+		out.Rows = append(out.Rows, row)
+	}
+	for i := range budgets {
+		st := &budgets[i]
+		switch st.Scope {
+		case guard.BudgetScopeActions, guard.BudgetScopeTargets:
+			out.Global = append(out.Global, *st)
+		case guard.BudgetScopePlaybook:
+			out.Idle = append(out.Idle, *st)
+		default:
+			if j, ok := index[st.Playbook+"\x00"+st.Target]; ok {
+				out.Rows[j].Budget = st
+				continue
+			}
+			out.Rows = append(out.Rows, breakerRow{ID: guard.BreakerID(st.Playbook, st.Target), Playbook: st.Playbook, Target: st.Target, Budget: st})
+		}
+	}
+	if set != nil {
+		for _, p := range set.Playbooks {
+			if p.Breaker != nil {
+				out.Settings = append(out.Settings, breakerSetting{Playbook: p.Name, Breaker: p.Breaker})
+			}
+		}
+	}
+	return out
 }
 
 func (d *Dashboard) resetBreaker(c *gin.Context) {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/engine/guard"
 )
 
 // client is a browser-like HTTP client: a cookie jar, no redirects
@@ -340,5 +342,109 @@ func TestTestBoxRecentEvent(t *testing.T) {
 	resp, body = c.do("POST", "/playbooks/test", url.Values{"csrf": {csrfOf(t, page)}, "source": {"alertmanager"}, "payload": {"{not json"}}, "text/html")
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="test-error"`) {
 		t.Fatalf("undecodable payload: %d", resp.StatusCode)
+	}
+}
+
+// testClock is a clock the test moves by hand.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// /breakers (and GET /api/v1/budgets) show the budget left per window, the
+// global cap and the breaker's failures inside its window, as the clock
+// moves: a failure older than the breaker window stops counting although
+// the guard still stores it, and a run leaves the 1h budget after an hour.
+func TestBreakersPageBudgets(t *testing.T) {
+	clk := &testClock{t: time.Now().UTC().Truncate(time.Second)}
+	sink := apptest.NewSink(t)
+	sink.Status = 500
+	cfg := apptest.Config(t, fmt.Sprintf(budgetedPlaybook, sink.URL))
+	cfg.API.Tokens = apiTokens()
+	cfg.Guards.MaxActions = "10/5m"
+	e := &env{a: apptest.Start(t, cfg, app.Options{Now: clk.Now}), sink: sink}
+	e.fire(t, "b0d9e701")
+	apptest.WaitFor(t, 10*time.Second, "the run to fail", func() bool {
+		return len(e.records(t, audit.Query{Kind: audit.KindStepFailed})) == 1
+	})
+	bs, err := e.a.Guard().Breakers(context.Background())
+	if err != nil || len(bs) != 1 || bs[0].State != guard.StateClosed || len(bs[0].FailedAt) != 1 {
+		t.Fatalf("breakers after one failure: %+v %v", bs, err)
+	}
+	id := bs[0].ID
+	c := newClient(t, e.a.URL())
+	c.signIn(viewerToken)
+	row := func() string {
+		t.Helper()
+		resp, page := c.do("GET", "/breakers", nil, "text/html")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/breakers: %d\n%s", resp.StatusCode, page)
+		}
+		if !strings.Contains(page, `hx-get="/breakers" hx-trigger="every 5s"`) {
+			t.Fatal("/breakers does not refresh itself")
+		}
+		if strings.Contains(page, "<button id=\"reset-") {
+			t.Fatal("a viewer is offered a reset button")
+		}
+		m := regexp.MustCompile(`(?s)<tr id="breaker-` + id + `">(.*?)</tr>`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("no row for breaker %s:\n%s", id, page)
+		}
+		caps := regexp.MustCompile(`(?s)<tr id="cap-max_actions">(.*?)</tr>`).FindStringSubmatch(page)
+		if caps == nil {
+			t.Fatalf("no max_actions cap:\n%s", page)
+		}
+		return regexp.MustCompile(`<[^>]+>`).ReplaceAllString(m[1]+" | "+caps[1], " ")
+	}
+	expect := func(when, got string, wants ...string) {
+		t.Helper()
+		for _, w := range wants {
+			if !strings.Contains(strings.Join(strings.Fields(got), " "), w) {
+				t.Errorf("%s: the page lacks %q:\n%s", when, w, got)
+			}
+		}
+	}
+	t0 := clk.Now()
+	slot := func(d time.Duration) string { return t0.Add(d).UTC().Format("2006-01-02 15:04:05Z") }
+	got := row()
+	expect("after one failed run", got, "closed", "1 in 30m0s", "2 of 3 left", "(3/1h, 1 used; next slot frees "+slot(time.Hour)+")", "4 of 5 left", "9 of 10 left (10/5m")
+
+	clk.Advance(31 * time.Minute)
+	got = row()
+	expect("31 minutes later", got, "closed", "0 in 30m0s", "2 of 3 left", "10 of 10 left (10/5m, 0 used)")
+	if bs, _ := e.a.Guard().Breakers(context.Background()); len(bs[0].FailedAt) != 1 {
+		t.Fatalf("the guard no longer stores the failure (the test would prove nothing): %+v", bs[0])
+	}
+
+	clk.Advance(29 * time.Minute)
+	got = row()
+	expect("an hour later", got, "3 of 3 left (3/1h, 0 used)", "4 of 5 left (5/24h, 1 used; next slot frees")
+
+	// The API gives the same numbers.
+	req, _ := http.NewRequest("GET", e.a.URL()+"/api/v1/budgets", nil)
+	req.Header.Set("Authorization", "Bearer "+viewerToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Budgets []guard.BudgetStatus }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/v1/budgets: %d %v", resp.StatusCode, err)
+	}
+	if len(body.Budgets) != 2 || body.Budgets[0].Scope != guard.BudgetScopeActions || body.Budgets[1].Playbook != "notify-cart" {
+		t.Fatalf("budgets: %+v", body.Budgets)
+	}
+	w := body.Budgets[1].Windows
+	if len(w) != 2 || w[0].Used != 0 || w[0].Remaining != 3 || w[1].Used != 1 || w[1].Remaining != 4 || body.Budgets[1].Remaining != 3 ||
+		w[1].NextFree == nil || !w[1].NextFree.Equal(t0.Add(24*time.Hour)) {
+		t.Fatalf("notify-cart windows: %+v", body.Budgets[1])
 	}
 }
