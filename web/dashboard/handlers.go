@@ -113,6 +113,9 @@ func (d *Dashboard) overview(c *gin.Context) {
 		if err != nil {
 			o.Problems = append(o.Problems, "reading approvals failed")
 		}
+		for i := range list {
+			d.redactApproval(&list[i])
+		}
 		o.Pending = list
 	}
 	if d.deps.Guards != nil {
@@ -120,7 +123,7 @@ func (d *Dashboard) overview(c *gin.Context) {
 		if err != nil {
 			o.Problems = append(o.Problems, "reading breakers failed")
 		}
-		for _, b := range bs {
+		for _, b := range d.redactBreakers(bs) {
 			if b.State != guard.StateClosed {
 				o.Breakers = append(o.Breakers, b)
 			}
@@ -128,7 +131,7 @@ func (d *Dashboard) overview(c *gin.Context) {
 		if budgets, err := d.deps.Guards.Budgets(ctx, d.deps.Playbooks()); err != nil {
 			o.Problems = append(o.Problems, "reading budgets failed")
 		} else {
-			for _, b := range budgets {
+			for _, b := range d.redactBudgets(budgets) {
 				switch {
 				case b.Scope == guard.BudgetScopeActions || b.Scope == guard.BudgetScopeTargets:
 					o.Caps = append(o.Caps, b)
@@ -311,7 +314,7 @@ func (d *Dashboard) timeline(c *gin.Context) {
 		}
 	}
 	for i := range td.Approvals {
-		td.Approvals[i].Params = d.redactMap(td.Approvals[i].Params)
+		d.redactApproval(&td.Approvals[i])
 	}
 	d.render(c, http.StatusOK, "timeline", "Event "+id, td)
 }
@@ -377,7 +380,7 @@ func (d *Dashboard) approvals(c *gin.Context) {
 		list = list[:200]
 	}
 	for i := range list {
-		list[i].Params = d.redactMap(list[i].Params)
+		d.redactApproval(&list[i])
 		list[i].Event = nil
 	}
 	st := string(status)
@@ -451,7 +454,7 @@ func (d *Dashboard) breakers(c *gin.Context) {
 		d.fail(c, http.StatusInternalServerError, "reading budgets failed")
 		return
 	}
-	d.render(c, http.StatusOK, "breakers", "Breakers", breakersPage(bs, budgets, set, d.deps.Now()))
+	d.render(c, http.StatusOK, "breakers", "Breakers", breakersPage(d.redactBreakers(bs), d.redactBudgets(budgets), set, d.deps.Now()))
 }
 
 // breakersData is the /breakers page: one row per playbook × target that
@@ -486,6 +489,37 @@ type breakerRow struct {
 type breakerSetting struct {
 	Playbook string
 	Breaker  *playbooks.Breaker
+}
+
+// redactApproval passes what an approval shows through the redactor, as
+// the audit trail does: its parameters, target and guard verdicts.
+func (d *Dashboard) redactApproval(a *approval.Approval) {
+	a.Params = d.redactMap(a.Params)
+	a.Target = d.redactString(a.Target)
+	a.RequestedBy = d.redactString(a.RequestedBy)
+	guards := make([]approval.GuardVerdict, len(a.Guards))
+	for i, g := range a.Guards {
+		g.Detail = d.redactString(g.Detail)
+		guards[i] = g
+	}
+	a.Guards = guards
+}
+
+// redactBreakers passes the targets and reasons of bs through the
+// redactor; the breaker id stays as it is, since it names the breaker.
+func (d *Dashboard) redactBreakers(bs []guard.BreakerStatus) []guard.BreakerStatus {
+	for i := range bs {
+		bs[i].Target, bs[i].Reason = d.redactString(bs[i].Target), d.redactString(bs[i].Reason)
+	}
+	return bs
+}
+
+// redactBudgets passes the targets of bs through the redactor.
+func (d *Dashboard) redactBudgets(bs []guard.BudgetStatus) []guard.BudgetStatus {
+	for i := range bs {
+		bs[i].Target = d.redactString(bs[i].Target)
+	}
+	return bs
 }
 
 func breakersPage(bs []guard.BreakerStatus, budgets []guard.BudgetStatus, set *playbooks.Set, now time.Time) breakersData {

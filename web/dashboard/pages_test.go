@@ -448,3 +448,161 @@ func TestBreakersPageBudgets(t *testing.T) {
 		t.Fatalf("notify-cart windows: %+v", body.Budgets[1])
 	}
 }
+
+// Behind TLS the session cookie is Secure as well as HttpOnly and
+// SameSite=Strict.
+func TestSessionCookieSecureOnTLS(t *testing.T) {
+	e := start(t, approvalPlaybook)
+	srv := httptest.NewTLSServer(e.a.Web)
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL)
+	tc := srv.Client()
+	tc.Jar, tc.CheckRedirect, tc.Timeout = c.c.Jar, c.c.CheckRedirect, c.c.Timeout
+	c.c = tc
+	_, page := c.do("GET", "/login", nil, "text/html")
+	resp, body := c.do("POST", "/login", url.Values{"csrf": {csrfOf(t, page)}, "token": {viewerToken}}, "text/html")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in over TLS: %d %s", resp.StatusCode, body)
+	}
+	var sess *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "firebreak_session" {
+			sess = ck
+		}
+	}
+	if sess == nil || !sess.Secure || !sess.HttpOnly || sess.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("session cookie over TLS %+v: want Secure, HttpOnly, SameSite=Strict", sess)
+	}
+	if resp, _ := c.do("GET", "/breakers", nil, "text/html"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("a page with the TLS session: %d", resp.StatusCode)
+	}
+}
+
+// Every state-changing dashboard route refuses a POST without the
+// session's CSRF token (or with another session's), and checks its role on
+// the server: the routes are read from the real router, so a new POST
+// route must be classified here.
+func TestEveryPostNeedsCSRFAndRole(t *testing.T) {
+	e := start(t, approvalPlaybook)
+	need := map[string]string{ // normalised path → role it needs
+		"/approvals/{}/{}":   "approver",
+		"/breakers/{}/reset": "operator",
+		"/pause":             "operator",
+		"/resume":            "operator",
+		"/playbooks/test":    "viewer",
+		"/logout":            "viewer",
+		"/login":             "", // its own CSRF: the login cookie's value (TestLoginRefusalsAndCookies)
+	}
+	param := regexp.MustCompile(`:[^/]+|\*[^/]+`)
+	var routes []string
+	for _, r := range e.a.Web.Routes() {
+		if r.Method != http.MethodPost || strings.HasPrefix(r.Path, "/api/") || strings.HasPrefix(r.Path, "/hooks/") || strings.HasPrefix(r.Path, "/slack/") {
+			continue
+		}
+		p := param.ReplaceAllString(r.Path, "{}")
+		if _, ok := need[p]; !ok {
+			t.Errorf("POST %s is not classified by this test", r.Path)
+		}
+		routes = append(routes, p)
+	}
+	if len(routes) != len(need) {
+		t.Fatalf("dashboard POST routes %v, want %d", routes, len(need))
+	}
+	concrete := func(p string) string {
+		return strings.NewReplacer("/approvals/{}/{}", "/approvals/x/approve", "/breakers/{}/reset", "/breakers/x/reset").Replace(p)
+	}
+	op, other, viewer := newClient(t, e.a.URL()), newClient(t, e.a.URL()), newClient(t, e.a.URL())
+	op.signIn(operatorToken)
+	other.signIn(operatorToken)
+	viewer.signIn(viewerToken)
+	_, page := other.do("GET", "/", nil, "text/html")
+	otherCSRF := csrfOf(t, page)
+	_, page = viewer.do("GET", "/", nil, "text/html")
+	viewerCSRF := csrfOf(t, page)
+	for _, p := range routes {
+		if p == "/login" {
+			continue
+		}
+		path := concrete(p)
+		for name, form := range map[string]url.Values{
+			"no token":              {"confirm": {"yes"}, "reason": {"x"}},
+			"another session's one": {"confirm": {"yes"}, "reason": {"x"}, "csrf": {otherCSRF}},
+		} {
+			resp, body := op.do("POST", path, form, "text/html")
+			if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "CSRF") {
+				t.Errorf("POST %s with %s: %d, want 403 naming the CSRF token", path, name, resp.StatusCode)
+			}
+		}
+		if role := need[p]; role == "approver" || role == "operator" {
+			resp, body := viewer.do("POST", path, url.Values{"confirm": {"yes"}, "csrf": {viewerCSRF}}, "application/json")
+			var jerr struct{ Error string }
+			if resp.StatusCode != http.StatusForbidden || json.Unmarshal([]byte(body), &jerr) != nil || !strings.Contains(jerr.Error, role+" role") {
+				t.Errorf("POST %s as a viewer: %d %s, want 403 naming the %s role", path, resp.StatusCode, body, role)
+			}
+		}
+	}
+	if st, _ := e.a.Guard().PauseStatus(context.Background()); st.Paused {
+		t.Fatal("a refused POST paused execution")
+	}
+	// The operator's session still works: nothing above signed it out.
+	if resp, _ := op.do("GET", "/breakers", nil, "text/html"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("operator session after the refused POSTs: %d", resp.StatusCode)
+	}
+}
+
+// secretHostPlaybook acts on a webhook whose host is shaped like a Slack
+// token: the audit trail redacts such a target, and so must every page
+// that shows it (approvals, overview, breakers and budgets).
+const secretHostPlaybook = `
+name: secret-host
+match: event.source == "alertmanager" && event.status == "firing" && event.name == "KubeDeploymentReplicasMismatch"
+budget: ["3/1h"]
+breaker: { failures: 1, window: 30m, cooldown: 1h }
+steps:
+  - action: webhook.notify
+    approval: required
+    timeout: 2s
+    with: { url: "http://xoxb-1234567890-abcdefghij.invalid/%s" }
+`
+
+func TestPagesRedactTargets(t *testing.T) {
+	const secret = "xoxb-1234567890-abcdefghij"
+	e := start(t, strings.ReplaceAll(secretHostPlaybook, "%s", "x%.0s"))
+	e.fire(t, "5ec4e7a1")
+	ap := e.pending(t)
+	if !strings.Contains(ap.Target, secret) {
+		t.Fatalf("the approval's target %q does not hold the secret-shaped host: the test would prove nothing", ap.Target)
+	}
+	c := newClient(t, e.a.URL())
+	c.signIn(operatorToken)
+	check := func(path string) string {
+		t.Helper()
+		resp, page := c.do("GET", path, nil, "text/html")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d", path, resp.StatusCode)
+		}
+		if strings.Contains(page, secret) {
+			t.Errorf("%s renders the secret-shaped target %q", path, secret)
+		}
+		return page
+	}
+	if page := check("/approvals"); !strings.Contains(page, audit.Redacted) {
+		t.Error("/approvals shows no redacted target")
+	}
+	check("/")
+	check("/events/" + ap.EventID)
+	// Approve: the call fails (the host does not resolve), the breaker
+	// opens and the budget holds a run on that target.
+	_, page := c.do("GET", "/approvals", nil, "text/html")
+	if resp, _ := c.do("POST", "/approvals/"+ap.ID+"/approve", url.Values{"csrf": {csrfOf(t, page)}, "plan_hash": {ap.PlanHash}}, "text/html"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approve: %d", resp.StatusCode)
+	}
+	apptest.WaitFor(t, 15*time.Second, "the breaker to open", func() bool {
+		bs, _ := e.a.Guard().Breakers(context.Background())
+		return len(bs) == 1 && bs[0].State == guard.StateOpen
+	})
+	if page := check("/breakers"); !strings.Contains(page, "2 of 3 left") || !strings.Contains(page, audit.Redacted) {
+		t.Errorf("/breakers lacks the budget row or its redacted target:\n%s", page)
+	}
+	check("/")
+}
