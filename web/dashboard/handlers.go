@@ -16,6 +16,7 @@ import (
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/guard"
 	"github.com/firebreak/firebreak/playbooks"
+	"github.com/firebreak/firebreak/playbooks/playtest"
 )
 
 // safeNext keeps a post-login redirect on this site.
@@ -769,17 +770,31 @@ func (d *Dashboard) testPlaybooks(c *gin.Context) {
 	d.render(c, code, "playbooks", "Playbooks", pd)
 }
 
-// redactResult removes secrets from rendered parameters: they can carry
-// what the event carried.
+// redactResult removes secrets from what the test box shows: rendered
+// parameters, targets, dedupe keys and step errors can carry what the
+// event carried, and are redacted as the audit trail would.
 func (d *Dashboard) redactResult(res TestResult) *TestResult {
+	red := func(s *string) *string {
+		if s == nil {
+			return nil
+		}
+		v := d.redactString(*s)
+		return &v
+	}
 	for i := range res.Decisions {
-		for j := range res.Decisions[i].Matched {
-			m := &res.Decisions[i].Matched[j]
-			if m.Steps == nil {
-				continue
-			}
-			for k := range *m.Steps {
-				(*m.Steps)[k].Params = d.redactMap((*m.Steps)[k].Params)
+		for _, list := range [][]playtest.PlaybookDecision{res.Decisions[i].Matched, res.Decisions[i].OnResolved} {
+			for j := range list {
+				m := &list[j]
+				m.DedupeKey = red(m.DedupeKey)
+				if m.Steps == nil {
+					continue
+				}
+				for k := range *m.Steps {
+					st := &(*m.Steps)[k]
+					st.Params = d.redactMap(st.Params)
+					st.Target = red(st.Target)
+					st.Error = d.redactString(st.Error)
+				}
 			}
 		}
 	}

@@ -591,9 +591,22 @@ func TestPagesRedactTargets(t *testing.T) {
 	}
 	check("/")
 	check("/events/" + ap.EventID)
+	// The test box plans the same step for a pasted payload.
+	_, page := c.do("GET", "/playbooks", nil, "text/html")
+	payload := apptest.AlertmanagerPayload("firing", apptest.Alert{
+		Labels:   map[string]string{"alertname": "KubeDeploymentReplicasMismatch", "namespace": "shop", "deployment": "cart-api"},
+		StartsAt: time.Now().UTC(), Fingerprint: "5ec4e7a2",
+	})
+	resp, body := c.do("POST", "/playbooks/test", url.Values{"csrf": {csrfOf(t, page)}, "source": {"alertmanager"}, "payload": {string(payload)}}, "text/html")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "matches <b>secret-host</b>") {
+		t.Fatalf("test box: %d\n%s", resp.StatusCode, body)
+	}
+	if strings.Contains(body, secret) {
+		t.Error("the test box renders the secret-shaped target")
+	}
 	// Approve: the call fails (the host does not resolve), the breaker
 	// opens and the budget holds a run on that target.
-	_, page := c.do("GET", "/approvals", nil, "text/html")
+	_, page = c.do("GET", "/approvals", nil, "text/html")
 	if resp, _ := c.do("POST", "/approvals/"+ap.ID+"/approve", url.Values{"csrf": {csrfOf(t, page)}, "plan_hash": {ap.PlanHash}}, "text/html"); resp.StatusCode != http.StatusSeeOther {
 		t.Fatalf("approve: %d", resp.StatusCode)
 	}
