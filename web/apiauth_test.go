@@ -104,6 +104,7 @@ func TestAPIRolesAndTokens(t *testing.T) {
 		{"read without a token", "GET", "/api/v1/pause", "", 401},
 		{"read with a viewer token", "GET", "/api/v1/pause", "Bearer " + viewerTok, 200},
 		{"read with an operator token", "GET", "/api/v1/audit", "Bearer " + operatorTok, 200},
+		{"budgets with a viewer token", "GET", "/api/v1/budgets", "Bearer " + viewerTok, 200},
 		{"lower-case scheme and spaces", "GET", "/api/v1/pause", "bearer   " + viewerTok + "  ", 200},
 		{"a prefix of a token", "GET", "/api/v1/pause", "Bearer " + viewerTok[:10], 401},
 		{"another scheme", "GET", "/api/v1/pause", "Basic " + viewerTok, 401},
