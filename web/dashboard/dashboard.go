@@ -147,7 +147,8 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
-	"eventURL": eventURL,
+	"eventURL":  eventURL,
+	"expiresIn": expiresIn,
 	"target": func(t string) string {
 		if t == "" {
 			return "(no target)"
@@ -187,6 +188,16 @@ var funcs = template.FuncMap{
 		return *p
 	},
 	"list": func(xs ...string) []string { return xs },
+}
+
+// expiresIn is an approval's countdown at now, to the second: "expires in
+// 29m55s", or "expired 5s ago" while the sweeper has not yet expired it.
+func expiresIn(now, at time.Time) string {
+	d := at.Sub(now).Round(time.Second)
+	if d <= 0 {
+		return "expired " + (-d).String() + " ago"
+	}
+	return "expires in " + d.String()
 }
 
 // eventURL is the dashboard link of an event id: each path segment escaped,

@@ -619,3 +619,30 @@ func TestPagesRedactTargets(t *testing.T) {
 	}
 	check("/")
 }
+
+// An approval past its expiry that the sweeper has not expired yet shows
+// as expired, not as expiring in the future.
+func TestOverviewCountdownPastExpiry(t *testing.T) {
+	clk := &testClock{t: time.Now().UTC().Truncate(time.Second)}
+	sink := apptest.NewSink(t)
+	cfg := apptest.Config(t, fmt.Sprintf(approvalPlaybook, sink.URL))
+	cfg.API.Tokens = apiTokens()
+	cfg.Approvals.SweepInterval = app.Duration(time.Hour)
+	e := &env{a: apptest.Start(t, cfg, app.Options{Now: clk.Now}), sink: sink}
+	e.fire(t, "c0c0c0c0")
+	e.pending(t)
+	c := newClient(t, e.a.URL())
+	c.signIn(viewerToken)
+	for _, step := range []struct {
+		advance time.Duration
+		want    string
+	}{{0, "expires in 30m0s"}, {31 * time.Minute, "expired 1m0s ago"}} {
+		clk.Advance(step.advance)
+		for _, path := range []string{"/", "/approvals"} {
+			resp, page := c.do("GET", path, nil, "text/html")
+			if resp.StatusCode != http.StatusOK || !strings.Contains(page, step.want) {
+				t.Errorf("%s after %s: %d, want %q on the page", path, step.advance, resp.StatusCode, step.want)
+			}
+		}
+	}
+}
