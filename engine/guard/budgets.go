@@ -45,12 +45,7 @@ type BudgetWindow struct {
 	// NextFree is when the oldest counted run leaves the window and frees
 	// a slot; nil when nothing is counted.
 	NextFree *time.Time `json:"next_free,omitempty"`
-
-	length time.Duration
 }
-
-// Length returns the window's length.
-func (w BudgetWindow) Length() time.Duration { return w.length }
 
 // BudgetStatus is one budget of the guards: a global cap, or a playbook's
 // budget on a target (or on every target, while none has runs).
@@ -146,7 +141,7 @@ func (g *Guard) ReadBudgets(tx state.Tx, set *playbooks.Set, now time.Time) ([]B
 		if len(sts) == 0 {
 			st := BudgetStatus{Scope: BudgetScopePlaybook, Playbook: p.Name}
 			for _, b := range p.Budget {
-				st.Windows = append(st.Windows, BudgetWindow{Budget: b.Text, Window: b.Window.String(), Limit: b.Count, Remaining: b.Count, length: b.Window})
+				st.Windows = append(st.Windows, BudgetWindow{Budget: b.Text, Window: b.Window.String(), Limit: b.Count, Remaining: b.Count})
 			}
 			out = append(out, st.withRemaining())
 			continue
@@ -188,7 +183,7 @@ func (g *Guard) readGlobal(tx state.Tx, now time.Time) ([]BudgetStatus, error) {
 // countWindow counts the stamps younger than window at now, as Check
 // does: a stamp exactly window old no longer counts.
 func countWindow(runs []stamp, limit int, window time.Duration, now time.Time) BudgetWindow {
-	w := BudgetWindow{Window: window.String(), Limit: limit, length: window}
+	w := BudgetWindow{Window: window.String(), Limit: limit}
 	var oldest nanos
 	for _, s := range runs {
 		if s.At.age(now) < window {
