@@ -59,7 +59,7 @@ const verifyTTL = 30 * time.Second
 //	GET  /                       overview
 //	GET  /events/*id             incident timeline (ids may contain /)
 //	GET  /approvals              the queue; POST /approvals/:id/approve|deny
-//	GET  /breakers               breakers; POST /breakers/:id/reset
+//	GET  /breakers               breakers and budgets; POST /breakers/:id/reset
 //	POST /pause, /resume         the kill switch (with a confirmation)
 //	GET  /playbooks              the loaded set; POST /playbooks/test
 //	GET  /audit                  search; /audit/export (JSONL), /audit/verify
