@@ -96,3 +96,74 @@ func TestRedactURLs(t *testing.T) {
 		t.Fatalf("params.url kept a secret: %s", b)
 	}
 }
+
+// slowRedactor is r without its prefilters: every pattern runs on every
+// string, as before the prefilters existed.
+func slowRedactor(r *Redactor) *Redactor {
+	slow := *r
+	slow.patterns = nil
+	for _, p := range r.patterns {
+		slow.patterns = append(slow.patterns, pattern{re: p.re})
+	}
+	return &slow
+}
+
+// redactCorpus holds strings near and in every default pattern, in both
+// cases, with and without non-ASCII folds of their letters.
+var redactCorpus = []string{
+	"", "plain text", "Bearer abcdefghijkl", "BEARER   abc.def/ghi=", "bearer short",
+	"xoxb-123456789012-abcdef", "xoxp-1234567890", "xapp-1-A0123456789", "XAPP-1-A0123456789",
+	"ghp_abcdefghijklmnopqrstuvwxyz012345", "GHP_abcdefghijklmnopqrstuvwxyz012345", "ghs_0123456789abcdefghij",
+	"key AKIAIOSFODNN7EXAMPLE.", "ASIAIOSFODNN7EXAMPLE", "akiaiosfodnn7example",
+	"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefghijkl", "EYJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefghijkl",
+	"url?token=abc&x=1", "PassWord=hunter2", "passwd=x", "SECRET=y z", "apikey=k", "API_KEY=k", "api-key=k",
+	"Token=\u212a", "ſecret=x", "to\u212aen=x", "https://hooks.slack.com/services/T000/B000/XXXX", "HOOKS.SLACK.COM/workflows/abc",
+	"https://alice:s3cr3t@hooks.example.com/x?sig=abc", "bearer\u00a0abcdefghijkl", "Beare\u0280 abcdefghijkl",
+}
+
+// TestRedactPrefiltersChangeNothing: the prefilters only skip patterns that
+// cannot match, so redacting with them gives what running every pattern
+// gives, for the default patterns and for user ones.
+func TestRedactPrefiltersChangeNothing(t *testing.T) {
+	for _, cfg := range []RedactConfig{{}, {Patterns: []string{`x*`, `ACME-\d{6}`}}} {
+		r, err := NewRedactor(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow := slowRedactor(r)
+		filtered := 0
+		for _, s := range redactCorpus {
+			for _, p := range r.patterns {
+				if p.re.MatchString(s) && !p.need.mayMatch(s, isASCII(s)) {
+					t.Errorf("pattern %s matches %q but its prefilter says it cannot", p.re, s)
+				}
+				if !p.need.mayMatch(s, isASCII(s)) {
+					filtered++
+				}
+			}
+			if got, want := r.String(s), slow.String(s); got != want {
+				t.Errorf("String(%q) = %q, without prefilters %q", s, got, want)
+			}
+		}
+		if filtered == 0 {
+			t.Errorf("no prefilter skipped anything over the corpus")
+		}
+	}
+}
+
+// FuzzRedactPrefilters checks the same on any input.
+func FuzzRedactPrefilters(f *testing.F) {
+	for _, s := range redactCorpus {
+		f.Add(s)
+	}
+	r, err := NewRedactor(RedactConfig{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	slow := slowRedactor(r)
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := r.String(s), slow.String(s); got != want {
+			t.Fatalf("String(%q) = %q, without prefilters %q", s, got, want)
+		}
+	})
+}
