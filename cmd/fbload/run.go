@@ -218,7 +218,9 @@ func startFirebreak(ctx context.Context, bin, dir string, stderr io.Writer) (*ta
 	if err != nil {
 		return nil, err
 	}
-	cfg := fmt.Sprintf("listen: %s\ndata_dir: %s\nlog_level: warn\n", addr, filepath.Join(dir, "data"))
+	// Every client is one connection from 127.0.0.1, plus the /metrics
+	// poll: the per-address limit (64 by default) would reset the 65th.
+	cfg := fmt.Sprintf("listen: %s\ndata_dir: %s\nlog_level: warn\nhttp:\n  max_connections_per_ip: 1024\n", addr, filepath.Join(dir, "data"))
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
