@@ -24,6 +24,7 @@ type cluster struct {
 	clients []string // client URL of each member
 	stopped []bool
 	mu      sync.Mutex
+	opened  int
 }
 
 // freePort asks the kernel for a free loopback port. Peer URLs must be known
@@ -123,7 +124,11 @@ func (c *cluster) stopAll() {
 // open opens a Store (one "replica") on every member's endpoint.
 func (c *cluster) open(t testing.TB, mutate func(*fbetcd.Config)) *fbetcd.Store {
 	t.Helper()
-	cfg := fbetcd.Config{Endpoints: c.clients, Prefix: "/firebreak-test", RequestTimeout: 3 * time.Second}
+	c.mu.Lock()
+	c.opened++
+	node := fmt.Sprintf("replica-%d", c.opened)
+	c.mu.Unlock()
+	cfg := fbetcd.Config{Endpoints: c.clients, Prefix: "/firebreak-test", RequestTimeout: 3 * time.Second, Node: node, SessionTTL: 2 * time.Second}
 	if mutate != nil {
 		mutate(&cfg)
 	}
