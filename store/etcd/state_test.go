@@ -24,7 +24,7 @@ import (
 // is lost. And a dedupe-window style check-then-put from both: exactly one
 // wins each key.
 func TestUpdateIsSerializableAcrossReplicas(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	reps := []*fbetcd.Store{c.open(t, nil), c.open(t, nil)}
 	ctx := context.Background()
 	const workers, each = 8, 12
@@ -99,7 +99,7 @@ func TestUpdateIsSerializableAcrossReplicas(t *testing.T) {
 // bucket's keys followed by a put (a global cap's pattern) never lets both
 // replicas exceed the cap.
 func TestForEachConflictsWithAnInsert(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	reps := []*fbetcd.Store{c.open(t, nil), c.open(t, nil)}
 	ctx := context.Background()
 	const limit = 5
@@ -136,7 +136,7 @@ func TestForEachConflictsWithAnInsert(t *testing.T) {
 // A function's own error fails only its caller; its writes are dropped,
 // the others of its group commit.
 func TestFunctionErrorFailsOnlyItsCaller(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	s := c.open(t, nil)
 	ctx := context.Background()
 	boom := errors.New("boom")
@@ -182,7 +182,7 @@ func TestFunctionErrorFailsOnlyItsCaller(t *testing.T) {
 // takes 128 operations per transaction) and every caller is answered; a
 // single function too large for one transaction gets ErrTxnTooLarge.
 func TestUpdateBatchesAreSplitByEtcdLimits(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	s := c.open(t, nil)
 	ctx := context.Background()
 	// Hold the loop with a slow function so that the 300 queue up.
@@ -247,7 +247,7 @@ func TestUpdateBatchesAreSplitByEtcdLimits(t *testing.T) {
 // Two replicas audit at once: the trail is one chain, without gaps or
 // forks, that verifies; the indexes find each event's records.
 func TestAuditChainAcrossReplicas(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	reps := []*fbetcd.Store{c.open(t, nil), c.open(t, nil)}
 	ctx := context.Background()
 	var wg sync.WaitGroup
@@ -314,7 +314,7 @@ func TestAuditChainAcrossReplicas(t *testing.T) {
 
 	// An edit is found.
 	raw := rawClient(t, c)
-	k := "/firebreak-test/audit/" + fmt.Sprintf("%020d", 7)
+	k := c.prefix+"/audit/" + fmt.Sprintf("%020d", 7)
 	resp, err := raw.Get(ctx, k)
 	if err != nil || len(resp.Kvs) != 1 {
 		t.Fatalf("read record 7: %v", err)
@@ -332,7 +332,7 @@ func TestAuditChainAcrossReplicas(t *testing.T) {
 // Signed checkpoints come every `every` records of the cluster's chain,
 // whichever replica writes; a key verifies them.
 func TestSignedCheckpointsAcrossReplicas(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	pub, priv, err := ed25519.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
@@ -379,7 +379,7 @@ func TestSignedCheckpointsAcrossReplicas(t *testing.T) {
 // Retention compacts the trail behind a checkpoint that keeps it
 // verifiable, and removes finished inbox events, never pending ones.
 func TestCompactKeepsTheChainVerifiable(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	s := c.open(t, nil)
 	ctx := context.Background()
 	for i := range 50 {
@@ -447,7 +447,7 @@ func TestCompactKeepsTheChainVerifiable(t *testing.T) {
 // Dead letters live in the state buckets: store.PutDLQ through the Tx,
 // ListDLQ and DLQCount read them back.
 func TestDLQThroughTheTx(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	s := c.open(t, nil)
 	ctx := context.Background()
 	err := s.Update(ctx, func(tx state.Tx) error {
@@ -475,12 +475,12 @@ func TestDLQThroughTheTx(t *testing.T) {
 // Update runs: its commit fails with ErrFenced and writes nothing; the
 // store then starts a new session (a new fencing token) and commits again.
 func TestRevokedSessionFencesUpdates(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	s := c.open(t, nil)
 	ctx := context.Background()
 	raw := rawClient(t, c)
 	old := s.FencingToken()
-	member, err := raw.Get(ctx, "/firebreak-test/members/"+s.Node())
+	member, err := raw.Get(ctx, c.prefix+"/members/"+s.Node())
 	if err != nil || len(member.Kvs) != 1 {
 		t.Fatalf("member key: %v", err)
 	}
@@ -499,7 +499,7 @@ func TestRevokedSessionFencesUpdates(t *testing.T) {
 	if token != old {
 		t.Fatalf("the Tx's fencing token %d is not the store's %d", token, old)
 	}
-	if resp, _ := raw.Get(ctx, "/firebreak-test/state/fenced/k"); len(resp.Kvs) != 0 {
+	if resp, _ := raw.Get(ctx, c.prefix+"/state/fenced/k"); len(resp.Kvs) != 0 {
 		t.Fatal("the fenced transaction wrote its key")
 	}
 	deadline := time.Now().Add(15 * time.Second)
@@ -525,7 +525,7 @@ func TestRevokedSessionFencesUpdates(t *testing.T) {
 // them: its lease is revoked); replica B takes them over, and its Pending
 // returns each exactly once, whatever cursor the engine passes.
 func TestTakeoverReturnsADeadReplicasEventsOnce(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	a := c.open(t, nil)
 	b := c.open(t, func(cfg *fbetcd.Config) { cfg.TakeoverInterval = time.Hour }) // the watch must do it
 	ctx := context.Background()
@@ -584,7 +584,7 @@ func TestTakeoverReturnsADeadReplicasEventsOnce(t *testing.T) {
 // Leader election: of two campaigning replicas one leads; the other's
 // UpdateAsLeader fails; when the leader closes, the other leads.
 func TestLeaderElection(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	a, b := c.open(t, nil), c.open(t, nil)
 	ctx := context.Background()
 	ach, bch := a.LeaderChanges(), b.LeaderChanges()
@@ -615,7 +615,7 @@ func TestLeaderElection(t *testing.T) {
 	// The leader's key goes behind its back (as when an operator or a
 	// lease expiry removes it): its commits are refused.
 	raw := rawClient(t, c)
-	if _, err := raw.Delete(ctx, "/firebreak-test/leader/", clientv3.WithPrefix()); err != nil {
+	if _, err := raw.Delete(ctx, c.prefix+"/leader/", clientv3.WithPrefix()); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.UpdateAsLeader(ctx, put); !errors.Is(err, fbetcd.ErrNotLeader) {
