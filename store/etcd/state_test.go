@@ -314,7 +314,7 @@ func TestAuditChainAcrossReplicas(t *testing.T) {
 
 	// An edit is found.
 	raw := rawClient(t, c)
-	k := c.prefix+"/audit/" + fmt.Sprintf("%020d", 7)
+	k := c.prefix + "/audit/" + fmt.Sprintf("%020d", 7)
 	resp, err := raw.Get(ctx, k)
 	if err != nil || len(resp.Kvs) != 1 {
 		t.Fatalf("read record 7: %v", err)
