@@ -648,3 +648,80 @@ func TestLeaderElection(t *testing.T) {
 		t.Fatalf("UpdateAsLeader on the new leader: %v", err)
 	}
 }
+
+// A change of a state bucket on one replica is seen by another's watch.
+func TestWatchBucketSeesAnotherReplica(t *testing.T) {
+	c := sharedCluster(t)
+	a, b := c.open(t, nil), c.open(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := a.WatchBucket(ctx, "guard_control")
+	time.Sleep(200 * time.Millisecond) // let the watch start
+	if err := b.Update(ctx, func(tx state.Tx) error { return tx.Put("guard_control", "pause", []byte(`{}`)) }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the other replica's change was not seen within 10s")
+	}
+}
+
+// Inbox retention with a ForgetEvent that deletes many keys per event:
+// chunks too large for one transaction go event by event, and nothing
+// fails.
+func TestCompactInboxWithLargeForget(t *testing.T) {
+	c := sharedCluster(t)
+	s := c.open(t, nil)
+	ctx := context.Background()
+	var evs []event.Event
+	for i := range 10 {
+		ev := alert(fmt.Sprintf("f-%d", i))
+		ev.ReceivedAt = time.Now().Add(-2 * time.Hour)
+		evs = append(evs, ev)
+	}
+	seqs, err := s.AppendEvents(ctx, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(tx state.Tx) error {
+		for i, q := range seqs {
+			if err := tx.Audit(audit.Record{Kind: audit.KindReceived, EventID: evs[i].ID}); err != nil {
+				return err
+			}
+			if err := tx.Finish(q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		err := s.Update(ctx, func(tx state.Tx) error {
+			for k := range 20 {
+				if err := tx.Put("steps", fmt.Sprintf("%s|pb|steps|%d", ev.ID, k), []byte("done")); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := s.Compact(ctx, store.Retention{InboxMaxAge: time.Hour, ForgetEvent: func(tx state.Tx, id string) error {
+		return tx.DeletePrefix("steps", id+"|")
+	}})
+	if err != nil || res.InboxRemoved != 10 {
+		t.Fatalf("compact = %+v, %v; want 10 removed", res, err)
+	}
+	left := 0
+	_ = s.View(ctx, func(tx state.Tx) error {
+		return tx.ForEach("steps", func(string, []byte) error { left++; return nil })
+	})
+	if left != 0 {
+		t.Fatalf("%d step claims left after their events went", left)
+	}
+}
