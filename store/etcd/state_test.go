@@ -725,3 +725,62 @@ func TestCompactInboxWithLargeForget(t *testing.T) {
 		t.Fatalf("%d step claims left after their events went", left)
 	}
 }
+
+// A replica that lost its session while processing an event another
+// replica then took over cannot commit for that event any more, even on
+// its new session (Tx.Own, Tx.Finish); the new owner can.
+func TestOwnFencesAnEventTakenOver(t *testing.T) {
+	c := sharedCluster(t)
+	a := c.open(t, nil)
+	b := c.open(t, nil)
+	ctx := context.Background()
+	seqs, err := a.AppendEvents(ctx, []event.Event{alert("in-flight")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := a.FencingToken()
+	raw := rawClient(t, c)
+	member, err := raw.Get(ctx, c.prefix+"/members/"+a.Node())
+	if err != nil || len(member.Kvs) != 1 {
+		t.Fatalf("member key: %v", err)
+	}
+	if _, err := raw.Revoke(ctx, clientv3.LeaseID(member.Kvs[0].Lease)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for a.FencingToken() == 0 || a.FencingToken() == old {
+		if time.Now().After(deadline) {
+			t.Fatal("A has no new session")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// B takes the event over: what its takeover transaction writes. (A's
+	// own takeover, on its new session, races with B's; here B won.)
+	marker := fmt.Sprintf("%s/pending/%020d", c.prefix, seqs[0])
+	if _, err := raw.Put(ctx, marker, fmt.Sprintf("%d/%s", b.FencingToken(), b.Node())); err != nil {
+		t.Fatal(err)
+	}
+	late := func(tx state.Tx) error {
+		if err := tx.(*fbetcd.Tx).Own(seqs[0]); err != nil {
+			return err
+		}
+		return tx.Put("steps", "in-flight|pb|steps|0", []byte("done-late"))
+	}
+	if err := a.Update(ctx, late); !errors.Is(err, fbetcd.ErrFenced) {
+		t.Fatalf("A's late commit for the event = %v, want ErrFenced", err)
+	}
+	if err := a.Update(ctx, func(tx state.Tx) error { return tx.Finish(seqs[0]) }); !errors.Is(err, fbetcd.ErrFenced) {
+		t.Fatalf("A's late finish = %v, want ErrFenced", err)
+	}
+	if err := b.Update(ctx, late); err != nil {
+		t.Fatalf("the new owner's commit: %v", err)
+	}
+	if err := b.Update(ctx, func(tx state.Tx) error { return tx.Finish(seqs[0]) }); err != nil {
+		t.Fatal(err)
+	}
+	// Finished: a record for the event (an approval decided later, on any
+	// replica) is allowed again.
+	if err := a.Update(ctx, late); err != nil {
+		t.Fatalf("a commit for the finished event: %v", err)
+	}
+}

@@ -377,6 +377,24 @@ func (t *Tx) Finish(seq uint64) error {
 	return nil
 }
 
+// Own fails with ErrFenced unless this replica's session owns the inbox
+// event seq or the event is finished: a replica that lost its session
+// while it processed an event that another replica has since taken over
+// must not commit what it was doing (a step's outcome riding on the next
+// step's claim). The marker read becomes a compare of the commit. The
+// engine calls it, when its Tx has it, in each commit it makes for an
+// inbox event (see the package documentation).
+func (t *Tx) Own(seq uint64) error {
+	v, ok := t.lookup(t.r.s.key(dirPending + seqName(seq)))
+	if !ok {
+		return nil
+	}
+	if se := t.r.s.current(); se == nil || string(v) != se.owner {
+		return fmt.Errorf("event %d is owned by %s: %w", seq, v, ErrFenced)
+	}
+	return nil
+}
+
 // rawGet reads any key of the store (not only state) through the
 // transaction, for the store's own functions.
 func (t *Tx) rawGet(k string) ([]byte, bool) { return t.lookup(k) }
