@@ -33,7 +33,7 @@ func (a *countAction) Run(context.Context, actions.Request) (actions.Result, err
 	return actions.Result{}, nil
 }
 
-const dedupePlaybook = `name: restart
+var dedupePlaybook = `name: restart
 description: restart the cart, once per window
 match: 'event.name == "Crash"'
 dedupe: { key: '"shop/cart"', window: 15m }
@@ -49,6 +49,11 @@ type replica struct {
 }
 
 func startReplica(t *testing.T, ctx context.Context, s *fbetcd.Store, act *countAction) *replica {
+	t.Helper()
+	return startReplicaWith(t, ctx, s, act)
+}
+
+func startReplicaWith(t *testing.T, ctx context.Context, s *fbetcd.Store, act actions.Action) *replica {
 	t.Helper()
 	reg := actions.NewRegistry()
 	if err := reg.Register(act); err != nil {
@@ -155,5 +160,73 @@ func TestEngineOverTwoReplicas(t *testing.T) {
 	}
 	if _, err := reps[0].s.VerifyAudit(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// blockingAction signals when it starts and returns when released.
+type blockingAction struct {
+	countAction
+	started chan struct{}
+	release chan struct{}
+}
+
+func (a *blockingAction) Run(ctx context.Context, r actions.Request) (actions.Result, error) {
+	a.runs.Add(1)
+	a.started <- struct{}{}
+	select {
+	case <-a.release:
+	case <-ctx.Done():
+	}
+	return actions.Result{}, nil
+}
+
+// A replica dies while its step runs: the replica that takes the event
+// over records step.interrupted and does not run the step again.
+func TestAStepStartedOnADeadReplicaIsInterrupted(t *testing.T) {
+	c := sharedCluster(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	act := &blockingAction{started: make(chan struct{}, 1), release: make(chan struct{})}
+	a := c.open(t, nil)
+	startReplicaWith(t, ctx, a, act)
+	seqs, err := a.AppendEvents(ctx, []event.Event{{ID: "crash-1", Source: "am", Name: "Crash", Status: event.StatusFiring, Fingerprint: "fp", StartsAt: time.Now(), ReceivedAt: time.Now()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-act.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the step did not start on A")
+	}
+	// A dies mid-step: its session ends, its store is gone.
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	b := c.open(t, nil)
+	startReplicaWith(t, ctx, b, act)
+	t.Cleanup(cancel)
+	deadline := time.Now().Add(20 * time.Second)
+	for b.PendingCount() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("event %d still pending on B after 20s", seqs[0])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("taken over and processed in %s", time.Since(t0))
+	close(act.release)
+	recs, err := b.AuditForEvent(ctx, "crash-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []audit.Kind
+	for _, r := range recs {
+		got = append(got, r.Kind)
+	}
+	want := []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepStarted, audit.KindInterrupted}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("records of the event = %v, want %v", got, want)
+	}
+	if n := act.runs.Load(); n != 1 {
+		t.Fatalf("the step ran %d times, want once (on A)", n)
 	}
 }
