@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -782,5 +783,34 @@ func TestOwnFencesAnEventTakenOver(t *testing.T) {
 	// replica) is allowed again.
 	if err := a.Update(ctx, late); err != nil {
 		t.Fatalf("a commit for the finished event: %v", err)
+	}
+}
+
+// A function whose audit record alone exceeds what one etcd transaction
+// takes fails alone with ErrTxnTooLarge; the functions sharing its group
+// commit.
+func TestAHugeAuditRecordFailsAlone(t *testing.T) {
+	c := sharedCluster(t)
+	s := c.open(t, nil)
+	ctx := context.Background()
+	release := make(chan struct{})
+	go func() { _ = s.Update(ctx, func(state.Tx) error { <-release; return nil }) }()
+	time.Sleep(50 * time.Millisecond)
+	huge := make(chan error, 1)
+	small := make(chan error, 1)
+	go func() {
+		huge <- s.Audit(ctx, audit.Record{Kind: audit.KindReload, Message: strings.Repeat("x", 2<<20)})
+	}()
+	go func() { small <- s.Audit(ctx, audit.Record{Kind: audit.KindReload, Outcome: "ok"}) }()
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	if err := <-huge; !errors.Is(err, fbetcd.ErrTxnTooLarge) {
+		t.Fatalf("a 2 MiB record = %v, want ErrTxnTooLarge", err)
+	}
+	if err := <-small; err != nil {
+		t.Fatalf("the small record of the same group: %v", err)
+	}
+	if n, err := s.VerifyAudit(ctx); err != nil || n != 1 {
+		t.Fatalf("verify = %d, %v; want the one small record", n, err)
 	}
 }

@@ -98,16 +98,17 @@ func (e *effects) merge(o *effects) {
 	}
 	e.ranges = append(e.ranges, o.ranges...)
 	for _, k := range o.order {
-		e.put(k, o.writes[k])
+		if _, ok := e.writes[k]; !ok {
+			e.order = append(e.order, k)
+		}
+		e.writes[k] = o.writes[k]
 	}
+	e.bytes += o.bytes
 	e.rawDeletes = append(e.rawDeletes, o.rawDeletes...)
 	e.audits = append(e.audits, o.audits...)
 	e.auditBytes += o.auditBytes
 	e.finished = append(e.finished, o.finished...)
 	e.signNow = append(e.signNow, o.signNow...)
-	for _, a := range o.audits {
-		e.bytes += a.size
-	}
 }
 
 // rangeCompareKeys is how many keys a ForEach may see for each of them to
@@ -352,6 +353,7 @@ func (t *Tx) Audit(rec audit.Record) error {
 	// The stored value: hash, body, with room for seq and prev.
 	size := sha256.Size + len(body) + 2*64 + 3*opOverhead + len(rec.EventID) + len(rec.Playbook) + 3*len(s.prefix) + 60
 	t.own.audits = append(t.own.audits, pendingAudit{rec: rec, size: size})
+	t.own.bytes += size
 	return nil
 }
 
