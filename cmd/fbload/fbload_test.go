@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/firebreak/firebreak/web/loadbase"
 )
 
 func TestParseStat(t *testing.T) {
@@ -87,9 +89,9 @@ func TestDriveAndReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lg.close()
-	bare := httptest.NewServer(handler(nil))
+	bare := httptest.NewServer(loadbase.Handler(nil))
 	defer bare.Close()
-	bound := httptest.NewServer(handler(lg.append))
+	bound := httptest.NewServer(loadbase.Handler(lg.append))
 	defer bound.Close()
 
 	ten := bodies[1]
