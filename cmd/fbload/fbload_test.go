@@ -130,3 +130,35 @@ func TestUnknownCommand(t *testing.T) {
 		t.Errorf("run(fly) = %d, %q", code, stderr.String())
 	}
 }
+
+func TestParseGaugeSumsLabels(t *testing.T) {
+	expo := `firebreak_events_processed_total{source="alertmanager"} 40
+firebreak_events_processed_total{source="falco"} 2
+firebreak_events_processed_totally 9
+`
+	v, err := parseGauge(strings.NewReader(expo), processedMetric)
+	if err != nil || v != 42 {
+		t.Errorf("parseGauge = %v, %v; want 42", v, err)
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	text := "Name:\tfirebreak\nVmRSS:\t  90000 kB\nRssAnon:\t   20480 kB\nRssFile:\t   69632 kB\nRssShmem:\t       0 kB\n"
+	anon, file, err := parseStatus(text)
+	if err != nil || anon != 20<<20 || file != 68<<20 {
+		t.Errorf("parseStatus = %d, %d, %v; want 20 MiB, 68 MiB", anon, file, err)
+	}
+	if _, _, err := parseStatus("Name:\tx\nVmRSS:\t1 kB\n"); err == nil {
+		t.Error("parseStatus accepted a status without RssAnon and RssFile")
+	}
+}
+
+func TestParseKeepupFlags(t *testing.T) {
+	o, err := parseKeepupFlags([]string{"-body", "falco", "-clients", "64"}, io.Discard)
+	if err != nil || o.body != "falco" || o.clients != 64 || o.duration != 60*time.Second {
+		t.Errorf("parseKeepupFlags = %+v, %v; want falco, 64 clients, the 60 s default", o, err)
+	}
+	if _, err := parseKeepupFlags([]string{"-body", "xml"}, io.Discard); err == nil {
+		t.Error("parseKeepupFlags accepted an unknown body")
+	}
+}

@@ -124,7 +124,7 @@ func runBench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fb, err := startFirebreak(ctx, o.firebreak, filepath.Join(dir, "firebreak"), o.workers, stderr)
+	fb, err := startFirebreak(ctx, o.firebreak, filepath.Join(dir, "firebreak"), o.workers, "", shadowPlaybook, stderr)
 	if err != nil {
 		return err
 	}
@@ -210,9 +210,9 @@ func measure(ctx context.Context, t *target, drained bool, o options, b body, cl
 	return m, nil
 }
 
-// startFirebreak writes a configuration and the shadow playbook under dir
-// and starts `firebreak serve` on a free loopback port.
-func startFirebreak(ctx context.Context, bin, dir string, workers int, stderr io.Writer) (*target, error) {
+// startFirebreak writes a configuration (extraCfg appended to it) and the
+// playbook under dir and starts `firebreak serve` on a free loopback port.
+func startFirebreak(ctx context.Context, bin, dir string, workers int, extraCfg, playbook string, stderr io.Writer) (*target, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "playbooks"), 0o700); err != nil {
 		return nil, err
 	}
@@ -226,11 +226,12 @@ func startFirebreak(ctx context.Context, bin, dir string, workers int, stderr io
 	if workers > 0 {
 		cfg += fmt.Sprintf("workers: %d\n", workers)
 	}
+	cfg += extraCfg
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "playbooks", "shadow.yaml"), []byte(shadowPlaybook), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "playbooks", "bench.yaml"), []byte(playbook), 0o600); err != nil {
 		return nil, err
 	}
 	logf, err := os.Create(filepath.Join(dir, "firebreak.log"))
