@@ -112,14 +112,14 @@ func TestDriveAndReport(t *testing.T) {
 	}
 	// Firebreak's figures from made-up totals: 50 events in 0.5 s of load
 	// and 0.5 s of drain is 50 ev/s end to end; 50 ms of CPU is 1 ms each.
-	r.add("firebreak", measurement{res: result{accepted: 50, elapsed: 500 * time.Millisecond}, drain: 500 * time.Millisecond, cpu: 50 * time.Millisecond})
+	r.add("firebreak", measurement{res: result{accepted: 50, elapsed: 500 * time.Millisecond}, drain: 500 * time.Millisecond, cpu: 50 * time.Millisecond, anon: 20 << 20, file: 3 << 19})
 	var out strings.Builder
 	printTable(&out, []row{r})
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 {
 		t.Fatalf("table has %d lines, want header, rule and one row:\n%s", len(lines), out.String())
 	}
-	if !strings.HasPrefix(lines[2], "| alertmanager ten alerts | 4 | ") || !strings.Contains(lines[2], "| 100 | ") || !strings.HasSuffix(lines[2], "| 50 | 1000 µs / 1000 µs |") {
+	if !strings.HasPrefix(lines[2], "| alertmanager ten alerts | 4 | ") || !strings.Contains(lines[2], "| 100 | ") || !strings.HasSuffix(lines[2], "| 50 | 1000 µs / 1000 µs | 20.0 MiB / 1.5 MiB |") {
 		t.Errorf("row = %s", lines[2])
 	}
 }

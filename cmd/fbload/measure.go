@@ -178,3 +178,26 @@ func drain(ctx context.Context, base string, interval, limit time.Duration) (tim
 		}
 	}
 }
+
+// watchMem samples process pid's memory every interval until the returned
+// function is called, which returns the peak RssAnon and RssFile seen.
+func watchMem(pid int, interval time.Duration) func() (anon, file int64) {
+	var peakAnon, peakFile int64
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			if a, f, err := procMem(pid); err == nil {
+				peakAnon, peakFile = max(peakAnon, a), max(peakFile, f)
+			}
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() (int64, int64) { close(stop); <-done; return peakAnon, peakFile }
+}

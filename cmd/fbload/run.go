@@ -184,6 +184,8 @@ type measurement struct {
 	res   result
 	drain time.Duration
 	cpu   time.Duration // over load and drain
+	// anon and file are the peak RssAnon and RssFile over load and drain.
+	anon, file int64
 }
 
 func measure(ctx context.Context, t *target, drained bool, o options, b body, clients int, runID string, next *atomic.Int64) (measurement, error) {
@@ -192,6 +194,7 @@ func measure(ctx context.Context, t *target, drained bool, o options, b body, cl
 	if err != nil {
 		return measurement{}, err
 	}
+	stopMem := watchMem(pid, 100*time.Millisecond)
 	res := drive(ctx, t.base+"/hooks/"+b.hook, clients, o.duration, o.maxEvents, b, runID, next)
 	if res.errors > 0 {
 		return measurement{}, fmt.Errorf("%d of %d requests failed, first: %s", res.errors, res.requests, res.firstErr)
@@ -202,6 +205,7 @@ func measure(ctx context.Context, t *target, drained bool, o options, b body, cl
 			return m, err
 		}
 	}
+	m.anon, m.file = stopMem()
 	cpu1, err := procCPU(pid)
 	if err != nil {
 		return m, err
