@@ -41,7 +41,7 @@ func cmdApprovalsList(args []string, stdout, stderr io.Writer) int {
 	all := fs.Bool("all", false, "every approval, whatever its status")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	tokenEnv := fs.String("token-env", "FIREBREAK_API_TOKEN", "environment variable holding an API token (viewer or approver role), used with the server's API")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	st := approval.Status(*status)

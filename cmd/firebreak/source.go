@@ -337,16 +337,3 @@ func (a *apiSource) Replay(ctx context.Context, in replayInput) (*replay.Report,
 	}
 	return &rep, nil
 }
-
-// parseFlags parses args; ok is false when the command must end with code
-// (0 after --help, 2 for a bad flag, which fs already reported).
-func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
-	err := fs.Parse(args)
-	switch {
-	case err == nil:
-		return 0, true
-	case errors.Is(err, flag.ErrHelp):
-		return 0, false
-	}
-	return 2, false
-}
