@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -54,7 +53,12 @@ func cmdApprovalsList(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "firebreak: --status %q: must be pending, approved, denied, expired or cancelled\n", *status)
 		return 2
 	}
-	loc.token = os.Getenv(*tokenEnv)
+	token, err := apiToken("--token-env", *tokenEnv, loc.given("token-env"))
+	if err != nil {
+		fmt.Fprintln(stderr, "firebreak:", err)
+		return 2
+	}
+	loc.token = token
 	src, err := loc.open()
 	if err != nil {
 		fmt.Fprintln(stderr, "firebreak:", err)
