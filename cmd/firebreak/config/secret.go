@@ -17,9 +17,6 @@ type Secret struct {
 	Literal, Env, FileKey string
 }
 
-// Set reports whether any spelling is given.
-func (s Secret) Set() bool { return s.Literal != "" || s.Env != "" || s.FileKey != "" }
-
 // resolveSecret resolves s by the one secret resolver every part of
 // Firebreak uses (internal/secret): "" when no spelling is set (the caller
 // decides whether the secret is required); two spellings set, an unset or
