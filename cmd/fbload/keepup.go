@@ -11,10 +11,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -71,20 +69,7 @@ func parseKeepupFlags(args []string, stderr io.Writer) (keepupOptions, error) {
 }
 
 func cmdKeepup(args []string, stdout, stderr io.Writer) int {
-	o, err := parseKeepupFlags(args, stderr)
-	if err != nil {
-		if !errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintln(stderr, "fbload:", err)
-		}
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := runKeepup(ctx, o, stdout, stderr); err != nil {
-		fmt.Fprintln(stderr, "fbload:", err)
-		return 1
-	}
-	return 0
+	return runCommand(args, stdout, stderr, parseKeepupFlags, runKeepup)
 }
 
 // sample is one reading taken during a keepup load.

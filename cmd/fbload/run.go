@@ -94,7 +94,16 @@ type target struct {
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
-	o, err := parseRunFlags(args, stderr)
+	return runCommand(args, stdout, stderr, parseRunFlags, runBench)
+}
+
+// runCommand is the shape of every fbload subcommand: parse the flags
+// (exit 2 on a bad one, 0 quietly on -h), then run until done or
+// interrupted (exit 1 on an error).
+func runCommand[O any](args []string, stdout, stderr io.Writer,
+	parse func([]string, io.Writer) (O, error),
+	run func(context.Context, O, io.Writer, io.Writer) error) int {
+	o, err := parse(args, stderr)
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "fbload:", err)
@@ -103,7 +112,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runBench(ctx, o, stdout, stderr); err != nil {
+	if err := run(ctx, o, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "fbload:", err)
 		return 1
 	}
