@@ -98,7 +98,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 }
 
 // runCommand is the shape of every fbload subcommand: parse the flags
-// (exit 2 on a bad one, 0 quietly on -h), then run until done or
+// (exit 2 on a bad one or -h, which prints only the usage), then run until done or
 // interrupted (exit 1 on an error).
 func runCommand[O any](args []string, stdout, stderr io.Writer,
 	parse func([]string, io.Writer) (O, error),
