@@ -126,11 +126,7 @@ func (f Func) Approvals(list []approval.Approval) []approval.Approval {
 	if f == nil || list == nil {
 		return list
 	}
-	out := make([]approval.Approval, len(list))
-	for i, a := range list {
-		out[i] = f.Approval(a)
-	}
-	return out
+	return each(list, f.Approval)
 }
 
 // Breaker redacts a breaker's target and reason; its id stays as it is,
@@ -145,11 +141,7 @@ func (f Func) Breakers(bs []guard.BreakerStatus) []guard.BreakerStatus {
 	if f == nil || bs == nil {
 		return bs
 	}
-	out := make([]guard.BreakerStatus, len(bs))
-	for i, b := range bs {
-		out[i] = f.Breaker(b)
-	}
-	return out
+	return each(bs, f.Breaker)
 }
 
 // Budgets redacts the targets of bs into a new slice.
@@ -157,10 +149,18 @@ func (f Func) Budgets(bs []guard.BudgetStatus) []guard.BudgetStatus {
 	if f == nil || bs == nil {
 		return bs
 	}
-	out := make([]guard.BudgetStatus, len(bs))
-	for i, b := range bs {
+	return each(bs, func(b guard.BudgetStatus) guard.BudgetStatus {
 		b.Target = f.String(b.Target)
-		out[i] = b
+		return b
+	})
+}
+
+// each applies one to every element of xs, into a new slice (the caller's
+// is shared with the store's readers and must not change).
+func each[T any](xs []T, one func(T) T) []T {
+	out := make([]T, len(xs))
+	for i, x := range xs {
+		out[i] = one(x)
 	}
 	return out
 }
