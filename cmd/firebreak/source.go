@@ -110,14 +110,14 @@ func (l *location) remote() *apiSource {
 }
 
 // fileSource is the database file, opened read-only: the store.
-type fileSource struct{ *store.DB }
+type fileSource struct{ store.Backend }
 
 func (f fileSource) Timeline(ctx context.Context, id string) (app.Timeline, error) {
-	return app.TimelineOf(ctx, f.DB, id)
+	return app.TimelineOf(ctx, f.Backend, id)
 }
 
 func (f fileSource) Approvals(ctx context.Context, st approval.Status) ([]approval.Approval, error) {
-	return approval.List(ctx, f.DB, approval.Filter{Status: st})
+	return approval.List(ctx, f.Backend, approval.Filter{Status: st})
 }
 
 func (f fileSource) Replay(ctx context.Context, in replayInput) (*replay.Report, error) {
@@ -129,7 +129,7 @@ func (f fileSource) Replay(ctx context.Context, in replayInput) (*replay.Report,
 		}
 		opts.Playbooks = set
 	}
-	return replay.Run(ctx, f.DB, opts)
+	return replay.Run(ctx, f.Backend, opts)
 }
 
 // apiSource is a running server's API. A non-2xx answer is an *apiError.

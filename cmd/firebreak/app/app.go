@@ -44,7 +44,7 @@ type Options struct {
 // App is a running Firebreak server.
 type App struct {
 	Config   Config
-	DB       *store.DB
+	DB       store.Backend
 	Engine   *engine.Engine
 	Registry *actions.Registry
 	// Actions holds the integrations behind the registry (the Slack client

@@ -35,7 +35,7 @@ func setupAnchor(a *App) error {
 
 // signCheckpoints signs the newest record now and then every interval, when
 // records were written since the last checkpoint.
-func signCheckpoints(ctx context.Context, db *store.DB, every time.Duration, log *slog.Logger) {
+func signCheckpoints(ctx context.Context, db store.Backend, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

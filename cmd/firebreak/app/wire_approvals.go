@@ -17,7 +17,7 @@ import (
 // (which the engine sees as its Approver) and what its routes need.
 type approvalsFeature struct {
 	*approval.Service
-	db *store.DB
+	db store.Backend
 }
 
 // List implements web.Approvals.
