@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/engine/state"
 	"github.com/firebreak/firebreak/store"
 )
 
@@ -151,6 +153,105 @@ func benchAppend(b *testing.B, s appender, clients, alerts int) {
 	p99 := lat[(len(lat)*99+99)/100-1] // the smallest latency >= 99% of all
 	// Events, not calls: a ten-alert call acknowledges ten.
 	b.ReportMetric(float64(len(lat)*alerts)/elapsed.Seconds(), "events/s")
+	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+	b.ReportMetric(0, "ns/op")
+}
+
+// updater is what both stores offer the engine.
+type updater interface {
+	Update(ctx context.Context, fn func(state.Tx) error) error
+}
+
+// BenchmarkUpdateClaims measures step claims through Update, as the
+// engine makes them: one transaction reads the step's claim key (absent),
+// writes it "started" with a step.started record, a second writes the
+// outcome with a step.succeeded record. 16 concurrent callers, on the
+// 3-member cluster (two replicas, so the audit head is contended) and on
+// bbolt, in the same run. b.N counts claims.
+//
+//	go test -run '^$' -bench UpdateClaims -benchtime 2000x ./store/etcd
+func BenchmarkUpdateClaims(b *testing.B) {
+	c := startCluster(b, true)
+	r1, r2 := c.open(b, nil), c.open(b, nil)
+	db, err := store.Open(filepath.Join(b.TempDir(), "firebreak.db"), store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = db.Close() })
+	for _, backend := range []struct {
+		name string
+		s    []updater
+	}{{"etcd3", []updater{r1, r2}}, {"bbolt", []updater{db}}} {
+		b.Run(backend.name+"/clients=16", func(b *testing.B) {
+			benchClaims(b, backend.s, 16)
+		})
+	}
+	st1, st2 := r1.UpdateStats(), r2.UpdateStats()
+	b.Logf("etcd replicas: %+v / %+v", st1, st2)
+}
+
+func benchClaims(b *testing.B, reps []updater, clients int) {
+	ctx := context.Background()
+	var (
+		next   atomic.Int64
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		lat    = make([]time.Duration, 0, b.N)
+		failed atomic.Value
+	)
+	b.ResetTimer()
+	start := time.Now()
+	for w := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := reps[w%len(reps)]
+			var mine []time.Duration
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					break
+				}
+				id := fmt.Sprintf("ev-%d-%d", benchIDs.Add(1), i)
+				key := id + "|restart|steps|0"
+				t0 := time.Now()
+				err := s.Update(ctx, func(tx state.Tx) error {
+					if tx.Get("steps", key) != nil {
+						return fmt.Errorf("step %s claimed twice", key)
+					}
+					if err := tx.Put("steps", key, []byte(`{"status":"started"}`)); err != nil {
+						return err
+					}
+					return tx.Audit(audit.Record{Kind: audit.KindStepStarted, EventID: id, Playbook: "restart", Step: audit.StepIndex(0), Action: "kubernetes.restart", Outcome: "started"})
+				})
+				if err == nil {
+					err = s.Update(ctx, func(tx state.Tx) error {
+						if err := tx.Put("steps", key, []byte(`{"status":"done"}`)); err != nil {
+							return err
+						}
+						return tx.Audit(audit.Record{Kind: audit.KindStepSucceeded, EventID: id, Playbook: "restart", Step: audit.StepIndex(0), Action: "kubernetes.restart", Outcome: "ok"})
+					})
+				}
+				if err != nil {
+					failed.Store(err.Error())
+					return
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, mine...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	if f := failed.Load(); f != nil {
+		b.Fatal(f)
+	}
+	slices.Sort(lat)
+	p99 := lat[(len(lat)*99+99)/100-1]
+	b.ReportMetric(float64(len(lat))/elapsed.Seconds(), "claims/s")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
 	b.ReportMetric(0, "ns/op")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -16,44 +17,99 @@ import (
 	fbetcd "github.com/firebreak/firebreak/store/etcd"
 )
 
-// cluster is a real three-member etcd cluster in the test process, on
+// members is a real three-member etcd cluster in the test process, on
 // loopback ports the kernel picked, with its data in a temporary directory.
-type cluster struct {
-	t       testing.TB
+type members struct {
 	members []*embed.Etcd
 	clients []string // client URL of each member
 	stopped []bool
 	mu      sync.Mutex
+	opened  int
+}
+
+// cluster is a test's view of a cluster: the key prefix its stores use.
+// Tests that stop no member share one cluster (sharedCluster), each under
+// its own prefix, so that the package's tests do not each pay for
+// starting and stopping three members.
+type cluster struct {
+	*members
+	prefix string
+}
+
+var shared struct {
+	once sync.Once
+	m    *members
+	dir  string
+	err  error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared.m != nil {
+		shared.m.stopAll()
+		_ = os.RemoveAll(shared.dir)
+	}
+	os.Exit(code)
+}
+
+// sharedCluster returns the package's shared cluster under a prefix of
+// t's own.
+func sharedCluster(t *testing.T) *cluster {
+	t.Helper()
+	shared.once.Do(func() {
+		shared.dir, shared.err = os.MkdirTemp("", "fb-etcd-")
+		if shared.err == nil {
+			shared.m, shared.err = launch(shared.dir, false)
+		}
+	})
+	if shared.err != nil {
+		t.Fatalf("start etcd: %v", shared.err)
+	}
+	return &cluster{members: shared.m, prefix: "/t/" + strings.ReplaceAll(t.Name(), "/", "_")}
 }
 
 // freePort asks the kernel for a free loopback port. Peer URLs must be known
 // before any member starts (each is in the others' initial cluster), so
 // they cannot be left to port 0.
-func freePort(t testing.TB) int {
-	t.Helper()
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, err
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // startCluster starts a 3-member cluster. fsync is off in tests (they
 // test quorum and transactions, not power loss) and on for benchmarks.
 func startCluster(t testing.TB, fsync bool) *cluster {
 	t.Helper()
+	m, err := launch(t.TempDir(), fsync)
+	if m != nil {
+		t.Cleanup(m.stopAll)
+	}
+	if err != nil {
+		t.Fatalf("start etcd: %v", err)
+	}
+	return &cluster{members: m, prefix: "/firebreak-test"}
+}
+
+// launch starts the three members with their data under dir.
+func launch(dir string, fsync bool) (*members, error) {
 	const n = 3
-	dir := t.TempDir()
 	names := make([]string, n)
 	peers := make([]url.URL, n)
 	var initial []string
 	for i := range n {
 		names[i] = fmt.Sprintf("m%d", i)
-		peers[i] = url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		peers[i] = url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", port)}
 		initial = append(initial, names[i]+"="+peers[i].String())
 	}
-	c := &cluster{t: t, members: make([]*embed.Etcd, n), clients: make([]string, n), stopped: make([]bool, n)}
+	c := &members{members: make([]*embed.Etcd, n), clients: make([]string, n), stopped: make([]bool, n)}
 	errs := make([]error, n)
 	var wg sync.WaitGroup
 	for i := range n {
@@ -64,7 +120,11 @@ func startCluster(t testing.TB, fsync bool) *cluster {
 		cfg.LogLevel = "error"
 		// Members log to a file next to their data, not over the test output.
 		cfg.LogOutputs = []string{filepath.Join(dir, names[i]+".log")}
-		client := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		port, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		client := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", port)}
 		cfg.ListenClientUrls = []url.URL{client}
 		cfg.AdvertiseClientUrls = []url.URL{client}
 		cfg.ListenPeerUrls = []url.URL{peers[i]}
@@ -94,17 +154,17 @@ func startCluster(t testing.TB, fsync bool) *cluster {
 		}()
 	}
 	wg.Wait()
-	t.Cleanup(c.stopAll)
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("start etcd member %d: %v", i, err)
+			c.stopAll()
+			return nil, fmt.Errorf("member %d: %w", i, err)
 		}
 	}
-	return c
+	return c, nil
 }
 
 // stop stops member i (a clean shutdown of that process's etcd).
-func (c *cluster) stop(i int) {
+func (c *members) stop(i int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.stopped[i] || c.members[i] == nil {
@@ -114,7 +174,7 @@ func (c *cluster) stop(i int) {
 	c.members[i].Close()
 }
 
-func (c *cluster) stopAll() {
+func (c *members) stopAll() {
 	for i := range c.members {
 		c.stop(i)
 	}
@@ -123,7 +183,11 @@ func (c *cluster) stopAll() {
 // open opens a Store (one "replica") on every member's endpoint.
 func (c *cluster) open(t testing.TB, mutate func(*fbetcd.Config)) *fbetcd.Store {
 	t.Helper()
-	cfg := fbetcd.Config{Endpoints: c.clients, Prefix: "/firebreak-test", RequestTimeout: 3 * time.Second}
+	c.mu.Lock()
+	c.opened++
+	node := fmt.Sprintf("replica-%d", c.opened)
+	c.mu.Unlock()
+	cfg := fbetcd.Config{Endpoints: c.clients, Prefix: c.prefix, RequestTimeout: 3 * time.Second, Node: node, SessionTTL: 2 * time.Second}
 	if mutate != nil {
 		mutate(&cfg)
 	}

@@ -39,6 +39,21 @@ type Config struct {
 	RequestTimeout time.Duration `yaml:"-"`
 	// Logger receives what went wrong outside a caller's reach.
 	Logger *slog.Logger `yaml:"-"`
+
+	// Node is this replica's name (the config's cluster.node; default the
+	// hostname). Two live replicas cannot share one: Open waits for the
+	// other's session to end.
+	Node string `yaml:"-"`
+	// SessionTTL is the lease of this replica's session (default 10s): a
+	// replica that stops renewing it for this long loses its events to a
+	// takeover and can commit nothing more (fencing).
+	SessionTTL time.Duration `yaml:"-"`
+	// TakeoverInterval is how often the pending events of dead replicas
+	// are looked for, besides when a member's key is seen to go (default
+	// 5s).
+	TakeoverInterval time.Duration `yaml:"-"`
+	// Now is the clock (default time.Now).
+	Now func() time.Time `yaml:"-"`
 }
 
 // TLSConfig is store.etcd.tls.
@@ -70,6 +85,12 @@ func (cfg *Config) check() error {
 	}
 	if cfg.Prefix != "" && (!strings.HasPrefix(cfg.Prefix, "/") || strings.HasSuffix(cfg.Prefix, "/")) {
 		errs = append(errs, fmt.Errorf("store.etcd.prefix: %q must start with / and not end with one", cfg.Prefix))
+	}
+	if strings.ContainsAny(cfg.Node, "/ \x00") {
+		errs = append(errs, fmt.Errorf("cluster.node: %q must not contain /, a space or NUL", cfg.Node))
+	}
+	if cfg.SessionTTL != 0 && cfg.SessionTTL < 2*time.Second {
+		errs = append(errs, fmt.Errorf("store.etcd session TTL %s: at least 2s", cfg.SessionTTL))
 	}
 	if (cfg.Username == "") != (cfg.PasswordEnv == "") {
 		errs = append(errs, errors.New("store.etcd.username and store.etcd.password_env go together"))

@@ -19,3 +19,15 @@ var (
 	// ErrInvalidEvent is returned for an event without an id.
 	ErrInvalidEvent = errors.New("event has no id")
 )
+
+// Sentinel errors of the state, audit and leader paths.
+var (
+	// ErrReadOnly is returned by writes inside View.
+	ErrReadOnly = errors.New("read-only transaction")
+	// ErrTxnTooLarge is returned to an Update whose function alone needs
+	// more compares, operations or bytes than one etcd transaction takes.
+	ErrTxnTooLarge = errors.New("transaction too large for one etcd transaction")
+	// ErrNotLeader is returned by UpdateAsLeader on a replica that does not
+	// lead, or whose leadership ended before the commit.
+	ErrNotLeader = errors.New("this replica is not the leader")
+)

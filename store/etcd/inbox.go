@@ -9,6 +9,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/store"
 )
 
 // etcd's default limits on one transaction (--max-txn-ops and
@@ -17,9 +18,12 @@ import (
 const (
 	maxTxnOps   = 128
 	maxTxnBytes = 1536 * 1024
-	// Each event costs one compare and two puts; the sequence counter one
-	// compare and one put. So at most (128-1)/2 events per transaction.
-	maxTxnEvents = (maxTxnOps - 1) / 2
+	// Each event costs one compare and three puts (the event, its
+	// idempotency key, its pending marker); the sequence counter one
+	// compare and one put, the member key one compare. etcd bounds each
+	// list of a transaction (compares, then, else) by 128, so at most
+	// (128-1)/3 events per transaction.
+	maxTxnEvents = (maxTxnOps - 1) / 3
 	txnSlack     = 16 * 1024
 	opOverhead   = 64
 )
@@ -108,7 +112,7 @@ func jsonEvent(ev *event.Event) ([]byte, error) { return json.Marshal(ev) }
 // itemSize estimates what an event adds to a transaction: its two puts
 // (inbox and idempotency key), its compare and their keys.
 func (s *Store) itemSize(id string, val []byte) int {
-	return 3*opOverhead + 3*len(s.prefix) + len(dirInbox) + 20 + len(val) + 2*(len(dirSeen)+len(id)) + 20
+	return 4*opOverhead + 4*len(s.prefix) + len(dirInbox) + 20 + len(val) + 2*(len(dirSeen)+len(id)) + 20 + len(dirPending) + 20 + 64
 }
 
 // pend is one event of a batch: which request and index it answers.
@@ -235,12 +239,19 @@ func (s *Store) commitBatch(batch []*appendReq, seq *seqState) {
 // fails, the Else branch reports the counter and which ids exist; those are
 // duplicates (seq 0) and the rest is tried again.
 func (s *Store) commitChunk(chunk []pend, seq *seqState) error {
+	se := s.current()
+	if se == nil {
+		return fmt.Errorf("commit %d events: %w", len(chunk), ErrFenced)
+	}
+	mk := s.memberKey(s.node)
 	for attempt := 0; len(chunk) > 0; attempt++ {
 		if attempt > 1000 {
 			return fmt.Errorf("sequence counter kept moving: gave up after %d attempts", attempt)
 		}
 		seqKey := s.key(keySeq)
-		var cmps []clientv3.Cmp
+		// The member key: events are only accepted under a live session,
+		// which owns them (their pending markers name it).
+		cmps := []clientv3.Cmp{clientv3.Compare(clientv3.CreateRevision(mk), "=", se.token)}
 		if seq.known && seq.modRev > 0 {
 			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(seqKey), "=", seq.modRev))
 		} else if seq.known {
@@ -249,8 +260,8 @@ func (s *Store) commitChunk(chunk []pend, seq *seqState) error {
 			// Unknown: a compare that fails, so that Else reads it.
 			cmps = append(cmps, clientv3.Compare(clientv3.ModRevision(seqKey), "<", 0))
 		}
-		thens := make([]clientv3.Op, 0, 2*len(chunk)+1)
-		elses := make([]clientv3.Op, 0, len(chunk)+1)
+		thens := make([]clientv3.Op, 0, 3*len(chunk)+1)
+		elses := make([]clientv3.Op, 0, len(chunk)+2)
 		elses = append(elses, clientv3.OpGet(seqKey))
 		next := seq.last
 		for _, p := range chunk {
@@ -260,9 +271,11 @@ func (s *Store) commitChunk(chunk []pend, seq *seqState) error {
 			cmps = append(cmps, clientv3.Compare(clientv3.CreateRevision(seen), "=", 0))
 			thens = append(thens,
 				clientv3.OpPut(s.key(dirInbox+seqName(next)), string(it.val)),
-				clientv3.OpPut(seen, strconv.FormatUint(next, 10)))
+				clientv3.OpPut(seen, strconv.FormatUint(next, 10)),
+				clientv3.OpPut(s.key(dirPending+seqName(next)), se.owner))
 			elses = append(elses, clientv3.OpGet(seen, clientv3.WithKeysOnly()))
 		}
+		elses = append(elses, clientv3.OpGet(mk, clientv3.WithKeysOnly()))
 		thens = append(thens, clientv3.OpPut(seqKey, strconv.FormatUint(next, 10)))
 
 		// Not a caller's context: the chunk serves several callers, and
@@ -275,15 +288,22 @@ func (s *Store) commitChunk(chunk []pend, seq *seqState) error {
 		}
 		if resp.Succeeded {
 			n := seq.last
+			mine := make([]uint64, 0, len(chunk))
 			for _, p := range chunk {
 				n++
 				p.r.seqs[p.i] = n
+				mine = append(mine, n)
 			}
+			s.own(mine, se.owner)
 			seq.last, seq.modRev, seq.known = next, resp.Header.Revision, true
 			return nil
 		}
-		// Read the counter and drop the ids that exist.
 		rs := resp.Responses
+		if m := rs[len(rs)-1].GetResponseRange().Kvs; len(m) == 0 || m[0].CreateRevision != se.token {
+			s.fenced()
+			return fmt.Errorf("commit %d events (fencing token %d): %w", len(chunk), se.token, ErrFenced)
+		}
+		// Read the counter and drop the ids that exist.
 		seq.known, seq.last, seq.modRev = true, 0, 0
 		if kvs := rs[0].GetResponseRange().Kvs; len(kvs) == 1 {
 			v, err := strconv.ParseUint(string(kvs[0].Value), 10, 64)
@@ -317,7 +337,7 @@ func (s *Store) Event(ctx context.Context, seq uint64) (event.Event, error) {
 		return event.Event{}, fmt.Errorf("read event %d: %w", seq, err)
 	}
 	if len(resp.Kvs) == 0 {
-		return event.Event{}, fmt.Errorf("read event %d: not found", seq)
+		return event.Event{}, fmt.Errorf("event %d: %w", seq, store.ErrNotFound)
 	}
 	var ev event.Event
 	if err := json.Unmarshal(resp.Kvs[0].Value, &ev); err != nil {

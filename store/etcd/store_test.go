@@ -65,7 +65,7 @@ func TestConfigErrorsNameTheirKeys(t *testing.T) {
 // other replica is a duplicate (seq 0), also inside a group where only some
 // events are duplicates, and also twice within one call.
 func TestDuplicatesAcrossReplicas(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	a, b := c.open(t, nil), c.open(t, nil)
 	ctx := context.Background()
 
@@ -116,7 +116,7 @@ func TestDuplicatesAcrossReplicas(t *testing.T) {
 // id sent twice: each id is stored exactly once, every sequence is unique,
 // and each acknowledged event can be read back.
 func TestConcurrentAppendsAreDurableAndUnique(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	reps := []*fbetcd.Store{c.open(t, nil), c.open(t, nil)}
 	ctx := context.Background()
 	const workers, total = 16, 1000
@@ -183,7 +183,7 @@ func TestConcurrentAppendsAreDurableAndUnique(t *testing.T) {
 // A group larger than one transaction allows (128 operations) is split,
 // and every event is still stored once.
 func TestLargeGroupsAreSplit(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	s := c.open(t, nil)
 	var evs []event.Event
 	for i := range 300 {
@@ -216,7 +216,7 @@ func TestLargeGroupsAreSplit(t *testing.T) {
 
 // A step is claimed at most once across replicas, even when they race.
 func TestClaimAtMostOnce(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	reps := []*fbetcd.Store{c.open(t, nil), c.open(t, nil)}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -277,7 +277,7 @@ func TestClaimAtMostOnce(t *testing.T) {
 // Fencing: a replica whose lease is revoked mid-step cannot commit its
 // outcome, and the step is not claimable again (it was interrupted).
 func TestRevokedLeaseFencesTheOutcome(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	a, b := c.open(t, nil), c.open(t, nil)
 	ctx := context.Background()
 	lease, err := a.Grant(ctx, 30)
@@ -351,7 +351,7 @@ func TestQuorumLoss(t *testing.T) {
 
 // Pausing on one replica is seen by the other through the watch.
 func TestKillSwitchIsWatched(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	a, b := c.open(t, nil), c.open(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -388,7 +388,7 @@ func TestKillSwitchIsWatched(t *testing.T) {
 
 // After Close nothing is acknowledged.
 func TestAppendAfterClose(t *testing.T) {
-	c := startCluster(t, false)
+	c := sharedCluster(t)
 	s := c.open(t, nil)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
