@@ -116,6 +116,15 @@ func (e *Engine) Notify() {
 	}
 }
 
+// NotifyResumed tells the engine that execution resumed, possibly on
+// another replica sharing the store: the steps held while paused run now,
+// whoever held them. Notify alone only runs the held steps this engine
+// knows it held (or found at start).
+func (e *Engine) NotifyResumed() {
+	e.held.Store(e.cfg.HoldPaused)
+	e.Notify()
+}
+
 // Processed returns how many events the engine has finished since start.
 func (e *Engine) Processed() uint64 { return e.processed.Load() }
 

@@ -29,7 +29,7 @@ func setupAnchor(a *App) error {
 	if every <= 0 {
 		every = time.Minute
 	}
-	a.Go(func(ctx context.Context) { signCheckpoints(ctx, a.DB, every, log) })
+	a.GoLeader(func(ctx context.Context) { signCheckpoints(ctx, a.DB, every, log) })
 	return nil
 }
 

@@ -59,7 +59,7 @@ func setupMetrics(a *App) error {
 		if every <= 0 {
 			every = time.Hour
 		}
-		a.Go(func(ctx context.Context) { runRetention(ctx, a, m, pol, every) })
+		a.GoLeader(func(ctx context.Context) { runRetention(ctx, a, m, pol, every) })
 	}
 	return nil
 }
