@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
+	"github.com/firebreak/firebreak/cmd/firebreak/config"
 	"github.com/firebreak/firebreak/engine/approval"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/replay"
@@ -60,13 +62,47 @@ type location struct {
 	token   string // the API token for a server, from the environment
 }
 
-// addLocation registers --data-dir and --addr on fs with their defaults.
+// addLocation registers --data-dir, --addr and --config on fs with their
+// defaults (--config only when the command has none of its own).
 func addLocation(fs *flag.FlagSet, defDataDir, defAddr string) *location {
-	return &location{
+	l := &location{
 		fs:      fs,
 		dataDir: fs.String("data-dir", defDataDir, "data directory: read its database file (alone, never a server)"),
 		addr:    fs.String("addr", defAddr, "server address: ask that server's API (alone, never the file); used as the fallback when the file is held"),
 	}
+	if fs.Lookup("config") == nil {
+		fs.String("config", "", "configuration file: with store.etcd, read the cluster's etcd store; else its data_dir")
+	}
+	return l
+}
+
+// clustered opens the etcd store the --config file names, or returns nil
+// when there is no --config, it is a single node's, or --data-dir or
+// --addr was given (they win). A single node's file sets the data
+// directory read.
+func (l *location) clustered() (source, error) {
+	f := l.fs.Lookup("config")
+	if f == nil || f.Value.String() == "" || l.given("data-dir") || l.given("addr") {
+		return nil, nil
+	}
+	cfg, err := config.LoadFile(f.Value.String())
+	if err != nil {
+		return nil, err
+	}
+	e, node, err := config.ResolveStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		*l.dataDir, *l.addr = cfg.DataDir, cfg.Listen
+		return nil, nil
+	}
+	// Its own node name: a replica's session must not be waited for.
+	st, err := app.OpenEtcd(context.Background(), *e, fmt.Sprintf("cli.%s.%d", node, os.Getpid()), time.Now, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	return fileSource{st}, nil
 }
 
 // given reports whether the flag was set on the command line.
@@ -81,6 +117,9 @@ func (l *location) given(name string) bool {
 // server holds is an error saying so; otherwise (neither, or both) the file
 // is read and, when a server holds it, the server at --addr is asked.
 func (l *location) open() (source, error) {
+	if src, err := l.clustered(); src != nil || err != nil {
+		return src, err
+	}
 	remote := l.remote()
 	dirSet, addrSet := l.given("data-dir"), l.given("addr")
 	if addrSet && !dirSet {

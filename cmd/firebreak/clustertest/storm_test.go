@@ -112,35 +112,32 @@ func TestClusterStorm(t *testing.T) {
 	ackedFP := map[string]bool{}
 	client := &http.Client{Timeout: 10 * time.Second}
 	t0 := time.Now().Add(-time.Minute)
-	var events sync.WaitGroup
-	events.Add(1)
-	go func() { // the faults, by progress
-		defer events.Done()
-		killed, stopped, restarted := false, false, false
-		for !restarted {
-			n := sent.Load()
-			if !killed && n >= killAt {
-				reps[victim].Kill()
-				t.Logf("killed %s (SIGKILL) after %d sends", reps[victim].name, n)
-				killed = true
+	// The faults, each at its own point of progress, independently (a
+	// stopping etcd member takes a while to close).
+	var faults sync.WaitGroup
+	at := func(n int64, fn func(int64)) {
+		faults.Add(1)
+		go func() {
+			defer faults.Done()
+			for sent.Load() < n {
+				time.Sleep(time.Millisecond)
 			}
-			if !stopped && n >= int64(total/2) {
-				etcd.Stop(2)
-				t.Logf("stopped etcd member m2 after %d sends", n)
-				stopped = true
-			}
-			if stopped && !restarted && n >= int64(total*3/4) {
-				etcd.Restart(2)
-				t.Logf("restarted etcd member m2 after %d sends", n)
-				restarted = true
-			}
-			if n >= int64(total) && !restarted {
-				etcd.Restart(2)
-				restarted = true
-			}
-			time.Sleep(2 * time.Millisecond)
+			fn(sent.Load())
+		}()
+	}
+	at(killAt, func(n int64) {
+		reps[victim].Kill()
+		t.Logf("killed %s (SIGKILL) after %d sends", reps[victim].name, n)
+	})
+	at(int64(total*2/5), func(n int64) {
+		etcd.Stop(2)
+		t.Logf("stopped etcd member m2 after %d sends", n)
+		for sent.Load() < int64(total*4/5) {
+			time.Sleep(time.Millisecond)
 		}
-	}()
+		etcd.Restart(2)
+		t.Logf("restarted etcd member m2 after %d sends", sent.Load())
+	})
 	sendStart := time.Now()
 	var failures atomic.Int64
 	for s := range senders {
@@ -177,7 +174,7 @@ func TestClusterStorm(t *testing.T) {
 	}
 	wg.Wait()
 	sendTime := time.Since(sendStart)
-	events.Wait()
+	faults.Wait()
 	t.Logf("sent %d alerts, %d acknowledged, %d refused or failed attempts, in %s (%.0f alerts/s)",
 		total, acked.Load(), failures.Load(), sendTime.Round(time.Millisecond), float64(total)/sendTime.Seconds())
 	if acked.Load() != int64(total) {
@@ -188,8 +185,13 @@ func TestClusterStorm(t *testing.T) {
 	// killed replica's events once its session expires.
 	cli := etcd.client(t)
 	ctx := context.Background()
-	waitFor(t, 90*time.Second, "the inbox to drain", func() bool {
+	drainStart, lastLog := time.Now(), time.Now()
+	waitFor(t, 5*time.Minute, "the inbox to drain", func() bool {
 		n, err := pendingCount(ctx, cli, prefix)
+		if time.Since(lastLog) > 10*time.Second {
+			lastLog = time.Now()
+			t.Logf("%d events pending %s after the last send", n, time.Since(drainStart).Round(time.Second))
+		}
 		return err == nil && n == 0
 	})
 	t.Logf("inbox drained %s after the last send", (time.Since(sendStart) - sendTime).Round(time.Millisecond))

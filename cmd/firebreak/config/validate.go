@@ -144,6 +144,19 @@ func Validate(cfg Config, cat Catalog) (*Resolved, error) {
 	return res, nil
 }
 
+// ResolveStore checks and resolves only the store.etcd and cluster.node
+// keys of cfg (the CLI reads the cluster's store with the server's file,
+// without the server's other secrets). It returns nil for a single node.
+func ResolveStore(cfg Config) (*Etcd, string, error) {
+	v := &validator{cfg: cfg, marks: cfg.marks, lookupEnv: os.LookupEnv, readFile: os.ReadFile, hostname: os.Hostname}
+	res := &Resolved{}
+	v.store(res)
+	if len(v.problems) > 0 {
+		return nil, "", v.problems.sorted()
+	}
+	return res.Etcd, res.Node, nil
+}
+
 type validator struct {
 	cfg       Config
 	marks     *marks
