@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -199,6 +200,24 @@ func TestClusterStorm(t *testing.T) {
 		if i != victim {
 			r.Stop()
 		}
+	}
+
+	// The CLI reads the cluster with the servers' configuration.
+	cfgPath := filepath.Join(t.TempDir(), "firebreak.yaml")
+	if err := os.WriteFile(cfgPath, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(firebreakBin(t), "audit", "verify", "--config", cfgPath).CombinedOutput()
+	if err != nil {
+		t.Errorf("firebreak audit verify --config: %v\n%s", err, out)
+	}
+	t.Logf("firebreak audit verify --config: %s", bytes.TrimSpace(out))
+	out, err = exec.Command(firebreakBin(t), "audit", "list", "--config", cfgPath, "--kind", "step.succeeded", "--limit", "1000", "--json").CombinedOutput()
+	if err != nil {
+		t.Errorf("firebreak audit list --config: %v\n%s", err, out)
+	}
+	if n := bytes.Count(out, []byte(`"kind":"step.succeeded"`)); n != total/perGroup {
+		t.Errorf("firebreak audit list --config --kind step.succeeded listed %d records, want %d:\n%.2000s", n, total/perGroup, out)
 	}
 
 	// Read the one trail with the etcd store itself.
