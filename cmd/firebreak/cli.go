@@ -35,6 +35,7 @@ Usage:
   firebreak dlq list|retry ID [--force]|discard ID --reason TEXT [--addr ADDR]
   firebreak actions [--json]
   firebreak rbac [--config FILE] [--playbooks DIR] [--cluster]
+  firebreak store migrate --from-data-dir DIR --config FILE
   firebreak version
 
 --data-dir alone reads that directory's database file; --addr alone asks that
@@ -69,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdDLQ(args[1:], stdout, stderr)
 	case "rbac":
 		return cmdRBAC(args[1:], stdout, stderr)
+	case "store":
+		return cmdStore(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		return cmdVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":
