@@ -3,7 +3,8 @@ package playbooks
 import (
 	"errors"
 	"fmt"
-	"strings"
+
+	"github.com/firebreak/firebreak/playbooks/yamlpos"
 )
 
 // ErrInvalid is wrapped by every validation error of a playbook set.
@@ -22,30 +23,19 @@ type Problem struct {
 
 // Error returns "file:line:col: playbook "name": path: message".
 func (p Problem) Error() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "%s:%d:%d: ", p.File, p.Line, p.Column)
+	scope := ""
 	if p.Playbook != "" {
-		fmt.Fprintf(&b, "playbook %q: ", p.Playbook)
+		scope = fmt.Sprintf("playbook %q", p.Playbook)
 	}
-	if p.Path != "" {
-		b.WriteString(p.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(p.Msg)
-	return b.String()
+	return yamlpos.Format(p.File, p.Line, p.Column, scope, p.Path, p.Msg)
 }
 
-// Problems is every validation error found in a load, in file order.
-type Problems []Problem
+// Place returns the problem's file, line and column.
+func (p Problem) Place() (string, int, int) { return p.File, p.Line, p.Column }
 
-// Error returns one problem per line.
-func (ps Problems) Error() string {
-	lines := make([]string, len(ps))
-	for i, p := range ps {
-		lines[i] = p.Error()
-	}
-	return strings.Join(lines, "\n")
-}
+// Invalid returns ErrInvalid, which every Problems wraps.
+func (Problem) Invalid() error { return ErrInvalid }
 
-// Unwrap lets errors.Is(err, ErrInvalid) hold.
-func (ps Problems) Unwrap() error { return ErrInvalid }
+// Problems is every validation error found in a load, in file order. Its
+// Error is one problem per line; errors.Is(err, ErrInvalid) holds.
+type Problems = yamlpos.List[Problem]

@@ -24,6 +24,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/firebreak/firebreak/actions"
+	"github.com/firebreak/firebreak/playbooks/yamlpos"
 )
 
 // Catalog is what loading needs of the action registry.
@@ -68,20 +69,10 @@ func LoadPaths(cat Catalog, paths ...string) (*Set, error) {
 			}
 			continue
 		}
-		var files []string
-		err = filepath.WalkDir(p, func(f string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			if !d.IsDir() && isPlaybookFile(f) {
-				files = append(files, f)
-			}
-			return nil
-		})
+		files, err := playbookFiles(p, filepath.WalkDir)
 		if err != nil {
-			return nil, fmt.Errorf("load playbooks: %w", err)
+			return nil, err
 		}
-		sort.Strings(files)
 		for _, f := range files {
 			if err := l.loadFile(f, os.ReadFile); err != nil {
 				return nil, err
@@ -94,20 +85,10 @@ func LoadPaths(cat Catalog, paths ...string) (*Set, error) {
 // LoadFS loads every playbook file under root in fsys (the embedded examples).
 func LoadFS(cat Catalog, fsys fs.FS, root string) (*Set, error) {
 	l := &loader{cat: cat, names: map[string]Problem{}}
-	var files []string
-	err := fs.WalkDir(fsys, root, func(f string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() && isPlaybookFile(f) {
-			files = append(files, f)
-		}
-		return nil
-	})
+	files, err := playbookFiles(root, func(root string, fn fs.WalkDirFunc) error { return fs.WalkDir(fsys, root, fn) })
 	if err != nil {
-		return nil, fmt.Errorf("load playbooks: %w", err)
+		return nil, err
 	}
-	sort.Strings(files)
 	for _, f := range files {
 		if err := l.loadFile(f, func(name string) ([]byte, error) { return fs.ReadFile(fsys, name) }); err != nil {
 			return nil, err
@@ -121,6 +102,26 @@ func Parse(cat Catalog, name string, data []byte) (*Set, error) {
 	l := &loader{cat: cat, names: map[string]Problem{}}
 	l.parse(name, data)
 	return l.finish()
+}
+
+// playbookFiles returns the playbook files under root, sorted, as walk
+// (filepath.WalkDir, or fs.WalkDir over an fs.FS) finds them.
+func playbookFiles(root string, walk func(root string, fn fs.WalkDirFunc) error) ([]string, error) {
+	var files []string
+	err := walk(root, func(f string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.IsDir() && isPlaybookFile(f) {
+			files = append(files, f)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load playbooks: %w", err)
+	}
+	sort.Strings(files)
+	return files, nil
 }
 
 // isPlaybookFile reports whether f is a playbook file: *.yaml or *.yml, but
@@ -154,22 +155,7 @@ func (l *loader) loadFile(name string, read func(string) ([]byte, error)) error 
 func (l *loader) finish() (*Set, error) {
 	if len(l.problems) > 0 {
 		// Files in load order; inside a file, by position.
-		order := map[string]int{}
-		for _, p := range l.problems {
-			if _, ok := order[p.File]; !ok {
-				order[p.File] = len(order)
-			}
-		}
-		sort.SliceStable(l.problems, func(i, j int) bool {
-			a, b := l.problems[i], l.problems[j]
-			if a.File != b.File {
-				return order[a.File] < order[b.File]
-			}
-			if a.Line != b.Line {
-				return a.Line < b.Line
-			}
-			return a.Column < b.Column
-		})
+		l.problems.Sort()
 		return nil, l.problems
 	}
 	s := &Set{Playbooks: l.set, byName: map[string]*Playbook{}, clk: &clock{}, ix: buildIndex(l.set)}
@@ -196,7 +182,8 @@ func (l *loader) parse(name string, data []byte) {
 			return
 		}
 		if err != nil {
-			l.problems = append(l.problems, yamlProblem(name, lines, err))
+			line, col, msg := yamlpos.SyntaxError(err, data)
+			l.problems = append(l.problems, Problem{File: name, Line: line, Column: col, Msg: msg})
 			return
 		}
 		if len(doc.Content) == 0 {
@@ -224,42 +211,15 @@ func (l *loader) parse(name string, data []byte) {
 // nameNode returns the value node of a playbook's name, or the playbook's
 // node when it has none.
 func nameNode(n *yaml.Node) *yaml.Node {
-	n = resolve(n)
+	n = yamlpos.Resolve(n)
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			if n.Content[i].Value == "name" {
-				return resolve(n.Content[i+1])
+				return yamlpos.Resolve(n.Content[i+1])
 			}
 		}
 	}
 	return n
-}
-
-// yamlProblem turns a yaml.v3 syntax error ("yaml: line 3: …") into a Problem.
-func yamlProblem(name string, lines []string, err error) Problem {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 1
-	if strings.HasPrefix(msg, "line ") {
-		rest := msg[len("line "):]
-		if i := strings.Index(rest, ":"); i > 0 {
-			if n, convErr := strconv.Atoi(rest[:i]); convErr == nil {
-				line = n
-				msg = strings.TrimSpace(rest[i+1:])
-			}
-		}
-	}
-	col := 1
-	if strings.Contains(msg, "tab character") {
-		// yaml.v3 names the line before the offending tab; find the tab.
-		for i := max(line-1, 0); i < len(lines); i++ {
-			indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " \t"))]
-			if j := strings.IndexByte(indent, '\t'); j >= 0 {
-				line, col = i+1, j+1
-				break
-			}
-		}
-	}
-	return Problem{File: name, Line: line, Column: col, Msg: "invalid YAML: " + msg}
 }
 
 // ctx collects the problems of one playbook document.
@@ -304,14 +264,6 @@ type field struct {
 	key, val *yaml.Node
 }
 
-// resolve follows aliases to the node they name.
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
-		n = n.Alias
-	}
-	return n
-}
-
 // entries returns a mapping node's fields in file order, reporting unknown
 // and duplicate keys. Aliases are followed, and merge keys (<<: *base) add
 // the fields of the merged mappings that the mapping does not set itself.
@@ -319,16 +271,16 @@ func (c *ctx) entries(n *yaml.Node, path string, allowed ...string) ([]field, bo
 	if !c.visit(n, path) {
 		return nil, false
 	}
-	n = resolve(n)
+	n = yamlpos.Resolve(n)
 	if n.Kind != yaml.MappingNode {
-		c.errorf(n, path, "must be a mapping, got %s", kindName(n))
+		c.errorf(n, path, "must be a mapping, got %s", yamlpos.KindName(n))
 		return nil, false
 	}
 	var out []field
 	seen := map[string]bool{}
 	var merged []field
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], resolve(n.Content[i+1])
+		k, v := n.Content[i], yamlpos.Resolve(n.Content[i+1])
 		if k.Tag == "!!merge" {
 			srcs := []*yaml.Node{v}
 			if v.Kind == yaml.SequenceNode {
@@ -342,7 +294,7 @@ func (c *ctx) entries(n *yaml.Node, path string, allowed ...string) ([]field, bo
 			}
 			continue
 		}
-		p := join(path, k.Value)
+		p := yamlpos.Join(path, k.Value)
 		if len(allowed) > 0 && !contains(allowed, k.Value) {
 			c.errorf(k, p, "unknown key (allowed: %s)", strings.Join(allowed, ", "))
 			continue
@@ -376,13 +328,6 @@ func (c *ctx) mapping(n *yaml.Node, path string, allowed ...string) map[string]f
 	return out
 }
 
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
-
 func contains(list []string, s string) bool {
 	for _, e := range list {
 		if e == s {
@@ -392,35 +337,9 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.Tag {
-		case "!!null":
-			return "null"
-		case "!!str":
-			return fmt.Sprintf("the string %q", n.Value)
-		case "!!int":
-			return "the integer " + n.Value
-		case "!!float":
-			return "the number " + n.Value
-		case "!!bool":
-			return "the boolean " + n.Value
-		}
-		return "a scalar (" + strings.TrimPrefix(n.Tag, "!!") + ")"
-	case yaml.AliasNode:
-		return "an alias"
-	}
-	return "something else"
-}
-
 func (c *ctx) str(f field, path string) (string, bool) {
 	if f.val.Kind != yaml.ScalarNode || f.val.Tag == "!!null" {
-		c.errorf(f.val, path, "must be a string, got %s", kindName(f.val))
+		c.errorf(f.val, path, "must be a string, got %s", yamlpos.KindName(f.val))
 		return "", false
 	}
 	return f.val.Value, true
@@ -428,7 +347,7 @@ func (c *ctx) str(f field, path string) (string, bool) {
 
 func (c *ctx) integer(f field, path string, min int) (int, bool) {
 	if f.val.Kind != yaml.ScalarNode || f.val.Tag != "!!int" {
-		c.errorf(f.val, path, "must be an integer, got %s", kindName(f.val))
+		c.errorf(f.val, path, "must be an integer, got %s", yamlpos.KindName(f.val))
 		return 0, false
 	}
 	n, err := strconv.Atoi(f.val.Value)
@@ -445,7 +364,7 @@ func (c *ctx) integer(f field, path string, min int) (int, bool) {
 
 func (c *ctx) boolean(f field, path string) (bool, bool) {
 	if f.val.Kind != yaml.ScalarNode || f.val.Tag != "!!bool" {
-		c.errorf(f.val, path, "must be true or false, got %s", kindName(f.val))
+		c.errorf(f.val, path, "must be true or false, got %s", yamlpos.KindName(f.val))
 		return false, false
 	}
 	return f.val.Value == "true", true
@@ -482,16 +401,16 @@ func nodeHash(n *yaml.Node) string {
 }
 
 func (c *ctx) playbook(n *yaml.Node) *Playbook {
-	n = resolve(n)
+	n = yamlpos.Resolve(n)
 	if n.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(n.Content); i += 2 {
-			if v := resolve(n.Content[i+1]); n.Content[i].Value == "name" && v.Kind == yaml.ScalarNode {
+			if v := yamlpos.Resolve(n.Content[i+1]); n.Content[i].Value == "name" && v.Kind == yaml.ScalarNode {
 				c.name = v.Value
 			}
 		}
 	}
 	if n.Kind != yaml.MappingNode {
-		c.errorf(n, "", "a playbook must be a mapping, got %s", kindName(n))
+		c.errorf(n, "", "a playbook must be a mapping, got %s", yamlpos.KindName(n))
 		return nil
 	}
 	fs := c.mapping(n, "", playbookKeyNames...)
@@ -504,7 +423,7 @@ func (c *ctx) playbook(n *yaml.Node) *Playbook {
 	}
 	if _, ok := fs["name"]; !ok {
 		c.errorf(n, "name", "is required")
-	} else if p.Name == "" && resolve(fs["name"].val).Kind == yaml.ScalarNode {
+	} else if p.Name == "" && yamlpos.Resolve(fs["name"].val).Kind == yaml.ScalarNode {
 		c.errorf(fs["name"].val, "name", "must not be empty")
 	}
 	if f, ok := fs["description"]; ok {
@@ -548,7 +467,7 @@ func (c *ctx) playbook(n *yaml.Node) *Playbook {
 	}
 	if f, ok := fs["steps"]; ok {
 		p.Steps = c.steps(f.val, "steps")
-		if v := resolve(f.val); v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
+		if v := yamlpos.Resolve(f.val); v.Kind == yaml.SequenceNode && len(v.Content) == 0 {
 			c.errorf(v, "steps", "at least one step is required")
 		}
 	} else {
@@ -649,20 +568,20 @@ func ParseBudget(s string) (Budget, error) {
 }
 
 func (c *ctx) budget(n *yaml.Node) []Budget {
-	n = resolve(n)
+	n = yamlpos.Resolve(n)
 	items := []*yaml.Node{n}
 	if n.Kind == yaml.SequenceNode {
 		items = n.Content
 	}
 	var out []Budget
 	for i, it := range items {
-		it = resolve(it)
+		it = yamlpos.Resolve(it)
 		path := "budget"
 		if n.Kind == yaml.SequenceNode {
 			path = fmt.Sprintf("budget[%d]", i)
 		}
 		if it.Kind != yaml.ScalarNode {
-			c.errorf(it, path, "must be a string such as \"3/1h\", got %s", kindName(it))
+			c.errorf(it, path, "must be a string such as \"3/1h\", got %s", yamlpos.KindName(it))
 			continue
 		}
 		b, err := ParseBudget(it.Value)
@@ -718,9 +637,9 @@ func (c *ctx) approval(n *yaml.Node) *Approval {
 }
 
 func (c *ctx) steps(n *yaml.Node, path string) []*Step {
-	n = resolve(n)
+	n = yamlpos.Resolve(n)
 	if n.Kind != yaml.SequenceNode {
-		c.errorf(n, path, "must be a list of steps, got %s", kindName(n))
+		c.errorf(n, path, "must be a list of steps, got %s", yamlpos.KindName(n))
 		return nil
 	}
 	var out []*Step
@@ -929,7 +848,7 @@ func (c *ctx) value(n *yaml.Node, path string) *Value {
 	if !c.visit(n, path) {
 		return nil
 	}
-	n = resolve(n)
+	n = yamlpos.Resolve(n)
 	switch n.Kind {
 	case yaml.ScalarNode:
 		if n.Tag == "!!str" {
@@ -983,7 +902,7 @@ func (c *ctx) value(n *yaml.Node, path string) *Value {
 		}
 		return v
 	}
-	c.errorf(n, path, "unsupported value: %s", kindName(n))
+	c.errorf(n, path, "unsupported value: %s", yamlpos.KindName(n))
 	return nil
 }
 

@@ -153,3 +153,49 @@ func BenchmarkIngestAuditWrite(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkTxAudit measures Tx.Audit alone: per event, the three records
+// the engine writes for a shadow step (received, matched, dry run), 32
+// events per commit as under load, fsync off, the default redactor.
+//
+//	go test -run '^$' -bench BenchmarkTxAudit -benchmem ./store/
+func BenchmarkTxAudit(b *testing.B) {
+	db, err := Open(filepath.Join(b.TempDir(), "firebreak.db"), Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer db.Close()
+	red, err := audit.NewRedactor(audit.RedactConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.SetRedactor(red.Record)
+	ctx := context.Background()
+	const perCommit = 32
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		err := db.Update(ctx, func(stx state.Tx) error {
+			for j := range perCommit {
+				id := fmt.Sprintf("am:%016x", uint64(n*perCommit+j)*0x9e3779b97f4a7c15)
+				for _, r := range []audit.Record{
+					{Kind: audit.KindReceived, EventID: id, Source: "alertmanager", Outcome: "accepted", Message: "KubePodCrashLooping firing (critical)",
+						Data: map[string]any{"labels": map[string]string{"alertname": "KubePodCrashLooping", "namespace": "shop", "pod": "cart-api-7d9c-1"}}},
+					{Kind: audit.KindMatched, EventID: id, Playbook: "bench", Outcome: "matched", Data: map[string]any{"rule": "true", "mode": "shadow"}},
+					{Kind: audit.KindStepDryRun, EventID: id, Playbook: "bench", Action: "webhook.notify", Target: "webhook/127.0.0.1:9", Outcome: "dry_run",
+						Message: "would run (shadow mode): would POST 441 bytes to http://127.0.0.1:9/x", Data: map[string]any{"params": map[string]any{"url": "http://127.0.0.1:9/x"}}},
+				} {
+					if err := stx.(*Tx).Audit(r); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n++
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(n*perCommit*3), "ns/record")
+}

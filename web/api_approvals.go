@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/firebreak/firebreak/engine/approval"
+	"github.com/firebreak/firebreak/web/internal/apierr"
 )
 
 // Approvals is what the approvals API needs of the approval gate.
@@ -36,15 +37,12 @@ func (s *Server) routesApprovals(ap Approvals) {
 }
 
 func listApprovals(c *gin.Context, ap Approvals) {
-	filter := approval.Filter{}
-	switch st := c.DefaultQuery("status", "all"); st {
-	case "all", "":
-	case string(approval.StatusPending), string(approval.StatusApproved), string(approval.StatusDenied), string(approval.StatusExpired), string(approval.StatusCancelled):
-		filter.Status = approval.Status(st)
-	default:
-		jsonError(c, http.StatusBadRequest, "status", "status must be all, pending, approved, denied, expired or cancelled")
+	st, err := approval.ParseStatusFilter(c.DefaultQuery("status", "all"))
+	if err != nil {
+		jsonError(c, http.StatusBadRequest, "status", err.Error())
 		return
 	}
+	filter := approval.Filter{Status: st}
 	list, err := ap.List(c.Request.Context(), filter)
 	if err != nil {
 		jsonError(c, http.StatusInternalServerError, "", "reading approvals failed")
@@ -105,21 +103,11 @@ func decideApproval(c *gin.Context, ap Approvals, d approval.Decision) {
 	name := callerName(c)
 	a, err := ap.Decide(ctx, id, body.PlanHash, d, approval.Actor{ID: "api:" + name, Name: name}, approval.ViaAPI)
 	if err != nil {
-		code := http.StatusInternalServerError
-		switch {
-		case errors.Is(err, approval.ErrNotFound):
-			code = http.StatusNotFound
-		case errors.Is(err, approval.ErrRequester), errors.Is(err, approval.ErrNotAllowed):
-			code = http.StatusForbidden
-		case errors.Is(err, approval.ErrPlanMismatch), errors.Is(err, approval.ErrDecided),
-			errors.Is(err, approval.ErrAlreadyApproved), errors.Is(err, approval.ErrExpired):
-			code = http.StatusConflict
-		}
 		out := gin.H{"error": err.Error()}
 		if a.ID != "" {
 			out["approval"] = a
 		}
-		c.AbortWithStatusJSON(code, out)
+		c.AbortWithStatusJSON(apierr.Decision(err), out)
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"approval": a})

@@ -9,11 +9,15 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/firebreak/firebreak/engine/guard"
+	"github.com/firebreak/firebreak/playbooks"
 )
 
 // Guards is what the guard API needs of the guard.
 type Guards interface {
 	Breakers(ctx context.Context) ([]guard.BreakerStatus, error)
+	// Budgets reads the global caps and the budgets of set's playbooks
+	// with what each window has left.
+	Budgets(ctx context.Context, set *playbooks.Set) ([]guard.BudgetStatus, error)
 	ResetBreaker(ctx context.Context, id, actor string) (guard.BreakerStatus, error)
 	PauseStatus(ctx context.Context) (guard.PauseStatus, error)
 	Pause(ctx context.Context, actor, reason string) (guard.PauseStatus, error)
@@ -24,6 +28,7 @@ type Guards interface {
 //
 //	GET  /api/v1/breakers             every breaker, open ones first (viewer)
 //	POST /api/v1/breakers/{id}/reset  close a breaker and forget its history (operator)
+//	GET  /api/v1/budgets              the global caps and playbook budgets, with what is left (viewer)
 //	GET  /api/v1/pause                the kill switch (viewer)
 //	POST /api/v1/pause                stop all execution ({"reason": "…"}) (operator)
 //	POST /api/v1/resume               resume execution (operator)
@@ -37,6 +42,14 @@ func (s *Server) routesGuards(g Guards) {
 			return
 		}
 		c.JSON(http.StatusOK, gin.H{"breakers": bs})
+	})
+	r.GET("/api/v1/budgets", read, func(c *gin.Context) {
+		bs, err := g.Budgets(c.Request.Context(), s.cfg.Engine.Playbooks())
+		if err != nil {
+			jsonError(c, http.StatusInternalServerError, "", "reading budgets failed")
+			return
+		}
+		c.JSON(http.StatusOK, gin.H{"budgets": bs})
 	})
 	r.POST("/api/v1/breakers/:id/reset", operate, func(c *gin.Context) {
 		st, err := g.ResetBreaker(c.Request.Context(), c.Param("id"), apiActor(c))

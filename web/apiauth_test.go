@@ -13,6 +13,7 @@ import (
 
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/guard"
+	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/store"
 	"github.com/firebreak/firebreak/web"
 )
@@ -25,6 +26,9 @@ type recordingGuards struct {
 }
 
 func (g *recordingGuards) Breakers(context.Context) ([]guard.BreakerStatus, error) { return nil, nil }
+func (g *recordingGuards) Budgets(context.Context, *playbooks.Set) ([]guard.BudgetStatus, error) {
+	return nil, nil
+}
 func (g *recordingGuards) ResetBreaker(context.Context, string, string) (guard.BreakerStatus, error) {
 	return guard.BreakerStatus{}, guard.ErrUnknownBreaker
 }
@@ -100,6 +104,7 @@ func TestAPIRolesAndTokens(t *testing.T) {
 		{"read without a token", "GET", "/api/v1/pause", "", 401},
 		{"read with a viewer token", "GET", "/api/v1/pause", "Bearer " + viewerTok, 200},
 		{"read with an operator token", "GET", "/api/v1/audit", "Bearer " + operatorTok, 200},
+		{"budgets with a viewer token", "GET", "/api/v1/budgets", "Bearer " + viewerTok, 200},
 		{"lower-case scheme and spaces", "GET", "/api/v1/pause", "bearer   " + viewerTok + "  ", 200},
 		{"a prefix of a token", "GET", "/api/v1/pause", "Bearer " + viewerTok[:10], 401},
 		{"another scheme", "GET", "/api/v1/pause", "Basic " + viewerTok, 401},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,10 +19,15 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/firebreak/firebreak/actions"
+	"github.com/firebreak/firebreak/actions/webhook"
+	"github.com/firebreak/firebreak/engine"
+	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/state"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/store"
@@ -162,6 +168,16 @@ func BenchmarkIngest(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/c%d/inbox-nosync", src.name, clients), func(b *testing.B) {
 				benchDurable(b, src.hook, clients, src.perRequest, src.body, src.dec, true)
 			})
+			// The durable path with the engine running in the same
+			// process, as in service: 100 playbooks loaded, one of which
+			// matches every event and runs a webhook.notify to a local
+			// receiver. Besides the accepted events/s it reports what the
+			// engine did during the load (processed events/s, actions/s)
+			// and the inbox backlog when the load ends; the engine keeps
+			// up when the backlog stays near zero.
+			b.Run(fmt.Sprintf("%s/c%d/durable-inbox+engine", src.name, clients), func(b *testing.B) {
+				benchWithEngine(b, src.hook, clients, src.perRequest, src.body, src.dec)
+			})
 			// The store's share alone: the same events, decoded beforehand,
 			// appended by as many concurrent callers, with no HTTP.
 			b.Run(fmt.Sprintf("%s/c%d/append-only", src.name, clients), func(b *testing.B) {
@@ -256,6 +272,63 @@ func benchDurable(b *testing.B, name string, clients, perRequest int, body func(
 	srv := httptest.NewServer(s)
 	defer srv.Close()
 	load(b, srv.URL+"/hooks/"+name, clients, perRequest, body)
+	reportCommits(b, db)
+}
+
+// benchWithEngine is benchDurable with a running engine and 100
+// playbooks (see the durable-inbox+engine row).
+func benchWithEngine(b *testing.B, name string, clients, perRequest int, body func(int64) []byte, dec sources.Decoder) {
+	var hits atomic.Int64
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		hits.Add(1)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer recv.Close()
+	db := openBench(b, false)
+	red, err := audit.NewRedactor(audit.RedactConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	db.SetRedactor(red.Record)
+	reg := actions.NewRegistry()
+	if err := reg.Register(webhook.New(webhook.Config{})); err != nil {
+		b.Fatal(err)
+	}
+	files := fstest.MapFS{}
+	for i := range 99 {
+		files[fmt.Sprintf("pb/other-%02d.yaml", i)] = &fstest.MapFile{Data: []byte(fmt.Sprintf("name: other-%02d\ndescription: matches nothing in the load\nmatch: event.name == \"Other%02d\" && event.labels.namespace == \"ns-%02d\"\nsteps:\n  - action: webhook.notify\n    with: { url: %q }\n", i, i, i, recv.URL+"/other"))}
+	}
+	files["pb/notify.yaml"] = &fstest.MapFile{Data: []byte(fmt.Sprintf("name: notify\ndescription: notify for every event\nmatch: \"true\"\nsteps:\n  - action: webhook.notify\n    with:\n      url: %q\n      body: { alert: \"{{ event.name }}\" }\n", recv.URL+"/hook"))}
+	set, err := playbooks.LoadFS(reg, files, "pb")
+	if err != nil {
+		b.Fatal(err)
+	}
+	if set.Len() != 100 {
+		b.Fatalf("%d playbooks loaded, want 100", set.Len())
+	}
+	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	eng := engine.New(engine.Config{Store: db, Registry: reg, Logger: log})
+	eng.SetPlaybooks(set)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			b.Error(err)
+		}
+	}()
+	s := web.New(web.Config{Inbox: db, Audit: db, Engine: eng, Sources: map[string]web.Source{name: {Decoder: dec}}})
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	processed0, hits0 := eng.Processed(), hits.Load()
+	start := time.Now()
+	load(b, srv.URL+"/hooks/"+name, clients, perRequest, body)
+	elapsed := time.Since(start).Seconds()
+	b.ReportMetric(float64(eng.Processed()-processed0)/elapsed, "processed/s")
+	b.ReportMetric(float64(hits.Load()-hits0)/elapsed, "actions/s")
+	b.ReportMetric(float64(db.PendingCount()), "backlog-events")
 	reportCommits(b, db)
 }
 

@@ -23,7 +23,7 @@
 //	GET  /api/v1/audit/verify             viewer (auditverify.go)
 //	GET  /api/v1/playbooks                viewer (server.go)
 //	GET  /api/v1/audit/timeline/{id}      viewer (api_timeline.go)
-//	GET  /api/v1/breakers, /pause         viewer (api_guards.go)
+//	GET  /api/v1/breakers, /budgets, /pause  viewer (api_guards.go)
 //	POST /api/v1/breakers/{id}/reset      operator (api_guards.go)
 //	POST /api/v1/pause, /resume           operator (api_guards.go)
 //	GET  /api/v1/approvals[/{id}]         viewer (api_approvals.go)

@@ -2,7 +2,8 @@ package web
 
 import (
 	"net/netip"
-	"strings"
+
+	"github.com/firebreak/firebreak/internal/cidr"
 )
 
 // Connection limits used when HTTPConfig leaves them zero.
@@ -39,19 +40,4 @@ func (c HTTPConfig) trusted() []netip.Prefix {
 
 // ParseProxy reads a trusted_proxies entry: an address (a one-address
 // prefix) or a CIDR.
-func ParseProxy(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
+func ParseProxy(s string) (netip.Prefix, error) { return cidr.Parse(s) }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/internal/fakeclock"
 	"github.com/firebreak/firebreak/store"
 	"github.com/firebreak/firebreak/web"
 	"github.com/firebreak/firebreak/web/auth"
@@ -21,19 +22,6 @@ import (
 )
 
 const realToken = "the-real-senders-token"
-
-// fakeClock is an injectable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // recorder keeps the auth.failed records the server hands over and counts
 // the rejected metric by reason.
@@ -120,8 +108,8 @@ func postToken(t *testing.T, c *http.Client, url, token string, body []byte) int
 // the interval ends), every refusal is counted in the rejected metric, and
 // after its budget the address is answered 429 unread.
 func TestRefusalsAreAggregated(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
-	hs, s, rec := refusalServer(t, clock.now, nil)
+	clock := fakeclock.New(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
+	hs, s, rec := refusalServer(t, clock.Now, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { s.Run(ctx); close(done) }()
@@ -147,7 +135,7 @@ func TestRefusalsAreAggregated(t *testing.T) {
 
 	// The interval ends: the next refusal closes the old window (one
 	// record with the rest's count) and opens a new one.
-	clock.add(web.DefaultRefusalInterval + time.Second)
+	clock.Advance(web.DefaultRefusalInterval + time.Second)
 	if code := postToken(t, http.DefaultClient, hs.URL, "forged", body); code != http.StatusUnauthorized {
 		t.Fatalf("after the interval the budget is back: got %d, want 401", code)
 	}
@@ -182,9 +170,9 @@ func TestRefusalsAreAggregated(t *testing.T) {
 // requests from 127.0.0.2 leaves the source's rate limit to the real
 // sender on 127.0.0.1, whose authenticated requests all get through.
 func TestUnauthenticatedFloodCannotSpendTheSourceRate(t *testing.T) {
-	clock := &fakeClock{t: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)}
+	clock := fakeclock.New(time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC))
 	const burst = 5
-	hs, _, rec := refusalServer(t, clock.now, rate.NewLimiter(rate.Every(time.Hour), burst))
+	hs, _, rec := refusalServer(t, clock.Now, rate.NewLimiter(rate.Every(time.Hour), burst))
 	body := fixture(t, "alertmanager-firing-group.json")
 	attacker := clientFrom("127.0.0.2")
 	for i := 0; i < 200; i++ {

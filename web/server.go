@@ -111,7 +111,7 @@ type Config struct {
 
 	// The routes below are served only when their part is given.
 
-	// Guards serves /api/v1/breakers, /pause and /resume.
+	// Guards serves /api/v1/breakers, /budgets, /pause and /resume.
 	Guards Guards
 	// Approvals serves /api/v1/approvals.
 	Approvals Approvals

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/firebreak/firebreak/internal/cidr"
 )
 
 // Defaults applied by New to zero Config fields.
@@ -101,7 +103,7 @@ func New(cfg Config) (*Firewall, error) {
 		return nil, fmt.Errorf("%w: default ttl %s is outside [%s, %s]", ErrConfig, f.defaultTTL, minTTL, f.maxTTL)
 	}
 	for _, s := range cfg.Allowlist {
-		p, err := parsePrefix(s)
+		p, err := cidr.Parse(s)
 		if err != nil {
 			return nil, fmt.Errorf("%w: allowlist %q: %w", ErrConfig, s, err)
 		}
@@ -117,27 +119,6 @@ func New(cfg Config) (*Firewall, error) {
 		f.log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return f, nil
-}
-
-// parsePrefix accepts "10.0.0.0/8" or a single address "10.1.2.3".
-func parsePrefix(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		if p.Addr().Is4In6() && p.Bits() >= 96 {
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.WithZone("").Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // Table returns the name of the inet table the Firewall owns.

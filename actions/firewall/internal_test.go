@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/firebreak/firebreak/internal/cidr"
 )
 
 func TestFmtDur(t *testing.T) {
@@ -44,12 +46,12 @@ func TestParsePrefix(t *testing.T) {
 		" 192.0.2.0/24 ":      "192.0.2.0/24",
 		"fe80::1%eth0":        "fe80::1/128",
 	} {
-		p, err := parsePrefix(in)
+		p, err := cidr.Parse(in)
 		if err != nil || p.String() != want {
 			t.Errorf("parsePrefix(%q) = %v, %v; want %s", in, p, err, want)
 		}
 	}
-	if _, err := parsePrefix("nope"); err == nil {
+	if _, err := cidr.Parse("nope"); err == nil {
 		t.Error("parsePrefix(nope) succeeded")
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/firebreak/firebreak/internal/cidr"
 )
 
 // Trust says where a destination's host came from, and so how far the
@@ -126,17 +128,11 @@ func Default() *Policy {
 func parseCIDRs(key string, in []string) ([]netip.Prefix, error) {
 	var out []netip.Prefix
 	for i, s := range in {
-		s = strings.TrimSpace(s)
-		if pf, err := netip.ParsePrefix(s); err == nil {
-			out = append(out, pf.Masked())
-			continue
-		}
-		a, err := netip.ParseAddr(s)
+		pf, err := cidr.Parse(s)
 		if err != nil {
-			return nil, fmt.Errorf("%s[%d]: %q is not a CIDR or an address", key, i, s)
+			return nil, fmt.Errorf("%s[%d]: %q is not a CIDR or an address", key, i, strings.TrimSpace(s))
 		}
-		a = a.Unmap()
-		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+		out = append(out, pf)
 	}
 	return out, nil
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/slack-go/slack"
 
-	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/engine/approval/notify"
 )
 
 // Action ids of the approval buttons, and the block id of their row.
@@ -21,76 +21,6 @@ const (
 	ActionDeny    = "firebreak_deny"
 	ApprovalBlock = "firebreak_approval"
 )
-
-// ApprovalMessage is what an approval request shows. The caller redacts
-// secret parameters before handing it over.
-type ApprovalMessage struct {
-	// ID is the approval id; PlanHash binds a click to the exact plan. Both
-	// travel in the buttons' value as "ID:HASH" (see DecisionValue).
-	ID       string
-	PlanHash string
-	// Channel to post to; empty means Config.DefaultChannel.
-	Channel string
-	// Event is what fired; may be nil.
-	Event *event.Event
-	// Playbook names the playbook; Action is the action id
-	// (kubernetes.restart) and Target what it touches (Deployment/shop/cart).
-	Playbook string
-	Action   string
-	Target   string
-	// Params are the action's rendered parameters, secrets already redacted.
-	Params map[string]any
-	// Guards are the verdicts of the guards run before parking.
-	Guards []GuardVerdict
-	// ExpiresAt is when the approval is denied by default; zero means never.
-	ExpiresAt time.Time
-	// Required is how many distinct approvers are needed (two-person rule);
-	// zero or one means one.
-	Required int
-	// RequestedBy names who or what asked (a user, "playbook"), if known.
-	RequestedBy string
-}
-
-// GuardVerdict is one guard's verdict on the plan, as the engine reports it.
-type GuardVerdict struct {
-	// Guard names the guard: dedupe, budget, breaker, protected.
-	Guard string
-	// OK is true when the guard let the plan through.
-	OK bool
-	// Verdict is the guard's typed reason (pass, deduped, budget_exhausted …).
-	Verdict string
-	// Detail is optional human detail ("2 of 3 in the last hour").
-	Detail string
-}
-
-// ApprovalStatus is where an approval stands.
-type ApprovalStatus string
-
-// Approval statuses.
-const (
-	ApprovalPending   ApprovalStatus = "pending"
-	ApprovalApproved  ApprovalStatus = "approved"
-	ApprovalDenied    ApprovalStatus = "denied"
-	ApprovalExpired   ApprovalStatus = "expired"
-	ApprovalCancelled ApprovalStatus = "cancelled"
-)
-
-// ApprovalState is what UpdateApproval shows under the request.
-type ApprovalState struct {
-	Status ApprovalStatus
-	// By lists who decided so far: Slack user ids (U…, W…) are shown as
-	// mentions, anything else (an API token's name) as text. For a pending
-	// approval under the two-person rule it lists the approvals so far.
-	By []string
-	// At is when the decision was made; zero leaves it out.
-	At time.Time
-	// Reason says why, for denied and cancelled ("the alert resolved").
-	Reason string
-	// Outcome is what happened after approval ("restarted Deployment
-	// shop/cart", "refused: budget_exhausted"); Failed marks a failure.
-	Outcome string
-	Failed  bool
-}
 
 // DecisionValue returns the value carried by the approval buttons: the
 // approval id and the plan hash, joined by a colon.
@@ -106,7 +36,8 @@ func ParseDecisionValue(v string) (id, planHash string) {
 	return v, ""
 }
 
-func (m ApprovalMessage) check() error {
+// checkApproval refuses a request whose buttons could not carry it.
+func checkApproval(m notify.Request) error {
 	switch {
 	case m.ID == "":
 		return fmt.Errorf("%w: empty id", ErrInvalidApproval)
@@ -123,22 +54,40 @@ func (m ApprovalMessage) check() error {
 // PostApproval posts an approval request with Approve and Deny buttons to
 // m.Channel (or the default channel) and returns the channel id and message
 // timestamp that UpdateApproval needs.
-func (c *Client) PostApproval(ctx context.Context, m ApprovalMessage) (channel, ts string, err error) {
-	if err := m.check(); err != nil {
+func (c *Client) PostApproval(ctx context.Context, m notify.Request) (channel, ts string, err error) {
+	if err := checkApproval(m); err != nil {
 		return "", "", err
 	}
-	ch := m.Channel
-	if ch == "" {
-		ch = c.defaultChan
+	blocks, fallback := c.approvalBlocks(m, notify.State{Status: notify.StatusPending})
+	return c.postMessage(ctx, m.Channel, blocks, fallback)
+}
+
+// UpdateApproval rewrites the approval message at channel and ts (chat.update)
+// to show state under the original request m. The buttons stay only while
+// the approval is pending.
+func (c *Client) UpdateApproval(ctx context.Context, channel, ts string, m notify.Request, state notify.State) error {
+	if err := checkApproval(m); err != nil {
+		return err
 	}
-	if ch == "" {
+	blocks, fallback := c.approvalBlocks(m, state)
+	return c.updateMessage(ctx, ErrInvalidApproval, channel, ts, blocks, fallback)
+}
+
+// postMessage posts blocks, with fallback as the notification text, to
+// channel or else the default channel, unfurling no links, and returns
+// where the message went. It is how the approval and breaker messages are
+// sent (slack.notify posts its own: it threads).
+func (c *Client) postMessage(ctx context.Context, channel string, blocks []slack.Block, fallback string) (string, string, error) {
+	if channel == "" {
+		channel = c.defaultChan
+	}
+	if channel == "" {
 		return "", "", ErrNoChannel
 	}
 	if err := c.Available(); err != nil {
 		return "", "", err
 	}
-	blocks, fallback := c.approvalBlocks(m, ApprovalState{Status: ApprovalPending})
-	channel, ts, err = c.api.PostMessageContext(ctx, ch,
+	postedChannel, ts, err := c.api.PostMessageContext(ctx, channel,
 		slack.MsgOptionText(fallback, false),
 		slack.MsgOptionBlocks(blocks...),
 		slack.MsgOptionDisableLinkUnfurl(),
@@ -147,23 +96,19 @@ func (c *Client) PostApproval(ctx context.Context, m ApprovalMessage) (channel, 
 		_, err = c.callError("chat.postMessage", err)
 		return "", "", err
 	}
-	return channel, ts, nil
+	return postedChannel, ts, nil
 }
 
-// UpdateApproval rewrites the approval message at channel and ts (chat.update)
-// to show state under the original request m. The buttons stay only while
-// the approval is pending.
-func (c *Client) UpdateApproval(ctx context.Context, channel, ts string, m ApprovalMessage, state ApprovalState) error {
-	if err := m.check(); err != nil {
-		return err
-	}
+// updateMessage rewrites the message at channel and ts (chat.update) to
+// blocks and fallback. A missing channel or ts is invalid, the caller's
+// sentinel wrapped.
+func (c *Client) updateMessage(ctx context.Context, invalid error, channel, ts string, blocks []slack.Block, fallback string) error {
 	if channel == "" || ts == "" {
-		return fmt.Errorf("%w: no channel or message ts to update", ErrInvalidApproval)
+		return fmt.Errorf("%w: no channel or message ts to update", invalid)
 	}
 	if err := c.Available(); err != nil {
 		return err
 	}
-	blocks, fallback := c.approvalBlocks(m, state)
 	_, _, _, err := c.api.UpdateMessageContext(ctx, channel, ts,
 		slack.MsgOptionText(fallback, false),
 		slack.MsgOptionBlocks(blocks...),
@@ -269,7 +214,7 @@ func paramLines(params map[string]any) string {
 }
 
 // approvalBlocks renders an approval message in state, and its fallback text.
-func (c *Client) approvalBlocks(m ApprovalMessage, st ApprovalState) ([]slack.Block, string) {
+func (c *Client) approvalBlocks(m notify.Request, st notify.State) ([]slack.Block, string) {
 	action := m.Action
 	if action == "" {
 		action = "an action"
@@ -280,13 +225,13 @@ func (c *Client) approvalBlocks(m ApprovalMessage, st ApprovalState) ([]slack.Bl
 	}
 	var title string
 	switch st.Status {
-	case ApprovalApproved:
+	case notify.StatusApproved:
 		title = "Approved: " + subject
-	case ApprovalDenied:
+	case notify.StatusDenied:
 		title = "Denied: " + subject
-	case ApprovalExpired:
+	case notify.StatusExpired:
 		title = "Expired: " + subject
-	case ApprovalCancelled:
+	case notify.StatusCancelled:
 		title = "Cancelled: " + subject
 	default:
 		title = "Approval needed: " + subject
@@ -350,7 +295,7 @@ func (c *Client) approvalBlocks(m ApprovalMessage, st ApprovalState) ([]slack.Bl
 		blocks = append(blocks, slack.NewDividerBlock(), section(line))
 	}
 
-	if st.Status == ApprovalPending || st.Status == "" {
+	if st.Status == notify.StatusPending || st.Status == "" {
 		value := DecisionValue(m.ID, m.PlanHash)
 		approve := slack.NewButtonBlockElement(ActionApprove, value, plain("Approve")).
 			WithStyle(slack.StylePrimary).
@@ -372,7 +317,7 @@ func targetSuffix(target string) string {
 }
 
 // statusLine renders the decision and outcome, or "" for a fresh request.
-func statusLine(m ApprovalMessage, st ApprovalState) string {
+func statusLine(m notify.Request, st notify.State) string {
 	at := ""
 	if !st.At.IsZero() {
 		at = " " + slackDate(st.At)
@@ -383,13 +328,13 @@ func statusLine(m ApprovalMessage, st ApprovalState) string {
 	}
 	var line string
 	switch st.Status {
-	case ApprovalApproved:
+	case notify.StatusApproved:
 		line = ":white_check_mark: Approved by " + who(st.By) + at + "."
-	case ApprovalDenied:
+	case notify.StatusDenied:
 		line = ":no_entry: Denied by " + who(st.By) + at + reason + "."
-	case ApprovalExpired:
+	case notify.StatusExpired:
 		line = ":hourglass: Expired" + at + " without a decision; denied by default."
-	case ApprovalCancelled:
+	case notify.StatusCancelled:
 		line = ":heavy_multiplication_x: Cancelled" + at + reason + "."
 	default:
 		if len(st.By) > 0 && m.Required > 1 {

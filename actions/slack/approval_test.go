@@ -8,11 +8,12 @@ import (
 	"time"
 
 	"github.com/firebreak/firebreak/actions"
+	"github.com/firebreak/firebreak/engine/approval/notify"
 	"github.com/firebreak/firebreak/engine/event"
 )
 
-func restartApproval() ApprovalMessage {
-	return ApprovalMessage{
+func restartApproval() notify.Request {
+	return notify.Request{
 		ID:       "appr-01JPB6X4Q9",
 		PlanHash: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
 		Event:    crashLooping("fp1", event.StatusFiring),
@@ -23,7 +24,7 @@ func restartApproval() ApprovalMessage {
 			"kind": "Deployment", "namespace": "shop", "name": "cart",
 			"min_ready": 2, "token": "[redacted]",
 		},
-		Guards: []GuardVerdict{
+		Guards: []notify.GuardVerdict{
 			{Guard: "protected", OK: true, Verdict: "pass"},
 			{Guard: "dedupe", OK: true, Verdict: "pass", Detail: "not seen in 15m"},
 			{Guard: "budget", OK: true, Verdict: "pass", Detail: "1 of 3 in 1h"},
@@ -111,7 +112,7 @@ func TestPostApprovalRefusesBadInput(t *testing.T) {
 	for _, tt := range []struct {
 		name string
 		c    *Client
-		m    ApprovalMessage
+		m    notify.Request
 		want error
 	}{
 		{"no id", c, noID, ErrInvalidApproval},
@@ -142,43 +143,43 @@ func TestUpdateApproval(t *testing.T) {
 	at := time.Date(2026, 11, 29, 19, 5, 0, 0, time.UTC)
 	tests := []struct {
 		name     string
-		state    ApprovalState
+		state    notify.State
 		header   string
 		want     []string
 		wantBtns bool
 	}{
 		{
-			"first of two approvals", ApprovalState{Status: ApprovalPending, By: []string{"U0ALICE"}},
+			"first of two approvals", notify.State{Status: notify.StatusPending, By: []string{"U0ALICE"}},
 			"Approval needed: kubernetes.restart on Deployment/shop/cart",
 			[]string{":hourglass_flowing_sand: Approved by <@U0ALICE> (1 of 2)."}, true,
 		},
 		{
-			"approved", ApprovalState{Status: ApprovalApproved, By: []string{"U0ALICE", "U0BOB"}, At: at},
+			"approved", notify.State{Status: notify.StatusApproved, By: []string{"U0ALICE", "U0BOB"}, At: at},
 			"Approved: kubernetes.restart on Deployment/shop/cart",
 			[]string{":white_check_mark: Approved by <@U0ALICE>, <@U0BOB> <!date^1795979100^"}, false,
 		},
 		{
-			"approved then ran", ApprovalState{Status: ApprovalApproved, By: []string{"U0ALICE", "U0BOB"}, Outcome: "restarted Deployment shop/cart"},
+			"approved then ran", notify.State{Status: notify.StatusApproved, By: []string{"U0ALICE", "U0BOB"}, Outcome: "restarted Deployment shop/cart"},
 			"Approved: kubernetes.restart on Deployment/shop/cart",
 			[]string{":white_check_mark: Approved by <@U0ALICE>, <@U0BOB>.", ":gear: Outcome: restarted Deployment shop/cart"}, false,
 		},
 		{
-			"approved then refused", ApprovalState{Status: ApprovalApproved, By: []string{"api:alice"}, Outcome: "refused: budget_exhausted <3/1h>", Failed: true},
+			"approved then refused", notify.State{Status: notify.StatusApproved, By: []string{"api:alice"}, Outcome: "refused: budget_exhausted <3/1h>", Failed: true},
 			"Approved: kubernetes.restart on Deployment/shop/cart",
 			[]string{"Approved by api:alice.", ":warning: Failed: refused: budget_exhausted &lt;3/1h&gt;"}, false,
 		},
 		{
-			"denied", ApprovalState{Status: ApprovalDenied, By: []string{"U0BOB"}, At: at, Reason: "not during the sale"},
+			"denied", notify.State{Status: notify.StatusDenied, By: []string{"U0BOB"}, At: at, Reason: "not during the sale"},
 			"Denied: kubernetes.restart on Deployment/shop/cart",
 			[]string{":no_entry: Denied by <@U0BOB> <!date^1795979100^{date_short_pretty} at {time}|2026-11-29 19:05 UTC>: not during the sale."}, false,
 		},
 		{
-			"expired", ApprovalState{Status: ApprovalExpired, At: at},
+			"expired", notify.State{Status: notify.StatusExpired, At: at},
 			"Expired: kubernetes.restart on Deployment/shop/cart",
 			[]string{":hourglass: Expired <!date^1795979100^", "without a decision; denied by default."}, false,
 		},
 		{
-			"cancelled", ApprovalState{Status: ApprovalCancelled, Reason: "the alert resolved"},
+			"cancelled", notify.State{Status: notify.StatusCancelled, Reason: "the alert resolved"},
 			"Cancelled: kubernetes.restart on Deployment/shop/cart",
 			[]string{":heavy_multiplication_x: Cancelled: the alert resolved."}, false,
 		},
@@ -221,15 +222,15 @@ func TestUpdateApproval(t *testing.T) {
 func TestUpdateApprovalErrors(t *testing.T) {
 	f := newFakeSlack(t)
 	c := f.client(Config{})
-	err := c.UpdateApproval(context.Background(), "C07INCIDENT", "404.000000", restartApproval(), ApprovalState{Status: ApprovalExpired})
+	err := c.UpdateApproval(context.Background(), "C07INCIDENT", "404.000000", restartApproval(), notify.State{Status: notify.StatusExpired})
 	var ae *APIError
 	if !errors.As(err, &ae) || ae.Method != "chat.update" || ae.Code != "message_not_found" || !errors.Is(err, actions.ErrPermanent) {
 		t.Errorf("err = %v", err)
 	}
-	if err := c.UpdateApproval(context.Background(), "", "1.2", restartApproval(), ApprovalState{}); !errors.Is(err, ErrInvalidApproval) {
+	if err := c.UpdateApproval(context.Background(), "", "1.2", restartApproval(), notify.State{}); !errors.Is(err, ErrInvalidApproval) {
 		t.Errorf("no channel: err = %v", err)
 	}
-	err = f.client(Config{Token: badToken}).UpdateApproval(context.Background(), "C1", "1.2", restartApproval(), ApprovalState{Status: ApprovalDenied})
+	err = f.client(Config{Token: badToken}).UpdateApproval(context.Background(), "C1", "1.2", restartApproval(), notify.State{Status: notify.StatusDenied})
 	if err == nil || strings.Contains(err.Error(), badToken) || !strings.Contains(err.Error(), "invalid_auth") {
 		t.Errorf("bad token: err = %v", err)
 	}

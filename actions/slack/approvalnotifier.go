@@ -3,22 +3,22 @@ package slack
 import (
 	"context"
 
-	"github.com/firebreak/firebreak/engine/approval"
+	"github.com/firebreak/firebreak/engine/approval/notify"
 )
 
 // ApprovalNotifier is the approval gate's notifier for Slack: it posts the
 // request with Approve and Deny buttons, rewrites it as the approval is
 // decided, answers refused clicks with an ephemeral message and resolves
-// user groups. It implements approval.Notifier, approval.GroupChecker and
-// approval.Replier.
+// user groups. It implements notify.Notifier, notify.GroupChecker and
+// notify.Replier.
 type ApprovalNotifier struct {
 	c *Client
 }
 
 var (
-	_ approval.Notifier     = (*ApprovalNotifier)(nil)
-	_ approval.GroupChecker = (*ApprovalNotifier)(nil)
-	_ approval.Replier      = (*ApprovalNotifier)(nil)
+	_ notify.Notifier     = (*ApprovalNotifier)(nil)
+	_ notify.GroupChecker = (*ApprovalNotifier)(nil)
+	_ notify.Replier      = (*ApprovalNotifier)(nil)
 )
 
 // NewApprovalNotifier returns the approval notifier that posts with c.
@@ -28,20 +28,17 @@ func NewApprovalNotifier(c *Client) *ApprovalNotifier { return &ApprovalNotifier
 func (n *ApprovalNotifier) Available() error { return n.c.Available() }
 
 // PostRequest posts r; the reference is the channel id and the message ts.
-func (n *ApprovalNotifier) PostRequest(ctx context.Context, r approval.Request) (approval.MessageRef, error) {
-	channel, ts, err := n.c.PostApproval(ctx, approvalMessage(r))
+func (n *ApprovalNotifier) PostRequest(ctx context.Context, r notify.Request) (notify.MessageRef, error) {
+	channel, ts, err := n.c.PostApproval(ctx, r)
 	if err != nil {
-		return approval.MessageRef{}, err
+		return notify.MessageRef{}, err
 	}
-	return approval.MessageRef{Channel: channel, ID: ts}, nil
+	return notify.MessageRef{Channel: channel, ID: ts}, nil
 }
 
 // UpdateRequest rewrites the message at ref (chat.update).
-func (n *ApprovalNotifier) UpdateRequest(ctx context.Context, ref approval.MessageRef, r approval.Request, st approval.State) error {
-	return n.c.UpdateApproval(ctx, ref.Channel, ref.ID, approvalMessage(r), ApprovalState{
-		Status: ApprovalStatus(st.Status), By: st.By, At: st.At, Reason: st.Reason,
-		Outcome: st.Outcome, Failed: st.Failed,
-	})
+func (n *ApprovalNotifier) UpdateRequest(ctx context.Context, ref notify.MessageRef, r notify.Request, st notify.State) error {
+	return n.c.UpdateApproval(ctx, ref.Channel, ref.ID, r, st)
 }
 
 // UserInGroups reports whether userID is in one of the Slack user groups.
@@ -52,16 +49,4 @@ func (n *ApprovalNotifier) UserInGroups(ctx context.Context, userID string, grou
 // Reply tells userID privately, in channel, why their click was refused.
 func (n *ApprovalNotifier) Reply(ctx context.Context, channel, userID, text string) error {
 	return n.c.PostEphemeral(ctx, channel, userID, text)
-}
-
-func approvalMessage(r approval.Request) ApprovalMessage {
-	m := ApprovalMessage{
-		ID: r.ID, PlanHash: r.PlanHash, Channel: r.Channel, Event: r.Event,
-		Playbook: r.Playbook, Action: r.Action, Target: r.Target, Params: r.Params,
-		ExpiresAt: r.ExpiresAt, Required: r.Required, RequestedBy: r.RequestedBy,
-	}
-	for _, g := range r.Guards {
-		m.Guards = append(m.Guards, GuardVerdict{Guard: g.Guard, OK: g.OK, Verdict: g.Verdict, Detail: g.Detail})
-	}
-	return m
 }

@@ -52,27 +52,8 @@ func (c *Client) PostBreakerOpened(ctx context.Context, m BreakerMessage) (chann
 	if err := m.check(); err != nil {
 		return "", "", err
 	}
-	ch := m.Channel
-	if ch == "" {
-		ch = c.defaultChan
-	}
-	if ch == "" {
-		return "", "", ErrNoChannel
-	}
-	if err := c.Available(); err != nil {
-		return "", "", err
-	}
 	blocks, fallback := breakerBlocks(m, nil)
-	channel, ts, err = c.api.PostMessageContext(ctx, ch,
-		slack.MsgOptionText(fallback, false),
-		slack.MsgOptionBlocks(blocks...),
-		slack.MsgOptionDisableLinkUnfurl(),
-	)
-	if err != nil {
-		_, err = c.callError("chat.postMessage", err)
-		return "", "", err
-	}
-	return channel, ts, nil
+	return c.postMessage(ctx, m.Channel, blocks, fallback)
 }
 
 // UpdateBreakerReset rewrites the breaker-opened message at channel and ts
@@ -81,19 +62,8 @@ func (c *Client) UpdateBreakerReset(ctx context.Context, channel, ts string, m B
 	if err := m.check(); err != nil {
 		return err
 	}
-	if channel == "" || ts == "" {
-		return fmt.Errorf("%w: no channel or message ts to update", ErrInvalidBreaker)
-	}
-	if err := c.Available(); err != nil {
-		return err
-	}
 	blocks, fallback := breakerBlocks(m, &r)
-	_, _, _, err := c.api.UpdateMessageContext(ctx, channel, ts,
-		slack.MsgOptionText(fallback, false),
-		slack.MsgOptionBlocks(blocks...),
-	)
-	_, err = c.callError("chat.update", err)
-	return err
+	return c.updateMessage(ctx, ErrInvalidBreaker, channel, ts, blocks, fallback)
 }
 
 // breakerBlocks renders the message; with reset it shows who reset the

@@ -42,6 +42,7 @@ type options struct {
 	rounds    int
 	drainMax  time.Duration
 	dir       string
+	workers   int
 }
 
 func parseRunFlags(args []string, stderr io.Writer) (options, error) {
@@ -54,6 +55,7 @@ func parseRunFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Int64Var(&o.maxEvents, "max-events", 10000, "most events posted to one target in one row")
 	fs.IntVar(&o.rounds, "rounds", 1, "times every row is repeated, the targets interleaved")
 	fs.DurationVar(&o.drainMax, "drain-timeout", 5*time.Minute, "longest wait for Firebreak's inbox to drain after a load")
+	fs.IntVar(&o.workers, "workers", 0, "Firebreak's workers setting (0: its default)")
 	fs.StringVar(&o.dir, "dir", "", "directory for Firebreak's data and the bound's log (default: a new temporary directory, removed after)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -65,8 +67,8 @@ func parseRunFlags(args []string, stderr io.Writer) (options, error) {
 	if o.clients, err = parseInts(*clients); err != nil {
 		return o, fmt.Errorf("-clients: %w", err)
 	}
-	if o.duration <= 0 || o.maxEvents <= 0 || o.rounds <= 0 {
-		return o, errors.New("-duration, -max-events and -rounds must be positive")
+	if o.duration <= 0 || o.maxEvents <= 0 || o.rounds <= 0 || o.workers < 0 {
+		return o, errors.New("-duration, -max-events and -rounds must be positive, -workers not negative")
 	}
 	return o, nil
 }
@@ -122,7 +124,7 @@ func runBench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fb, err := startFirebreak(ctx, o.firebreak, filepath.Join(dir, "firebreak"), stderr)
+	fb, err := startFirebreak(ctx, o.firebreak, filepath.Join(dir, "firebreak"), o.workers, stderr)
 	if err != nil {
 		return err
 	}
@@ -210,7 +212,7 @@ func measure(ctx context.Context, t *target, drained bool, o options, b body, cl
 
 // startFirebreak writes a configuration and the shadow playbook under dir
 // and starts `firebreak serve` on a free loopback port.
-func startFirebreak(ctx context.Context, bin, dir string, stderr io.Writer) (*target, error) {
+func startFirebreak(ctx context.Context, bin, dir string, workers int, stderr io.Writer) (*target, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "playbooks"), 0o700); err != nil {
 		return nil, err
 	}
@@ -218,7 +220,12 @@ func startFirebreak(ctx context.Context, bin, dir string, stderr io.Writer) (*ta
 	if err != nil {
 		return nil, err
 	}
-	cfg := fmt.Sprintf("listen: %s\ndata_dir: %s\nlog_level: warn\n", addr, filepath.Join(dir, "data"))
+	// Every client is one connection from 127.0.0.1, plus the /metrics
+	// poll: the per-address limit (64 by default) would reset the 65th.
+	cfg := fmt.Sprintf("listen: %s\ndata_dir: %s\nlog_level: warn\nhttp:\n  max_connections_per_ip: 1024\n", addr, filepath.Join(dir, "data"))
+	if workers > 0 {
+		cfg += fmt.Sprintf("workers: %d\n", workers)
+	}
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err

@@ -20,6 +20,7 @@ func TestHelpExitsZero(t *testing.T) {
 		{"audit"}, {"audit", "list"}, {"audit", "show"}, {"audit", "export"}, {"audit", "verify"}, {"audit", "keygen"},
 		{"approvals"}, {"approvals", "list"},
 		{"dlq"}, {"dlq", "list"}, {"dlq", "retry"}, {"dlq", "discard"},
+		{"version"},
 	}
 	for _, c := range cmds {
 		for _, h := range []string{"--help", "-h"} {

@@ -26,27 +26,13 @@ import (
 
 // cmdAudit dispatches the audit subcommands.
 func cmdAudit(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
-		return 2
-	}
-	switch args[0] {
-	case "list":
-		return cmdAuditList(args[1:], stdout, stderr)
-	case "show":
-		return cmdAuditShow(args[1:], stdout, stderr)
-	case "export":
-		return cmdAuditExport(args[1:], stdout, stderr)
-	case "verify":
-		return cmdAuditVerify(args[1:], stdout, stderr)
-	case "keygen":
-		return cmdAuditKeygen(args[1:], stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-	fmt.Fprintf(stderr, "firebreak: unknown audit command %q\n\n%s", args[0], usage)
-	return 2
+	return subcommand("audit", usage, map[string]command{
+		"list":   cmdAuditList,
+		"show":   cmdAuditShow,
+		"export": cmdAuditExport,
+		"verify": cmdAuditVerify,
+		"keygen": cmdAuditKeygen,
+	}, args, stdout, stderr)
 }
 
 // Where the audit commands look by default.
@@ -219,15 +205,9 @@ func cmdAuditShow(args []string, stdout, stderr io.Writer) int {
 	loc := addLocation(fs, defaultDataDir, defaultAddr)
 	asJSON := fs.Bool("json", false, "print the timeline as JSON")
 	// Accept the event id before or after the flags.
-	var id string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		id, args = args[0], args[1:]
-	}
-	if code, ok := parseFlags(fs, args); !ok {
+	id, code, ok := parseWithArg(fs, args)
+	if !ok {
 		return code
-	}
-	if id == "" && fs.NArg() == 1 {
-		id = fs.Arg(0)
 	}
 	if id == "" {
 		fmt.Fprintln(stderr, "usage: firebreak audit show EVENT_ID [--data-dir DIR] [--addr ADDR] [--json]")

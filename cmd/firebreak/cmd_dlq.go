@@ -26,23 +26,15 @@ The dead-letter queue lives in the running server: these ask its API
 
 // cmdDLQ dispatches the dead-letter subcommands.
 func cmdDLQ(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
-		fmt.Fprint(stderr, dlqUsage)
-		return 2
-	}
-	switch args[0] {
-	case "list":
-		return cmdDLQList(args[1:], stdout, stderr)
-	case "retry":
-		return cmdDLQAct(args[1:], "retry", stdout, stderr)
-	case "discard":
-		return cmdDLQAct(args[1:], "discard", stdout, stderr)
-	case "help", "-h", "-help", "--help":
-		fmt.Fprint(stdout, dlqUsage)
-		return 0
-	}
-	fmt.Fprintf(stderr, "firebreak: unknown dlq command %q\n\n%s", args[0], dlqUsage)
-	return 2
+	return subcommand("dlq", dlqUsage, map[string]command{
+		"list": cmdDLQList,
+		"retry": func(args []string, stdout, stderr io.Writer) int {
+			return cmdDLQAct(args, "retry", stdout, stderr)
+		},
+		"discard": func(args []string, stdout, stderr io.Writer) int {
+			return cmdDLQAct(args, "discard", stdout, stderr)
+		},
+	}, args, stdout, stderr)
 }
 
 func dlqClient(addr string) *apiSource {
@@ -93,15 +85,9 @@ func cmdDLQAct(args []string, verb string, stdout, stderr io.Writer) int {
 	addr := fs.String("addr", defaultAddr, "server address")
 	force := fs.Bool("force", false, "retry even though the event is older than max_event_age (audited as forced)")
 	reason := fs.String("reason", "", "why the entry is discarded (required for discard; audited)")
-	var id string
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		id, args = args[0], args[1:]
-	}
-	if code, ok := parseFlags(fs, args); !ok {
+	id, code, ok := parseWithArg(fs, args)
+	if !ok {
 		return code
-	}
-	if id == "" && fs.NArg() == 1 {
-		id = fs.Arg(0)
 	}
 	if id == "" {
 		fmt.Fprint(stderr, dlqUsage)

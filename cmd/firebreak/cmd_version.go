@@ -52,11 +52,12 @@ func buildCommit(info *debug.BuildInfo, ok bool) string {
 func cmdVersion(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	fs.Usage = func() { fmt.Fprintln(stderr, "usage: firebreak version") }
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: firebreak version")
+		fs.Usage()
 		return 2
 	}
 	info, ok := debug.ReadBuildInfo()

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/internal/fakeclock"
 	"github.com/firebreak/firebreak/store"
 	"github.com/firebreak/firebreak/web"
 )
@@ -32,19 +32,6 @@ steps:
         alert: "{{ event.name }}"
 `
 
-// testClock is a settable clock for the server.
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // The dead-letter API's tokens: the CLI sends $FIREBREAK_API_TOKEN, which
 // dlqServer sets to the operator's.
 const (
@@ -54,7 +41,7 @@ const (
 
 // dlqServer starts a server whose only playbook notifies a receiver that
 // fails until ok is set; the CLI calls it with the operator token.
-func dlqServer(t *testing.T, clk *testClock) (*app.App, *atomic.Bool, *atomic.Int64) {
+func dlqServer(t *testing.T, clk *fakeclock.Clock) (*app.App, *atomic.Bool, *atomic.Int64) {
 	t.Helper()
 	var ok atomic.Bool
 	var calls atomic.Int64
@@ -121,7 +108,7 @@ func recordsOf(t *testing.T, db store.Backend, kind audit.Kind) []audit.Record {
 // audited as a retry of the failure; a discard needs a reason and is
 // audited with it.
 func TestDeadLetterQueueRetryAndDiscard(t *testing.T) {
-	clk := &testClock{t: time.Now().UTC()}
+	clk := fakeclock.New(time.Now().UTC())
 	a, ok, calls := dlqServer(t, clk)
 	addr := a.Addr()
 
@@ -228,7 +215,7 @@ func TestDeadLetterQueueRetryAndDiscard(t *testing.T) {
 // A retry of a step whose event went stale (older than max_event_age)
 // needs --force, and the forced retry is audited as such.
 func TestDeadLetterRetryOfAStaleEventNeedsForce(t *testing.T) {
-	clk := &testClock{t: time.Now().UTC()}
+	clk := fakeclock.New(time.Now().UTC())
 	a, ok, _ := dlqServer(t, clk)
 	addr := a.Addr()
 	postAlert(t, a, "Stale", "00000000000000e1", clk.Now().Add(-time.Minute))

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/firebreak/firebreak/engine/approval/notify"
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/state"
 )
@@ -28,16 +29,29 @@ const (
 )
 
 // Status is where an approval stands.
-type Status string
+type Status = notify.Status
 
 // Statuses. Only pending can change.
 const (
-	StatusPending   Status = "pending"
-	StatusApproved  Status = "approved"
-	StatusDenied    Status = "denied"
-	StatusExpired   Status = "expired"
-	StatusCancelled Status = "cancelled"
+	StatusPending   = notify.StatusPending
+	StatusApproved  = notify.StatusApproved
+	StatusDenied    = notify.StatusDenied
+	StatusExpired   = notify.StatusExpired
+	StatusCancelled = notify.StatusCancelled
 )
+
+// ParseStatusFilter reads a status filter as the API and the dashboard take
+// it: a status, or "all" (or "") for every one, which it returns as "".
+// Anything else is ErrBadStatus.
+func ParseStatusFilter(s string) (Status, error) {
+	switch st := Status(s); st {
+	case "all", "":
+		return "", nil
+	case StatusPending, StatusApproved, StatusDenied, StatusExpired, StatusCancelled:
+		return st, nil
+	}
+	return "", ErrBadStatus
+}
 
 // Decision is what a decider asks for.
 type Decision string
@@ -87,12 +101,7 @@ type Vote struct {
 }
 
 // GuardVerdict is a guard's verdict at the time the step was parked.
-type GuardVerdict struct {
-	Guard   string `json:"guard"`
-	OK      bool   `json:"ok"`
-	Verdict string `json:"verdict"`
-	Detail  string `json:"detail,omitempty"`
-}
+type GuardVerdict = notify.GuardVerdict
 
 // Approval is one parked step waiting for, or decided by, humans.
 type Approval struct {

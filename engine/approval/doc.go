@@ -8,10 +8,11 @@
 //
 // The package owns the approval records, the rules of a decision (who may
 // decide, two-person rule, plan binding, idempotent second clicks, expiry),
-// the audit record of every decision and the Notifier contract. It knows no
-// integration: actions/slack implements Notifier (and the optional
-// GroupChecker and Replier) for Slack, and a second notifier needs no change
-// here. It does not verify callback signatures or API tokens (the HTTP layer
+// the audit record of every decision. It knows no integration: the Notifier
+// contract (with the optional GroupChecker and Replier, and the Request and
+// State they show) is declared in the leaf sub-package notify, aliased
+// here, which actions/slack implements for Slack without importing the
+// gate; a second notifier needs no change here. It does not verify callback signatures or API tokens (the HTTP layer
 // does, before calling Decide or Submit), it does not run actions (an
 // approved step is handed back to the engine, which runs the guards again),
 // and it never calls a notifier inside a store transaction.

@@ -26,4 +26,7 @@ var (
 	ErrRequester = errors.New("the requester cannot approve their own request")
 	// ErrBadDecision is returned for a decision other than approve or deny.
 	ErrBadDecision = errors.New("decision must be approve or deny")
+	// ErrBadStatus is returned by ParseStatusFilter for a name that is no
+	// status; its text is what the API and the dashboard answer.
+	ErrBadStatus = errors.New("status must be all, pending, approved, denied, expired or cancelled")
 )

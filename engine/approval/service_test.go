@@ -19,27 +19,10 @@ import (
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/state"
+	"github.com/firebreak/firebreak/internal/fakeclock"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/store"
 )
-
-// clock is an injected clock tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // restartAction is a stand-in action with a secret parameter.
 type restartAction struct{}
@@ -72,7 +55,7 @@ type continued struct {
 type harness struct {
 	t     *testing.T
 	path  string
-	clock *clock
+	clock *fakeclock.Clock
 	db    *store.DB
 	slack *slackfake.Server
 	svc   *approval.Service
@@ -95,7 +78,7 @@ var t0 = time.Date(2026, 11, 29, 19, 0, 0, 0, time.UTC)
 
 func newHarness(t *testing.T, mutate func(*approval.Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, path: filepath.Join(t.TempDir(), "firebreak.db"), clock: &clock{t: t0}}
+	h := &harness{t: t, path: filepath.Join(t.TempDir(), "firebreak.db"), clock: fakeclock.New(t0)}
 	h.slack = slackfake.New(t)
 	h.slack.Groups["S0ONCALL"] = []string{carol}
 	h.cfg = approval.Config{

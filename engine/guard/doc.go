@@ -15,6 +15,10 @@
 // are written to an outbox in the transaction and delivered afterwards by
 // RunNotifier.
 //
+// Outside the checks it only reads: Breakers, Budgets (remaining slots per
+// budget window, counted exactly as Check counts them) and PauseStatus,
+// for the API and the dashboard.
+//
 // The package owns the guard state buckets (guard_*) of the store; it must
 // not touch the engine's step claims or the inbox.
 package guard

@@ -15,6 +15,7 @@ import (
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/state"
+	"github.com/firebreak/firebreak/internal/cidr"
 	"github.com/firebreak/firebreak/playbooks"
 )
 
@@ -145,7 +146,7 @@ func New(cfg Config) (*Guard, error) {
 		g.selectors = append(g.selectors, sel)
 	}
 	for _, c := range cfg.ProtectedCIDRs {
-		p, err := parsePrefix(c)
+		p, err := cidr.Parse(c)
 		if err != nil {
 			return nil, fmt.Errorf("protected cidr %q: %w", c, ErrInvalidConfig)
 		}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/engine"
+	"github.com/firebreak/firebreak/internal/cidr"
 )
 
 // checkBounds refuses a step whose integer parameters fall outside the
@@ -85,8 +86,10 @@ func (g *Guard) checkProtected(p *engine.Plan) engine.Verdict {
 				return refuse(ReasonProtected, "address %s is in the protected range %s", addr, pr)
 			}
 		}
-		// A block of a whole range that contains a protected one is refused too.
-		if pr, err := netip.ParsePrefix(ip); err == nil {
+		// A block of a whole range that contains a protected one is refused
+		// too, however the range is spelled (::ffff:192.0.2.0/120 is
+		// 192.0.2.0/24).
+		if pr, err := cidr.Parse(ip); err == nil && strings.Contains(ip, "/") {
 			for _, prot := range g.prefixes {
 				if pr.Overlaps(prot) {
 					return refuse(ReasonProtected, "range %s overlaps the protected range %s", pr, prot)
@@ -108,21 +111,6 @@ func parseAddr(s string) (netip.Addr, error) {
 	}
 	a, err := netip.ParseAddr(s)
 	return a.Unmap(), err
-}
-
-// parsePrefix accepts a CIDR or a single address.
-func parsePrefix(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		return p.Masked(), err
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // requirement is one term of a label selector.

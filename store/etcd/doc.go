@@ -24,7 +24,11 @@
 //     markers of its unfinished events to itself, and Pending returns them
 //     once, whatever the engine's cursor (Takeovers tells when). A step the
 //     dead replica had started is found by the engine's claim in the state
-//     buckets and recorded step.interrupted, as after a restart. Events of
+//     buckets and recorded step.interrupted, as after a restart. A replica
+//     that lost its session cannot commit for an event another replica
+//     took over: Tx.Finish fails with ErrFenced, and so does Tx.Own, which
+//     the engine should call in each commit it makes for an event (a
+//     step's outcome that rides on the next step's claim). Events of
 //     one alert accepted by one replica are processed in order; two
 //     replicas that accepted events of one alert process theirs in
 //     parallel (each step still runs at most once).
@@ -50,7 +54,10 @@
 //     Campaign, IsLeader, LeaderChanges, and UpdateAsLeader, whose commit
 //     also compares the leader key, so a deposed leader's timers commit
 //     nothing (ErrNotLeader).
-//   - meta/kill: the kill switch, watched (WatchKillSwitch). Claim and
+//   - WatchBucket tells of changes to a state bucket on any replica (the
+//     guard's kill switch, guard_control: a resume on one replica releases
+//     held steps on all).
+//   - meta/kill: a standalone kill switch, watched (WatchKillSwitch). Claim and
 //     CommitOutcome are a standalone step claim on a caller's lease.
 //
 // Correctness rests on etcd's linearizable compares inside transactions,

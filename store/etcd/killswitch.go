@@ -95,3 +95,41 @@ func (s *Store) WatchKillSwitch(ctx context.Context) <-chan KillSwitch {
 	}()
 	return out
 }
+
+// WatchBucket sends a value whenever a key of the state bucket changes on
+// any replica, until ctx ends (the channel is closed then). The guard keeps
+// its kill switch in the bucket guard_control: a replica watching it calls
+// the engine's Notify when another replica resumes, so that steps held
+// while paused run at once. Changes that come while the reader is busy are
+// folded into one value. When the watch breaks, one value is sent (the
+// reader re-reads the state) and the watch starts again.
+func (s *Store) WatchBucket(ctx context.Context, bucket string) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case out <- struct{}{}:
+		default:
+		}
+	}
+	go func() {
+		defer close(out)
+		for ctx.Err() == nil {
+			wch := s.cli.Watch(clientv3.WithRequireLeader(ctx), s.stateKey(bucket, ""), clientv3.WithPrefix())
+			for wr := range wch {
+				if wr.Err() != nil {
+					s.log.Warn("state watch broke", "bucket", bucket, "error", wr.Err())
+					break
+				}
+				if len(wr.Events) > 0 {
+					poke()
+				}
+			}
+			poke()
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+			}
+		}
+	}()
+	return out
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -21,8 +22,9 @@ import (
 const compactChunk = 1000
 
 // inboxChunk bounds the inbox events one compaction transaction removes
-// (each costs a few operations of etcd's 128).
-const inboxChunk = 16
+// (each costs a few operations of etcd's 128, more with what ForgetEvent
+// deletes); a chunk too large for one transaction goes one by one.
+const inboxChunk = 8
 
 // checkpointReserve is room kept for the checkpoint record when trimming
 // to MaxBytes.
@@ -245,9 +247,9 @@ func (s *Store) compactInbox(ctx context.Context, cutoff time.Time, forget func(
 			}
 			batch = append(batch, dead{q, ev.ID})
 		}
+		size := inboxChunk
 		for len(batch) > 0 {
-			chunk := batch[:min(len(batch), inboxChunk)]
-			batch = batch[len(chunk):]
+			chunk := batch[:min(len(batch), size)]
 			got := 0
 			err := s.Update(ctx, func(stx state.Tx) error {
 				tx := stx.(*Tx)
@@ -269,9 +271,14 @@ func (s *Store) compactInbox(ctx context.Context, cutoff time.Time, forget func(
 				}
 				return nil
 			})
+			if errors.Is(err, ErrTxnTooLarge) && size > 1 {
+				size = 1
+				continue
+			}
 			if err != nil {
 				return removed, fmt.Errorf("compact inbox: %w", err)
 			}
+			batch = batch[len(chunk):]
 			removed += got
 		}
 		if stop || !resp.More || len(resp.Kvs) == 0 {

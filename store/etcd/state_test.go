@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -646,5 +647,170 @@ func TestLeaderElection(t *testing.T) {
 	}
 	if err := other.UpdateAsLeader(ctx, put); err != nil {
 		t.Fatalf("UpdateAsLeader on the new leader: %v", err)
+	}
+}
+
+// A change of a state bucket on one replica is seen by another's watch.
+func TestWatchBucketSeesAnotherReplica(t *testing.T) {
+	c := sharedCluster(t)
+	a, b := c.open(t, nil), c.open(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := a.WatchBucket(ctx, "guard_control")
+	time.Sleep(200 * time.Millisecond) // let the watch start
+	if err := b.Update(ctx, func(tx state.Tx) error { return tx.Put("guard_control", "pause", []byte(`{}`)) }); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the other replica's change was not seen within 10s")
+	}
+}
+
+// Inbox retention with a ForgetEvent that deletes many keys per event:
+// chunks too large for one transaction go event by event, and nothing
+// fails.
+func TestCompactInboxWithLargeForget(t *testing.T) {
+	c := sharedCluster(t)
+	s := c.open(t, nil)
+	ctx := context.Background()
+	var evs []event.Event
+	for i := range 10 {
+		ev := alert(fmt.Sprintf("f-%d", i))
+		ev.ReceivedAt = time.Now().Add(-2 * time.Hour)
+		evs = append(evs, ev)
+	}
+	seqs, err := s.AppendEvents(ctx, evs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s.Update(ctx, func(tx state.Tx) error {
+		for i, q := range seqs {
+			if err := tx.Audit(audit.Record{Kind: audit.KindReceived, EventID: evs[i].ID}); err != nil {
+				return err
+			}
+			if err := tx.Finish(q); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		err := s.Update(ctx, func(tx state.Tx) error {
+			for k := range 20 {
+				if err := tx.Put("steps", fmt.Sprintf("%s|pb|steps|%d", ev.ID, k), []byte("done")); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	res, err := s.Compact(ctx, store.Retention{InboxMaxAge: time.Hour, ForgetEvent: func(tx state.Tx, id string) error {
+		return tx.DeletePrefix("steps", id+"|")
+	}})
+	if err != nil || res.InboxRemoved != 10 {
+		t.Fatalf("compact = %+v, %v; want 10 removed", res, err)
+	}
+	left := 0
+	_ = s.View(ctx, func(tx state.Tx) error {
+		return tx.ForEach("steps", func(string, []byte) error { left++; return nil })
+	})
+	if left != 0 {
+		t.Fatalf("%d step claims left after their events went", left)
+	}
+}
+
+// A replica that lost its session while processing an event another
+// replica then took over cannot commit for that event any more, even on
+// its new session (Tx.Own, Tx.Finish); the new owner can.
+func TestOwnFencesAnEventTakenOver(t *testing.T) {
+	c := sharedCluster(t)
+	a := c.open(t, nil)
+	b := c.open(t, nil)
+	ctx := context.Background()
+	seqs, err := a.AppendEvents(ctx, []event.Event{alert("in-flight")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := a.FencingToken()
+	raw := rawClient(t, c)
+	member, err := raw.Get(ctx, c.prefix+"/members/"+a.Node())
+	if err != nil || len(member.Kvs) != 1 {
+		t.Fatalf("member key: %v", err)
+	}
+	if _, err := raw.Revoke(ctx, clientv3.LeaseID(member.Kvs[0].Lease)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for a.FencingToken() == 0 || a.FencingToken() == old {
+		if time.Now().After(deadline) {
+			t.Fatal("A has no new session")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// B takes the event over: what its takeover transaction writes. (A's
+	// own takeover, on its new session, races with B's; here B won.)
+	marker := fmt.Sprintf("%s/pending/%020d", c.prefix, seqs[0])
+	if _, err := raw.Put(ctx, marker, fmt.Sprintf("%d/%s", b.FencingToken(), b.Node())); err != nil {
+		t.Fatal(err)
+	}
+	late := func(tx state.Tx) error {
+		if err := tx.(*fbetcd.Tx).Own(seqs[0]); err != nil {
+			return err
+		}
+		return tx.Put("steps", "in-flight|pb|steps|0", []byte("done-late"))
+	}
+	if err := a.Update(ctx, late); !errors.Is(err, fbetcd.ErrFenced) {
+		t.Fatalf("A's late commit for the event = %v, want ErrFenced", err)
+	}
+	if err := a.Update(ctx, func(tx state.Tx) error { return tx.Finish(seqs[0]) }); !errors.Is(err, fbetcd.ErrFenced) {
+		t.Fatalf("A's late finish = %v, want ErrFenced", err)
+	}
+	if err := b.Update(ctx, late); err != nil {
+		t.Fatalf("the new owner's commit: %v", err)
+	}
+	if err := b.Update(ctx, func(tx state.Tx) error { return tx.Finish(seqs[0]) }); err != nil {
+		t.Fatal(err)
+	}
+	// Finished: a record for the event (an approval decided later, on any
+	// replica) is allowed again.
+	if err := a.Update(ctx, late); err != nil {
+		t.Fatalf("a commit for the finished event: %v", err)
+	}
+}
+
+// A function whose audit record alone exceeds what one etcd transaction
+// takes fails alone with ErrTxnTooLarge; the functions sharing its group
+// commit.
+func TestAHugeAuditRecordFailsAlone(t *testing.T) {
+	c := sharedCluster(t)
+	s := c.open(t, nil)
+	ctx := context.Background()
+	release := make(chan struct{})
+	go func() { _ = s.Update(ctx, func(state.Tx) error { <-release; return nil }) }()
+	time.Sleep(50 * time.Millisecond)
+	huge := make(chan error, 1)
+	small := make(chan error, 1)
+	go func() {
+		huge <- s.Audit(ctx, audit.Record{Kind: audit.KindReload, Message: strings.Repeat("x", 2<<20)})
+	}()
+	go func() { small <- s.Audit(ctx, audit.Record{Kind: audit.KindReload, Outcome: "ok"}) }()
+	time.Sleep(100 * time.Millisecond)
+	close(release)
+	if err := <-huge; !errors.Is(err, fbetcd.ErrTxnTooLarge) {
+		t.Fatalf("a 2 MiB record = %v, want ErrTxnTooLarge", err)
+	}
+	if err := <-small; err != nil {
+		t.Fatalf("the small record of the same group: %v", err)
+	}
+	if n, err := s.VerifyAudit(ctx); err != nil || n != 1 {
+		t.Fatalf("verify = %d, %v; want the one small record", n, err)
 	}
 }

@@ -98,16 +98,17 @@ func (e *effects) merge(o *effects) {
 	}
 	e.ranges = append(e.ranges, o.ranges...)
 	for _, k := range o.order {
-		e.put(k, o.writes[k])
+		if _, ok := e.writes[k]; !ok {
+			e.order = append(e.order, k)
+		}
+		e.writes[k] = o.writes[k]
 	}
+	e.bytes += o.bytes
 	e.rawDeletes = append(e.rawDeletes, o.rawDeletes...)
 	e.audits = append(e.audits, o.audits...)
 	e.auditBytes += o.auditBytes
 	e.finished = append(e.finished, o.finished...)
 	e.signNow = append(e.signNow, o.signNow...)
-	for _, a := range o.audits {
-		e.bytes += a.size
-	}
 }
 
 // rangeCompareKeys is how many keys a ForEach may see for each of them to
@@ -352,6 +353,7 @@ func (t *Tx) Audit(rec audit.Record) error {
 	// The stored value: hash, body, with room for seq and prev.
 	size := sha256.Size + len(body) + 2*64 + 3*opOverhead + len(rec.EventID) + len(rec.Playbook) + 3*len(s.prefix) + 60
 	t.own.audits = append(t.own.audits, pendingAudit{rec: rec, size: size})
+	t.own.bytes += size
 	return nil
 }
 
@@ -374,6 +376,24 @@ func (t *Tx) Finish(seq uint64) error {
 	}
 	t.own.put(k, write{del: true})
 	t.own.finished = append(t.own.finished, seq)
+	return nil
+}
+
+// Own fails with ErrFenced unless this replica's session owns the inbox
+// event seq or the event is finished: a replica that lost its session
+// while it processed an event that another replica has since taken over
+// must not commit what it was doing (a step's outcome riding on the next
+// step's claim). The marker read becomes a compare of the commit. The
+// engine calls it, when its Tx has it, in each commit it makes for an
+// inbox event (see the package documentation).
+func (t *Tx) Own(seq uint64) error {
+	v, ok := t.lookup(t.r.s.key(dirPending + seqName(seq)))
+	if !ok {
+		return nil
+	}
+	if se := t.r.s.current(); se == nil || string(v) != se.owner {
+		return fmt.Errorf("event %d is owned by %s: %w", seq, v, ErrFenced)
+	}
 	return nil
 }
 

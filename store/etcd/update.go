@@ -19,8 +19,13 @@ const maxUpdateBatch = 512
 // replica's commit changed what it read.
 const maxConflicts = 64
 
-// errConflict is a commit refused because what the round read changed.
-var errConflict = errors.New("a key read by the transaction changed")
+// errConflict is a commit refused because what the round read changed;
+// errHeadMoved one refused only because another replica moved the audit
+// head.
+var (
+	errConflict  = errors.New("a key read by the transaction changed")
+	errHeadMoved = errors.New("the audit head moved")
+)
 
 type updOp struct {
 	fn     func(state.Tx) error
@@ -156,40 +161,28 @@ func (s *Store) runBatch(queue []*updOp) {
 			return
 		}
 		r := s.newRound(s.bg)
-		var in, rest []*updOp
-		readFailed := false
-		for i, o := range queue {
-			if len(in) > 0 && o.leader != in[0].leader {
-				rest = queue[i:]
+		in, rest, readFailed := s.fill(r, nil, queue, signEvery)
+		var err error
+		for heads := 0; !readFailed && len(in) > 0; heads++ {
+			err = s.commitRound(r, se, in[0].leader)
+			if !errors.Is(err, errHeadMoved) || heads >= maxConflicts {
 				break
 			}
-			tx := &Tx{r: r, parent: &r.merged, own: newEffects()}
-			err := o.fn(tx)
-			if r.readErr != nil {
-				// etcd did not answer a read: this round cannot commit.
-				for _, p := range append(in, o) {
-					p.done <- r.readErr
+			// Only the audit head moved: the functions' reads still hold.
+			// Take what was queued meanwhile into the same round (their
+			// reads are at its revision too), so that a contended head
+			// costs fewer commits per function, and commit again.
+			s.count(func(st *Stats) { st.HeadRetries++ })
+		more:
+			for len(in)+len(rest) < maxUpdateBatch {
+				select {
+				case o := <-s.ops:
+					rest = append(rest, o)
+				default:
+					break more
 				}
-				in, rest, readFailed = nil, queue[i+1:], true
-				break
 			}
-			if err != nil {
-				o.done <- err
-				continue
-			}
-			c1, o1 := r.merged.cost(signEvery)
-			c2, o2 := tx.own.cost(signEvery)
-			fits := c1+c2+o1+o2+3 <= maxTxnOps && r.merged.bytes+tx.own.bytes <= maxTxnBytes-txnSlack
-			if !fits {
-				if len(in) == 0 {
-					o.done <- fmt.Errorf("commit: %d compares, %d operations, %d bytes: %w", c2, o2, tx.own.bytes, ErrTxnTooLarge)
-					continue
-				}
-				rest = queue[i:]
-				break
-			}
-			r.merged.merge(&tx.own)
-			in = append(in, o)
+			in, rest, readFailed = s.fill(r, in, rest, signEvery)
 		}
 		if readFailed {
 			s.health.fail(errReadFailed)
@@ -200,7 +193,6 @@ func (s *Store) runBatch(queue []*updOp) {
 			queue = rest
 			continue
 		}
-		err := s.commitRound(r, se, in[0].leader)
 		switch {
 		case err == nil:
 			s.count(func(st *Stats) { st.Commits++; st.Functions += uint64(len(in)) })
@@ -228,6 +220,45 @@ func (s *Store) runBatch(queue []*updOp) {
 			queue = rest
 		}
 	}
+}
+
+// fill runs the functions of queue, in order, into round r (which already
+// holds those of in) while they fit in one transaction, and returns the
+// functions now in the round and those left. A function's error answers
+// it alone. When a read fails, every function of the round is answered
+// with the read's error and readFailed is true.
+func (s *Store) fill(r *round, in, queue []*updOp, signEvery int) (_, rest []*updOp, readFailed bool) {
+	for i, o := range queue {
+		if len(in) > 0 && o.leader != in[0].leader {
+			return in, queue[i:], false
+		}
+		tx := &Tx{r: r, parent: &r.merged, own: newEffects()}
+		err := o.fn(tx)
+		if r.readErr != nil {
+			// etcd did not answer a read: this round cannot commit.
+			for _, p := range append(in, o) {
+				p.done <- r.readErr
+			}
+			return nil, queue[i+1:], true
+		}
+		if err != nil {
+			o.done <- err
+			continue
+		}
+		c1, o1 := r.merged.cost(signEvery)
+		c2, o2 := tx.own.cost(signEvery)
+		fits := c1+c2+o1+o2+3 <= maxTxnOps && r.merged.bytes+tx.own.bytes <= maxTxnBytes-txnSlack
+		if !fits {
+			if len(in) == 0 {
+				o.done <- fmt.Errorf("commit: %d compares, %d operations, %d bytes: %w", c2, o2, tx.own.bytes, ErrTxnTooLarge)
+				continue
+			}
+			return in, queue[i:], false
+		}
+		r.merged.merge(&tx.own)
+		in = append(in, o)
+	}
+	return in, nil, false
 }
 
 // commitRound commits the merged effects of r as one transaction: it
@@ -282,10 +313,7 @@ func (s *Store) commitRound(r *round, se *session, leader bool) error {
 		ops = append(ops, clientv3.OpDelete(d[0], clientv3.WithRange(d[1])))
 	}
 	auditing := len(e.audits) > 0 || len(e.signNow) > 0 || e.auditBytes != 0
-	for attempt := 0; ; attempt++ {
-		if attempt > maxConflicts {
-			return fmt.Errorf("commit: the audit head kept moving: %w", errConflict)
-		}
+	{
 		var ch chained
 		then := ops
 		if auditing {
@@ -331,11 +359,10 @@ func (s *Store) commitRound(r *round, se *session, leader bool) error {
 		if auditing {
 			inner := resp.Responses[0].GetResponseTxn()
 			if !inner.Succeeded {
-				// Only the head moved (another replica audited): take it
-				// and chain again.
+				// Only the head moved (another replica audited): take it;
+				// the caller chains again.
 				s.head.set(inner.Responses[0].GetResponseRange().Kvs)
-				s.count(func(st *Stats) { st.HeadRetries++ })
-				continue
+				return errHeadMoved
 			}
 			s.head.committed(ch.head, resp.Header.Revision)
 			for _, q := range e.signNow {

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/firebreak/firebreak/internal/cidr"
 )
 
 // Types of authentication.
@@ -276,7 +278,7 @@ func New(cfg Config) (Authenticator, error) {
 	}
 	cidrs := make([]netip.Prefix, 0, len(cfg.AllowCIDRs))
 	for i, c := range cfg.AllowCIDRs {
-		p, err := parsePrefix(c)
+		p, err := cidr.Parse(c)
 		if err != nil {
 			bad("allow_cidrs[%d]: %q is not a CIDR range or address", i, c)
 			continue
@@ -398,26 +400,6 @@ func remoteIP(r *http.Request) (netip.Addr, bool) {
 		return a.Unmap(), true
 	}
 	return netip.Addr{}, false
-}
-
-func parsePrefix(s string) (netip.Prefix, error) {
-	s = strings.TrimSpace(s)
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, err
-		}
-		if p.Addr().Is4In6() {
-			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, err
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // equal compares two secrets in constant time, whatever their lengths, by

@@ -391,31 +391,67 @@ func TestBrowserPauseResume(t *testing.T) {
 	}
 }
 
-// Test 4: an open breaker is reset from /breakers; the audit says who.
+const budgetedPlaybook = `
+name: notify-cart
+description: tell the deploy bot, no approval, at most 3 times an hour
+match: event.source == "alertmanager" && event.status == "firing" && event.name == "KubeDeploymentReplicasMismatch"
+budget: ["3/1h", "5/24h"]
+breaker: { failures: 2, window: 30m, cooldown: 1h }
+steps:
+  - action: webhook.notify
+    timeout: 5s
+    with:
+      url: "%s/notify"
+      body: { deployment: "{{ event.labels.deployment }}" }
+`
+
+// Test 4: two runs fail and open the breaker; /breakers shows it with its
+// failures in the window, next trial and the budget left per window
+// (3/1h with two runs: 1 of 3 left); a viewer has no Reset button, an
+// operator resets it from the page and the audit says who.
 func TestBrowserBreakerReset(t *testing.T) {
 	ctx := browser(t)
-	e := start(t, autoPlaybook)
+	e := start(t, budgetedPlaybook)
 	e.sink.Status = 500
 	e.fire(t, "broken01")
+	apptest.WaitFor(t, 10*time.Second, "the first run to fail", func() bool {
+		return len(e.records(t, audit.Query{Kind: audit.KindStepFailed})) == 1
+	})
+	e.fire(t, "broken02")
 	var bs []guard.BreakerStatus
 	apptest.WaitFor(t, 10*time.Second, "the breaker to open", func() bool {
 		bs, _ = e.a.Guard().Breakers(context.Background())
 		return len(bs) == 1 && bs[0].State == guard.StateOpen
 	})
+	id := bs[0].ID
 	base := e.a.URL()
 	login(t, ctx, base, viewerToken)
-	run(t, ctx, "breakers as viewer", chromedp.Navigate(base+"/breakers"), chromedp.WaitVisible(chromedp.CSS("#breaker-"+bs[0].ID)))
+	run(t, ctx, "breakers as viewer", chromedp.Navigate(base+"/breakers"), chromedp.WaitVisible(chromedp.CSS("#breaker-"+id)))
 	n := js[int](t, ctx, `document.querySelectorAll("#breakers button").length`)
 	if n != 0 {
 		t.Fatalf("a viewer sees %d reset buttons", n)
 	}
+	row := text(t, ctx, "#breaker-"+id)
+	for _, want := range []string{"open", "0 since it opened", bs[0].RetryAt.UTC().Format("2006-01-02 15:04:05Z"), "2 runs failed in the last 30m0s"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("breaker row lacks %q: %q", want, row)
+		}
+	}
+	for i, want := range []string{"1 of 3 left (3/1h, 2 used; next slot frees ", "3 of 5 left (5/24h, 2 used; next slot frees "} {
+		if got := text(t, ctx, fmt.Sprintf("#budget-%s-%d", id, i)); !strings.Contains(got, want) {
+			t.Errorf("budget window %d shows %q, want %q", i, got, want)
+		}
+	}
 	run(t, ctx, "sign out", chromedp.Click(chromedp.CSS("button.link")), chromedp.WaitVisible(chromedp.CSS("#token")))
 	login(t, ctx, base, operatorToken)
-	run(t, ctx, "reset", chromedp.Navigate(base+"/breakers"), chromedp.WaitVisible(chromedp.CSS("#reset-"+bs[0].ID)))
+	if got := text(t, ctx, "#budgets"); !strings.Contains(got, "No playbook budget is used up") {
+		t.Errorf("the overview's budgets: %q", got)
+	}
+	run(t, ctx, "reset", chromedp.Navigate(base+"/breakers"), chromedp.WaitVisible(chromedp.CSS("#reset-"+id)))
 	screenshot(t, ctx, "breakers")
-	run(t, ctx, "click reset", chromedp.Click(chromedp.CSS("#reset-"+bs[0].ID)), chromedp.WaitVisible(chromedp.CSS("#flash")))
-	if got := text(t, ctx, "#breaker-"+bs[0].ID); !strings.Contains(got, "closed") {
-		t.Fatalf("breaker row after reset: %q", got)
+	run(t, ctx, "click reset", chromedp.Click(chromedp.CSS("#reset-"+id)), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	if got := text(t, ctx, "#breaker-"+id); !strings.Contains(got, "closed") || !strings.Contains(got, "1 of 3 left") {
+		t.Fatalf("breaker row after reset (closed, the budget not refunded): %q", got)
 	}
 	recs := e.records(t, audit.Query{Kind: guard.KindBreakerReset})
 	if len(recs) != 1 || recs[0].Actor != "olga (dashboard)" {

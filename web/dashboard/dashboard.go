@@ -59,7 +59,7 @@ const verifyTTL = 30 * time.Second
 //	GET  /                       overview
 //	GET  /events/*id             incident timeline (ids may contain /)
 //	GET  /approvals              the queue; POST /approvals/:id/approve|deny
-//	GET  /breakers               breakers; POST /breakers/:id/reset
+//	GET  /breakers               breakers and budgets; POST /breakers/:id/reset
 //	POST /pause, /resume         the kill switch (with a confirmation)
 //	GET  /playbooks              the loaded set; POST /playbooks/test
 //	GET  /audit                  search; /audit/export (JSONL), /audit/verify
@@ -147,8 +147,15 @@ var funcs = template.FuncMap{
 		}
 		return t.UTC().Format("2006-01-02 15:04:05Z")
 	},
-	"eventURL": eventURL,
-	"pathEsc":  url.PathEscape,
+	"eventURL":  eventURL,
+	"expiresIn": expiresIn,
+	"target": func(t string) string {
+		if t == "" {
+			return "(no target)"
+		}
+		return t
+	},
+	"pathEsc": url.PathEscape,
 	"jsonc": func(v any) string {
 		if v == nil {
 			return ""
@@ -181,6 +188,16 @@ var funcs = template.FuncMap{
 		return *p
 	},
 	"list": func(xs ...string) []string { return xs },
+}
+
+// expiresIn is an approval's countdown at now, to the second: "expires in
+// 29m55s", or "expired 5s ago" while the sweeper has not yet expired it.
+func expiresIn(now, at time.Time) string {
+	d := at.Sub(now).Round(time.Second)
+	if d <= 0 {
+		return "expired " + (-d).String() + " ago"
+	}
+	return "expires in " + d.String()
 }
 
 // eventURL is the dashboard link of an event id: each path segment escaped,

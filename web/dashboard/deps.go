@@ -66,6 +66,9 @@ type Approvals interface {
 // Guards is the breaker and kill-switch API; *guard.Guard implements it.
 type Guards interface {
 	Breakers(ctx context.Context) ([]guard.BreakerStatus, error)
+	// Budgets reads the global caps and the budgets of set's playbooks
+	// with what each window has left.
+	Budgets(ctx context.Context, set *playbooks.Set) ([]guard.BudgetStatus, error)
 	ResetBreaker(ctx context.Context, id, actor string) (guard.BreakerStatus, error)
 	PauseStatus(ctx context.Context) (guard.PauseStatus, error)
 	Pause(ctx context.Context, actor, reason string) (guard.PauseStatus, error)

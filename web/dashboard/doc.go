@@ -1,5 +1,5 @@
 // Package dashboard is Firebreak's web page: an overview, incident
-// timelines, the approval queue, breakers and the kill switch, the loaded
+// timelines, the approval queue, breakers and budgets, the kill switch, the loaded
 // playbooks with a test box, and the audit trail. It is server-rendered
 // html/template with htmx (vendored, embedded) for live refresh and
 // in-place actions; every page also works without JavaScript.
@@ -9,7 +9,8 @@
 // reaches into the store, the engine or the configuration: package web
 // mounts it on its router and supplies the Authenticator (the API's token
 // table), the approval gate and the guard; cmd/firebreak/app supplies the
-// store-backed parts (timelines, the test box, the redactor). It must never render a secret (records
-// pass through the configured redactor) and must never execute or write
-// anything from the playbook test box.
+// store-backed parts (timelines, the test box, the redactor). It must never
+// render a secret (records, event data, targets and verdicts pass through
+// the configured redactor) and must never execute or write anything from
+// the playbook test box.
 package dashboard

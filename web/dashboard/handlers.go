@@ -16,6 +16,8 @@ import (
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/guard"
 	"github.com/firebreak/firebreak/playbooks"
+	"github.com/firebreak/firebreak/playbooks/playtest"
+	"github.com/firebreak/firebreak/web/internal/apierr"
 )
 
 // safeNext keeps a post-login redirect on this site.
@@ -81,8 +83,12 @@ func actorOf(c *gin.Context) string {
 
 // overviewData is the overview page.
 type overviewData struct {
-	Pending   []approval.Approval
-	Breakers  []guard.BreakerStatus
+	Pending  []approval.Approval
+	Breakers []guard.BreakerStatus
+	// Caps are the global caps; UsedUp the playbook budgets with nothing
+	// left on a target.
+	Caps      []guard.BudgetStatus
+	UsedUp    []guard.BudgetStatus
 	Pause     *guard.PauseStatus
 	Events    int
 	Actions   int
@@ -109,6 +115,9 @@ func (d *Dashboard) overview(c *gin.Context) {
 		if err != nil {
 			o.Problems = append(o.Problems, "reading approvals failed")
 		}
+		for i := range list {
+			d.redactApproval(&list[i])
+		}
 		o.Pending = list
 	}
 	if d.deps.Guards != nil {
@@ -116,9 +125,21 @@ func (d *Dashboard) overview(c *gin.Context) {
 		if err != nil {
 			o.Problems = append(o.Problems, "reading breakers failed")
 		}
-		for _, b := range bs {
+		for _, b := range d.redactBreakers(bs) {
 			if b.State != guard.StateClosed {
 				o.Breakers = append(o.Breakers, b)
+			}
+		}
+		if budgets, err := d.deps.Guards.Budgets(ctx, d.deps.Playbooks()); err != nil {
+			o.Problems = append(o.Problems, "reading budgets failed")
+		} else {
+			for _, b := range d.redactBudgets(budgets) {
+				switch {
+				case b.Scope == guard.BudgetScopeActions || b.Scope == guard.BudgetScopeTargets:
+					o.Caps = append(o.Caps, b)
+				case b.Remaining == 0:
+					o.UsedUp = append(o.UsedUp, b)
+				}
 			}
 		}
 		if st, err := d.deps.Guards.PauseStatus(ctx); err == nil {
@@ -295,7 +316,7 @@ func (d *Dashboard) timeline(c *gin.Context) {
 		}
 	}
 	for i := range td.Approvals {
-		td.Approvals[i].Params = d.redactMap(td.Approvals[i].Params)
+		d.redactApproval(&td.Approvals[i])
 	}
 	d.render(c, http.StatusOK, "timeline", "Event "+id, td)
 }
@@ -342,14 +363,9 @@ func (d *Dashboard) approvals(c *gin.Context) {
 		d.render(c, http.StatusOK, "approvals", "Approvals", gin.H{"Off": true})
 		return
 	}
-	status := approval.Status(c.DefaultQuery("status", string(approval.StatusPending)))
-	if status == "all" {
-		status = ""
-	}
-	switch status {
-	case "", approval.StatusPending, approval.StatusApproved, approval.StatusDenied, approval.StatusExpired, approval.StatusCancelled:
-	default:
-		d.fail(c, http.StatusBadRequest, "status must be all, pending, approved, denied, expired or cancelled")
+	status, err := approval.ParseStatusFilter(c.DefaultQuery("status", string(approval.StatusPending)))
+	if err != nil {
+		d.fail(c, http.StatusBadRequest, err.Error())
 		return
 	}
 	list, err := d.deps.Approvals.ListApprovals(c.Request.Context(), status)
@@ -361,7 +377,7 @@ func (d *Dashboard) approvals(c *gin.Context) {
 		list = list[:200]
 	}
 	for i := range list {
-		list[i].Params = d.redactMap(list[i].Params)
+		d.redactApproval(&list[i])
 		list[i].Event = nil
 	}
 	st := string(status)
@@ -394,16 +410,7 @@ func (d *Dashboard) decide(c *gin.Context) {
 	id := c.Param("id")
 	_, err := d.deps.Approvals.Decide(c.Request.Context(), id, hash, dec, sessionOf(c).id)
 	if err != nil {
-		code := http.StatusInternalServerError
-		switch {
-		case errors.Is(err, approval.ErrNotFound):
-			code = http.StatusNotFound
-		case errors.Is(err, approval.ErrRequester), errors.Is(err, approval.ErrNotAllowed):
-			code = http.StatusForbidden
-		case errors.Is(err, approval.ErrPlanMismatch), errors.Is(err, approval.ErrDecided),
-			errors.Is(err, approval.ErrAlreadyApproved), errors.Is(err, approval.ErrExpired):
-			code = http.StatusConflict
-		}
+		code := apierr.Decision(err)
 		msg := "the decision failed"
 		if code != http.StatusInternalServerError {
 			msg = "refused: " + approval.RefusalText(err)
@@ -420,37 +427,131 @@ func (d *Dashboard) decide(c *gin.Context) {
 
 func (d *Dashboard) breakers(c *gin.Context) {
 	if d.deps.Guards == nil {
-		d.render(c, http.StatusOK, "breakers", "Breakers", gin.H{"Off": true})
+		d.render(c, http.StatusOK, "breakers", "Breakers", breakersData{Off: true})
 		return
 	}
-	bs, err := d.deps.Guards.Breakers(c.Request.Context())
+	ctx := c.Request.Context()
+	bs, err := d.deps.Guards.Breakers(ctx)
 	if err != nil {
 		d.fail(c, http.StatusInternalServerError, "reading breakers failed")
 		return
 	}
-	budgets := []budgetRow{}
-	if set := d.deps.Playbooks(); set != nil {
-		for _, p := range set.Playbooks {
-			if len(p.Budget) == 0 && p.Breaker == nil {
-				continue
-			}
-			row := budgetRow{Playbook: p.Name}
-			for _, b := range p.Budget {
-				row.Budgets = append(row.Budgets, b.Text)
-			}
-			if p.Breaker != nil {
-				row.Breaker = p.Breaker
-			}
-			budgets = append(budgets, row)
-		}
+	set := d.deps.Playbooks()
+	budgets, err := d.deps.Guards.Budgets(ctx, set)
+	if err != nil {
+		d.fail(c, http.StatusInternalServerError, "reading budgets failed")
+		return
 	}
-	d.render(c, http.StatusOK, "breakers", "Breakers", gin.H{"List": bs, "Budgets": budgets})
+	d.render(c, http.StatusOK, "breakers", "Breakers", breakersPage(d.redactBreakers(bs), d.redactBudgets(budgets), set, d.deps.Now()))
 }
 
-type budgetRow struct {
+// breakersData is the /breakers page: one row per playbook × target that
+// has a breaker or a budget in use, the global caps, and the budgets of
+// playbooks with no run in their windows.
+type breakersData struct {
+	// Off says the guards are not wired.
+	Off    bool
+	Rows   []breakerRow
+	Global []guard.BudgetStatus
+	Idle   []guard.BudgetStatus
+	// Settings are the breaker settings of the loaded playbooks.
+	Settings []breakerSetting
+}
+
+// breakerRow joins the breaker and the budget of one playbook × target.
+type breakerRow struct {
+	// ID is the breaker id of playbook × target, also when the row has
+	// only a budget (it names the row in the page).
+	ID       string
 	Playbook string
-	Budgets  []string
+	Target   string
+	Breaker  *guard.BreakerStatus
+	// Failures counts the breaker's failures inside its window (all the
+	// stored ones when the playbook is no longer loaded), Window is that
+	// window.
+	Failures int
+	Window   time.Duration
+	Budget   *guard.BudgetStatus
+}
+
+type breakerSetting struct {
+	Playbook string
 	Breaker  *playbooks.Breaker
+}
+
+// redactApproval passes what an approval shows through the redactor, as
+// the audit trail does: its parameters, target and guard verdicts.
+func (d *Dashboard) redactApproval(a *approval.Approval) {
+	a.Params = d.redactMap(a.Params)
+	a.Target = d.redactString(a.Target)
+	a.RequestedBy = d.redactString(a.RequestedBy)
+	guards := make([]approval.GuardVerdict, len(a.Guards))
+	for i, g := range a.Guards {
+		g.Detail = d.redactString(g.Detail)
+		guards[i] = g
+	}
+	a.Guards = guards
+}
+
+// redactBreakers passes the targets and reasons of bs through the
+// redactor; the breaker id stays as it is, since it names the breaker.
+func (d *Dashboard) redactBreakers(bs []guard.BreakerStatus) []guard.BreakerStatus {
+	for i := range bs {
+		bs[i].Target, bs[i].Reason = d.redactString(bs[i].Target), d.redactString(bs[i].Reason)
+	}
+	return bs
+}
+
+// redactBudgets passes the targets of bs through the redactor.
+func (d *Dashboard) redactBudgets(bs []guard.BudgetStatus) []guard.BudgetStatus {
+	for i := range bs {
+		bs[i].Target = d.redactString(bs[i].Target)
+	}
+	return bs
+}
+
+func breakersPage(bs []guard.BreakerStatus, budgets []guard.BudgetStatus, set *playbooks.Set, now time.Time) breakersData {
+	var out breakersData
+	index := map[string]int{}
+	for i := range bs {
+		b := &bs[i]
+		row := breakerRow{ID: b.ID, Playbook: b.Playbook, Target: b.Target, Breaker: b, Failures: len(b.FailedAt)}
+		if set != nil {
+			if p, ok := set.Get(b.Playbook); ok && p.Breaker != nil {
+				row.Window, row.Failures = p.Breaker.Window, 0
+				for _, f := range b.FailedAt {
+					if now.Sub(f) < p.Breaker.Window {
+						row.Failures++
+					}
+				}
+			}
+		}
+		index[b.Playbook+"\x00"+b.Target] = len(out.Rows)
+		out.Rows = append(out.Rows, row)
+	}
+	for i := range budgets {
+		st := &budgets[i]
+		switch st.Scope {
+		case guard.BudgetScopeActions, guard.BudgetScopeTargets:
+			out.Global = append(out.Global, *st)
+		case guard.BudgetScopePlaybook:
+			out.Idle = append(out.Idle, *st)
+		default:
+			if j, ok := index[st.Playbook+"\x00"+st.Target]; ok {
+				out.Rows[j].Budget = st
+				continue
+			}
+			out.Rows = append(out.Rows, breakerRow{ID: guard.BreakerID(st.Playbook, st.Target), Playbook: st.Playbook, Target: st.Target, Budget: st})
+		}
+	}
+	if set != nil {
+		for _, p := range set.Playbooks {
+			if p.Breaker != nil {
+				out.Settings = append(out.Settings, breakerSetting{Playbook: p.Name, Breaker: p.Breaker})
+			}
+		}
+	}
+	return out
 }
 
 func (d *Dashboard) resetBreaker(c *gin.Context) {
@@ -656,17 +757,31 @@ func (d *Dashboard) testPlaybooks(c *gin.Context) {
 	d.render(c, code, "playbooks", "Playbooks", pd)
 }
 
-// redactResult removes secrets from rendered parameters: they can carry
-// what the event carried.
+// redactResult removes secrets from what the test box shows: rendered
+// parameters, targets, dedupe keys and step errors can carry what the
+// event carried, and are redacted as the audit trail would.
 func (d *Dashboard) redactResult(res TestResult) *TestResult {
+	red := func(s *string) *string {
+		if s == nil {
+			return nil
+		}
+		v := d.redactString(*s)
+		return &v
+	}
 	for i := range res.Decisions {
-		for j := range res.Decisions[i].Matched {
-			m := &res.Decisions[i].Matched[j]
-			if m.Steps == nil {
-				continue
-			}
-			for k := range *m.Steps {
-				(*m.Steps)[k].Params = d.redactMap((*m.Steps)[k].Params)
+		for _, list := range [][]playtest.PlaybookDecision{res.Decisions[i].Matched, res.Decisions[i].OnResolved} {
+			for j := range list {
+				m := &list[j]
+				m.DedupeKey = red(m.DedupeKey)
+				if m.Steps == nil {
+					continue
+				}
+				for k := range *m.Steps {
+					st := &(*m.Steps)[k]
+					st.Params = d.redactMap(st.Params)
+					st.Target = red(st.Target)
+					st.Error = d.redactString(st.Error)
+				}
 			}
 		}
 	}

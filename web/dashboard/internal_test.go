@@ -1,6 +1,9 @@
 package dashboard
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestSafeNext(t *testing.T) {
 	for in, want := range map[string]string{
@@ -28,5 +31,23 @@ func TestEventURL(t *testing.T) {
 func TestEqualToken(t *testing.T) {
 	if !equalToken("abc", "abc") || equalToken("abc", "abd") || equalToken("", "") || equalToken("abc", "") {
 		t.Fatal("equalToken compares wrongly")
+	}
+}
+
+// TestExpiresIn: the countdown never shows a past expiry as a future one.
+func TestExpiresIn(t *testing.T) {
+	now := time.Date(2026, 12, 7, 2, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		at   time.Time
+		want string
+	}{
+		{now.Add(29*time.Minute + 55*time.Second + 300*time.Millisecond), "expires in 29m55s"},
+		{now.Add(time.Second), "expires in 1s"},
+		{now, "expired 0s ago"},
+		{now.Add(-5 * time.Second), "expired 5s ago"},
+	} {
+		if got := expiresIn(now, tc.at); got != tc.want {
+			t.Errorf("expiresIn(now, now%+v) = %q, want %q", tc.at.Sub(now), got, tc.want)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/engine/guard"
 )
 
 // client is a browser-like HTTP client: a cookie jar, no redirects
@@ -340,5 +342,307 @@ func TestTestBoxRecentEvent(t *testing.T) {
 	resp, body = c.do("POST", "/playbooks/test", url.Values{"csrf": {csrfOf(t, page)}, "source": {"alertmanager"}, "payload": {"{not json"}}, "text/html")
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, `id="test-error"`) {
 		t.Fatalf("undecodable payload: %d", resp.StatusCode)
+	}
+}
+
+// testClock is a clock the test moves by hand.
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// /breakers (and GET /api/v1/budgets) show the budget left per window, the
+// global cap and the breaker's failures inside its window, as the clock
+// moves: a failure older than the breaker window stops counting although
+// the guard still stores it, and a run leaves the 1h budget after an hour.
+func TestBreakersPageBudgets(t *testing.T) {
+	clk := &testClock{t: time.Now().UTC().Truncate(time.Second)}
+	sink := apptest.NewSink(t)
+	sink.Status = 500
+	cfg := apptest.Config(t, fmt.Sprintf(budgetedPlaybook, sink.URL))
+	cfg.API.Tokens = apiTokens()
+	cfg.Guards.MaxActions = "10/5m"
+	e := &env{a: apptest.Start(t, cfg, app.Options{Now: clk.Now}), sink: sink}
+	e.fire(t, "b0d9e701")
+	apptest.WaitFor(t, 10*time.Second, "the run to fail", func() bool {
+		return len(e.records(t, audit.Query{Kind: audit.KindStepFailed})) == 1
+	})
+	bs, err := e.a.Guard().Breakers(context.Background())
+	if err != nil || len(bs) != 1 || bs[0].State != guard.StateClosed || len(bs[0].FailedAt) != 1 {
+		t.Fatalf("breakers after one failure: %+v %v", bs, err)
+	}
+	id := bs[0].ID
+	c := newClient(t, e.a.URL())
+	c.signIn(viewerToken)
+	row := func() string {
+		t.Helper()
+		resp, page := c.do("GET", "/breakers", nil, "text/html")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/breakers: %d\n%s", resp.StatusCode, page)
+		}
+		if !strings.Contains(page, `hx-get="/breakers" hx-trigger="every 5s"`) {
+			t.Fatal("/breakers does not refresh itself")
+		}
+		if strings.Contains(page, "<button id=\"reset-") {
+			t.Fatal("a viewer is offered a reset button")
+		}
+		m := regexp.MustCompile(`(?s)<tr id="breaker-` + id + `">(.*?)</tr>`).FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("no row for breaker %s:\n%s", id, page)
+		}
+		caps := regexp.MustCompile(`(?s)<tr id="cap-max_actions">(.*?)</tr>`).FindStringSubmatch(page)
+		if caps == nil {
+			t.Fatalf("no max_actions cap:\n%s", page)
+		}
+		return regexp.MustCompile(`<[^>]+>`).ReplaceAllString(m[1]+" | "+caps[1], " ")
+	}
+	expect := func(when, got string, wants ...string) {
+		t.Helper()
+		for _, w := range wants {
+			if !strings.Contains(strings.Join(strings.Fields(got), " "), w) {
+				t.Errorf("%s: the page lacks %q:\n%s", when, w, got)
+			}
+		}
+	}
+	t0 := clk.Now()
+	slot := func(d time.Duration) string { return t0.Add(d).UTC().Format("2006-01-02 15:04:05Z") }
+	got := row()
+	expect("after one failed run", got, "closed", "1 in 30m0s", "2 of 3 left", "(3/1h, 1 used; next slot frees "+slot(time.Hour)+")", "4 of 5 left", "9 of 10 left (10/5m")
+
+	clk.Advance(31 * time.Minute)
+	got = row()
+	expect("31 minutes later", got, "closed", "0 in 30m0s", "2 of 3 left", "10 of 10 left (10/5m, 0 used)")
+	if bs, _ := e.a.Guard().Breakers(context.Background()); len(bs[0].FailedAt) != 1 {
+		t.Fatalf("the guard no longer stores the failure (the test would prove nothing): %+v", bs[0])
+	}
+
+	clk.Advance(29 * time.Minute)
+	got = row()
+	expect("an hour later", got, "3 of 3 left (3/1h, 0 used)", "4 of 5 left (5/24h, 1 used; next slot frees")
+
+	// The API gives the same numbers.
+	req, _ := http.NewRequest("GET", e.a.URL()+"/api/v1/budgets", nil)
+	req.Header.Set("Authorization", "Bearer "+viewerToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Budgets []guard.BudgetStatus }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/v1/budgets: %d %v", resp.StatusCode, err)
+	}
+	if len(body.Budgets) != 2 || body.Budgets[0].Scope != guard.BudgetScopeActions || body.Budgets[1].Playbook != "notify-cart" {
+		t.Fatalf("budgets: %+v", body.Budgets)
+	}
+	w := body.Budgets[1].Windows
+	if len(w) != 2 || w[0].Used != 0 || w[0].Remaining != 3 || w[1].Used != 1 || w[1].Remaining != 4 || body.Budgets[1].Remaining != 3 ||
+		w[1].NextFree == nil || !w[1].NextFree.Equal(t0.Add(24*time.Hour)) {
+		t.Fatalf("notify-cart windows: %+v", body.Budgets[1])
+	}
+}
+
+// Behind TLS the session cookie is Secure as well as HttpOnly and
+// SameSite=Strict.
+func TestSessionCookieSecureOnTLS(t *testing.T) {
+	e := start(t, approvalPlaybook)
+	srv := httptest.NewTLSServer(e.a.Web)
+	t.Cleanup(srv.Close)
+	c := newClient(t, srv.URL)
+	tc := srv.Client()
+	tc.Jar, tc.CheckRedirect, tc.Timeout = c.c.Jar, c.c.CheckRedirect, c.c.Timeout
+	c.c = tc
+	_, page := c.do("GET", "/login", nil, "text/html")
+	resp, body := c.do("POST", "/login", url.Values{"csrf": {csrfOf(t, page)}, "token": {viewerToken}}, "text/html")
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("sign in over TLS: %d %s", resp.StatusCode, body)
+	}
+	var sess *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "firebreak_session" {
+			sess = ck
+		}
+	}
+	if sess == nil || !sess.Secure || !sess.HttpOnly || sess.SameSite != http.SameSiteStrictMode {
+		t.Fatalf("session cookie over TLS %+v: want Secure, HttpOnly, SameSite=Strict", sess)
+	}
+	if resp, _ := c.do("GET", "/breakers", nil, "text/html"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("a page with the TLS session: %d", resp.StatusCode)
+	}
+}
+
+// Every state-changing dashboard route refuses a POST without the
+// session's CSRF token (or with another session's), and checks its role on
+// the server: the routes are read from the real router, so a new POST
+// route must be classified here.
+func TestEveryPostNeedsCSRFAndRole(t *testing.T) {
+	e := start(t, approvalPlaybook)
+	need := map[string]string{ // normalised path → role it needs
+		"/approvals/{}/{}":   "approver",
+		"/breakers/{}/reset": "operator",
+		"/pause":             "operator",
+		"/resume":            "operator",
+		"/playbooks/test":    "viewer",
+		"/logout":            "viewer",
+		"/login":             "", // its own CSRF: the login cookie's value (TestLoginRefusalsAndCookies)
+	}
+	param := regexp.MustCompile(`:[^/]+|\*[^/]+`)
+	var routes []string
+	for _, r := range e.a.Web.Routes() {
+		if r.Method != http.MethodPost || strings.HasPrefix(r.Path, "/api/") || strings.HasPrefix(r.Path, "/hooks/") || strings.HasPrefix(r.Path, "/slack/") {
+			continue
+		}
+		p := param.ReplaceAllString(r.Path, "{}")
+		if _, ok := need[p]; !ok {
+			t.Errorf("POST %s is not classified by this test", r.Path)
+		}
+		routes = append(routes, p)
+	}
+	if len(routes) != len(need) {
+		t.Fatalf("dashboard POST routes %v, want %d", routes, len(need))
+	}
+	concrete := func(p string) string {
+		return strings.NewReplacer("/approvals/{}/{}", "/approvals/x/approve", "/breakers/{}/reset", "/breakers/x/reset").Replace(p)
+	}
+	op, other, viewer := newClient(t, e.a.URL()), newClient(t, e.a.URL()), newClient(t, e.a.URL())
+	op.signIn(operatorToken)
+	other.signIn(operatorToken)
+	viewer.signIn(viewerToken)
+	_, page := other.do("GET", "/", nil, "text/html")
+	otherCSRF := csrfOf(t, page)
+	_, page = viewer.do("GET", "/", nil, "text/html")
+	viewerCSRF := csrfOf(t, page)
+	for _, p := range routes {
+		if p == "/login" {
+			continue
+		}
+		path := concrete(p)
+		for name, form := range map[string]url.Values{
+			"no token":              {"confirm": {"yes"}, "reason": {"x"}},
+			"another session's one": {"confirm": {"yes"}, "reason": {"x"}, "csrf": {otherCSRF}},
+		} {
+			resp, body := op.do("POST", path, form, "text/html")
+			if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "CSRF") {
+				t.Errorf("POST %s with %s: %d, want 403 naming the CSRF token", path, name, resp.StatusCode)
+			}
+		}
+		if role := need[p]; role == "approver" || role == "operator" {
+			resp, body := viewer.do("POST", path, url.Values{"confirm": {"yes"}, "csrf": {viewerCSRF}}, "application/json")
+			var jerr struct{ Error string }
+			if resp.StatusCode != http.StatusForbidden || json.Unmarshal([]byte(body), &jerr) != nil || !strings.Contains(jerr.Error, role+" role") {
+				t.Errorf("POST %s as a viewer: %d %s, want 403 naming the %s role", path, resp.StatusCode, body, role)
+			}
+		}
+	}
+	if st, _ := e.a.Guard().PauseStatus(context.Background()); st.Paused {
+		t.Fatal("a refused POST paused execution")
+	}
+	// The operator's session still works: nothing above signed it out.
+	if resp, _ := op.do("GET", "/breakers", nil, "text/html"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("operator session after the refused POSTs: %d", resp.StatusCode)
+	}
+}
+
+// secretHostPlaybook acts on a webhook whose host is shaped like a Slack
+// token: the audit trail redacts such a target, and so must every page
+// that shows it (approvals, overview, breakers and budgets).
+const secretHostPlaybook = `
+name: secret-host
+match: event.source == "alertmanager" && event.status == "firing" && event.name == "KubeDeploymentReplicasMismatch"
+budget: ["3/1h"]
+breaker: { failures: 1, window: 30m, cooldown: 1h }
+steps:
+  - action: webhook.notify
+    approval: required
+    timeout: 2s
+    with: { url: "http://xoxb-1234567890-abcdefghij.invalid/%s" }
+`
+
+func TestPagesRedactTargets(t *testing.T) {
+	const secret = "xoxb-1234567890-abcdefghij"
+	e := start(t, strings.ReplaceAll(secretHostPlaybook, "%s", "x%.0s"))
+	e.fire(t, "5ec4e7a1")
+	ap := e.pending(t)
+	if !strings.Contains(ap.Target, secret) {
+		t.Fatalf("the approval's target %q does not hold the secret-shaped host: the test would prove nothing", ap.Target)
+	}
+	c := newClient(t, e.a.URL())
+	c.signIn(operatorToken)
+	check := func(path string) string {
+		t.Helper()
+		resp, page := c.do("GET", path, nil, "text/html")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s: %d", path, resp.StatusCode)
+		}
+		if strings.Contains(page, secret) {
+			t.Errorf("%s renders the secret-shaped target %q", path, secret)
+		}
+		return page
+	}
+	if page := check("/approvals"); !strings.Contains(page, audit.Redacted) {
+		t.Error("/approvals shows no redacted target")
+	}
+	check("/")
+	check("/events/" + ap.EventID)
+	// The test box plans the same step for a pasted payload.
+	_, page := c.do("GET", "/playbooks", nil, "text/html")
+	payload := apptest.AlertmanagerPayload("firing", apptest.Alert{
+		Labels:   map[string]string{"alertname": "KubeDeploymentReplicasMismatch", "namespace": "shop", "deployment": "cart-api"},
+		StartsAt: time.Now().UTC(), Fingerprint: "5ec4e7a2",
+	})
+	resp, body := c.do("POST", "/playbooks/test", url.Values{"csrf": {csrfOf(t, page)}, "source": {"alertmanager"}, "payload": {string(payload)}}, "text/html")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(body, "matches <b>secret-host</b>") {
+		t.Fatalf("test box: %d\n%s", resp.StatusCode, body)
+	}
+	if strings.Contains(body, secret) {
+		t.Error("the test box renders the secret-shaped target")
+	}
+	// Approve: the call fails (the host does not resolve), the breaker
+	// opens and the budget holds a run on that target.
+	_, page = c.do("GET", "/approvals", nil, "text/html")
+	if resp, _ := c.do("POST", "/approvals/"+ap.ID+"/approve", url.Values{"csrf": {csrfOf(t, page)}, "plan_hash": {ap.PlanHash}}, "text/html"); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("approve: %d", resp.StatusCode)
+	}
+	apptest.WaitFor(t, 15*time.Second, "the breaker to open", func() bool {
+		bs, _ := e.a.Guard().Breakers(context.Background())
+		return len(bs) == 1 && bs[0].State == guard.StateOpen
+	})
+	if page := check("/breakers"); !strings.Contains(page, "2 of 3 left") || !strings.Contains(page, audit.Redacted) {
+		t.Errorf("/breakers lacks the budget row or its redacted target:\n%s", page)
+	}
+	check("/")
+}
+
+// An approval past its expiry that the sweeper has not expired yet shows
+// as expired, not as expiring in the future.
+func TestOverviewCountdownPastExpiry(t *testing.T) {
+	clk := &testClock{t: time.Now().UTC().Truncate(time.Second)}
+	sink := apptest.NewSink(t)
+	cfg := apptest.Config(t, fmt.Sprintf(approvalPlaybook, sink.URL))
+	cfg.API.Tokens = apiTokens()
+	cfg.Approvals.SweepInterval = app.Duration(time.Hour)
+	e := &env{a: apptest.Start(t, cfg, app.Options{Now: clk.Now}), sink: sink}
+	e.fire(t, "c0c0c0c0")
+	e.pending(t)
+	c := newClient(t, e.a.URL())
+	c.signIn(viewerToken)
+	for _, step := range []struct {
+		advance time.Duration
+		want    string
+	}{{0, "expires in 30m0s"}, {31 * time.Minute, "expired 1m0s ago"}} {
+		clk.Advance(step.advance)
+		for _, path := range []string{"/", "/approvals"} {
+			resp, page := c.do("GET", path, nil, "text/html")
+			if resp.StatusCode != http.StatusOK || !strings.Contains(page, step.want) {
+				t.Errorf("%s after %s: %d, want %q on the page", path, step.advance, resp.StatusCode, step.want)
+			}
+		}
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/approval"
 	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/internal/fakeclock"
 	"github.com/firebreak/firebreak/web"
 )
 
@@ -51,29 +51,11 @@ steps:
         namespace: "{{ event.labels.namespace }}"
 `
 
-// apprClock is the injected clock of the app under test.
-type apprClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *apprClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *apprClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // apprEnv is a running Firebreak with approvals wired to a fake Slack and a
 // webhook sink standing in for the thing the approved step calls.
 type apprEnv struct {
 	t     *testing.T
-	clock *apprClock
+	clock *fakeclock.Clock
 	slack *slackfake.Server
 	sink  *apptest.Sink
 	cfg   app.Config
@@ -91,7 +73,7 @@ func newApprEnv(t *testing.T, approvers int) *apprEnv {
 // as its flow-style content, and the alert carrying extra labels.
 func newApprEnvWith(t *testing.T, approvalKeys string, extraLabels map[string]string) *apprEnv {
 	t.Helper()
-	e := &apprEnv{t: t, clock: &apprClock{t: time.Now().UTC().Truncate(time.Second)}, extraLabels: extraLabels}
+	e := &apprEnv{t: t, clock: fakeclock.New(time.Now().UTC().Truncate(time.Second)), extraLabels: extraLabels}
 	e.slack = slackfake.New(t)
 	e.slack.Groups["S0ONCALL"] = []string{apprGroupUser}
 	e.sink = apptest.NewSink(t)
@@ -678,7 +660,7 @@ func TestApprovalsAPIAuth(t *testing.T) {
 // Without a bot token of its own, the gate posts with the slack.notify
 // client (actions.slack) to that client's default channel.
 func TestApprovalReusesTheSlackNotifyClient(t *testing.T) {
-	e := &apprEnv{t: t, clock: &apprClock{t: time.Now().UTC().Truncate(time.Second)}}
+	e := &apprEnv{t: t, clock: fakeclock.New(time.Now().UTC().Truncate(time.Second))}
 	e.slack = slackfake.New(t)
 	e.sink = apptest.NewSink(t)
 	e.cfg = apptest.Config(t, fmt.Sprintf(apprPlaybook, "expires: 30m, approvers: 1", e.sink.URL))
@@ -759,7 +741,7 @@ func slogDiscard() *slog.Logger { return slog.New(slog.DiscardHandler) }
 // Slack fake on 127.0.0.1 is refused at dial time and counted as a failed
 // attempt; it used to reach Slack through a client of its own.
 func TestApprovalsBotClientFollowsTheOutboundPolicy(t *testing.T) {
-	e := &apprEnv{t: t, clock: &apprClock{t: time.Now().UTC().Truncate(time.Second)}}
+	e := &apprEnv{t: t, clock: fakeclock.New(time.Now().UTC().Truncate(time.Second))}
 	e.slack = slackfake.New(t)
 	e.sink = apptest.NewSink(t)
 	e.cfg = apptest.Config(t, fmt.Sprintf(apprPlaybook, "expires: 30m, approvers: 1", e.sink.URL))

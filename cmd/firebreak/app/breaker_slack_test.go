@@ -17,6 +17,7 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/guard"
+	"github.com/firebreak/firebreak/internal/fakeclock"
 	"github.com/firebreak/firebreak/web"
 )
 
@@ -24,7 +25,7 @@ import (
 // through slack.notify, with the approvals allow-list and signing secret.
 type breakerSlackEnv struct {
 	*apprEnv
-	clk       *fakeClock
+	clk       *fakeclock.Clock
 	processed int
 	msg       slackfake.Call
 	breaker   string
@@ -36,7 +37,7 @@ const breakerMsgTS = "1741944420.000777"
 // breaker opens and the message with the Reset button is posted.
 func newBreakerSlackEnv(t *testing.T) *breakerSlackEnv {
 	t.Helper()
-	e := &breakerSlackEnv{apprEnv: &apprEnv{t: t}, clk: &fakeClock{t: time.Now().UTC().Truncate(time.Second)}}
+	e := &breakerSlackEnv{apprEnv: &apprEnv{t: t}, clk: fakeclock.New(time.Now().UTC().Truncate(time.Second))}
 	e.slack = slackfake.New(t)
 	e.slack.Groups["S0ONCALL"] = []string{apprGroupUser}
 	e.sink = apptest.NewSink(t)
@@ -55,7 +56,7 @@ func newBreakerSlackEnv(t *testing.T) *breakerSlackEnv {
 		e.post("resolved", fired)
 		e.clk.Advance(4 * time.Minute)
 	}
-	e.clock = &apprClock{t: e.clk.Now()} // signs clicks at the server's time
+	e.clock = fakeclock.New(e.clk.Now()) // signs clicks at the server's time
 	if st := e.state(); st != guard.StateOpen {
 		t.Fatalf("breaker state after four flaps = %q, want open", st)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/guard"
+	"github.com/firebreak/firebreak/internal/fakeclock"
 )
 
 // routedClient sends every request to the sink whatever the URL's host,
@@ -235,24 +236,6 @@ func TestStormDistinctTargetsGlobalCap(t *testing.T) {
 	}
 }
 
-// fakeClock is the injected clock of a whole server.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 const flapPlaybook = `
 name: restart-flapping
 match: event.name == "KubePodCrashLooping"
@@ -272,7 +255,7 @@ steps:
 // on the workload, and humans are told once.
 func TestFlappingWorkloadOpensBreaker(t *testing.T) {
 	actions, humans := apptest.NewSink(t), apptest.NewSink(t)
-	clk := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := fakeclock.New(time.Now().UTC().Truncate(time.Second))
 	cfg := apptest.Config(t, fmt.Sprintf(flapPlaybook, actions.URL))
 	apptest.WithOperator(&cfg) // breaker reset is an operator endpoint
 	cfg.Guards.Notify = &app.GuardNotifyConfig{Action: "webhook.notify", With: map[string]any{"url": humans.URL + "/oncall"}}

@@ -3,6 +3,7 @@ package config
 import (
 	"time"
 
+	"github.com/firebreak/firebreak/engine"
 	"github.com/firebreak/firebreak/web"
 	"github.com/firebreak/firebreak/web/auth"
 	"github.com/firebreak/firebreak/web/sources"
@@ -29,7 +30,8 @@ type Config struct {
 	LogLevel string `yaml:"log_level"`
 	// DryRun makes every step a dry run.
 	DryRun bool `yaml:"dry_run"`
-	// Workers bounds concurrent event processing (default 8).
+	// Workers bounds concurrent event processing (default
+	// engine.DefaultWorkers, 32).
 	Workers int `yaml:"workers"`
 	// MaxBodyBytes bounds a webhook body (default 1 MiB).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
@@ -74,7 +76,7 @@ func Defaults() Config {
 		DataDir:      "data",
 		LogFormat:    "text",
 		LogLevel:     "info",
-		Workers:      8,
+		Workers:      engine.DefaultWorkers,
 		MaxBodyBytes: 1 << 20,
 		MaxEventAge:  &age,
 	}

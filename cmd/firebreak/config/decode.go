@@ -7,11 +7,12 @@ import (
 	"io"
 	"os"
 	"reflect"
-	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/firebreak/firebreak/playbooks/yamlpos"
 )
 
 // mark is where a key and its value are in the file.
@@ -76,20 +77,8 @@ func Parse(name string, data []byte) (Config, error) {
 	case errors.Is(err, io.EOF):
 		return cfg, nil
 	case err != nil:
-		line, msg := yamlError(err)
-		col := 1
-		if strings.Contains(msg, "tab character") {
-			// yaml.v3 names the line before the offending tab; find the tab.
-			lines := strings.Split(string(data), "\n")
-			for i := max(line-1, 0); i < len(lines); i++ {
-				indent := lines[i][:len(lines[i])-len(strings.TrimLeft(lines[i], " \t"))]
-				if j := strings.IndexByte(indent, '\t'); j >= 0 {
-					line, col = i+1, j+1
-					break
-				}
-			}
-		}
-		d.add(line, col, "", "invalid YAML: %s", msg)
+		line, col, msg := yamlpos.SyntaxError(err, data)
+		d.add(line, col, "", "%s", msg)
 		return cfg, d.problems
 	}
 	var extra yaml.Node
@@ -103,7 +92,7 @@ func Parse(name string, data []byte) (Config, error) {
 		}
 	}
 	if len(d.problems) > 0 {
-		return cfg, d.problems.sorted()
+		return cfg, sorted(d.problems)
 	}
 	return cfg, nil
 }
@@ -117,37 +106,10 @@ func LoadFile(path string) (Config, error) {
 	return Parse(path, data)
 }
 
-// yamlError splits a yaml.v3 syntax error ("yaml: line 3: …").
-func yamlError(err error) (int, string) {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if i := strings.Index(rest, ":"); i > 0 {
-			if n, convErr := strconv.Atoi(rest[:i]); convErr == nil {
-				return n, strings.TrimSpace(rest[i+1:])
-			}
-		}
-	}
-	return 1, msg
-}
-
 var (
 	durationType    = reflect.TypeOf(Duration(0))
 	stdDurationType = reflect.TypeOf(time.Duration(0))
 )
-
-func resolveAlias(n *yaml.Node) *yaml.Node {
-	for i := 0; n.Kind == yaml.AliasNode && n.Alias != nil && i < 100; i++ {
-		n = n.Alias
-	}
-	return n
-}
-
-func join(path, key string) string {
-	if path == "" {
-		return key
-	}
-	return path + "." + key
-}
 
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	d.nodes++
@@ -157,12 +119,12 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		}
 		return
 	}
-	n = resolveAlias(n)
+	n = yamlpos.Resolve(n)
 	null := n.Kind == yaml.ScalarNode && n.Tag == "!!null"
 	switch {
 	case v.Type() == durationType || v.Type() == stdDurationType:
 		if n.Kind != yaml.ScalarNode || null {
-			d.errorf(n, path, "must be a duration such as \"15m\", got %s", kindName(n))
+			d.errorf(n, path, "must be a duration such as \"15m\", got %s", yamlpos.KindName(n))
 			return
 		}
 		dur, err := time.ParseDuration(n.Value)
@@ -190,7 +152,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if n.Kind != yaml.MappingNode {
-			d.errorf(n, path, "must be a mapping, got %s", kindName(n))
+			d.errorf(n, path, "must be a mapping, got %s", yamlpos.KindName(n))
 			return
 		}
 		if v.IsNil() {
@@ -199,13 +161,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 		seen := map[string]bool{}
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k, val := n.Content[i], n.Content[i+1]
-			p := join(path, k.Value)
+			p := yamlpos.Join(path, k.Value)
 			if seen[k.Value] {
 				d.errorf(k, p, "duplicate key")
 				continue
 			}
 			seen[k.Value] = true
-			d.mark(p, k, resolveAlias(val))
+			d.mark(p, k, yamlpos.Resolve(val))
 			elem := reflect.New(v.Type().Elem()).Elem()
 			d.decode(val, elem, p)
 			v.SetMapIndex(reflect.ValueOf(k.Value).Convert(v.Type().Key()), elem)
@@ -215,13 +177,13 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 			return
 		}
 		if n.Kind != yaml.SequenceNode {
-			d.errorf(n, path, "must be a list, got %s", kindName(n))
+			d.errorf(n, path, "must be a list, got %s", yamlpos.KindName(n))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, e := range n.Content {
 			p := fmt.Sprintf("%s[%d]", path, i)
-			d.mark(p, e, resolveAlias(e))
+			d.mark(p, e, yamlpos.Resolve(e))
 			d.decode(e, s.Index(i), p)
 		}
 		v.Set(s)
@@ -249,7 +211,7 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, path, "must be a mapping, got %s", kindName(n))
+		d.errorf(n, path, "must be a mapping, got %s", yamlpos.KindName(n))
 		return
 	}
 	t := v.Type()
@@ -267,7 +229,7 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
-		p := join(path, k.Value)
+		p := yamlpos.Join(path, k.Value)
 		idx, ok := fields[k.Value]
 		if !ok {
 			if repl, moved := renamed[p]; moved {
@@ -282,7 +244,7 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		seen[k.Value] = true
-		d.mark(p, k, resolveAlias(val))
+		d.mark(p, k, yamlpos.Resolve(val))
 		d.decode(val, v.Field(idx), p)
 	}
 }
@@ -290,7 +252,7 @@ func (d *decoder) structure(n *yaml.Node, v reflect.Value, path string) {
 // scalar decodes strings, booleans and numbers, refusing the wrong kind.
 func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 	if n.Kind != yaml.ScalarNode {
-		d.errorf(n, path, "must be %s, got %s", want(v.Kind()), kindName(n))
+		d.errorf(n, path, "must be %s, got %s", want(v.Kind()), yamlpos.KindName(n))
 		return
 	}
 	if n.Tag == "!!null" {
@@ -302,7 +264,7 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 		v.SetString(n.Value)
 	case reflect.Bool:
 		if n.Tag != "!!bool" {
-			d.errorf(n, path, "must be true or false, got %s", kindName(n))
+			d.errorf(n, path, "must be true or false, got %s", yamlpos.KindName(n))
 			return
 		}
 		var b bool
@@ -311,21 +273,21 @@ func (d *decoder) scalar(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
 		var i int64
 		if n.Tag != "!!int" || n.Decode(&i) != nil || v.OverflowInt(i) {
-			d.errorf(n, path, "must be an integer, got %s", kindName(n))
+			d.errorf(n, path, "must be an integer, got %s", yamlpos.KindName(n))
 			return
 		}
 		v.SetInt(i)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		var u uint64
 		if n.Tag != "!!int" || n.Decode(&u) != nil || v.OverflowUint(u) {
-			d.errorf(n, path, "must be a non-negative integer, got %s", kindName(n))
+			d.errorf(n, path, "must be a non-negative integer, got %s", yamlpos.KindName(n))
 			return
 		}
 		v.SetUint(u)
 	case reflect.Float32, reflect.Float64:
 		var f float64
 		if (n.Tag != "!!int" && n.Tag != "!!float") || n.Decode(&f) != nil {
-			d.errorf(n, path, "must be a number, got %s", kindName(n))
+			d.errorf(n, path, "must be a number, got %s", yamlpos.KindName(n))
 			return
 		}
 		v.SetFloat(f)
@@ -344,28 +306,4 @@ func want(k reflect.Kind) string {
 		return "a number"
 	}
 	return "an integer"
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		switch n.Tag {
-		case "!!null":
-			return "null"
-		case "!!str":
-			return fmt.Sprintf("the string %q", n.Value)
-		case "!!int":
-			return "the integer " + n.Value
-		case "!!float":
-			return "the number " + n.Value
-		case "!!bool":
-			return "the boolean " + n.Value
-		}
-		return "a scalar (" + strings.TrimPrefix(n.Tag, "!!") + ")"
-	}
-	return "an alias"
 }

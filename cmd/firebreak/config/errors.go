@@ -2,9 +2,8 @@ package config
 
 import (
 	"errors"
-	"fmt"
-	"sort"
-	"strings"
+
+	"github.com/firebreak/firebreak/playbooks/yamlpos"
 )
 
 // ErrInvalid is wrapped by every Problems: errors.Is(err, ErrInvalid) holds
@@ -25,53 +24,22 @@ type Problem struct {
 // Error returns "file:line:col: key.path: message" (without the position
 // when the Config was not read from a file).
 func (p Problem) Error() string {
-	var b strings.Builder
-	if p.File != "" {
-		fmt.Fprintf(&b, "%s:%d:%d: ", p.File, p.Line, p.Column)
-	}
-	if p.Path != "" {
-		b.WriteString(p.Path)
-		b.WriteString(": ")
-	}
-	b.WriteString(p.Msg)
-	return b.String()
+	return yamlpos.Format(p.File, p.Line, p.Column, "", p.Path, p.Msg)
 }
 
-// Problems is every error found in a configuration, in file order.
-type Problems []Problem
+// Place returns the problem's file, line and column (line 0: none).
+func (p Problem) Place() (string, int, int) { return p.File, p.Line, p.Column }
 
-// Error returns one problem per line.
-func (ps Problems) Error() string {
-	lines := make([]string, len(ps))
-	for i, p := range ps {
-		lines[i] = p.Error()
-	}
-	return strings.Join(lines, "\n")
-}
+// Invalid returns ErrInvalid, which every Problems wraps.
+func (Problem) Invalid() error { return ErrInvalid }
 
-// Unwrap lets errors.Is(err, ErrInvalid) hold.
-func (ps Problems) Unwrap() error { return ErrInvalid }
+// Problems is every error found in a configuration, in file order. Its
+// Error is one problem per line; errors.Is(err, ErrInvalid) holds.
+type Problems = yamlpos.List[Problem]
 
 // sorted orders problems by position (problems without one keep their
 // order, after the positioned ones) and drops exact duplicates.
-func (ps Problems) sorted() Problems {
-	sort.SliceStable(ps, func(i, j int) bool {
-		a, b := ps[i], ps[j]
-		if (a.Line == 0) != (b.Line == 0) {
-			return a.Line != 0
-		}
-		if a.Line != b.Line {
-			return a.Line < b.Line
-		}
-		return a.Column < b.Column
-	})
-	out := ps[:0]
-	seen := map[string]bool{}
-	for _, p := range ps {
-		if k := p.Error(); !seen[k] {
-			seen[k] = true
-			out = append(out, p)
-		}
-	}
-	return out
+func sorted(ps Problems) Problems {
+	ps.Sort()
+	return ps.Dedupe()
 }

@@ -126,7 +126,7 @@ func Load(path string, cat Catalog) (Config, *Resolved, error) {
 		}
 	}
 	if len(all) > 0 {
-		return cfg, nil, all.sorted()
+		return cfg, nil, sorted(all)
 	}
 	return cfg, res, nil
 }
@@ -139,7 +139,7 @@ func Validate(cfg Config, cat Catalog) (*Resolved, error) {
 	v := &validator{cfg: cfg, marks: cfg.marks, cat: cat, lookupEnv: os.LookupEnv, readFile: os.ReadFile, hostname: os.Hostname}
 	res := v.run()
 	if len(v.problems) > 0 {
-		return nil, v.problems.sorted()
+		return nil, sorted(v.problems)
 	}
 	return res, nil
 }
