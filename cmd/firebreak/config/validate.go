@@ -152,7 +152,7 @@ func ResolveStore(cfg Config) (*Etcd, string, error) {
 	res := &Resolved{}
 	v.store(res)
 	if len(v.problems) > 0 {
-		return nil, "", v.problems.sorted()
+		return nil, "", sorted(v.problems)
 	}
 	return res.Etcd, res.Node, nil
 }
