@@ -143,8 +143,11 @@ func migrate(ctx context.Context, dir, configPath string) (migrateReport, error)
 		return err
 	}
 	// A migrated unfinished event is owned by a session that never
-	// existed: the first replica's takeover adopts it.
-	const orphanOwner = "0/migrated"
+	// existed: the first replica's takeover adopts it. Its token is -1,
+	// which no member key's CreateRevision can equal; not 0, which is what
+	// etcd reports for a missing key, so the takeover would take the owner
+	// for alive and its compare (CreateRevision != token) would never hold.
+	const orphanOwner = "-1/migrated"
 	err = src.EventsSince(ctx, 0, func(seq uint64, ev event.Event) error {
 		b, err := json.Marshal(ev)
 		if err != nil {
