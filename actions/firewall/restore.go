@@ -20,13 +20,18 @@ type RestoreReport struct {
 	// allowlist or the host's addresses changed); they were lifted, if still
 	// installed, and forgotten.
 	Refused int `json:"refused"`
+	// Lifted blocks were installed but no longer recorded (lifted on
+	// another replica); they were removed. Only with Config.Authoritative.
+	Lifted int `json:"lifted"`
 }
 
 // Restore makes Firebreak's table whole and re-installs every recorded block
 // that is still due, with its remaining time (capped to the configured
 // maximum). Blocks still installed are left as they are; expired ones are
 // forgotten, and ones whose address must now never be blocked are lifted and
-// forgotten. Call it at
+// forgotten. With Config.Authoritative, addresses installed but no longer
+// recorded are lifted too, so a cluster's replicas follow its list of
+// blocks both ways. Call it at
 // start-up; block_ip also calls it by itself when it finds the table gone.
 func (f *Firewall) Restore(ctx context.Context) (RestoreReport, error) {
 	if err := ctx.Err(); err != nil {
@@ -57,12 +62,28 @@ func (f *Firewall) restoreLocked(ctx context.Context, s *session, own map[netip.
 	if err != nil {
 		return rep, fmt.Errorf("restore: list recorded blocks: %w", err)
 	}
-	if len(blocks) == 0 {
+	if len(blocks) == 0 && !f.authority {
 		return rep, nil
 	}
 	present, err := f.elements(s.conn)
 	if err != nil {
 		return rep, fmt.Errorf("restore: %w", err)
+	}
+	if f.authority {
+		recorded := make(map[netip.Addr]bool, len(blocks))
+		for _, b := range blocks {
+			recorded[b.IP] = true
+		}
+		for ip := range present {
+			if recorded[ip] {
+				continue
+			}
+			if err := f.remove(s.conn, ip); err != nil {
+				return rep, fmt.Errorf("restore: lift unrecorded block: %w", err)
+			}
+			f.log.Info("installed block no longer recorded; lifted", "ip", ip.String())
+			rep.Lifted++
+		}
 	}
 	now := f.now()
 	for _, b := range blocks {

@@ -208,8 +208,8 @@ func (a *App) followCluster(ctx context.Context) {
 			switch {
 			case err != nil && !errors.Is(err, context.Canceled):
 				log.Error("reconciling this host's IP blocks with the cluster's failed", "error", err)
-			case rep.Restored > 0 || rep.Refused > 0:
-				log.Info("IP blocks reconciled with the cluster's", "restored", rep.Restored, "expired", rep.Expired, "refused", rep.Refused)
+			case rep.Restored > 0 || rep.Refused > 0 || rep.Lifted > 0:
+				log.Info("IP blocks reconciled with the cluster's", "restored", rep.Restored, "expired", rep.Expired, "refused", rep.Refused, "lifted", rep.Lifted)
 			}
 		}
 	}
