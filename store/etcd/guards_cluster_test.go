@@ -81,7 +81,7 @@ type guardReplica struct {
 // startGuardReplica runs the real engine and guard over s with the one
 // playbook pb and the guard configuration gc (Store and Registry are
 // filled in).
-func startGuardReplica(t *testing.T, ctx context.Context, s *fbetcd.Store, act actions.Action, pb string, gc guard.Config) *guardReplica {
+func startGuardReplica(t testing.TB, ctx context.Context, s *fbetcd.Store, act actions.Action, pb string, gc guard.Config) *guardReplica {
 	t.Helper()
 	reg := actions.NewRegistry()
 	if err := reg.Register(act); err != nil {
