@@ -423,6 +423,14 @@ func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Ev
 		if raw := tx.Get(bucketSteps, key); raw != nil {
 			var c stepClaim
 			_ = json.Unmarshal(raw, &c)
+			if resume == claimHeld && c.Status != claimHeld {
+				// Released on resume by another replica first (every
+				// replica releases the held steps it listed): that
+				// replica's claim stands; a started one is running there,
+				// not interrupted.
+				decision = "already_" + c.Status
+				return nil
+			}
 			if c.Status == claimStarted {
 				// The process stopped while the step ran: its outcome is
 				// unknown, and running it again could act twice.
