@@ -31,6 +31,8 @@ type targetAction struct {
 	by    map[string]int // replica → runs
 	fail  bool
 	total int
+	// busy is how long a run takes (a restart that waits for a rollout).
+	busy time.Duration
 }
 
 func newTargetAction() *targetAction {
@@ -49,6 +51,12 @@ func (*targetAction) Target(p map[string]any) actions.Target {
 }
 
 func (a *targetAction) Run(ctx context.Context, r actions.Request) (actions.Result, error) {
+	if a.busy > 0 {
+		select {
+		case <-time.After(a.busy):
+		case <-ctx.Done():
+		}
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.total++
@@ -81,7 +89,7 @@ type guardReplica struct {
 // startGuardReplica runs the real engine and guard over s with the one
 // playbook pb and the guard configuration gc (Store and Registry are
 // filled in).
-func startGuardReplica(t testing.TB, ctx context.Context, s *fbetcd.Store, act actions.Action, pb string, gc guard.Config) *guardReplica {
+func startGuardReplica(t testing.TB, ctx context.Context, s *fbetcd.Store, act actions.Action, pb string, gc guard.Config, opts ...func(*engine.Config)) *guardReplica {
 	t.Helper()
 	reg := actions.NewRegistry()
 	if err := reg.Register(act); err != nil {
@@ -96,7 +104,11 @@ func startGuardReplica(t testing.TB, ctx context.Context, s *fbetcd.Store, act a
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := engine.New(engine.Config{Store: s, Registry: reg, Guard: g, Workers: 4})
+	ec := engine.Config{Store: s, Registry: reg, Guard: g, Workers: 4}
+	for _, o := range opts {
+		o(&ec)
+	}
+	eng := engine.New(ec)
 	eng.SetPlaybooks(set)
 	done := make(chan struct{})
 	go func() {
