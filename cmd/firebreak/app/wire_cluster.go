@@ -31,7 +31,14 @@ type clusterStore interface {
 	UpdateAsLeader(ctx context.Context, fn func(state.Tx) error) error
 	// Takeovers receives when events of a dead replica became this one's.
 	Takeovers() <-chan struct{}
+	// WatchBucket receives when a key of the state bucket changed on any
+	// replica.
+	WatchBucket(ctx context.Context, bucket string) <-chan struct{}
 }
+
+// guardControlBucket is the guard's state bucket of the kill switch
+// (engine/guard's bucketControl), which every replica watches.
+const guardControlBucket = "guard_control"
 
 var _ clusterStore = (*fbetcd.Store)(nil)
 
@@ -171,21 +178,32 @@ const firewallEvery = 10
 // followCluster tells the engine of events taken over from a dead replica
 // (they are pending here now), and of a resume (steps held while paused,
 // wherever they were held, may run); and re-installs the cluster's IP
-// blocks in this host's nftables.
+// blocks in this host's nftables. A resume is seen at once through the
+// watch of the kill switch's bucket (a pause shorter than a poll included),
+// and by the poll should the watch lag.
 func (a *App) followCluster(ctx context.Context) {
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
+	control := a.cluster.WatchBucket(ctx, guardControlBucket)
 	wasPaused := false
 	ticks := 0
 	log := a.log.With("component", "cluster")
 	for {
+		changed := false
 		select {
 		case <-ctx.Done():
 			return
 		case <-a.cluster.Takeovers():
 			a.Engine.Notify()
 			continue
+		case _, ok := <-control:
+			if !ok {
+				control = nil // ctx ended
+				continue
+			}
+			changed = true
 		case <-t.C:
+			ticks++
 		}
 		if a.guard != nil {
 			st, err := a.guard.PauseStatus(ctx)
@@ -194,7 +212,7 @@ func (a *App) followCluster(ctx context.Context) {
 				if ctx.Err() == nil {
 					log.Debug("reading the kill switch failed", "error", err)
 				}
-			case wasPaused && !st.Paused:
+			case !st.Paused && (wasPaused || changed):
 				// Resumed, here or on another replica.
 				a.Engine.NotifyResumed()
 				wasPaused = false
@@ -202,7 +220,9 @@ func (a *App) followCluster(ctx context.Context) {
 				wasPaused = st.Paused
 			}
 		}
-		ticks++
+		if changed {
+			continue
+		}
 		if fw := a.Actions.Firewall; fw != nil && ticks%firewallEvery == 0 {
 			rep, err := fw.Restore(ctx)
 			switch {
