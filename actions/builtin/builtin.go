@@ -138,9 +138,7 @@ func Registry(ctx context.Context, cfg Config) (*Built, error) {
 		fcfg.Logger = cfg.Logger
 	}
 	if fcfg.Store == nil && cfg.State != nil {
-		// The store is persistent (and, clustered, shared): what it does
-		// not record must not stay installed.
-		fcfg.Store, fcfg.Authoritative = blockStore{cfg.State}, true
+		fcfg.Store = blockStore{cfg.State}
 	}
 	fw, err := firewall.New(fcfg)
 	if err != nil {

@@ -52,12 +52,6 @@ type Config struct {
 	// Store records blocks for Restore. Default: a MemoryStore, so blocks
 	// survive a flushed ruleset but not a restart.
 	Store BlockStore
-	// Authoritative says Store holds every block the table should have (a
-	// persistent store, perhaps shared by a cluster's replicas): Restore
-	// then also lifts addresses in the sets that Store no longer records,
-	// such as a block another replica lifted. Leave it false for a Store
-	// that forgets on restart, or a restart would lift every block.
-	Authoritative bool
 	// Logger receives what Restore re-installs or drops. Default: discard.
 	Logger *slog.Logger
 }
@@ -72,7 +66,6 @@ type Firewall struct {
 	defaultTTL time.Duration
 	now        func() time.Time
 	store      BlockStore
-	authority  bool
 	log        *slog.Logger
 
 	mu sync.Mutex // serialises read-modify-write of the sets
@@ -89,7 +82,6 @@ func New(cfg Config) (*Firewall, error) {
 		defaultTTL: cfg.DefaultTTL,
 		now:        cfg.Now,
 		store:      cfg.Store,
-		authority:  cfg.Authoritative,
 		log:        cfg.Logger,
 	}
 	if f.table == "" {

@@ -152,11 +152,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 		log.Warn("action loaded in dry-run", "action", n.Action, "why", n.Why)
 	}
 	if built.Firewall != nil {
-		rep, err := built.Firewall.Restore(ctx)
+		// Clustered, the record is the cluster's: follow it both ways (a
+		// block lifted elsewhere while this replica was down is lifted).
+		restore := built.Firewall.Restore
+		if a.cluster != nil {
+			restore = built.Firewall.Reconcile
+		}
+		rep, err := restore(ctx)
 		if err != nil {
 			log.Error("re-installing recorded IP blocks failed", "error", err)
 		} else {
-			log.Info("recorded IP blocks checked", "restored", rep.Restored, "present", rep.Present, "expired", rep.Expired, "refused", rep.Refused)
+			log.Info("recorded IP blocks checked", "restored", rep.Restored, "present", rep.Present, "expired", rep.Expired, "refused", rep.Refused, "lifted", rep.Lifted, "retimed", rep.Retimed)
 		}
 	}
 	// 4. The playbooks, on the app's clock.

@@ -178,9 +178,9 @@ const firewallEvery = 10
 // followCluster tells the engine of events taken over from a dead replica
 // (they are pending here now), and of a resume (steps held while paused,
 // wherever they were held, may run); and re-installs the cluster's IP
-// blocks in this host's nftables. A resume is seen at once through the
-// watch of the kill switch's bucket (a pause shorter than a poll included),
-// and by the poll should the watch lag.
+// blocks in this host's nftables (adding, lifting and retiming to match).
+// A resume is seen at once through the watch of the kill switch's bucket (a
+// pause shorter than a poll included), and by the poll should the watch lag.
 func (a *App) followCluster(ctx context.Context) {
 	t := time.NewTicker(pollEvery)
 	defer t.Stop()
@@ -224,12 +224,13 @@ func (a *App) followCluster(ctx context.Context) {
 			continue
 		}
 		if fw := a.Actions.Firewall; fw != nil && ticks%firewallEvery == 0 {
-			rep, err := fw.Restore(ctx)
+			rep, err := fw.Reconcile(ctx)
 			switch {
 			case err != nil && !errors.Is(err, context.Canceled):
 				log.Error("reconciling this host's IP blocks with the cluster's failed", "error", err)
-			case rep.Restored > 0 || rep.Refused > 0 || rep.Lifted > 0:
-				log.Info("IP blocks reconciled with the cluster's", "restored", rep.Restored, "expired", rep.Expired, "refused", rep.Refused, "lifted", rep.Lifted)
+			case rep.Restored > 0 || rep.Refused > 0 || rep.Lifted > 0 || rep.Retimed > 0:
+				log.Info("IP blocks reconciled with the cluster's", "restored", rep.Restored, "expired", rep.Expired,
+					"refused", rep.Refused, "lifted", rep.Lifted, "retimed", rep.Retimed)
 			}
 		}
 	}

@@ -228,7 +228,13 @@ func startReplica(t *testing.T, name, body string, env ...string) *replica {
 	if err := os.WriteFile(cfgPath, []byte(full), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	r := &replica{name: name, url: fmt.Sprintf("http://127.0.0.1:%d", port), log: filepath.Join(dir, "firebreak.log"), done: make(chan struct{})}
+	logPath := filepath.Join(dir, "firebreak.log")
+	if keep := os.Getenv("FIREBREAK_TEST_LOG_DIR"); keep != "" {
+		// Debugging aid: the replicas' logs outlive the test.
+		logPath = filepath.Join(keep, t.Name()+"-"+name+".log")
+		_ = os.MkdirAll(filepath.Dir(logPath), 0o755)
+	}
+	r := &replica{name: name, url: fmt.Sprintf("http://127.0.0.1:%d", port), log: logPath, done: make(chan struct{})}
 	logf, err := os.Create(r.log)
 	if err != nil {
 		t.Fatal(err)
