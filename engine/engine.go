@@ -128,6 +128,15 @@ func (e *Engine) Notify() {
 	}
 }
 
+// NotifyResumed tells the engine that execution resumed, possibly on
+// another replica sharing the store: the steps held while paused run now,
+// whoever held them. Notify alone only runs the held steps this engine
+// knows it held (or found at start).
+func (e *Engine) NotifyResumed() {
+	e.held.Store(e.cfg.HoldPaused)
+	e.Notify()
+}
+
 // Processed returns how many events the engine has finished since start.
 func (e *Engine) Processed() uint64 { return e.processed.Load() }
 
@@ -255,6 +264,12 @@ func (e *Engine) processRetrying(stop, work context.Context, it queued) {
 	for attempt := 1; ; attempt++ {
 		err := e.process(work, it.seq, it.ev)
 		if err == nil {
+			return
+		}
+		if errors.Is(err, ErrClaimLost) {
+			// Another session owns the event now (it was taken over, or
+			// will be by this replica's new session): it processes it.
+			e.log.Warn("a step's claim was lost while it ran; its outcome is not recorded, the event is left to its new owner", "seq", it.seq, "error", err)
 			return
 		}
 		if stop.Err() != nil {

@@ -213,7 +213,7 @@ func (a *BlockIP) Run(ctx context.Context, req actions.Request) (actions.Result,
 		return actions.Result{}, classify(fmt.Errorf("block %s: %w", ip, err))
 	}
 	if created {
-		rep, err := f.restoreLocked(ctx, s, own)
+		rep, err := f.restoreLocked(ctx, s, own, false)
 		if err != nil {
 			return actions.Result{}, classify(fmt.Errorf("block %s: table inet %s was missing: %w", ip, f.table, err))
 		}

@@ -354,3 +354,58 @@ func BenchmarkBlockUnblock(b *testing.B) {
 		block(b, fw.UnblockAction(), map[string]any{"ip": clientV4.String()}, false)
 	}
 }
+
+// Reconcile follows the recorded blocks, as a replica follows the
+// cluster's: a block recorded elsewhere is installed, one re-made elsewhere
+// with a longer ttl gets the recorded expiry, and one lifted elsewhere (its
+// record gone) is lifted here. Restore, by contrast, never lifts.
+func TestReconcileFollowsTheRecordedBlocks(t *testing.T) {
+	l := newLab(t)
+	store := firewall.NewMemoryStore()
+	fw := newFirewall(t, l, store)
+	ctx := context.Background()
+	save := func(ip netip.Addr, ttl time.Duration) {
+		t.Helper()
+		if err := store.SaveBlock(ctx, firewall.Block{IP: ip, ExpiresAt: time.Now().Add(ttl), Reason: "elsewhere"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reconcile := func(want firewall.RestoreReport) {
+		t.Helper()
+		rep, err := fw.Reconcile(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep != want {
+			t.Errorf("reconcile = %+v, want %+v", rep, want)
+		}
+	}
+
+	// Blocked on another replica: installed here.
+	save(clientV4, 10*time.Minute)
+	reconcile(firewall.RestoreReport{Restored: 1})
+	l.dropped(t, clientV4)
+	reconcile(firewall.RestoreReport{Present: 1})
+
+	// Re-blocked elsewhere for 40 minutes: the kernel's expiry follows.
+	save(clientV4, 40*time.Minute)
+	reconcile(firewall.RestoreReport{Retimed: 1})
+	out := l.nft(t, "list", "set", "inet", "firebreak", "blocked_ipv4")
+	if !strings.Contains(out, "expires 39m") {
+		t.Errorf("retimed element does not expire in about 40m:\n%s", out)
+	}
+	l.dropped(t, clientV4)
+
+	// Unblocked elsewhere: the record is gone, so the block is lifted here.
+	if err := store.DeleteBlock(ctx, clientV4); err != nil {
+		t.Fatal(err)
+	}
+	save(clientV6, 10*time.Minute)
+	if rep, err := fw.Restore(ctx); err != nil || rep.Lifted != 0 {
+		t.Errorf("restore = %+v, %v; Restore must not lift", rep, err)
+	}
+	l.dropped(t, clientV4)
+	reconcile(firewall.RestoreReport{Present: 1, Lifted: 1})
+	l.passes(t, clientV4)
+	l.dropped(t, clientV6)
+}

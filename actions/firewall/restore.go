@@ -20,7 +20,18 @@ type RestoreReport struct {
 	// allowlist or the host's addresses changed); they were lifted, if still
 	// installed, and forgotten.
 	Refused int `json:"refused"`
+	// Lifted addresses were installed but no longer recorded (unblocked or
+	// forgotten elsewhere); only Reconcile lifts them.
+	Lifted int `json:"lifted"`
+	// Retimed blocks were installed with an expiry other than the recorded
+	// one (re-blocked elsewhere with a new ttl) and were installed again
+	// with the recorded expiry; only Reconcile retimes.
+	Retimed int `json:"retimed"`
 }
+
+// reconcileSlack is how far an installed block's expiry may drift from the
+// recorded one before Reconcile installs it again.
+const reconcileSlack = 5 * time.Second
 
 // Restore makes Firebreak's table whole and re-installs every recorded block
 // that is still due, with its remaining time (capped to the configured
@@ -46,18 +57,47 @@ func (f *Firewall) Restore(ctx context.Context) (RestoreReport, error) {
 	if _, err := f.ensure(s.conn); err != nil {
 		return RestoreReport{}, fmt.Errorf("restore: %w", err)
 	}
-	return f.restoreLocked(ctx, s, own)
+	return f.restoreLocked(ctx, s, own, false)
 }
 
-// restoreLocked re-installs recorded blocks; f.mu is held and the table is
+// Reconcile makes this host's sets equal the recorded blocks. In clustered
+// mode the record is the cluster's, shared by every replica, so each one
+// calls Reconcile periodically to follow blocks made, re-made and lifted
+// elsewhere. It does what Restore does, and also lifts installed addresses
+// that are no longer recorded and re-installs a block whose kernel expiry
+// has drifted from the recorded one, so that a block expires at the same
+// moment on every host.
+func (f *Firewall) Reconcile(ctx context.Context) (RestoreReport, error) {
+	if err := ctx.Err(); err != nil {
+		return RestoreReport{}, err
+	}
+	s, err := f.open()
+	if err != nil {
+		return RestoreReport{}, fmt.Errorf("reconcile: %w", err)
+	}
+	defer s.Close()
+	own, err := ownAddrs(s.ns)
+	if err != nil {
+		return RestoreReport{}, fmt.Errorf("reconcile: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, err := f.ensure(s.conn); err != nil {
+		return RestoreReport{}, fmt.Errorf("reconcile: %w", err)
+	}
+	return f.restoreLocked(ctx, s, own, true)
+}
+
+// restoreLocked re-installs recorded blocks and, with reconcile, lifts
+// unrecorded ones and retimes drifted ones; f.mu is held and the table is
 // whole.
-func (f *Firewall) restoreLocked(ctx context.Context, s *session, own map[netip.Addr]bool) (RestoreReport, error) {
+func (f *Firewall) restoreLocked(ctx context.Context, s *session, own map[netip.Addr]bool, reconcile bool) (RestoreReport, error) {
 	var rep RestoreReport
 	blocks, err := f.store.ListBlocks(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("restore: list recorded blocks: %w", err)
 	}
-	if len(blocks) == 0 {
+	if len(blocks) == 0 && !reconcile {
 		return rep, nil
 	}
 	present, err := f.elements(s.conn)
@@ -82,6 +122,7 @@ func (f *Firewall) restoreLocked(ctx context.Context, s *session, own map[netip.
 			// The allowlist or the host's addresses changed since the block:
 			// lift it now rather than let it run out.
 			if _, ok := present[b.IP]; ok {
+				delete(present, b.IP)
 				if err := f.remove(s.conn, b.IP); err != nil {
 					return rep, fmt.Errorf("restore: lift refused block: %w", err)
 				}
@@ -93,19 +134,41 @@ func (f *Firewall) restoreLocked(ctx context.Context, s *session, own map[netip.
 			rep.Refused++
 			continue
 		}
-		if _, ok := present[b.IP]; ok {
-			rep.Present++
+		capped := min(left, f.maxTTL)
+		if el, ok := present[b.IP]; ok {
+			delete(present, b.IP)
+			if drift := el.expires - capped; !reconcile || (drift <= reconcileSlack && drift >= -reconcileSlack) {
+				rep.Present++
+				continue
+			}
+			if err := f.add(s.conn, b.IP, capped, comment(b.Reason), true); err != nil {
+				return rep, fmt.Errorf("reconcile: %w", err)
+			}
+			log.Info("installed block given the recorded expiry", "left", capped, "was", el.expires.Truncate(time.Millisecond))
+			rep.Retimed++
 			continue
 		}
 		if left > f.maxTTL {
 			log.Warn("recorded block longer than the configured maximum; shortened", "left", left, "max_ttl", f.maxTTL)
-			left = f.maxTTL
 		}
-		if err := f.add(s.conn, b.IP, left, comment(b.Reason), false); err != nil {
+		if err := f.add(s.conn, b.IP, capped, comment(b.Reason), false); err != nil {
 			return rep, fmt.Errorf("restore: %w", err)
 		}
-		log.Info("recorded block re-installed", "left", left)
+		log.Info("recorded block re-installed", "left", capped)
 		rep.Restored++
+	}
+	if !reconcile {
+		return rep, nil
+	}
+	for ip := range present {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		if err := f.remove(s.conn, ip); err != nil {
+			return rep, fmt.Errorf("reconcile: lift unrecorded block: %w", err)
+		}
+		f.log.Info("installed block lifted: no longer recorded", "ip", ip.String())
+		rep.Lifted++
 	}
 	return rep, nil
 }

@@ -24,22 +24,24 @@ Usage:
   firebreak validate [--config FILE] [DIR|FILE…]
   firebreak test FILE…
   firebreak schema
-  firebreak audit list [--data-dir DIR] [--addr ADDR] [--since T] [--until T] [--event-id ID] [--playbook NAME]
+  firebreak audit list [--config FILE] [--data-dir DIR] [--addr ADDR] [--since T] [--until T] [--event-id ID] [--playbook NAME]
                        [--action ID] [--kind KIND] [--outcome O | --reason R] [--limit N] [--cursor SEQ] [--json]
-  firebreak audit show EVENT_ID [--data-dir DIR] [--addr ADDR] [--json]
+  firebreak audit show EVENT_ID [--config FILE] [--data-dir DIR] [--addr ADDR] [--json]
   firebreak audit export [--since T] [--until T] [filters as for list] [--format jsonl]
-  firebreak audit verify [--data-dir DIR] [--addr ADDR] [--public-key FILE [--witness FILE]]
+  firebreak audit verify [--config FILE] [--data-dir DIR] [--addr ADDR] [--public-key FILE [--witness FILE]]
   firebreak audit keygen [--out FILE] [--public-out FILE]
   firebreak replay [--since 24h] [--until T] [--playbooks DIR|FILE] [--config FILE] [--data-dir DIR] [--addr ADDR] [--all] [--json]
-  firebreak approvals list [--data-dir DIR] [--addr ADDR] [--status STATUS | --all] [--json] [--token-env VAR]
+  firebreak approvals list [--config FILE] [--data-dir DIR] [--addr ADDR] [--status STATUS | --all] [--json] [--token-env VAR]
   firebreak dlq list|retry ID [--force]|discard ID --reason TEXT [--addr ADDR]
   firebreak actions [--json]
   firebreak rbac [--config FILE] [--playbooks DIR] [--cluster]
+  firebreak store migrate --from-data-dir DIR --config FILE
   firebreak version
 
 --data-dir alone reads that directory's database file; --addr alone asks that
 server's API; with neither (or both) the file is read and, while a running
-server holds it, the server is asked.
+server holds it, the server is asked. --config alone reads the store its file
+names: the cluster's etcd store with store.etcd, else its data_dir.
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -68,6 +70,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cmdDLQ(args[1:], stdout, stderr)
 	case "rbac":
 		return cmdRBAC(args[1:], stdout, stderr)
+	case "store":
+		return cmdStore(args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		return cmdVersion(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

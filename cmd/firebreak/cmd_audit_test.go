@@ -55,7 +55,7 @@ var auditEnvs = []auditEnv{
 	{"server holds the file", func(t *testing.T, write func(db *store.DB)) []string {
 		cfg := apptest.Config(t, "")
 		a := apptest.Start(t, cfg, app.Options{NoDispatch: true})
-		write(a.DB)
+		write(a.DB.(*store.DB))
 		return []string{"--data-dir", cfg.DataDir, "--addr", a.Addr()}
 	}},
 }

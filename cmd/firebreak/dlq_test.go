@@ -94,7 +94,7 @@ func dlqEntries(t *testing.T, addr string) []web.DeadLetter {
 	return list
 }
 
-func recordsOf(t *testing.T, db *store.DB, kind audit.Kind) []audit.Record {
+func recordsOf(t *testing.T, db store.Backend, kind audit.Kind) []audit.Record {
 	t.Helper()
 	recs, _, err := db.ListAudit(context.Background(), audit.Query{Kind: kind, Limit: 1000})
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
 	"github.com/firebreak/firebreak/engine/replay"
+	"github.com/firebreak/firebreak/store"
 )
 
 const replayCurrent = `
@@ -159,7 +160,7 @@ func TestReplayShowsCandidateDifferencesAndChangesNothing(t *testing.T) {
 	}
 
 	t.Run("API while the server runs", func(t *testing.T) {
-		before, err := a.DB.Digest(context.Background())
+		before, err := a.DB.(*store.DB).Digest(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -180,7 +181,7 @@ func TestReplayShowsCandidateDifferencesAndChangesNothing(t *testing.T) {
 		if cur := postReplay(t, a.URL(), ""); cur.Summary.Changed != 0 {
 			t.Errorf("replay against the current set changed %d decisions: %+v", cur.Summary.Changed, cur.Events)
 		}
-		after, err := a.DB.Digest(context.Background())
+		after, err := a.DB.(*store.DB).Digest(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -273,7 +274,7 @@ func TestReplayComparesOnResolvedSteps(t *testing.T) {
 	if reqs := sink.Requests(); len(reqs) != 2 || reqs[1].Body["text"] != "a cleared" {
 		t.Fatalf("sink requests = %+v, want the step then the on_resolved step", reqs)
 	}
-	before, err := a.DB.Digest(context.Background())
+	before, err := a.DB.(*store.DB).Digest(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +291,7 @@ func TestReplayComparesOnResolvedSteps(t *testing.T) {
 	if got := rep.Events[1].Differences; len(got) != 1 || got[0] != want || rep.Summary.ParamChanges != 1 || len(rep.Events[0].Differences) != 0 {
 		t.Errorf("differences = %q (summary %+v), want only %q on the resolve", got, rep.Summary, want)
 	}
-	after, err := a.DB.Digest(context.Background())
+	after, err := a.DB.(*store.DB).Digest(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}

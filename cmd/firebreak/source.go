@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
+	"github.com/firebreak/firebreak/cmd/firebreak/config"
 	"github.com/firebreak/firebreak/engine/approval"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/replay"
@@ -61,13 +63,47 @@ type location struct {
 	token   string // the API token for a server, from the environment
 }
 
-// addLocation registers --data-dir and --addr on fs with their defaults.
+// addLocation registers --data-dir, --addr and --config on fs with their
+// defaults (--config only when the command has none of its own).
 func addLocation(fs *flag.FlagSet, defDataDir, defAddr string) *location {
-	return &location{
+	l := &location{
 		fs:      fs,
 		dataDir: fs.String("data-dir", defDataDir, "data directory: read its database file (alone, never a server)"),
 		addr:    fs.String("addr", defAddr, "server address: ask that server's API (alone, never the file); used as the fallback when the file is held"),
 	}
+	if fs.Lookup("config") == nil {
+		fs.String("config", "", "configuration file: with store.etcd, read the cluster's etcd store; else its data_dir")
+	}
+	return l
+}
+
+// clustered opens the etcd store the --config file names, or returns nil
+// when there is no --config, it is a single node's, or --data-dir or
+// --addr was given (they win). A single node's file sets the data
+// directory read.
+func (l *location) clustered() (source, error) {
+	f := l.fs.Lookup("config")
+	if f == nil || f.Value.String() == "" || l.given("data-dir") || l.given("addr") {
+		return nil, nil
+	}
+	cfg, err := config.LoadFile(f.Value.String())
+	if err != nil {
+		return nil, err
+	}
+	e, node, err := config.ResolveStore(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if e == nil {
+		*l.dataDir, *l.addr = cfg.DataDir, cfg.Listen
+		return nil, nil
+	}
+	// Its own node name: a replica's session must not be waited for.
+	st, err := app.OpenEtcd(context.Background(), *e, fmt.Sprintf("cli.%s.%d", node, os.Getpid()), time.Now, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return nil, err
+	}
+	return fileSource{st}, nil
 }
 
 // given reports whether the flag was set on the command line.
@@ -82,6 +118,9 @@ func (l *location) given(name string) bool {
 // server holds is an error saying so; otherwise (neither, or both) the file
 // is read and, when a server holds it, the server at --addr is asked.
 func (l *location) open() (source, error) {
+	if src, err := l.clustered(); src != nil || err != nil {
+		return src, err
+	}
 	remote := l.remote()
 	dirSet, addrSet := l.given("data-dir"), l.given("addr")
 	if addrSet && !dirSet {
@@ -128,14 +167,14 @@ func apiToken(flag, envName string, explicit bool) (string, error) {
 }
 
 // fileSource is the database file, opened read-only: the store.
-type fileSource struct{ *store.DB }
+type fileSource struct{ store.Backend }
 
 func (f fileSource) Timeline(ctx context.Context, id string) (app.Timeline, error) {
-	return app.TimelineOf(ctx, f.DB, id)
+	return app.TimelineOf(ctx, f.Backend, id)
 }
 
 func (f fileSource) Approvals(ctx context.Context, st approval.Status) ([]approval.Approval, error) {
-	return approval.List(ctx, f.DB, approval.Filter{Status: st})
+	return approval.List(ctx, f.Backend, approval.Filter{Status: st})
 }
 
 func (f fileSource) Replay(ctx context.Context, in replayInput) (*replay.Report, error) {
@@ -147,7 +186,7 @@ func (f fileSource) Replay(ctx context.Context, in replayInput) (*replay.Report,
 		}
 		opts.Playbooks = set
 	}
-	return replay.Run(ctx, f.DB, opts)
+	return replay.Run(ctx, f.Backend, opts)
 }
 
 // apiSource is a running server's API. A non-2xx answer is an *apiError.

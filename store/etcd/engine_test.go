@@ -3,9 +3,14 @@ package etcd_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/engine"
@@ -228,5 +233,94 @@ func TestAStepStartedOnADeadReplicaIsInterrupted(t *testing.T) {
 	}
 	if n := act.runs.Load(); n != 1 {
 		t.Fatalf("the step ran %d times, want once (on A)", n)
+	}
+}
+
+// Fencing with the real engine: replica A's session lease is revoked
+// through the etcd client while A's step runs (a partition, a long GC
+// pause); replica B takes the event over and records the step
+// interrupted. When A's step then returns, A has a new session, but its
+// late outcome must not be committed: the step's claim carries the token
+// of the session that started it, and the outcome's commit checks it.
+func TestARevokedReplicaCannotCommitItsLateOutcome(t *testing.T) {
+	c := sharedCluster(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	act := &blockingAction{started: make(chan struct{}, 1), release: make(chan struct{})}
+	a := c.open(t, nil)
+	startReplicaWith(t, ctx, a, act)
+	if _, err := a.AppendEvents(ctx, []event.Event{{ID: "late-1", Source: "am", Name: "Crash", Status: event.StatusFiring, Fingerprint: "fp-late", StartsAt: time.Now(), ReceivedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-act.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the step did not start on A")
+	}
+	raw := rawClient(t, c)
+	old := a.FencingToken()
+	member, err := raw.Get(ctx, c.prefix+"/members/"+a.Node())
+	if err != nil || len(member.Kvs) != 1 {
+		t.Fatalf("A's member key: %v", err)
+	}
+	if _, err := raw.Revoke(ctx, clientv3.LeaseID(member.Kvs[0].Lease)); err != nil {
+		t.Fatal(err)
+	}
+	b := c.open(t, nil)
+	startReplicaWith(t, ctx, b, act)
+	t.Cleanup(cancel) // runs first: the engines stop before the stores close
+	var releaseOnce sync.Once
+	release := func() { releaseOnce.Do(func() { close(act.release) }) }
+	t.Cleanup(release) // before cancel: a failed test must not leave A's step blocking its engine
+	// The event is taken over by a new session: B's, or A's own new one
+	// (whose takeover may win; A's worker is still in the step then, so the
+	// event is processed only after the step returns).
+	owner := func() string {
+		resp, err := raw.Get(ctx, c.prefix+"/pending/", clientv3.WithPrefix())
+		if err != nil || len(resp.Kvs) == 0 {
+			return ""
+		}
+		return string(resp.Kvs[0].Value)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for o := owner(); a.FencingToken() == old || strings.HasPrefix(o, fmt.Sprintf("%d/", old)); o = owner() {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20s: the event's owner %q, A's token %d (was %d)", o, a.FencingToken(), old)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	release() // A's step returns now, under A's new session
+	for b.PendingCount() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20s: %d events pending", b.PendingCount())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	kinds := func() []audit.Kind {
+		recs, err := b.AuditForEvent(ctx, "late-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []audit.Kind
+		for _, r := range recs {
+			got = append(got, r.Kind)
+		}
+		return got
+	}
+	// A commits (or is refused) right after its step returns; give a late
+	// commit time to land before checking that there is none.
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if slices.Contains(kinds(), audit.KindStepSucceeded) {
+			break
+		}
+	}
+	want := []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepStarted, audit.KindInterrupted}
+	if got := kinds(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("records of the event = %v, want %v (no late outcome from A)", got, want)
+	}
+	if n := act.runs.Load(); n != 1 {
+		t.Fatalf("the step ran %d times, want once (on A)", n)
+	}
+	if _, err := b.VerifyAudit(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

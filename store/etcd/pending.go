@@ -27,13 +27,15 @@ import (
 // every step run at most once. Events taken over are returned by Pending in
 // sequence order, ahead of newer ones.
 
-// Pending returns up to limit unfinished events owned by this replica:
-// first those it took over from dead replicas and has not returned yet
-// (whatever after is: the engine's cursor has passed their sequences),
-// then its own with a sequence greater than after, in order. An event is
-// never returned twice while this replica owns it, except after a new
-// session took it over again.
-func (s *Store) Pending(_ context.Context, after uint64, limit int) ([]uint64, error) {
+// Pending returns up to limit unfinished events owned by this replica that
+// it has not returned yet: first those it took over from dead replicas, in
+// sequence order, then those it accepted itself, in order. after is not
+// used: sequences are cluster-wide, so a cursor past a taken-over event
+// would skip this replica's own events accepted before it; the store
+// remembers instead what it returned. An event is never returned twice
+// while this replica owns it, except after a new session took it over
+// again.
+func (s *Store) Pending(_ context.Context, _ uint64, limit int) ([]uint64, error) {
 	select {
 	case <-s.done:
 		return nil, ErrClosed
@@ -42,26 +44,21 @@ func (s *Store) Pending(_ context.Context, after uint64, limit int) ([]uint64, e
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []uint64
-	for len(s.adopted) > 0 && len(out) < limit {
-		q := s.adopted[0]
-		s.adopted = s.adopted[1:]
-		if _, ok := s.owned[q]; !ok {
-			continue // finished meanwhile
+	take := func(queue []uint64) []uint64 {
+		for len(queue) > 0 && len(out) < limit {
+			q := queue[0]
+			queue = queue[1:]
+			if _, ok := s.owned[q]; !ok || s.delivered[q] {
+				continue // finished meanwhile, or returned already
+			}
+			s.delivered[q] = true
+			out = append(out, q)
 		}
-		s.delivered[q] = true
-		out = append(out, q)
+		return queue
 	}
-	if len(out) == limit {
-		return out, nil
-	}
-	var mine []uint64
-	for q := range s.owned {
-		if q > after && !s.delivered[q] {
-			mine = append(mine, q)
-		}
-	}
-	slices.Sort(mine)
-	return append(out, mine[:min(len(mine), limit-len(out))]...), nil
+	s.adopted = take(s.adopted)
+	s.fresh = take(s.fresh)
+	return out, nil
 }
 
 // PendingCount returns how many accepted events are unfinished across the
@@ -94,6 +91,7 @@ func (s *Store) own(seqs []uint64, owner string) {
 	for _, q := range seqs {
 		s.owned[q] = owner
 	}
+	s.fresh = append(s.fresh, seqs...)
 }
 
 func (s *Store) afterFinish(seqs []uint64) {

@@ -139,6 +139,7 @@ func (s *Store) sessionLoop() {
 			}
 			s.mu.Lock()
 			s.owned = map[uint64]string{}
+			s.fresh, s.adopted, s.delivered = nil, nil, map[uint64]bool{}
 			s.mu.Unlock()
 			s.sess.Store(ns)
 			s.log.Info("etcd session started", "node", s.node, "fencing_token", ns.token)

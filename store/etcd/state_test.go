@@ -582,6 +582,74 @@ func TestTakeoverReturnsADeadReplicasEventsOnce(t *testing.T) {
 	}
 }
 
+// Takeover while the survivor has a backlog of its own: the engine passes
+// as cursor the last sequence Pending returned, and taken-over events are
+// returned first, so the cursor can jump past the survivor's own events
+// that were accepted in between (sequences are cluster-wide). Every event
+// must still be returned exactly once, whatever the limit (the storm test
+// stalled with hundreds pending when a takeover exceeded one call's limit).
+func TestTakeoverDoesNotSkipTheSurvivorsBacklog(t *testing.T) {
+	c := sharedCluster(t)
+	a := c.open(t, nil)
+	b := c.open(t, func(cfg *fbetcd.Config) { cfg.TakeoverInterval = time.Hour })
+	ctx := context.Background()
+	appendN := func(s *fbetcd.Store, prefix string, n int) []uint64 {
+		t.Helper()
+		var evs []event.Event
+		for i := range n {
+			evs = append(evs, alert(fmt.Sprintf("%s-%d", prefix, i)))
+		}
+		seqs, err := s.AppendEvents(ctx, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return seqs
+	}
+	want := map[uint64]bool{}
+	for _, q := range appendN(a, "a-early", 5) {
+		want[q] = true
+	}
+	for _, q := range appendN(b, "b", 3) {
+		want[q] = true
+	}
+	for _, q := range appendN(a, "a-late", 5) {
+		want[q] = true
+	}
+	if err := a.Close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-b.Takeovers():
+	case <-time.After(15 * time.Second):
+		t.Fatal("B took nothing over within 15s of A's end")
+	}
+	// The engine's loop: Pending from the cursor, the cursor is the last
+	// sequence returned, until nothing comes back.
+	got := map[uint64]int{}
+	var cursor uint64
+	for range 20 {
+		seqs, err := b.Pending(ctx, cursor, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(seqs) == 0 {
+			break
+		}
+		for _, q := range seqs {
+			got[q]++
+			cursor = q
+		}
+	}
+	for q := range want {
+		if got[q] != 1 {
+			t.Errorf("event %d returned %d times, want once", q, got[q])
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("Pending returned %d distinct events, want %d: %v", len(got), len(want), got)
+	}
+}
+
 // Leader election: of two campaigning replicas one leads; the other's
 // UpdateAsLeader fails; when the leader closes, the other leads.
 func TestLeaderElection(t *testing.T) {

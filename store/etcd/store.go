@@ -40,8 +40,9 @@ type Store struct {
 	// mu guards the events this replica owns.
 	mu        sync.Mutex
 	owned     map[uint64]string // seq → owner (this session) of unfinished events
+	fresh     []uint64          // accepted here, not returned by Pending yet, in order
 	adopted   []uint64          // taken over, not returned by Pending yet
-	delivered map[uint64]bool   // adopted and returned by Pending
+	delivered map[uint64]bool   // returned by Pending (and not finished)
 	strays    map[uint64]bool
 	takeovers chan struct{}
 	kick      chan struct{}

@@ -44,7 +44,7 @@ type Options struct {
 // App is a running Firebreak server.
 type App struct {
 	Config   Config
-	DB       *store.DB
+	DB       store.Backend
 	Engine   *engine.Engine
 	Registry *actions.Registry
 	// Actions holds the integrations behind the registry (the Slack client
@@ -65,6 +65,10 @@ type App struct {
 	closers      []func() error
 	// background holds functions started by Start once listening.
 	background []func(ctx context.Context)
+	// cluster is the etcd store in clustered mode (a.DB wraps it), nil on
+	// a single node; leaderWork runs only while this replica leads.
+	cluster    clusterStore
+	leaderWork []func(ctx context.Context)
 	opts       Options
 
 	log  *slog.Logger
@@ -122,12 +126,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	if err != nil {
 		return nil, err
 	}
-	// 2. The store.
-	db, err := store.Open(cfg.DBPath(), store.Options{NoSync: opts.NoSync, Now: opts.Now})
+	// 2. The store: the bbolt file, or the etcd cluster (store.etcd).
+	db, err := openStore(ctx, cfg, res, opts, log)
 	if err != nil {
 		return nil, err
 	}
 	a := &App{Config: cfg, DB: db, res: res, log: log, opts: opts}
+	if cs, ok := db.(clusterStore); ok {
+		a.cluster = cs
+		db = leaderFenced{cs}
+		a.DB = db
+	}
 	fail := func(err error) (*App, error) {
 		_ = a.closeAll()
 		_ = db.Close()
@@ -143,11 +152,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 		log.Warn("action loaded in dry-run", "action", n.Action, "why", n.Why)
 	}
 	if built.Firewall != nil {
-		rep, err := built.Firewall.Restore(ctx)
+		// Clustered, the record is the cluster's: follow it both ways (a
+		// block lifted elsewhere while this replica was down is lifted).
+		restore := built.Firewall.Restore
+		if a.cluster != nil {
+			restore = built.Firewall.Reconcile
+		}
+		rep, err := restore(ctx)
 		if err != nil {
 			log.Error("re-installing recorded IP blocks failed", "error", err)
 		} else {
-			log.Info("recorded IP blocks checked", "restored", rep.Restored, "present", rep.Present, "expired", rep.Expired, "refused", rep.Refused)
+			log.Info("recorded IP blocks checked", "restored", rep.Restored, "present", rep.Present, "expired", rep.Expired, "refused", rep.Refused, "lifted", rep.Lifted, "retimed", rep.Retimed)
 		}
 	}
 	// 4. The playbooks, on the app's clock.
@@ -232,8 +247,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 			checkKubernetesAccess(runCtx, built.Cluster, set, log)
 		}()
 	}
+	data := cfg.DBPath()
+	if a.cluster != nil {
+		data = fmt.Sprintf("etcd %v%s (node %s)", res.Etcd.Endpoints, res.Etcd.Prefix, a.cluster.Node())
+	}
 	log.Info("firebreak started",
-		"listen", a.URL(), "data", cfg.DBPath(), "playbooks", set.Len(), "playbooks_from", where,
+		"listen", a.URL(), "data", data, "playbooks", set.Len(), "playbooks_from", where,
 		"actions", a.Registry.IDs(), "dry_run", cfg.DryRun, "pending_events", db.PendingCount())
 	return a, nil
 }
@@ -347,6 +366,13 @@ func (a *App) Go(fn func(ctx context.Context)) {
 }
 
 func (a *App) startBackground(ctx context.Context) {
+	if a.cluster != nil {
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.runCluster(ctx)
+		}()
+	}
 	for _, fn := range a.background {
 		a.wg.Add(1)
 		go func() {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
+	"github.com/firebreak/firebreak/store"
 )
 
 // TestReadyzIsNotReadyWhileCommitsFail runs the whole server on a data
@@ -42,7 +43,7 @@ steps:
 	if code := readyz(); code != http.StatusOK {
 		t.Fatalf("/readyz before the disk filled = %d, want 200", code)
 	}
-	info, err := os.Stat(a.DB.Path())
+	info, err := os.Stat(a.DB.(*store.DB).Path())
 	if err != nil {
 		t.Fatal(err)
 	}

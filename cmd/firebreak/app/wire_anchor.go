@@ -29,13 +29,13 @@ func setupAnchor(a *App) error {
 	if every <= 0 {
 		every = time.Minute
 	}
-	a.Go(func(ctx context.Context) { signCheckpoints(ctx, a.DB, every, log) })
+	a.GoLeader(func(ctx context.Context) { signCheckpoints(ctx, a.DB, every, log) })
 	return nil
 }
 
 // signCheckpoints signs the newest record now and then every interval, when
 // records were written since the last checkpoint.
-func signCheckpoints(ctx context.Context, db *store.DB, every time.Duration, log *slog.Logger) {
+func signCheckpoints(ctx context.Context, db store.Backend, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {

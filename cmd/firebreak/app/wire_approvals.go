@@ -17,7 +17,7 @@ import (
 // (which the engine sees as its Approver) and what its routes need.
 type approvalsFeature struct {
 	*approval.Service
-	db *store.DB
+	db store.Backend
 }
 
 // List implements web.Approvals.
@@ -99,7 +99,7 @@ func setupApprovals(a *App) error {
 		SweepInterval: time.Duration(cfg.SweepInterval), Retention: time.Duration(cfg.Retention),
 	})
 	a.approvals = &approvalsFeature{Service: svc, db: db}
-	a.Go(svc.Run)
+	a.GoLeader(svc.Run) // expiry, and approved steps a stopped replica left
 	a.closers = append(a.closers, svc.Close)
 	return nil
 }

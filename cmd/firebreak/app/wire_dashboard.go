@@ -35,7 +35,7 @@ func (a *App) dashboardDeps() *dashboard.Deps {
 }
 
 // dashTimelines reads timelines with TimelineOf, plus the raw payload.
-type dashTimelines struct{ db *store.DB }
+type dashTimelines struct{ db store.Backend }
 
 func (d dashTimelines) Timeline(ctx context.Context, id string) (dashboard.Timeline, error) {
 	tl, err := TimelineOf(ctx, d.db, id)

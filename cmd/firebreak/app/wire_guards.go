@@ -53,7 +53,7 @@ func setupGuards(a *App) error {
 		a.breakerReset = r
 		a.closers = append(a.closers, r.Close)
 	}
-	a.Go(func(ctx context.Context) { g.RunNotifier(ctx, 30*time.Second) })
-	a.Go(func(ctx context.Context) { g.RunSweeper(ctx, 10*time.Minute) })
+	a.GoLeader(func(ctx context.Context) { g.RunNotifier(ctx, 30*time.Second) })
+	a.GoLeader(func(ctx context.Context) { g.RunSweeper(ctx, 10*time.Minute) })
 	return nil
 }

@@ -59,7 +59,7 @@ func setupMetrics(a *App) error {
 		if every <= 0 {
 			every = time.Hour
 		}
-		a.Go(func(ctx context.Context) { runRetention(ctx, a, m, pol, every) })
+		a.GoLeader(func(ctx context.Context) { runRetention(ctx, a, m, pol, every) })
 	}
 	return nil
 }
@@ -87,7 +87,7 @@ func (a *App) initMetrics(set *playbooks.Set) {
 	})
 }
 
-func countPendingApprovals(ctx context.Context, db *store.DB) (int, error) {
+func countPendingApprovals(ctx context.Context, db store.Backend) (int, error) {
 	list, err := approval.List(ctx, db, approval.Filter{PendingOnly: true})
 	return len(list), err
 }
@@ -126,7 +126,7 @@ type ReplayRequest = web.ReplayRequest
 // TimelineOf reads the timeline of the event id from db (the server's
 // store, or one the CLI opened read-only). It returns store.ErrNotFound
 // when neither the trail nor the inbox knows the event.
-func TimelineOf(ctx context.Context, db *store.DB, id string) (Timeline, error) {
+func TimelineOf(ctx context.Context, db store.Backend, id string) (Timeline, error) {
 	return web.TimelineOf(ctx, db, id, store.ErrNotFound)
 }
 

@@ -57,6 +57,11 @@ type Config struct {
 	HTTP web.HTTPConfig `yaml:"http"`
 	// TLS serves the listener over TLS.
 	TLS TLSConfig `yaml:"tls"`
+	// Store chooses where the state lives: the bbolt file in data_dir (the
+	// default) or, with store.etcd, an etcd cluster several replicas share.
+	Store StoreConfig `yaml:"store"`
+	// Cluster names this replica in clustered mode.
+	Cluster ClusterConfig `yaml:"cluster"`
 
 	// marks are the positions of the decoded keys and values, by key path;
 	// nil for a Config built in Go.
@@ -79,6 +84,51 @@ func Defaults() Config {
 
 // DBPath is the database file inside the data directory.
 func (c Config) DBPath() string { return c.DataDir + "/firebreak.db" }
+
+// Clustered reports whether the state lives in etcd (store.etcd is set).
+func (c Config) Clustered() bool { return c.Store.Etcd != nil }
+
+// StoreConfig is the `store:` section.
+type StoreConfig struct {
+	// Etcd, when set, keeps every piece of shared state (inbox, guards,
+	// approvals, audit trail) in an etcd cluster instead of the bbolt
+	// file: clustered mode.
+	Etcd *EtcdConfig `yaml:"etcd"`
+}
+
+// EtcdConfig is store.etcd: the etcd cluster of clustered mode. The
+// password is a secret: password, password_env or password_file, at most
+// one, and only with username.
+type EtcdConfig struct {
+	// Endpoints are the etcd client URLs (http:// or https://).
+	Endpoints []string `yaml:"endpoints"`
+	// Prefix is put before every key (default /firebreak).
+	Prefix string `yaml:"prefix"`
+	// TLS authenticates the etcd servers (ca_file) and this client
+	// (cert_file and key_file, both or neither).
+	TLS *EtcdTLSConfig `yaml:"tls"`
+	// Username and password authenticate to etcd's role-based access
+	// control.
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// EtcdTLSConfig is store.etcd.tls.
+type EtcdTLSConfig struct {
+	CAFile   string `yaml:"ca_file"`
+	CertFile string `yaml:"cert_file"`
+	KeyFile  string `yaml:"key_file"`
+}
+
+// ClusterConfig is the `cluster:` section.
+type ClusterConfig struct {
+	// Node is this replica's name in clustered mode, unique in the
+	// cluster (default: the hostname). It owns the replica's claims and
+	// appears in the audit trail.
+	Node string `yaml:"node"`
+}
 
 // SourceConfig configures one receiver. A key of `sources:` that names a
 // built-in source (alertmanager, grafana, falco, wazuh, elastic, splunk,

@@ -23,6 +23,8 @@ var sectionDocs = map[string][]string{
 	"api":       {"api.md", "approvals.md", "dashboard.md"},
 	"http":      {},
 	"tls":       {"tls.md"},
+	"store":     {"operations.md"},
+	"cluster":   {"operations.md"},
 }
 
 // yamlKeys walks t's yaml tags recursively and returns every key path, map

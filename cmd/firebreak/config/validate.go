@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"regexp"
 	"sort"
@@ -71,6 +72,29 @@ type Resolved struct {
 	// TLSMinVersion is tls.min_version as a crypto/tls constant; 0 when
 	// the listener is plain HTTP.
 	TLSMinVersion uint16
+	// Etcd is store.etcd checked, its password resolved; nil in
+	// single-node mode.
+	Etcd *Etcd
+	// Node is cluster.node, or the hostname when unset; "" in single-node
+	// mode.
+	Node string
+}
+
+// Etcd is store.etcd validated: the endpoints are http(s) URLs with a
+// host, the TLS files load, and the password is resolved (never logged).
+type Etcd struct {
+	Endpoints                 []string
+	Prefix                    string
+	CAFile, CertFile, KeyFile string
+	Username, Password        string
+}
+
+// Redacted returns e without its password, for logs.
+func (e Etcd) Redacted() Etcd {
+	if e.Password != "" {
+		e.Password = "[redacted]"
+	}
+	return e
 }
 
 // Load reads, decodes and validates the configuration file at path, and
@@ -112,12 +136,25 @@ func Load(path string, cat Catalog) (Config, *Resolved, error) {
 // reading the environment and the secret files. cat may be nil, which skips
 // the checks of action names and parameters.
 func Validate(cfg Config, cat Catalog) (*Resolved, error) {
-	v := &validator{cfg: cfg, marks: cfg.marks, cat: cat, lookupEnv: os.LookupEnv, readFile: os.ReadFile}
+	v := &validator{cfg: cfg, marks: cfg.marks, cat: cat, lookupEnv: os.LookupEnv, readFile: os.ReadFile, hostname: os.Hostname}
 	res := v.run()
 	if len(v.problems) > 0 {
 		return nil, sorted(v.problems)
 	}
 	return res, nil
+}
+
+// ResolveStore checks and resolves only the store.etcd and cluster.node
+// keys of cfg (the CLI reads the cluster's store with the server's file,
+// without the server's other secrets). It returns nil for a single node.
+func ResolveStore(cfg Config) (*Etcd, string, error) {
+	v := &validator{cfg: cfg, marks: cfg.marks, lookupEnv: os.LookupEnv, readFile: os.ReadFile, hostname: os.Hostname}
+	res := &Resolved{}
+	v.store(res)
+	if len(v.problems) > 0 {
+		return nil, "", sorted(v.problems)
+	}
+	return res.Etcd, res.Node, nil
 }
 
 type validator struct {
@@ -126,6 +163,7 @@ type validator struct {
 	cat       Catalog
 	lookupEnv func(string) (string, bool)
 	readFile  func(string) ([]byte, error)
+	hostname  func() (string, error)
 	problems  Problems
 }
 
@@ -164,6 +202,7 @@ func (v *validator) run() *Resolved {
 	v.api(res)
 	v.http()
 	v.tls(res)
+	v.store(res)
 	return res
 }
 
@@ -655,6 +694,98 @@ func (v *validator) tls(res *Resolved) {
 			v.errorf("tls", "the certificate and key do not load: %v", err)
 		}
 	}
+}
+
+// nodeRE is what cluster.node may be: it names the replica in etcd keys
+// and audit records (a DNS label or a dotted host name).
+var nodeRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$`)
+
+// prefixRE is store.etcd.prefix: /segment[/segment…], no trailing slash.
+var prefixRE = regexp.MustCompile(`^(/[A-Za-z0-9._-]+)+$`)
+
+// store checks store.etcd and cluster.node; the TLS files must load and
+// the password resolves through the one secret resolver.
+func (v *validator) store(res *Resolved) {
+	ec, node := v.cfg.Store.Etcd, v.cfg.Cluster.Node
+	if ec == nil {
+		if node != "" {
+			v.errorf("cluster.node", "is only used in clustered mode: set store.etcd too, or remove it")
+		}
+		return
+	}
+	e := &Etcd{Prefix: ec.Prefix, Username: ec.Username}
+	if e.Prefix == "" {
+		e.Prefix = "/firebreak"
+	} else if !prefixRE.MatchString(e.Prefix) {
+		v.errorf("store.etcd.prefix", "%q must start with / and not end with one (such as /firebreak)", ec.Prefix)
+	}
+	if len(ec.Endpoints) == 0 {
+		v.errorf("store.etcd.endpoints", "at least one etcd client URL is required (such as https://etcd-0:2379)")
+	}
+	for i, ep := range ec.Endpoints {
+		path := fmt.Sprintf("store.etcd.endpoints[%d]", i)
+		u, err := url.Parse(ep)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https"):
+			v.errorf(path, "%q is not an http:// or https:// URL", ep)
+		case u.Host == "" || u.Hostname() == "":
+			v.errorf(path, "%q has no host", ep)
+		case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.User != nil:
+			v.errorf(path, "%q must be scheme://host:port only", ep)
+		case ec.TLS != nil && u.Scheme != "https":
+			v.errorf(path, "%q is plain http but store.etcd.tls is set", ep)
+		default:
+			e.Endpoints = append(e.Endpoints, ep)
+		}
+	}
+	if t := ec.TLS; t != nil {
+		e.CAFile, e.CertFile, e.KeyFile = t.CAFile, t.CertFile, t.KeyFile
+		if t.CAFile != "" {
+			data, err := v.readFile(t.CAFile)
+			switch {
+			case err != nil:
+				v.errorf("store.etcd.tls.ca_file", "%v", err)
+			case !x509.NewCertPool().AppendCertsFromPEM(data):
+				v.errorf("store.etcd.tls.ca_file", "%s holds no PEM certificate", t.CAFile)
+			}
+		}
+		switch {
+		case t.CertFile == "" && t.KeyFile == "":
+		case t.CertFile == "":
+			v.errorf("store.etcd.tls.cert_file", "is required with key_file")
+		case t.KeyFile == "":
+			v.errorf("store.etcd.tls.key_file", "is required with cert_file")
+		default:
+			if _, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile); err != nil {
+				v.errorf("store.etcd.tls", "the client certificate and key do not load: %v", err)
+			}
+		}
+	}
+	pw := v.secret("store.etcd.password", ec.Password, ec.PasswordEnv, ec.PasswordFile)
+	switch {
+	case ec.Username == "" && (ec.Password != "" || ec.PasswordEnv != "" || ec.PasswordFile != ""):
+		v.errorAt(secretKey("store.etcd.password", ec.Password, ec.PasswordEnv, ec.PasswordFile), "store.etcd.username", "is required with a password")
+	case ec.Username != "" && pw == "" && ec.Password == "" && ec.PasswordEnv == "" && ec.PasswordFile == "":
+		v.errorf("store.etcd.password", "is required with username (password, password_env or password_file)")
+	}
+	e.Password = pw
+	res.Etcd = e
+
+	if node == "" {
+		h, err := v.hostname()
+		if err != nil || h == "" {
+			v.errorf("cluster.node", "is not set and the hostname is unknown (%v): name this replica", err)
+			return
+		}
+		node = h
+		if !nodeRE.MatchString(node) {
+			v.errorf("cluster.node", "is not set and the hostname %q cannot name a replica: set cluster.node (letters, digits, '.', '_', '-')", h)
+			return
+		}
+	} else if !nodeRE.MatchString(node) {
+		v.errorf("cluster.node", "%q must be letters, digits, '.', '_' or '-', starting with a letter or digit", node)
+	}
+	res.Node = node
 }
 
 // outboundTLS builds actions.http.tls: the system's roots plus ca_file,

@@ -1,0 +1,338 @@
+package clustertest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/server/v3/embed"
+	"go.uber.org/zap"
+)
+
+// need skips the test with why when a real part is missing, or fails it
+// under CI=true, where every part must be there.
+func need(t *testing.T, ok bool, why string) {
+	t.Helper()
+	if ok {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true and %s", why)
+	}
+	t.Skipf("skipping: %s", why)
+}
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+	buildDir  string
+)
+
+// TestMain removes the binary built for the run.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
+	}
+	os.Exit(code)
+}
+
+// firebreakBin builds the firebreak binary once per test run.
+func firebreakBin(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
+		if _, err := os.Stat(gobin); err != nil {
+			if gobin, err = exec.LookPath("go"); err != nil {
+				buildErr = fmt.Errorf("no go tool to build the firebreak binary: %w", err)
+				return
+			}
+		}
+		dir, err := os.MkdirTemp("", "firebreak-cluster-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildDir = dir
+		binPath = filepath.Join(dir, "firebreak")
+		cmd := exec.Command(gobin, "build", "-o", binPath, "github.com/firebreak/firebreak/cmd/firebreak")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		need(t, false, buildErr.Error())
+	}
+	return binPath
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// etcdCluster is a real 3-member etcd cluster in the test process.
+type etcdCluster struct {
+	t       *testing.T
+	mu      sync.Mutex
+	cfgs    []*embed.Config
+	members []*embed.Etcd
+	clients []string
+}
+
+func startEtcd(t *testing.T) *etcdCluster {
+	t.Helper()
+	const n = 3
+	dir := t.TempDir()
+	peers := make([]url.URL, n)
+	var initial []string
+	for i := range n {
+		peers[i] = url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		initial = append(initial, fmt.Sprintf("m%d=%s", i, peers[i].String()))
+	}
+	c := &etcdCluster{t: t, cfgs: make([]*embed.Config, n), members: make([]*embed.Etcd, n), clients: make([]string, n)}
+	for i := range n {
+		cfg := embed.NewConfig()
+		cfg.Name = fmt.Sprintf("m%d", i)
+		cfg.Dir = filepath.Join(dir, cfg.Name)
+		cfg.UnsafeNoFsync = true // quorum and transactions are tested, not power loss
+		cfg.LogLevel = "error"
+		cfg.LogOutputs = []string{filepath.Join(dir, cfg.Name+".log")}
+		client := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
+		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peers[i]}, []url.URL{peers[i]}
+		cfg.InitialCluster = strings.Join(initial, ",")
+		cfg.InitialClusterToken = "firebreak-cluster-test"
+		cfg.ListenMetricsUrls = nil
+		cfg.TickMs, cfg.ElectionMs = 50, 500
+		c.cfgs[i], c.clients[i] = cfg, client.String()
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = c.start(i) }()
+	}
+	wg.Wait()
+	t.Cleanup(func() {
+		for i := range n {
+			c.Stop(i)
+		}
+	})
+	for _, err := range errs {
+		if err != nil {
+			t.Fatalf("start etcd: %v", err)
+		}
+	}
+	return c
+}
+
+func (c *etcdCluster) start(i int) error {
+	e, err := embed.StartEtcd(c.cfgs[i])
+	if err != nil {
+		return err
+	}
+	select {
+	case <-e.Server.ReadyNotify():
+	case <-time.After(20 * time.Second):
+		e.Close()
+		return fmt.Errorf("member %d not ready", i)
+	}
+	c.mu.Lock()
+	c.members[i] = e
+	c.mu.Unlock()
+	return nil
+}
+
+// Stop stops member i (its data stays for Restart).
+func (c *etcdCluster) Stop(i int) {
+	c.mu.Lock()
+	e := c.members[i]
+	c.members[i] = nil
+	c.mu.Unlock()
+	if e != nil {
+		e.Close()
+	}
+}
+
+// Restart starts member i again on its data.
+func (c *etcdCluster) Restart(i int) {
+	if err := c.start(i); err != nil {
+		c.t.Errorf("restart etcd member %d: %v", i, err)
+	}
+}
+
+// client is a plain etcd client for the test's own reads.
+func (c *etcdCluster) client(t *testing.T) *clientv3.Client {
+	t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: c.clients, DialTimeout: 5 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// replica is one firebreak serve process.
+type replica struct {
+	name string
+	url  string
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+}
+
+// clusterConfig is the firebreak.yaml every replica shares, but for
+// listen and cluster.node; extra is appended (top-level keys).
+func clusterConfig(endpoints []string, prefix, playbooks, extra string) string {
+	return fmt.Sprintf(`log_format: json
+log_level: info
+playbooks: [%s]
+store:
+  etcd:
+    endpoints: [%s]
+    prefix: %s
+actions:
+  http:
+    allow_cidrs: [127.0.0.1/32]
+%s`, playbooks, strings.Join(endpoints, ", "), prefix, extra)
+}
+
+// startReplica runs firebreak serve as node name with the shared config
+// body, and waits until its /readyz answers 200.
+func startReplica(t *testing.T, name, body string, env ...string) *replica {
+	t.Helper()
+	dir := t.TempDir()
+	port := freePort(t)
+	cfgPath := filepath.Join(dir, "firebreak.yaml")
+	full := fmt.Sprintf("listen: 127.0.0.1:%d\ndata_dir: %s\ncluster:\n  node: %s\n%s", port, filepath.Join(dir, "data"), name, body)
+	if err := os.WriteFile(cfgPath, []byte(full), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "firebreak.log")
+	if keep := os.Getenv("FIREBREAK_TEST_LOG_DIR"); keep != "" {
+		// Debugging aid: the replicas' logs outlive the test.
+		logPath = filepath.Join(keep, t.Name()+"-"+name+".log")
+		_ = os.MkdirAll(filepath.Dir(logPath), 0o755)
+	}
+	r := &replica{name: name, url: fmt.Sprintf("http://127.0.0.1:%d", port), log: logPath, done: make(chan struct{})}
+	logf, err := os.Create(r.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.cmd = exec.Command(firebreakBin(t), "serve", "--config", cfgPath)
+	r.cmd.Stdout, r.cmd.Stderr = logf, logf
+	r.cmd.Env = append(os.Environ(), append([]string{"FIREBREAK_ETCD_SESSION_TTL=3s"}, env...)...)
+	if err := r.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = r.cmd.Wait(); logf.Close(); close(r.done) }()
+	t.Cleanup(func() {
+		r.Stop()
+		if t.Failed() {
+			b, _ := os.ReadFile(r.log)
+			if len(b) > 4000 {
+				b = b[len(b)-4000:]
+			}
+			t.Logf("--- %s log (tail)\n%s", name, b)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(r.url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return r
+			}
+		}
+		select {
+		case <-r.done:
+			b, _ := os.ReadFile(r.log)
+			t.Fatalf("replica %s exited at start:\n%s", name, b)
+		default:
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(r.log)
+			t.Fatalf("replica %s not ready in 30s:\n%s", name, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Kill sends SIGKILL and waits for the process to go.
+func (r *replica) Kill() {
+	_ = r.cmd.Process.Signal(syscall.SIGKILL)
+	<-r.done
+}
+
+// Stop ends the replica gracefully (SIGTERM), killing it after 15 s.
+func (r *replica) Stop() {
+	select {
+	case <-r.done:
+		return
+	default:
+	}
+	_ = r.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-r.done:
+	case <-time.After(15 * time.Second):
+		r.Kill()
+	}
+}
+
+// Alive reports whether the process still runs.
+func (r *replica) Alive() bool {
+	select {
+	case <-r.done:
+		return false
+	default:
+		return true
+	}
+}
+
+// LogContains reports whether the replica's log holds s.
+func (r *replica) LogContains(s string) bool {
+	b, _ := os.ReadFile(r.log)
+	return bytes.Contains(b, []byte(s))
+}
+
+// waitFor polls cond every 50 ms until it holds or timeout passes.
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// pendingCount counts the unfinished events of the cluster under prefix.
+func pendingCount(ctx context.Context, cli *clientv3.Client, prefix string) (int64, error) {
+	resp, err := cli.Get(ctx, prefix+"/pending/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, err
+	}
+	return resp.Count, nil
+}
