@@ -4,7 +4,7 @@
 GO ?= go
 export GOFLAGS ?= -buildvcs=false
 
-.PHONY: test setup check unit fuzz playbook-tests build run bench bench-e2e release image image-context
+.PHONY: test setup check unit fuzz playbook-tests build run bench bench-e2e bench-keepup release image image-context
 
 test: setup check unit fuzz playbook-tests
 
@@ -48,6 +48,19 @@ bench-e2e:
 	$(GO) build -o $(BENCH_E2E_DIR)/firebreak ./cmd/firebreak
 	$(GO) build -o $(BENCH_E2E_DIR)/fbload ./cmd/fbload
 	$(BENCH_E2E_DIR)/fbload run -firebreak $(BENCH_E2E_DIR)/firebreak $(BENCH_E2E_FLAGS)
+
+# "The engine keeps up" (issue 18, target 2): 60 s of load on `firebreak
+# serve` with a playbook whose webhook.notify runs for every event against
+# fbload's own receiver, retention on; prints accepted, processed and
+# actions per second, the backlog, memory and the file's size over time.
+# BENCH_KEEPUP_FLAGS passes flags to `fbload keepup`, e.g. '-clients 64'.
+BENCH_KEEPUP_FLAGS ?=
+
+bench-keepup:
+	@mkdir -p $(BENCH_E2E_DIR)
+	$(GO) build -o $(BENCH_E2E_DIR)/firebreak ./cmd/firebreak
+	$(GO) build -o $(BENCH_E2E_DIR)/fbload ./cmd/fbload
+	$(BENCH_E2E_DIR)/fbload keepup -firebreak $(BENCH_E2E_DIR)/firebreak $(BENCH_KEEPUP_FLAGS)
 
 # Release build: static (no cgo), reproducible paths (-trimpath), stripped
 # (-s -w), with the time zone database embedded (timetzdata) so the image

@@ -123,16 +123,6 @@ func IntParam(params map[string]any, name string, def int) int {
 	return def
 }
 
-// DurationParam returns params[name] as a duration, or def.
-func DurationParam(params map[string]any, name string, def time.Duration) time.Duration {
-	if s, ok := params[name].(string); ok {
-		if d, err := time.ParseDuration(s); err == nil {
-			return d
-		}
-	}
-	return def
-}
-
 func typeName(v any) string {
 	switch v.(type) {
 	case nil:

@@ -5,4 +5,6 @@
 // consumes it: helm and a real kube-apiserver, buildah and the image's root
 // filesystem, systemd-analyze, amtool, and a real Firebreak server. A test
 // whose tool is missing skips with a message, and fails when CI=true.
+// Nothing here may be imported by Firebreak's code, and no file here may
+// inline a secret: the chart and the unit read them from Secrets and files.
 package deploy

@@ -266,6 +266,12 @@ func (e *Engine) processRetrying(stop, work context.Context, it queued) {
 		if err == nil {
 			return
 		}
+		if errors.Is(err, ErrClaimLost) {
+			// Another session owns the event now (it was taken over, or
+			// will be by this replica's new session): it processes it.
+			e.log.Warn("a step's claim was lost while it ran; its outcome is not recorded, the event is left to its new owner", "seq", it.seq, "error", err)
+			return
+		}
 		if stop.Err() != nil {
 			e.log.Error("processing event failed; it stays in the inbox", "seq", it.seq, "error", err)
 			return

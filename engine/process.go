@@ -67,6 +67,20 @@ const (
 type stepClaim struct {
 	Status claimStatus `json:"status"`
 	At     time.Time   `json:"at"`
+	// Token is the fencing token of the store session that started the
+	// step (a started claim on a clustered store; 0 on a single node).
+	// The outcome is committed only under the same token, so a replica
+	// that lost its session while the step ran cannot record it late.
+	Token int64 `json:"token,omitempty"`
+}
+
+// fencingToken is the token of the session tx commits under (the etcd
+// store's Tx has one), or 0.
+func fencingToken(tx state.Tx) int64 {
+	if f, ok := tx.(interface{ FencingToken() int64 }); ok {
+		return f.FencingToken()
+	}
+	return 0
 }
 
 type triggerRecord struct {
@@ -383,7 +397,11 @@ func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Ev
 		now := tx.Now()
 		// claim stores the step's claim and its audit record together.
 		claim := func(status claimStatus, kind audit.Kind, outcome, msg string) error {
-			if err := tx.Put(bucketSteps, key, claimJSON(status, now)); err != nil {
+			b := claimJSON(status, now)
+			if status == claimStarted {
+				b, _ = json.Marshal(stepClaim{Status: status, At: now, Token: fencingToken(tx)})
+			}
+			if err := tx.Put(bucketSteps, key, b); err != nil {
 				return err
 			}
 			r := base
@@ -585,6 +603,14 @@ func (e *Engine) execute(ctx context.Context, c *carry, plan *Plan, base audit.R
 	// The outcome rides on the event's next commit, which follows at once
 	// (the next step's claim, before it acts, or the event's finish).
 	c.later(func(tx state.Tx) error {
+		// The claim must still be the one this run made: started, under
+		// this session. Another replica that took the event over has
+		// recorded the step interrupted; a new session of this replica
+		// was not the one that ran it.
+		var cl stepClaim
+		if b := tx.Get(bucketSteps, key); b == nil || json.Unmarshal(b, &cl) != nil || cl.Status != claimStarted || cl.Token != fencingToken(tx) {
+			return fmt.Errorf("record the outcome of step %s (claim %s, token %d): %w", key, cl.Status, cl.Token, ErrClaimLost)
+		}
 		if err := tx.Put(bucketSteps, key, claimJSON(status, tx.Now())); err != nil {
 			return err
 		}

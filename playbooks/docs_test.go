@@ -78,3 +78,29 @@ func TestDocsPlaybookKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestDocsHelpers keeps docs/playbooks.md's helper table equal to Helpers,
+// the list `firebreak schema` and the docs are made from: every helper has
+// a row, and every row is a helper.
+func TestDocsHelpers(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("..", "docs", "playbooks.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := func(sig string) string { n, _, _ := strings.Cut(sig, "("); return n }
+	var want, got []string
+	for _, h := range playbooks.Helpers() {
+		if h.Doc == "" {
+			t.Errorf("helper %s has no doc", h.Signature)
+		}
+		want = append(want, name(h.Signature))
+	}
+	for _, row := range tableKeys(t, string(raw), "function") {
+		got = append(got, name(row))
+	}
+	slices.Sort(want)
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("docs/playbooks.md's helper table lists %v, Helpers lists %v", got, want)
+	}
+}

@@ -72,7 +72,8 @@ const (
 	fnSince      = "since"
 )
 
-// Helper describes one helper function, for the README and `firebreak schema`.
+// Helper describes one helper function, for docs/playbooks.md (its helper
+// table is checked against Helpers by a test).
 type Helper struct {
 	Signature string
 	Doc       string

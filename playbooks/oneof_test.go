@@ -13,7 +13,9 @@ import (
 // ones included, and each problem is positioned.
 func TestOneOfParams(t *testing.T) {
 	reg := actions.NewRegistry()
-	if err := reg.Register(webhook.New(webhook.Config{})); err != nil {
+	// url_env is read at load time: HOOK is set.
+	hook := func(k string) (string, bool) { return "https://hooks.example/", k == "HOOK" }
+	if err := reg.Register(webhook.New(webhook.Config{LookupEnv: hook})); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct{ with, want string }{

@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -116,17 +115,4 @@ func (t *Tx) signCheckpoint(seq uint64, sum []byte) (*audit.SignedCheckpoint, er
 		t.signed = append(t.signed, cp)
 	}
 	return &cp, nil
-}
-
-// signedFromRecord reads a signed checkpoint record's data.
-func signedFromRecord(r *audit.Record) (audit.SignedCheckpoint, error) {
-	b, err := json.Marshal(r.Data)
-	if err != nil {
-		return audit.SignedCheckpoint{}, err
-	}
-	var cp audit.SignedCheckpoint
-	if err := json.Unmarshal(b, &cp); err != nil {
-		return audit.SignedCheckpoint{}, fmt.Errorf("signed checkpoint data: %w", err)
-	}
-	return cp, nil
 }

@@ -58,14 +58,10 @@ func (t *Tx) Audit(rec audit.Record) error {
 			rec.Time = lt
 		}
 	}
-	body, err := json.Marshal(rec)
+	val, err := audit.Seal(&rec)
 	if err != nil {
-		return fmt.Errorf("audit: encode %s: %w", rec.Kind, err)
+		return err
 	}
-	sum := sha256.Sum256(body)
-	val := make([]byte, 0, sha256.Size+len(body))
-	val = append(val, sum[:]...)
-	val = append(val, body...)
 	if err := b.Put(itob(seq), val); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
@@ -81,12 +77,12 @@ func (t *Tx) Audit(rec audit.Record) error {
 	if t.db.hooks.observer.Load() != nil {
 		t.audited = append(t.audited, rec)
 	}
-	head := append(itob(seq), sum[:]...)
+	head := append(itob(seq), val[:sha256.Size]...)
 	if err := meta.Put(keyAuditHead, head); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	if s := t.db.hooks.signer.Load(); s != nil && rec.Kind != audit.KindCheckpoint && t.checkpointDue(s, seq) {
-		if _, err := t.signCheckpoint(seq, sum[:]); err != nil {
+		if _, err := t.signCheckpoint(seq, val[:sha256.Size]); err != nil {
 			return fmt.Errorf("audit: %w", err)
 		}
 	}

@@ -117,7 +117,7 @@ func (d *DB) VerifyAuditWith(_ context.Context, opts audit.VerifyOptions) (audit
 			}
 			if r.Kind == audit.KindCheckpoint {
 				if r.Outcome == CheckpointSigned {
-					sc, err := signedFromRecord(&r)
+					sc, err := audit.SignedCheckpointOf(&r)
 					if err != nil {
 						return fmt.Errorf("record %d: %v: %w", seq, err, audit.ErrChainBroken)
 					}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/firebreak/firebreak/engine/approval"
 	"github.com/firebreak/firebreak/web/internal/apierr"
+	"github.com/firebreak/firebreak/web/internal/redact"
 )
 
 // Approvals is what the approvals API needs of the approval gate.
@@ -28,15 +29,17 @@ type Approvals interface {
 //	POST /api/v1/approvals/{id}/approve  {"plan_hash": "…"} (approver)
 //	POST /api/v1/approvals/{id}/deny     (approver)
 func (s *Server) routesApprovals(ap Approvals) {
+	// Approvals carry the event's rendered parameters and target: they are
+	// answered through the audit redactor, as the dashboard shows them.
 	r := s.router
 	read, decide := s.auth.require(RoleViewer), s.auth.require(RoleApprover)
-	r.GET("/api/v1/approvals", read, func(c *gin.Context) { listApprovals(c, ap) })
-	r.GET("/api/v1/approvals/:id", read, func(c *gin.Context) { getApproval(c, ap) })
-	r.POST("/api/v1/approvals/:id/approve", decide, func(c *gin.Context) { decideApproval(c, ap, approval.Approve) })
-	r.POST("/api/v1/approvals/:id/deny", decide, func(c *gin.Context) { decideApproval(c, ap, approval.Deny) })
+	r.GET("/api/v1/approvals", read, func(c *gin.Context) { listApprovals(c, ap, s.red) })
+	r.GET("/api/v1/approvals/:id", read, func(c *gin.Context) { getApproval(c, ap, s.red) })
+	r.POST("/api/v1/approvals/:id/approve", decide, func(c *gin.Context) { decideApproval(c, ap, approval.Approve, s.red) })
+	r.POST("/api/v1/approvals/:id/deny", decide, func(c *gin.Context) { decideApproval(c, ap, approval.Deny, s.red) })
 }
 
-func listApprovals(c *gin.Context, ap Approvals) {
+func listApprovals(c *gin.Context, ap Approvals, red redact.Func) {
 	st, err := approval.ParseStatusFilter(c.DefaultQuery("status", "all"))
 	if err != nil {
 		jsonError(c, http.StatusBadRequest, "status", err.Error())
@@ -51,10 +54,10 @@ func listApprovals(c *gin.Context, ap Approvals) {
 	if list == nil {
 		list = []approval.Approval{}
 	}
-	c.JSON(http.StatusOK, gin.H{"approvals": list})
+	c.JSON(http.StatusOK, gin.H{"approvals": red.Approvals(list)})
 }
 
-func getApproval(c *gin.Context, ap Approvals) {
+func getApproval(c *gin.Context, ap Approvals, red redact.Func) {
 	a, err := ap.Get(c.Request.Context(), c.Param("id"))
 	if errors.Is(err, approval.ErrNotFound) {
 		jsonError(c, http.StatusNotFound, "", "no such approval")
@@ -64,13 +67,13 @@ func getApproval(c *gin.Context, ap Approvals) {
 		jsonError(c, http.StatusInternalServerError, "", "reading the approval failed")
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"approval": a})
+	c.JSON(http.StatusOK, gin.H{"approval": red.Approval(a)})
 }
 
 // decideApproval is POST /api/v1/approvals/{id}/approve|deny with body
 // {"plan_hash": "…"}; approving requires the plan hash. The actor is the
 // token's name (api:NAME).
-func decideApproval(c *gin.Context, ap Approvals, d approval.Decision) {
+func decideApproval(c *gin.Context, ap Approvals, d approval.Decision, red redact.Func) {
 	ctx := c.Request.Context()
 	id := c.Param("id")
 	var body struct {
@@ -105,10 +108,10 @@ func decideApproval(c *gin.Context, ap Approvals, d approval.Decision) {
 	if err != nil {
 		out := gin.H{"error": err.Error()}
 		if a.ID != "" {
-			out["approval"] = a
+			out["approval"] = red.Approval(a)
 		}
 		c.AbortWithStatusJSON(apierr.Decision(err), out)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"approval": a})
+	c.JSON(http.StatusOK, gin.H{"approval": red.Approval(a)})
 }

@@ -32,6 +32,9 @@ type Guards interface {
 //	GET  /api/v1/pause                the kill switch (viewer)
 //	POST /api/v1/pause                stop all execution ({"reason": "…"}) (operator)
 //	POST /api/v1/resume               resume execution (operator)
+//
+// Targets and reasons come from events: every answer passes through the
+// audit redactor, as the dashboard shows them.
 func (s *Server) routesGuards(g Guards) {
 	r := s.router
 	read, operate := s.auth.require(RoleViewer), s.auth.require(RoleOperator)
@@ -41,7 +44,7 @@ func (s *Server) routesGuards(g Guards) {
 			jsonError(c, http.StatusInternalServerError, "", "reading breakers failed")
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"breakers": bs})
+		c.JSON(http.StatusOK, gin.H{"breakers": s.red.Breakers(bs)})
 	})
 	r.GET("/api/v1/budgets", read, func(c *gin.Context) {
 		bs, err := g.Budgets(c.Request.Context(), s.cfg.Engine.Playbooks())
@@ -49,7 +52,7 @@ func (s *Server) routesGuards(g Guards) {
 			jsonError(c, http.StatusInternalServerError, "", "reading budgets failed")
 			return
 		}
-		c.JSON(http.StatusOK, gin.H{"budgets": bs})
+		c.JSON(http.StatusOK, gin.H{"budgets": s.red.Budgets(bs)})
 	})
 	r.POST("/api/v1/breakers/:id/reset", operate, func(c *gin.Context) {
 		st, err := g.ResetBreaker(c.Request.Context(), c.Param("id"), apiActor(c))
@@ -59,7 +62,7 @@ func (s *Server) routesGuards(g Guards) {
 		case err != nil:
 			jsonError(c, http.StatusInternalServerError, "", "resetting the breaker failed")
 		default:
-			c.JSON(http.StatusOK, gin.H{"breaker": st})
+			c.JSON(http.StatusOK, gin.H{"breaker": s.red.Breaker(st)})
 		}
 	})
 	r.GET("/api/v1/pause", read, func(c *gin.Context) {
@@ -68,7 +71,7 @@ func (s *Server) routesGuards(g Guards) {
 			jsonError(c, http.StatusInternalServerError, "", "reading the kill switch failed")
 			return
 		}
-		c.JSON(http.StatusOK, st)
+		c.JSON(http.StatusOK, s.red.Pause(st))
 	})
 	r.POST("/api/v1/pause", operate, func(c *gin.Context) {
 		var body struct {
@@ -85,18 +88,18 @@ func (s *Server) routesGuards(g Guards) {
 			jsonError(c, http.StatusInternalServerError, "", "pausing failed")
 			return
 		}
-		c.JSON(http.StatusOK, st)
+		c.JSON(http.StatusOK, s.red.Pause(st))
 	})
 	r.POST("/api/v1/resume", operate, func(c *gin.Context) {
 		st, err := g.Resume(c.Request.Context(), apiActor(c))
 		switch {
 		case errors.Is(err, guard.ErrPausedByConfig):
-			c.AbortWithStatusJSON(http.StatusConflict, gin.H{"error": "execution is paused by the configuration file (guards.paused); edit it and restart", "status": st})
+			c.AbortWithStatusJSON(http.StatusConflict, gin.H{"error": "execution is paused by the configuration file (guards.paused); edit it and restart", "status": s.red.Pause(st)})
 		case err != nil:
 			jsonError(c, http.StatusInternalServerError, "", "resuming failed")
 		default:
 			s.cfg.Engine.Notify() // steps held while paused (guards.on_pause: hold) run now
-			c.JSON(http.StatusOK, st)
+			c.JSON(http.StatusOK, s.red.Pause(st))
 		}
 	})
 }

@@ -103,6 +103,18 @@ func (s *Server) routesTimeline(src TimelineSource) {
 			jsonError(c, http.StatusInternalServerError, "", "reading the audit trail failed")
 			return
 		}
-		c.JSON(http.StatusOK, tl)
+		c.JSON(http.StatusOK, s.redactTimeline(tl))
 	})
+}
+
+// redactTimeline passes what a timeline answers through the audit
+// redactor: the records (already redacted when written), the event and
+// the approvals.
+func (s *Server) redactTimeline(tl Timeline) Timeline {
+	tl.Records = s.red.Records(tl.Records)
+	if tl.Event != nil {
+		tl.Event = &TimelineEvent{Seq: tl.Event.Seq, Event: *s.red.Event(&tl.Event.Event)}
+	}
+	tl.Approvals = s.red.Approvals(tl.Approvals)
+	return tl
 }

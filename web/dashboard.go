@@ -14,8 +14,8 @@ import (
 // API's token table (dashAuth), refused sign-ins are audited like refused
 // API calls, and decisions and guard actions go through the same parts as
 // the API's, with the same actor names. The caller's deps give the rest;
-// anything it leaves nil that the server has (Approvals, Guards) is filled
-// from the server's Config.
+// anything it leaves nil that the server has (Approvals, Guards, Redact) is
+// filled from the server's Config.
 func (s *Server) mountDashboard(deps dashboard.Deps) {
 	deps.Auth = dashAuth{s.auth}
 	if deps.OnAuthFailure == nil {
@@ -28,6 +28,9 @@ func (s *Server) mountDashboard(deps dashboard.Deps) {
 	}
 	if deps.Guards == nil && s.cfg.Guards != nil {
 		deps.Guards = s.cfg.Guards
+	}
+	if deps.Redact == nil {
+		deps.Redact = s.cfg.Redact // the same redactor as the API's answers
 	}
 	if deps.Logger == nil {
 		deps.Logger = s.log.With("component", "dashboard")

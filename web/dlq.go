@@ -65,10 +65,14 @@ func (s *Server) routesDLQ(dl DeadLetters) {
 			jsonError(c, http.StatusInternalServerError, "", "reading the dead-letter queue failed")
 			return
 		}
-		if list == nil {
-			list = []DeadLetter{}
+		out := make([]DeadLetter, len(list))
+		for i, e := range list {
+			// Written redacted; passed through the redactor again so a
+			// configuration that adds patterns covers older entries too.
+			e.Target, e.Error = s.red.String(e.Target), s.red.String(e.Error)
+			out[i] = e
 		}
-		c.JSON(http.StatusOK, gin.H{"entries": list})
+		c.JSON(http.StatusOK, gin.H{"entries": out})
 	})
 	r.POST("/api/v1/dlq/:id/retry", operate, func(c *gin.Context) {
 		var body struct {

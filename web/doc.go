@@ -41,6 +41,10 @@
 // with no token configured the pages open exactly when the viewer routes
 // do, for reading only.
 //
+// Subpackage loadbase holds the one other router of the module: the bare
+// baseline receiver that cmd/fbload measures Firebreak against (it serves
+// no Firebreak route).
+//
 // Handlers are thin adapters: they authenticate, bound and decode a
 // request, hand the result to the store or the engine, and answer. Every
 // error answer is JSON of the form {"error": "...", "field": "..."}. The

@@ -19,6 +19,7 @@ import (
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/web/auth"
 	"github.com/firebreak/firebreak/web/dashboard"
+	"github.com/firebreak/firebreak/web/internal/redact"
 	"github.com/firebreak/firebreak/web/sources"
 )
 
@@ -108,6 +109,12 @@ type Config struct {
 	Metrics Metrics
 	// MetricsHandler serves GET /metrics; nil serves none.
 	MetricsHandler http.Handler
+	// Redact is the audit redactor's record function (the one the store
+	// writes records through). Every answer that carries event-derived
+	// strings (approvals, breakers, budgets, the kill switch, timelines,
+	// dead letters) passes through it, as do the dashboard's pages when
+	// Dashboard.Redact is nil. Nil redacts nothing, which only tests do.
+	Redact func(audit.Record) audit.Record
 
 	// The routes below are served only when their part is given.
 
@@ -127,7 +134,7 @@ type Config struct {
 	DeadLetters DeadLetters
 	// Dashboard serves the dashboard's pages (package dashboard) at /.
 	// Its Auth is always the API's token table; a nil Approvals, Guards,
-	// OnAuthFailure, Logger or Now is filled from this Config.
+	// Redact, OnAuthFailure, Logger or Now is filled from this Config.
 	Dashboard *dashboard.Deps
 }
 
@@ -138,6 +145,8 @@ type Server struct {
 	log      *slog.Logger
 	auth     *apiAuth
 	refusals *refusals
+	// red is Config.Redact.
+	red redact.Func
 }
 
 // New builds the router.
@@ -168,7 +177,7 @@ func New(cfg Config) *Server {
 		_ = r.SetTrustedProxies(nil)
 	}
 	r.Use(gin.Recovery())
-	s := &Server{cfg: cfg, router: r, log: cfg.Logger}
+	s := &Server{cfg: cfg, router: r, log: cfg.Logger, red: redact.Func(cfg.Redact)}
 	emit := cfg.OnAuthFailure
 	if emit == nil && cfg.AuditLog != nil {
 		emit = func(rec audit.Record) { s.auditRecord(context.Background(), rec) }

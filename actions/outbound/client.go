@@ -45,11 +45,16 @@ func NewClient(p *Policy, tlsCfg *tls.Config) *Client {
 // variables and never follows redirects: a 3xx is returned to the caller.
 func (p *Policy) HTTPClient(t Trust, tlsCfg *tls.Config) *http.Client {
 	tr := &http.Transport{
-		Proxy:                 nil,
-		DialContext:           p.DialContext(t),
-		TLSClientConfig:       tlsCfg,
-		ForceAttemptHTTP2:     true,
-		MaxIdleConns:          100,
+		Proxy:             nil,
+		DialContext:       p.DialContext(t),
+		TLSClientConfig:   tlsCfg,
+		ForceAttemptHTTP2: true,
+		MaxIdleConns:      100,
+		// net/http keeps 2 idle connections per host by default: the
+		// engine's workers calling one receiver at once then closed every
+		// other connection after its request and dialled it again for the
+		// next (a dial, a close and their syscalls per action).
+		MaxIdleConnsPerHost:   64,
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,

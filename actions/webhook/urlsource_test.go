@@ -51,9 +51,9 @@ func TestURLFromEnvOrFile(t *testing.T) {
 	}{
 		{map[string]any{}, "with.url: is required"},
 		{map[string]any{"url": srv.URL, "url_env": "HOOK_URL"}, "with.url_env: url, url_env, url_file are exclusive"},
-		{map[string]any{"url_env": "MISSING"}, "with.url_env: environment variable MISSING is not set"},
+		{map[string]any{"url_env": "MISSING"}, "with.url_env: environment variable MISSING is not set (or is empty)"},
 		{map[string]any{"url_env": "NOT_A_URL"}, "with.url_env: does not hold an http or https URL"},
-		{map[string]any{"url_file": file + ".nope"}, "with.url_file: cannot read"},
+		{map[string]any{"url_file": file + ".nope"}, "with.url_file: open " + file + ".nope: no such file or directory"},
 	} {
 		err := a.Validate(tc.params, true)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -19,6 +19,7 @@ import (
 
 	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/actions/outbound"
+	"github.com/firebreak/firebreak/internal/secret"
 )
 
 // ID is the action id.
@@ -35,9 +36,10 @@ type Config struct {
 	Client *http.Client
 	// Now is the clock used for signature timestamps.
 	Now func() time.Time
-	// LookupEnv resolves secret_env and url_env; the default is os.LookupEnv.
+	// LookupEnv resolves secret_env and url_env (by internal/secret, the
+	// rules of the configuration's *_env keys); the default is os.LookupEnv.
 	LookupEnv func(string) (string, bool)
-	// ReadFile reads url_file; the default is os.ReadFile.
+	// ReadFile reads url_file (as a *_file key); the default is os.ReadFile.
 	ReadFile func(string) ([]byte, error)
 }
 
@@ -114,10 +116,21 @@ func (a *Action) Validate(params map[string]any, final bool) error {
 			err = errors.Join(err, &actions.ParamError{Param: "url", Msg: fmt.Sprintf("must be an http or https URL, got %q", redactURL(s))})
 		}
 	}
-	if final && len(given) == 1 && given[0] != "url" {
-		if _, _, uerr := a.resolveURL(params); uerr != nil {
-			err = errors.Join(err, uerr)
+	// url_env, url_file and secret_env are read here at load time too (the
+	// loader passes the literal parameters), so that an unset variable or
+	// an empty file stops start-up, `firebreak validate` and a reload
+	// rather than the step at run time; Run reads them again, so that a
+	// rotated value is used.
+	if len(given) == 1 && given[0] != "url" {
+		// A value of the wrong type is reported by CheckParams.
+		if _, ok := params[given[0]].(string); ok {
+			if _, _, uerr := a.resolveURL(params); uerr != nil {
+				err = errors.Join(err, uerr)
+			}
 		}
+	}
+	if _, serr := a.signingSecret(params); serr != nil {
+		err = errors.Join(err, serr)
 	}
 	if h, ok := params["headers"].(map[string]any); ok {
 		for k, v := range h {
@@ -145,30 +158,57 @@ func (a *Action) resolveURL(params map[string]any) (target, shown string, err er
 	if s, ok := params["url"].(string); ok {
 		return s, redactURL(s), nil
 	}
-	var from string
+	var from, envName, fileName string
 	switch {
 	case params["url_env"] != nil:
-		name, _ := params["url_env"].(string)
-		v, ok := a.lookupEnv(name)
-		if !ok || strings.TrimSpace(v) == "" {
-			return "", "", &actions.ParamError{Param: "url_env", Msg: fmt.Sprintf("environment variable %s is not set", name)}
+		envName, _ = params["url_env"].(string)
+		if envName == "" {
+			return "", "", &actions.ParamError{Param: "url_env", Msg: "must name an environment variable"}
 		}
-		target, from = strings.TrimSpace(v), "url_env "+name
+		from = "url_env " + envName
 	case params["url_file"] != nil:
-		path, _ := params["url_file"].(string)
-		b, rerr := a.readFile(path)
-		if rerr != nil {
-			return "", "", &actions.ParamError{Param: "url_file", Msg: fmt.Sprintf("cannot read %s", path)}
+		fileName, _ = params["url_file"].(string)
+		if fileName == "" {
+			return "", "", &actions.ParamError{Param: "url_file", Msg: "must name a file"}
 		}
-		target, from = strings.TrimSpace(string(b)), "url_file "+path
+		from = "url_file " + fileName
 	default:
 		return "", "", &actions.ParamError{Param: "url", Msg: "is required (or url_env, or url_file)"}
+	}
+	target, err = secret.Resolve("url", "", envName, fileName, a.lookupEnv, a.readFile)
+	if err != nil {
+		return "", "", secretParamError(err)
 	}
 	if !validURL(target) {
 		return "", "", &actions.ParamError{Param: from[:strings.IndexByte(from, ' ')], Msg: "does not hold an http or https URL"}
 	}
 	u, _ := url.Parse(target)
 	return target, u.Scheme + "://" + u.Host + " (" + from + ")", nil
+}
+
+// signingSecret returns the value of secret_env, or "" when the step signs
+// nothing. An unset or empty variable is an error at secret_env; errors
+// never hold the value.
+func (a *Action) signingSecret(params map[string]any) (string, error) {
+	name, _ := params["secret_env"].(string)
+	if name == "" {
+		return "", nil
+	}
+	v, err := secret.Resolve("secret", "", name, "", a.lookupEnv, a.readFile)
+	if err != nil {
+		return "", secretParamError(err)
+	}
+	return v, nil
+}
+
+// secretParamError turns the resolver's error, at url_env, url_file or
+// secret_env, into the parameter error the loader positions.
+func secretParamError(err error) error {
+	var se *secret.Error
+	if errors.As(err, &se) {
+		return &actions.ParamError{Param: se.Key, Msg: se.Msg}
+	}
+	return err
 }
 
 // Target implements actions.Action: the URL's host.
@@ -227,18 +267,18 @@ func (a *Action) Run(ctx context.Context, req actions.Request) (actions.Result, 
 			}
 		}
 	}
-	if name, _ := req.Params["secret_env"].(string); name != "" {
-		secret, ok := a.lookupEnv(name)
-		if !ok || secret == "" {
-			return actions.Result{}, actions.Permanent(fmt.Errorf("signing secret: environment variable %s is not set", name))
-		}
+	key, err := a.signingSecret(req.Params)
+	if err != nil {
+		return actions.Result{}, actions.Permanent(err)
+	}
+	if key != "" {
 		id := fmt.Sprintf("msg_%x", sha256.Sum256([]byte(fmt.Sprintf("%s/%s/%d", eventID(req), req.Playbook, req.Step))))[:36]
 		ts := a.now().Unix()
 		// During a rotation the variable holds the new secret and the old
 		// one, separated by a space: the request carries a signature of
 		// each, the first secret's first, so receivers on either verify.
 		var sigs []string
-		for _, one := range strings.Fields(secret) {
+		for _, one := range strings.Fields(key) {
 			sig, err := Sign(one, id, ts, payload)
 			if err != nil {
 				return actions.Result{}, actions.Permanent(err)

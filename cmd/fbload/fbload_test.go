@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/firebreak/firebreak/web/loadbase"
 )
 
 func TestParseStat(t *testing.T) {
@@ -87,9 +89,9 @@ func TestDriveAndReport(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lg.close()
-	bare := httptest.NewServer(handler(nil))
+	bare := httptest.NewServer(loadbase.Handler(nil))
 	defer bare.Close()
-	bound := httptest.NewServer(handler(lg.append))
+	bound := httptest.NewServer(loadbase.Handler(lg.append))
 	defer bound.Close()
 
 	ten := bodies[1]
@@ -110,14 +112,14 @@ func TestDriveAndReport(t *testing.T) {
 	}
 	// Firebreak's figures from made-up totals: 50 events in 0.5 s of load
 	// and 0.5 s of drain is 50 ev/s end to end; 50 ms of CPU is 1 ms each.
-	r.add("firebreak", measurement{res: result{accepted: 50, elapsed: 500 * time.Millisecond}, drain: 500 * time.Millisecond, cpu: 50 * time.Millisecond})
+	r.add("firebreak", measurement{res: result{accepted: 50, elapsed: 500 * time.Millisecond}, drain: 500 * time.Millisecond, cpu: 50 * time.Millisecond, anon: 20 << 20, file: 3 << 19})
 	var out strings.Builder
 	printTable(&out, []row{r})
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	if len(lines) != 3 {
 		t.Fatalf("table has %d lines, want header, rule and one row:\n%s", len(lines), out.String())
 	}
-	if !strings.HasPrefix(lines[2], "| alertmanager ten alerts | 4 | ") || !strings.Contains(lines[2], "| 100 | ") || !strings.HasSuffix(lines[2], "| 50 | 1000 µs / 1000 µs |") {
+	if !strings.HasPrefix(lines[2], "| alertmanager ten alerts | 4 | ") || !strings.Contains(lines[2], "| 100 | ") || !strings.HasSuffix(lines[2], "| 50 | 1000 µs / 1000 µs | 20.0 MiB / 1.5 MiB |") {
 		t.Errorf("row = %s", lines[2])
 	}
 }
@@ -126,5 +128,37 @@ func TestUnknownCommand(t *testing.T) {
 	var stderr strings.Builder
 	if code := run([]string{"fly"}, io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), `unknown command "fly"`) {
 		t.Errorf("run(fly) = %d, %q", code, stderr.String())
+	}
+}
+
+func TestParseGaugeSumsLabels(t *testing.T) {
+	expo := `firebreak_events_processed_total{source="alertmanager"} 40
+firebreak_events_processed_total{source="falco"} 2
+firebreak_events_processed_totally 9
+`
+	v, err := parseGauge(strings.NewReader(expo), processedMetric)
+	if err != nil || v != 42 {
+		t.Errorf("parseGauge = %v, %v; want 42", v, err)
+	}
+}
+
+func TestParseStatus(t *testing.T) {
+	text := "Name:\tfirebreak\nVmRSS:\t  90000 kB\nRssAnon:\t   20480 kB\nRssFile:\t   69632 kB\nRssShmem:\t       0 kB\n"
+	anon, file, err := parseStatus(text)
+	if err != nil || anon != 20<<20 || file != 68<<20 {
+		t.Errorf("parseStatus = %d, %d, %v; want 20 MiB, 68 MiB", anon, file, err)
+	}
+	if _, _, err := parseStatus("Name:\tx\nVmRSS:\t1 kB\n"); err == nil {
+		t.Error("parseStatus accepted a status without RssAnon and RssFile")
+	}
+}
+
+func TestParseKeepupFlags(t *testing.T) {
+	o, err := parseKeepupFlags([]string{"-body", "falco", "-clients", "64"}, io.Discard)
+	if err != nil || o.body != "falco" || o.clients != 64 || o.duration != 60*time.Second {
+		t.Errorf("parseKeepupFlags = %+v, %v; want falco, 64 clients, the 60 s default", o, err)
+	}
+	if _, err := parseKeepupFlags([]string{"-body", "xml"}, io.Discard); err == nil {
+		t.Error("parseKeepupFlags accepted an unknown body")
 	}
 }

@@ -22,6 +22,8 @@ type total struct {
 	drain    time.Duration
 	cpu      time.Duration
 	lat      []time.Duration
+	anon     int64 // peak RssAnon
+	file     int64 // peak RssFile
 }
 
 func (r *row) add(name string, m measurement) {
@@ -38,6 +40,7 @@ func (r *row) add(name string, m measurement) {
 	t.drain += m.drain
 	t.cpu += m.cpu
 	t.lat = append(t.lat, m.res.lat...)
+	t.anon, t.file = max(t.anon, m.anon), max(t.file, m.file)
 	slices.Sort(t.lat)
 }
 
@@ -73,17 +76,18 @@ func (t *total) p99() time.Duration {
 
 // printTable writes the rows as a Markdown table.
 func printTable(w io.Writer, rows []row) {
-	fmt.Fprintln(w, "| body | clients | bare gin ev/s | durable bound ev/s | Firebreak ev/s | ÷ bound | ÷ bare | p99 bare / bound / Firebreak | Firebreak end to end ev/s | CPU per event: bound / Firebreak (all in) |")
-	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|")
+	fmt.Fprintln(w, "| body | clients | bare gin ev/s | durable bound ev/s | Firebreak ev/s | ÷ bound | ÷ bare | p99 bare / bound / Firebreak | Firebreak end to end ev/s | CPU per event: bound / Firebreak (all in) | Firebreak peak RSS anon / file |")
+	fmt.Fprintln(w, "|---|---|---|---|---|---|---|---|---|---|---|")
 	for _, r := range rows {
 		bare, bound, fb := r.by["bare"], r.by["bound"], r.by["firebreak"]
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s / %s |\n",
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s / %s / %s | %s | %s / %s | %s / %s |\n",
 			r.body, r.clients,
 			kilo(bare.rate()), kilo(bound.rate()), kilo(fb.rate()),
 			ratio(fb.rate(), bound.rate()), ratio(fb.rate(), bare.rate()),
 			ms(bare.p99()), ms(bound.p99()), ms(fb.p99()),
 			kilo(fb.endToEnd()),
-			us(bound.cpuPerEvent()), us(fb.cpuPerEvent()))
+			us(bound.cpuPerEvent()), us(fb.cpuPerEvent()),
+			mib(fb.memAnon()), mib(fb.memFile()))
 	}
 }
 
@@ -104,3 +108,17 @@ func ratio(a, b float64) string {
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
 
 func us(d time.Duration) string { return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond)) }
+
+func (t *total) memAnon() int64 {
+	if t == nil {
+		return 0
+	}
+	return t.anon
+}
+
+func (t *total) memFile() int64 {
+	if t == nil {
+		return 0
+	}
+	return t.file
+}

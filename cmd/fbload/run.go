@@ -94,7 +94,16 @@ type target struct {
 }
 
 func cmdRun(args []string, stdout, stderr io.Writer) int {
-	o, err := parseRunFlags(args, stderr)
+	return runCommand(args, stdout, stderr, parseRunFlags, runBench)
+}
+
+// runCommand is the shape of every fbload subcommand: parse the flags
+// (exit 2 on a bad one or -h, which prints only the usage), then run until done or
+// interrupted (exit 1 on an error).
+func runCommand[O any](args []string, stdout, stderr io.Writer,
+	parse func([]string, io.Writer) (O, error),
+	run func(context.Context, O, io.Writer, io.Writer) error) int {
+	o, err := parse(args, stderr)
 	if err != nil {
 		if !errors.Is(err, flag.ErrHelp) {
 			fmt.Fprintln(stderr, "fbload:", err)
@@ -103,7 +112,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := runBench(ctx, o, stdout, stderr); err != nil {
+	if err := run(ctx, o, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "fbload:", err)
 		return 1
 	}
@@ -124,7 +133,7 @@ func runBench(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fb, err := startFirebreak(ctx, o.firebreak, filepath.Join(dir, "firebreak"), o.workers, stderr)
+	fb, err := startFirebreak(ctx, o.firebreak, filepath.Join(dir, "firebreak"), o.workers, "", shadowPlaybook, stderr)
 	if err != nil {
 		return err
 	}
@@ -184,6 +193,8 @@ type measurement struct {
 	res   result
 	drain time.Duration
 	cpu   time.Duration // over load and drain
+	// anon and file are the peak RssAnon and RssFile over load and drain.
+	anon, file int64
 }
 
 func measure(ctx context.Context, t *target, drained bool, o options, b body, clients int, runID string, next *atomic.Int64) (measurement, error) {
@@ -192,6 +203,7 @@ func measure(ctx context.Context, t *target, drained bool, o options, b body, cl
 	if err != nil {
 		return measurement{}, err
 	}
+	stopMem := watchMem(pid, 100*time.Millisecond)
 	res := drive(ctx, t.base+"/hooks/"+b.hook, clients, o.duration, o.maxEvents, b, runID, next)
 	if res.errors > 0 {
 		return measurement{}, fmt.Errorf("%d of %d requests failed, first: %s", res.errors, res.requests, res.firstErr)
@@ -202,6 +214,7 @@ func measure(ctx context.Context, t *target, drained bool, o options, b body, cl
 			return m, err
 		}
 	}
+	m.anon, m.file = stopMem()
 	cpu1, err := procCPU(pid)
 	if err != nil {
 		return m, err
@@ -210,9 +223,9 @@ func measure(ctx context.Context, t *target, drained bool, o options, b body, cl
 	return m, nil
 }
 
-// startFirebreak writes a configuration and the shadow playbook under dir
-// and starts `firebreak serve` on a free loopback port.
-func startFirebreak(ctx context.Context, bin, dir string, workers int, stderr io.Writer) (*target, error) {
+// startFirebreak writes a configuration (extraCfg appended to it) and the
+// playbook under dir and starts `firebreak serve` on a free loopback port.
+func startFirebreak(ctx context.Context, bin, dir string, workers int, extraCfg, playbook string, stderr io.Writer) (*target, error) {
 	if err := os.MkdirAll(filepath.Join(dir, "playbooks"), 0o700); err != nil {
 		return nil, err
 	}
@@ -226,11 +239,12 @@ func startFirebreak(ctx context.Context, bin, dir string, workers int, stderr io
 	if workers > 0 {
 		cfg += fmt.Sprintf("workers: %d\n", workers)
 	}
+	cfg += extraCfg
 	cfgPath := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	if err := os.WriteFile(filepath.Join(dir, "playbooks", "shadow.yaml"), []byte(shadowPlaybook), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "playbooks", "bench.yaml"), []byte(playbook), 0o600); err != nil {
 		return nil, err
 	}
 	logf, err := os.Create(filepath.Join(dir, "firebreak.log"))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,7 +13,7 @@ import (
 	"path/filepath"
 	"syscall"
 
-	"github.com/gin-gonic/gin"
+	"github.com/firebreak/firebreak/web/loadbase"
 )
 
 // logSize is the preallocated size of the bound's log file; appends wrap
@@ -62,7 +61,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintln(stdout, ln.Addr().String())
-	srv := &http.Server{Handler: handler(then)}
+	srv := &http.Server{Handler: loadbase.Handler(then)}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	go func() { <-ctx.Done(); _ = srv.Close() }()
@@ -71,39 +70,6 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// handler is the bare receiver: it decodes the body into a generic JSON
-// value, the least any receiver must do, counts the events in it (the
-// length of `alerts`, else one), runs then with the body when then is not
-// nil, and answers 202 with the count, as Firebreak does.
-func handler(then func([]byte) error) http.Handler {
-	gin.SetMode(gin.ReleaseMode)
-	r := gin.New()
-	r.POST("/hooks/:source", func(c *gin.Context) {
-		body, err := io.ReadAll(c.Request.Body)
-		if err != nil {
-			c.AbortWithStatus(http.StatusBadRequest)
-			return
-		}
-		var m map[string]any
-		if err := json.Unmarshal(body, &m); err != nil {
-			c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": err.Error()})
-			return
-		}
-		n := 1
-		if alerts, ok := m["alerts"].([]any); ok {
-			n = len(alerts)
-		}
-		if then != nil {
-			if err := then(body); err != nil {
-				c.AbortWithStatusJSON(http.StatusServiceUnavailable, gin.H{"error": err.Error()})
-				return
-			}
-		}
-		c.JSON(http.StatusAccepted, gin.H{"accepted": n, "duplicates": 0})
-	})
-	return r
 }
 
 // syncLog is the least a durable acknowledgement can cost: callers queue a

@@ -106,7 +106,7 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	pbDir := fs.String("playbooks", "", "playbook directory or file (default: the embedded examples)")
 	logFormat := fs.String("log-format", "", "log format: text or json")
 	dryRun := fs.Bool("dry-run", false, "plan and audit every step, execute none")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	cfg, err := configOrDefaults(*configPath)
@@ -160,7 +160,7 @@ func cmdActions(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("actions", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	asJSON := fs.Bool("json", false, "print the catalogue as JSON")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	reg, err := app.Registry(app.Options{}, slog.New(slog.DiscardHandler))

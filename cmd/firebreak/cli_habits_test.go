@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,27 +14,74 @@ import (
 	"github.com/firebreak/firebreak/store"
 )
 
-// Every subcommand answers --help (and -h) with its usage and exit 0.
+// cliCommands is every leaf command, and whether it takes positional
+// arguments (validate and test take paths; show, retry and discard one id).
+var cliCommands = []struct {
+	args       []string
+	positional bool
+}{
+	{[]string{"serve"}, false}, {[]string{"validate"}, true}, {[]string{"test"}, true},
+	{[]string{"schema"}, false}, {[]string{"actions"}, false}, {[]string{"replay"}, false}, {[]string{"rbac"}, false},
+	{[]string{"audit", "list"}, false}, {[]string{"audit", "show"}, true}, {[]string{"audit", "export"}, false},
+	{[]string{"audit", "verify"}, false}, {[]string{"audit", "keygen"}, false},
+	{[]string{"approvals", "list"}, false},
+	{[]string{"dlq", "list"}, false}, {[]string{"dlq", "retry"}, true}, {[]string{"dlq", "discard"}, true},
+	{[]string{"version"}, false},
+}
+
+// Every subcommand, and every group, answers --help, -h and a first
+// argument "help" with its usage and exit 0, and does nothing else: no
+// server starts, no key is written, nothing is read as a path or an id.
 func TestHelpExitsZero(t *testing.T) {
-	cmds := [][]string{
-		{"serve"}, {"validate"}, {"test"}, {"schema"}, {"actions"}, {"replay"}, {"rbac"},
-		{"audit"}, {"audit", "list"}, {"audit", "show"}, {"audit", "export"}, {"audit", "verify"}, {"audit", "keygen"},
-		{"approvals"}, {"approvals", "list"},
-		{"dlq"}, {"dlq", "list"}, {"dlq", "retry"}, {"dlq", "discard"},
-		{"version"},
+	t.Chdir(t.TempDir()) // keygen's and the data dir's default paths
+	cmds := [][]string{{"audit"}, {"approvals"}, {"dlq"}}
+	for _, c := range cliCommands {
+		cmds = append(cmds, c.args)
 	}
 	for _, c := range cmds {
-		for _, h := range []string{"--help", "-h"} {
+		for _, h := range []string{"--help", "-h", "help"} {
 			t.Run(strings.Join(c, " ")+" "+h, func(t *testing.T) {
 				code, out, errOut := auditCLI(t, append(append([]string{}, c...), h)...)
 				if code != 0 {
 					t.Fatalf("exit %d, want 0\n%s%s", code, out, errOut)
 				}
-				if !strings.Contains(out+errOut, "sage") && !strings.Contains(out+errOut, "-") {
+				if !strings.Contains(strings.ToLower(out+errOut), "usage") {
 					t.Fatalf("no usage printed: %q %q", out, errOut)
+				}
+				if strings.Contains(out+errOut, "firebreak:") {
+					t.Fatalf("help reported an error: %q %q", out, errOut)
 				}
 			})
 		}
+	}
+	if left, _ := os.ReadDir("."); len(left) != 0 {
+		t.Errorf("asking for help left files behind: %v", left)
+	}
+}
+
+// A command that takes no positional argument refuses one, and a command
+// that takes one id refuses a second, with an error naming it (exit 2).
+func TestUnexpectedArgsRejected(t *testing.T) {
+	t.Chdir(t.TempDir())
+	for _, c := range cliCommands {
+		args := append([]string{}, c.args...)
+		if c.positional {
+			if c.args[0] != "audit" && c.args[0] != "dlq" {
+				continue // validate and test take any number of paths
+			}
+			args = append(args, "some-id")
+		}
+		args = append(args, "stray")
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			code, out, errOut := auditCLI(t, args...)
+			want := "firebreak " + strings.Join(c.args, " ") + ": unexpected argument \"stray\"\n"
+			if code != 2 || !strings.HasPrefix(errOut, want) {
+				t.Fatalf("exit %d, stderr %q, stdout %q; want 2 and %q", code, errOut, out, want)
+			}
+		})
+	}
+	if left, _ := os.ReadDir("."); len(left) != 0 {
+		t.Errorf("a refused command left files behind: %v", left)
 	}
 }
 

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -41,7 +40,7 @@ func cmdApprovalsList(args []string, stdout, stderr io.Writer) int {
 	all := fs.Bool("all", false, "every approval, whatever its status")
 	asJSON := fs.Bool("json", false, "print JSON lines")
 	tokenEnv := fs.String("token-env", "FIREBREAK_API_TOKEN", "environment variable holding an API token (viewer or approver role), used with the server's API")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	st := approval.Status(*status)
@@ -54,7 +53,12 @@ func cmdApprovalsList(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "firebreak: --status %q: must be pending, approved, denied, expired or cancelled\n", *status)
 		return 2
 	}
-	loc.token = os.Getenv(*tokenEnv)
+	token, err := apiToken("--token-env", *tokenEnv, loc.given("token-env"))
+	if err != nil {
+		fmt.Fprintln(stderr, "firebreak:", err)
+		return 2
+	}
+	loc.token = token
 	src, err := loc.open()
 	if err != nil {
 		fmt.Fprintln(stderr, "firebreak:", err)

@@ -88,7 +88,7 @@ func cmdAuditList(args []string, stdout, stderr io.Writer) int {
 	limit := fs.Int("limit", 100, "records per page (1-1000)")
 	cursor := fs.Uint64("cursor", 0, "continue after this record sequence (printed at the end of a page)")
 	asJSON := fs.Bool("json", false, "print JSON lines")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	if *limit < 1 || *limit > 1000 {
@@ -148,7 +148,7 @@ func cmdAuditExport(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	qf := addQueryFlags(fs)
 	format := fs.String("format", "jsonl", "output format: jsonl (one record per line, as stored: seq, prev and all)")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	if *format != "jsonl" {
@@ -470,7 +470,7 @@ func cmdAuditVerify(args []string, stdout, stderr io.Writer) int {
 	loc := addLocation(fs, defaultDataDir, defaultAddr)
 	pubPath := fs.String("public-key", "", "ed25519 public key (PEM or raw 32 bytes): check the signed checkpoints and that the trail is anchored")
 	witnessPath := fs.String("witness", "", "witness file (audit.witness.file): the trail must hold its checkpoints (needs --public-key)")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	var opts audit.VerifyOptions
@@ -543,7 +543,7 @@ func cmdAuditKeygen(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	out := fs.String("out", "audit-signing.pem", "private key file to create (PEM PKCS#8, mode 0600; never overwritten)")
 	pubOut := fs.String("public-out", "", "public key file (default: --out with .pub)")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	if *pubOut == "" {
@@ -570,7 +570,7 @@ func cmdReplay(args []string, stdout, stderr io.Writer) int {
 	pbPath := fs.String("playbooks", "", "candidate playbook directory or file (default: the current playbooks)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	all := fs.Bool("all", false, "print every event, not only those whose decision changed")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	cfg, err := configOrDefaults(*configPath)

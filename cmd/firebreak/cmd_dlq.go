@@ -47,7 +47,7 @@ func cmdDLQList(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", defaultAddr, "server address")
 	asJSON := fs.Bool("json", false, "print JSON lines")
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	var res struct {

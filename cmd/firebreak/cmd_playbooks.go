@@ -146,7 +146,7 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 func cmdSchema(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("schema", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseNoArgs(fs, args); !ok {
 		return code
 	}
 	reg, err := app.Registry(app.Options{}, slog.New(slog.DiscardHandler))

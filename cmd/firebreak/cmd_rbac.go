@@ -26,15 +26,8 @@ func cmdRBAC(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: firebreak rbac [--config FILE] [--playbooks DIR|FILE] [--cluster]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0 // asked for: the usage is the answer
-		}
-		return 2
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintln(stderr, "usage: firebreak rbac [--config FILE] [--playbooks DIR] [--cluster]")
-		return 2
+	if code, ok := parseNoArgs(fs, args); !ok {
+		return code
 	}
 	cfg, err := configOrDefaults(*configPath)
 	if err != nil {

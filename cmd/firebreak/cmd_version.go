@@ -53,12 +53,8 @@ func cmdVersion(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("version", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { fmt.Fprintln(stderr, "usage: firebreak version") }
-	if code, ok := parseFlags(fs, args); !ok {
+	if code, ok := parseNoArgs(fs, args); !ok {
 		return code
-	}
-	if fs.NArg() > 0 {
-		fs.Usage()
-		return 2
 	}
 	info, ok := debug.ReadBuildInfo()
 	fmt.Fprintf(stdout, "firebreak %s commit %s %s %s/%s\n", version, buildCommit(info, ok), runtime.Version(), runtime.GOOS, runtime.GOARCH)

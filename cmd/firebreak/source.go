@@ -22,6 +22,7 @@ import (
 	"github.com/firebreak/firebreak/engine/approval"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/replay"
+	"github.com/firebreak/firebreak/internal/secret"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/store"
 )
@@ -143,9 +144,26 @@ func (l *location) open() (source, error) {
 func (l *location) remote() *apiSource {
 	token := l.token
 	if token == "" {
-		token = os.Getenv("FIREBREAK_API_TOKEN")
+		token, _ = apiToken("", "FIREBREAK_API_TOKEN", false)
 	}
 	return &apiSource{addr: *l.addr, token: token, client: &http.Client{Timeout: 5 * time.Minute}}
+}
+
+// apiToken reads the API token from the environment variable envName by
+// the one secret resolver (internal/secret), trimmed as every secret is. A
+// variable the user named with flag (explicit) that is unset or empty is an
+// error naming the flag; the default variable unset means no token, since
+// the file may be read or the server may ask for none.
+func apiToken(flag, envName string, explicit bool) (string, error) {
+	v, err := secret.Resolve("token", "", envName, "", os.LookupEnv, os.ReadFile)
+	var se *secret.Error
+	if errors.As(err, &se) {
+		if explicit {
+			return "", fmt.Errorf("%s: %s", flag, se.Msg)
+		}
+		return "", nil
+	}
+	return v, err
 }
 
 // fileSource is the database file, opened read-only: the store.
@@ -375,17 +393,4 @@ func (a *apiSource) Replay(ctx context.Context, in replayInput) (*replay.Report,
 		return nil, err
 	}
 	return &rep, nil
-}
-
-// parseFlags parses args; ok is false when the command must end with code
-// (0 after --help, 2 for a bad flag, which fs already reported).
-func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
-	err := fs.Parse(args)
-	switch {
-	case err == nil:
-		return 0, true
-	case errors.Is(err, flag.ErrHelp):
-		return 0, false
-	}
-	return 2, false
 }

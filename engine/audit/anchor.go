@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"time"
@@ -103,4 +104,31 @@ type VerifyReport struct {
 	Witnessed int `json:"witnessed"`
 	// Notes say what could not be checked, and why.
 	Notes []string `json:"notes,omitempty"`
+}
+
+// SignedCheckpointOf reads a signed checkpoint record's data, as both
+// stores keep it.
+func SignedCheckpointOf(r *Record) (SignedCheckpoint, error) {
+	b, err := json.Marshal(r.Data)
+	if err != nil {
+		return SignedCheckpoint{}, err
+	}
+	var cp SignedCheckpoint
+	if err := json.Unmarshal(b, &cp); err != nil {
+		return SignedCheckpoint{}, fmt.Errorf("signed checkpoint data: %w", err)
+	}
+	return cp, nil
+}
+
+// Seal encodes rec as every store keeps it: the SHA-256 of its JSON body,
+// then the body. The chain's format is defined here once.
+func Seal(rec *Record) ([]byte, error) {
+	body, err := json.Marshal(rec)
+	if err != nil {
+		return nil, fmt.Errorf("audit: encode %s: %w", rec.Kind, err)
+	}
+	sum := sha256.Sum256(body)
+	val := make([]byte, 0, sha256.Size+len(body))
+	val = append(val, sum[:]...)
+	return append(val, body...), nil
 }

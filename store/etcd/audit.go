@@ -183,14 +183,10 @@ func (s *Store) chain(h headState, e *effects) (chained, error) {
 		if lt := time.Unix(0, c.head.Time).UTC(); c.head.Time != 0 && rec.Time.Before(lt) {
 			rec.Time = lt
 		}
-		body, err := json.Marshal(rec)
+		val, err := audit.Seal(&rec)
 		if err != nil {
-			return fmt.Errorf("audit: encode %s: %w", rec.Kind, err)
+			return err
 		}
-		sum := sha256.Sum256(body)
-		val := make([]byte, 0, sha256.Size+len(body))
-		val = append(val, sum[:]...)
-		val = append(val, body...)
 		c.ops = append(c.ops, clientv3.OpPut(s.key(auditName(rec.Seq)), string(val)))
 		if rec.EventID != "" {
 			c.ops = append(c.ops, clientv3.OpPut(s.indexPrefix(idxEvent, rec.EventID)+seqName(rec.Seq), ""))
@@ -198,7 +194,7 @@ func (s *Store) chain(h headState, e *effects) (chained, error) {
 		if rec.Playbook != "" {
 			c.ops = append(c.ops, clientv3.OpPut(s.indexPrefix(idxPlaybook, rec.Playbook)+seqName(rec.Seq), ""))
 		}
-		c.head.Seq, c.head.Hash, c.head.Time = rec.Seq, hex.EncodeToString(sum[:]), rec.Time.UnixNano()
+		c.head.Seq, c.head.Hash, c.head.Time = rec.Seq, hex.EncodeToString(val[:sha256.Size]), rec.Time.UnixNano()
 		c.head.Bytes += int64(len(val))
 		if observe {
 			c.recs = append(c.recs, rec)
@@ -301,18 +297,6 @@ func (s *Store) SignCheckpoint(ctx context.Context) (*audit.SignedCheckpoint, er
 // signReq is a SignCheckpoint call riding on a round; out is set once
 // the round committed.
 type signReq struct{ out *audit.SignedCheckpoint }
-
-func signedFromRecord(r *audit.Record) (audit.SignedCheckpoint, error) {
-	b, err := json.Marshal(r.Data)
-	if err != nil {
-		return audit.SignedCheckpoint{}, err
-	}
-	var cp audit.SignedCheckpoint
-	if err := json.Unmarshal(b, &cp); err != nil {
-		return audit.SignedCheckpoint{}, fmt.Errorf("signed checkpoint data: %w", err)
-	}
-	return cp, nil
-}
 
 func (s *Store) readHead(ctx context.Context) (headState, error) {
 	ctx, cancel := s.reqCtx(ctx)

@@ -2,6 +2,7 @@ package etcd_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -9,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -59,7 +61,7 @@ func sharedCluster(t *testing.T) *cluster {
 	shared.once.Do(func() {
 		shared.dir, shared.err = os.MkdirTemp("", "fb-etcd-")
 		if shared.err == nil {
-			shared.m, shared.err = launch(shared.dir, false)
+			shared.m, shared.err = launchRetry(shared.dir, false)
 		}
 	})
 	if shared.err != nil {
@@ -84,7 +86,7 @@ func freePort() (int, error) {
 // test quorum and transactions, not power loss) and on for benchmarks.
 func startCluster(t testing.TB, fsync bool) *cluster {
 	t.Helper()
-	m, err := launch(t.TempDir(), fsync)
+	m, err := launchRetry(t.TempDir(), fsync)
 	if m != nil {
 		t.Cleanup(m.stopAll)
 	}
@@ -92,6 +94,34 @@ func startCluster(t testing.TB, fsync bool) *cluster {
 		t.Fatalf("start etcd: %v", err)
 	}
 	return &cluster{members: m, prefix: "/firebreak-test"}
+}
+
+// pickPort is freePort; a test replaces it to hand out a taken port.
+var pickPort = freePort
+
+// launchRetry is launch, tried again on fresh ports when a member could
+// not bind its port: a port freePort handed out can be taken by another
+// test process before etcd binds it (go test runs packages in parallel).
+func launchRetry(dir string, fsync bool) (*members, error) {
+	var err error
+	for attempt := range 5 {
+		var m *members
+		try := filepath.Join(dir, fmt.Sprintf("try%d", attempt))
+		if err = os.MkdirAll(try, 0o700); err != nil {
+			return nil, err
+		}
+		m, err = launch(try, fsync)
+		if err == nil || !addrInUse(err) {
+			return m, err
+		}
+	}
+	return nil, err
+}
+
+// addrInUse says whether err is a failed bind. embed does not always wrap
+// the listen error, so its text is the fallback.
+func addrInUse(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "address already in use")
 }
 
 // launch starts the three members with their data under dir.
@@ -102,7 +132,7 @@ func launch(dir string, fsync bool) (*members, error) {
 	var initial []string
 	for i := range n {
 		names[i] = fmt.Sprintf("m%d", i)
-		port, err := freePort()
+		port, err := pickPort()
 		if err != nil {
 			return nil, err
 		}
@@ -120,7 +150,7 @@ func launch(dir string, fsync bool) (*members, error) {
 		cfg.LogLevel = "error"
 		// Members log to a file next to their data, not over the test output.
 		cfg.LogOutputs = []string{filepath.Join(dir, names[i]+".log")}
-		port, err := freePort()
+		port, err := pickPort()
 		if err != nil {
 			return nil, err
 		}
@@ -199,4 +229,33 @@ func (c *cluster) open(t testing.TB, mutate func(*fbetcd.Config)) *fbetcd.Store 
 	}
 	t.Cleanup(func() { _ = s.Close() })
 	return s
+}
+
+// A port taken between freePort and etcd's bind (another test process
+// got it) makes the cluster start again on fresh ports, not fail the
+// package's every test.
+func TestLaunchRetriesATakenPort(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	taken := held.Addr().(*net.TCPAddr).Port
+	first := true
+	pickPort = func() (int, error) {
+		if first {
+			first = false
+			return taken, nil
+		}
+		return freePort()
+	}
+	defer func() { pickPort = freePort }()
+	m, err := launchRetry(t.TempDir(), false)
+	if err != nil {
+		t.Fatalf("launch with one taken port: %v", err)
+	}
+	m.stopAll()
+	if first {
+		t.Fatal("the taken port was never handed out")
+	}
 }

@@ -3,9 +3,12 @@ package etcd_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/engine"
@@ -228,5 +231,75 @@ func TestAStepStartedOnADeadReplicaIsInterrupted(t *testing.T) {
 	}
 	if n := act.runs.Load(); n != 1 {
 		t.Fatalf("the step ran %d times, want once (on A)", n)
+	}
+}
+
+// Fencing with the real engine: replica A's session lease is revoked
+// through the etcd client while A's step runs (a partition, a long GC
+// pause); replica B takes the event over and records the step
+// interrupted. When A's step then returns, A has a new session, but its
+// late outcome must not be committed: the step's claim carries the token
+// of the session that started it, and the outcome's commit checks it.
+func TestARevokedReplicaCannotCommitItsLateOutcome(t *testing.T) {
+	c := sharedCluster(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	act := &blockingAction{started: make(chan struct{}, 1), release: make(chan struct{})}
+	a := c.open(t, nil)
+	startReplicaWith(t, ctx, a, act)
+	if _, err := a.AppendEvents(ctx, []event.Event{{ID: "late-1", Source: "am", Name: "Crash", Status: event.StatusFiring, Fingerprint: "fp-late", StartsAt: time.Now(), ReceivedAt: time.Now()}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-act.started:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the step did not start on A")
+	}
+	raw := rawClient(t, c)
+	old := a.FencingToken()
+	member, err := raw.Get(ctx, c.prefix+"/members/"+a.Node())
+	if err != nil || len(member.Kvs) != 1 {
+		t.Fatalf("A's member key: %v", err)
+	}
+	if _, err := raw.Revoke(ctx, clientv3.LeaseID(member.Kvs[0].Lease)); err != nil {
+		t.Fatal(err)
+	}
+	b := c.open(t, nil)
+	startReplicaWith(t, ctx, b, act)
+	t.Cleanup(cancel) // runs first: the engines stop before the stores close
+	deadline := time.Now().Add(20 * time.Second)
+	for b.PendingCount() > 0 || a.FencingToken() == old {
+		if time.Now().After(deadline) {
+			t.Fatalf("after 20s: %d events pending, A's token %d (was %d)", b.PendingCount(), a.FencingToken(), old)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	close(act.release) // A's step returns now, under A's new session
+	kinds := func() []audit.Kind {
+		recs, err := b.AuditForEvent(ctx, "late-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []audit.Kind
+		for _, r := range recs {
+			got = append(got, r.Kind)
+		}
+		return got
+	}
+	// A commits (or is refused) right after its step returns; give a late
+	// commit time to land before checking that there is none.
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		if slices.Contains(kinds(), audit.KindStepSucceeded) {
+			break
+		}
+	}
+	want := []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepStarted, audit.KindInterrupted}
+	if got := kinds(); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("records of the event = %v, want %v (no late outcome from A)", got, want)
+	}
+	if n := act.runs.Load(); n != 1 {
+		t.Fatalf("the step ran %d times, want once (on A)", n)
+	}
+	if _, err := b.VerifyAudit(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -118,7 +118,7 @@ func (s *Store) VerifyAuditWith(ctx context.Context, opts audit.VerifyOptions) (
 			}
 			if r.Kind == audit.KindCheckpoint {
 				if r.Outcome == store.CheckpointSigned {
-					sc, err := signedFromRecord(&r)
+					sc, err := audit.SignedCheckpointOf(&r)
 					if err != nil {
 						return rep, fmt.Errorf("record %d: %v: %w", seq, err, audit.ErrChainBroken)
 					}

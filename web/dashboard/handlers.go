@@ -18,6 +18,7 @@ import (
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/playbooks/playtest"
 	"github.com/firebreak/firebreak/web/internal/apierr"
+	"github.com/firebreak/firebreak/web/internal/redact"
 )
 
 // safeNext keeps a post-login redirect on this site.
@@ -143,6 +144,7 @@ func (d *Dashboard) overview(c *gin.Context) {
 			}
 		}
 		if st, err := d.deps.Guards.PauseStatus(ctx); err == nil {
+			st = redact.Func(d.deps.Redact).Pause(st)
 			o.Pause = &st
 		} else {
 			o.Problems = append(o.Problems, "reading the kill switch failed")
@@ -480,34 +482,20 @@ type breakerSetting struct {
 }
 
 // redactApproval passes what an approval shows through the redactor, as
-// the audit trail does: its parameters, target and guard verdicts.
+// the API answers it (package web/internal/redact).
 func (d *Dashboard) redactApproval(a *approval.Approval) {
-	a.Params = d.redactMap(a.Params)
-	a.Target = d.redactString(a.Target)
-	a.RequestedBy = d.redactString(a.RequestedBy)
-	guards := make([]approval.GuardVerdict, len(a.Guards))
-	for i, g := range a.Guards {
-		g.Detail = d.redactString(g.Detail)
-		guards[i] = g
-	}
-	a.Guards = guards
+	*a = redact.Func(d.deps.Redact).Approval(*a)
 }
 
 // redactBreakers passes the targets and reasons of bs through the
 // redactor; the breaker id stays as it is, since it names the breaker.
 func (d *Dashboard) redactBreakers(bs []guard.BreakerStatus) []guard.BreakerStatus {
-	for i := range bs {
-		bs[i].Target, bs[i].Reason = d.redactString(bs[i].Target), d.redactString(bs[i].Reason)
-	}
-	return bs
+	return redact.Func(d.deps.Redact).Breakers(bs)
 }
 
 // redactBudgets passes the targets of bs through the redactor.
 func (d *Dashboard) redactBudgets(bs []guard.BudgetStatus) []guard.BudgetStatus {
-	for i := range bs {
-		bs[i].Target = d.redactString(bs[i].Target)
-	}
-	return bs
+	return redact.Func(d.deps.Redact).Budgets(bs)
 }
 
 func breakersPage(bs []guard.BreakerStatus, budgets []guard.BudgetStatus, set *playbooks.Set, now time.Time) breakersData {

@@ -16,4 +16,7 @@
 //	func TestMain(m *testing.M) { os.Exit(cluster.Run(m, kubetest.Options{})) }
 //
 //	func TestX(t *testing.T) { env := cluster.Env(t); … }
+//
+// It is for tests only: production code must not import it, and it must not
+// listen anywhere but loopback.
 package kubetest

@@ -268,7 +268,7 @@ func (a *App) webConfig() web.Config {
 		OnAuthFailure: func(rec audit.Record) { _ = db.Audit(context.Background(), rec) },
 		HTTP:          cfg.HTTP,
 		Tokens:        a.res.Tokens, OpenReads: openReads, AuditLog: db,
-		Metrics: a.metrics, MetricsHandler: a.metrics.Handler(),
+		Metrics: a.metrics, MetricsHandler: a.metrics.Handler(), Redact: redact,
 		Guards:      a.guard,
 		Approvals:   a.approvals,
 		Slack:       a.slackConfig(),

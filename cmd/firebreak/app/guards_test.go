@@ -326,11 +326,6 @@ func TestFlappingWorkloadOpensBreaker(t *testing.T) {
 	}
 }
 
-func getJSON(t *testing.T, u string, v any) {
-	t.Helper()
-	getJSONAs(t, u, "", v)
-}
-
 // getAs sends GET u with a bearer token (none when token is empty) and
 // returns the status and body.
 func getAs(t *testing.T, u, token string) (int, []byte) {

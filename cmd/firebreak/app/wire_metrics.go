@@ -135,8 +135,3 @@ func TimelineOf(ctx context.Context, db store.Backend, id string) (Timeline, err
 func ParseSince(v string, now time.Time, def time.Duration) (time.Time, error) {
 	return web.ParseSince(v, now, def)
 }
-
-// ParseCandidate loads a candidate playbook set; see web.ParseCandidate.
-func ParseCandidate(cat playbooks.Catalog, files map[string]string) (*playbooks.Set, error) {
-	return web.ParseCandidate(cat, files)
-}

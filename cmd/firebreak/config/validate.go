@@ -186,7 +186,7 @@ func (v *validator) errorAt(at, path, format string, args ...any) {
 func (v *validator) secret(key, literal, env, file string) string {
 	val, err := resolveSecret(Secret{Key: key, Literal: literal, Env: env, FileKey: file}, v.lookupEnv, v.readFile)
 	if err != nil {
-		v.errorf(err.path, "%s", err.msg)
+		v.errorf(err.Key, "%s", err.Msg)
 	}
 	return val
 }
@@ -392,7 +392,7 @@ func (v *validator) auth(path string, ac auth.Config) auth.Authenticator {
 				}
 				val, err := resolveSecret(sec, v.lookupEnv, v.readFile)
 				if err != nil {
-					v.errorf(fmt.Sprintf("%s.%s%s[%d]", path, l.name, spell.suffix, i), "%s", err.msg)
+					v.errorf(fmt.Sprintf("%s.%s%s[%d]", path, l.name, spell.suffix, i), "%s", err.Msg)
 					val = "unresolved"
 				}
 				vals = append(vals, val)
