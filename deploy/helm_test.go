@@ -275,7 +275,6 @@ func TestHelmTemplateClustered(t *testing.T) {
 		t.Errorf("store.etcd = %+v", cfg.Store.Etcd)
 	}
 
-
 	// Nothing secret is ever rendered into the manifests.
 	for _, o := range render(t, "firebreak", clusteredSet...) {
 		if o.GetKind() == "Secret" {
