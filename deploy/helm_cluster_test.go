@@ -269,14 +269,13 @@ func TestHelmClusteredServesOnEtcd(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- srv.Wait() }()
-	stopped := false
+	// exited is closed when serve has exited, with its error in waitErr.
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = srv.Wait(); close(exited) }()
 	t.Cleanup(func() {
-		if !stopped {
-			_ = srv.Process.Kill()
-			<-exited
-		}
+		_ = srv.Process.Kill() // an error when it is gone already
+		<-exited
 	})
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	waitReadyLog(ctx, t, base+"/readyz", exited, logs.String)
@@ -312,10 +311,9 @@ func TestHelmClusteredServesOnEtcd(t *testing.T) {
 
 	_ = srv.Process.Signal(syscall.SIGTERM)
 	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			t.Errorf("serve did not exit cleanly on SIGTERM: %v\n%s", err, logs.String())
+	case <-exited:
+		if waitErr != nil {
+			t.Errorf("serve did not exit cleanly on SIGTERM: %v\n%s", waitErr, logs.String())
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatalf("serve did not stop on SIGTERM\n%s", logs.String())
@@ -345,7 +343,7 @@ func (s *syncBuffer) String() string {
 
 // waitReadyLog polls url until it answers 200; it fails the test when the
 // process exits first, or after 30 s or ctx's end.
-func waitReadyLog(ctx context.Context, t *testing.T, url string, exited <-chan error, logs func() string) {
+func waitReadyLog(ctx context.Context, t *testing.T, url string, exited <-chan struct{}, logs func() string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -364,8 +362,8 @@ func waitReadyLog(ctx context.Context, t *testing.T, url string, exited <-chan e
 			last = err.Error()
 		}
 		select {
-		case err := <-exited:
-			t.Fatalf("serve exited before %s answered: %v\n%s", url, err, logs())
+		case <-exited:
+			t.Fatalf("serve exited before %s answered\n%s", url, logs())
 		case <-ctx.Done():
 			t.Fatalf("%s never answered 200 (last: %s)\n%s", url, last, logs())
 		case <-time.After(100 * time.Millisecond):
