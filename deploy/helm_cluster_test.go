@@ -76,12 +76,17 @@ type etcdTLS struct {
 	client *clientv3.Client
 }
 
-func startEtcdTLS(t *testing.T) *etcdTLS {
+// startEtcdTLS starts it. With a password, etcd's auth is on as an etcd
+// operator sets it up for Firebreak: the user firebreak with that
+// password may read and write only under /firebreak, and Firebreak's
+// client certificate names no user (its CN is firebreak-client), so only
+// the password lets it in.
+func startEtcdTLS(t *testing.T, password string) *etcdTLS {
 	t.Helper()
 	dir := t.TempDir()
 	ca := tlstest.NewCA(t, "etcd-ca")
 	srv := ca.Server(t, "etcd")
-	fb := ca.Client(t, "firebreak")
+	fb := ca.Client(t, "firebreak-client")
 	cfg := embed.NewConfig()
 	cfg.Name = "m0"
 	cfg.Dir = filepath.Join(dir, "m0")
@@ -112,7 +117,7 @@ func startEtcdTLS(t *testing.T) *etcdTLS {
 		t.Fatal("etcd not ready in 20s")
 	}
 	et := &etcdTLS{endpoint: client.String(), ca: ca.PEM, cert: fb.CertPEM, key: fb.Key}
-	own := ca.Client(t, "test")
+	own := ca.Client(t, "root") // with auth on, the certificate's CN is the user
 	et.client, err = clientv3.New(clientv3.Config{
 		Endpoints: []string{et.endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
 		TLS: &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{own.TLS(t)}, MinVersion: tls.VersionTLS12},
@@ -135,6 +140,45 @@ func startEtcdTLS(t *testing.T) *etcdTLS {
 	}
 	if err == nil {
 		t.Fatal("etcd answered a client without a certificate")
+	}
+	if password == "" {
+		return et
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cli := et.client
+	for _, step := range []struct {
+		what string
+		do   func() error
+	}{
+		{"add root", func() error { _, err := cli.UserAdd(ctx, "root", "root-"+password); return err }},
+		{"grant root", func() error { _, err := cli.UserGrantRole(ctx, "root", "root"); return err }},
+		{"add firebreak", func() error { _, err := cli.UserAdd(ctx, "firebreak", password); return err }},
+		{"add role", func() error { _, err := cli.RoleAdd(ctx, "firebreak"); return err }},
+		{"grant prefix", func() error {
+			_, err := cli.RoleGrantPermission(ctx, "firebreak", "/firebreak/", clientv3.GetPrefixRangeEnd("/firebreak/"), clientv3.PermissionType(clientv3.PermReadWrite))
+			return err
+		}},
+		{"grant role", func() error { _, err := cli.UserGrantRole(ctx, "firebreak", "firebreak"); return err }},
+		{"enable auth", func() error { _, err := cli.AuthEnable(ctx); return err }},
+	} {
+		if err := step.do(); err != nil {
+			t.Fatalf("etcd auth: %s: %v", step.what, err)
+		}
+	}
+	// Auth is on: Firebreak's certificate alone gets nothing.
+	noPW, err := clientv3.New(clientv3.Config{
+		Endpoints: []string{et.endpoint}, DialTimeout: 2 * time.Second, Logger: zap.NewNop(),
+		TLS: &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{fb.TLS(t)}, MinVersion: tls.VersionTLS12},
+	})
+	if err == nil {
+		gctx, gcancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err = noPW.Get(gctx, "/firebreak/x")
+		gcancel()
+		noPW.Close()
+	}
+	if err == nil {
+		t.Fatal("with auth on, etcd answered Firebreak's certificate without its password")
 	}
 	return et
 }
@@ -225,21 +269,39 @@ func (p *pod) path(inPod string) string {
 // serve` with it answers /readyz 200, takes a webhook, and its state is in
 // etcd under the chart's prefix.
 func TestHelmClusteredServesOnEtcd(t *testing.T) {
+	for _, tc := range []struct{ name, password string }{
+		{"client certificate", ""},
+		{"client certificate and password", "etcd-pw-7f3a"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { servesOnEtcd(t, tc.password) })
+	}
+}
+
+func servesOnEtcd(t *testing.T, etcdPassword string) {
 	bin := firebreakBin(t)
 	const amToken = "am-token-91c2"
-	et := startEtcdTLS(t)
+	et := startEtcdTLS(t, etcdPassword)
 
-	k := byKind(t, render(t, "firebreak",
+	set := []string{
 		"--set", "cluster.enabled=true",
-		"--set", "cluster.etcd.endpoints={"+et.endpoint+"}",
+		"--set", "cluster.etcd.endpoints={" + et.endpoint + "}",
 		"--set", "cluster.etcd.tlsSecret=firebreak-etcd-client",
-	))
-	d := into[appsv1.Deployment](t, k["Deployment"][0])
-	body, _ := renderedConfig(t, k)
-	p := podFor(t, d, body, map[string]map[string][]byte{
+	}
+	secrets := map[string]map[string][]byte{
 		"firebreak":             {"alertmanager-token": []byte(amToken)},
 		"firebreak-etcd-client": {"ca.crt": et.ca, "tls.crt": et.cert, "tls.key": et.key},
-	})
+	}
+	if etcdPassword != "" {
+		set = append(set, "--set", "cluster.etcd.username=firebreak", "--set", "cluster.etcd.passwordSecret.name=firebreak-etcd")
+		secrets["firebreak-etcd"] = map[string][]byte{"password": []byte(etcdPassword)}
+	}
+	k := byKind(t, render(t, "firebreak", set...))
+	d := into[appsv1.Deployment](t, k["Deployment"][0])
+	body, _ := renderedConfig(t, k)
+	if etcdPassword != "" && (!strings.Contains(body, "password_env: FIREBREAK_ETCD_PASSWORD") || strings.Contains(body, etcdPassword)) {
+		t.Fatalf("the ConfigMap must name the password's env, never hold it:\n%s", body)
+	}
+	p := podFor(t, d, body, secrets)
 	c := d.Spec.Template.Spec.Containers[0]
 	if len(c.Args) != 1 || !strings.HasPrefix(c.Args[0], "--config=") {
 		t.Fatalf("container args = %q", c.Args)
@@ -297,16 +359,17 @@ func TestHelmClusteredServesOnEtcd(t *testing.T) {
 	if resp.StatusCode != http.StatusAccepted {
 		t.Errorf("POST /hooks/alertmanager = %s, want 202\n%s", resp.Status, logs.String())
 	}
-	under, err := et.client.Get(ctx, "/firebreak/", clientv3.WithPrefix(), clientv3.WithCountOnly())
+	all, err := et.client.Get(ctx, "\x00", clientv3.WithFromKey(), clientv3.WithKeysOnly())
 	if err != nil {
 		t.Fatal(err)
 	}
-	all, err := et.client.Get(ctx, "\x00", clientv3.WithFromKey(), clientv3.WithCountOnly())
-	if err != nil {
-		t.Fatal(err)
+	if len(all.Kvs) == 0 {
+		t.Error("nothing in etcd after serve took a webhook")
 	}
-	if under.Count == 0 || all.Count != under.Count {
-		t.Errorf("%d keys in etcd, %d under /firebreak/", all.Count, under.Count)
+	for _, kv := range all.Kvs {
+		if !strings.HasPrefix(string(kv.Key), "/firebreak/") {
+			t.Errorf("key %q in etcd is outside the chart's prefix /firebreak/", kv.Key)
+		}
 	}
 
 	_ = srv.Process.Signal(syscall.SIGTERM)
@@ -318,7 +381,7 @@ func TestHelmClusteredServesOnEtcd(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("serve did not stop on SIGTERM\n%s", logs.String())
 	}
-	if s := logs.String(); strings.Contains(s, amToken) {
+	if s := logs.String(); strings.Contains(s, amToken) || (etcdPassword != "" && strings.Contains(s, etcdPassword)) {
 		t.Errorf("a secret is in serve's log:\n%s", s)
 	}
 }
