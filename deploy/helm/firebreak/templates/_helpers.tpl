@@ -46,6 +46,7 @@ each replica is named by its hostname, which Kubernetes sets to the pod's
 name. */}}
 {{- define "firebreak.config" -}}
 {{- $cfg := deepCopy (.Values.config | default dict) -}}
+{{- include "firebreak.noLiteralSecrets" (dict "v" $cfg "path" "config") -}}
 {{- if hasKey $cfg "store" -}}
 {{- fail "config.store is the chart's: set cluster.enabled and cluster.etcd.* for clustered mode instead" -}}
 {{- end -}}
@@ -74,6 +75,34 @@ name. */}}
 {{- $_ := set $managed "store" (dict "etcd" $etcd) -}}
 {{- end -}}
 {{- toYaml (mergeOverwrite $cfg $managed) -}}
+{{- end -}}
+
+{{/* firebreak.noLiteralSecrets refuses a secret given literally anywhere
+in .v (the values' config, at .path): it would be rendered into the
+ConfigMap. Firebreak's config spells each secret three ways; the chart
+takes only *_env (from secrets.env) and *_file (from secrets.files). */}}
+{{- define "firebreak.noLiteralSecrets" -}}
+{{- $path := .path -}}
+{{- if kindIs "map" .v -}}
+{{- range $k, $v := .v -}}
+{{- $p := printf "%s.%s" $path $k -}}
+{{- if and (has $k (list "token" "password" "secret" "signing_secret" "bot_token")) (kindIs "string" $v) $v -}}
+{{- fail (printf "%s: a literal secret would be rendered into the ConfigMap; set %s_env (from secrets.env) or %s_file (from secrets.files) instead" $p $k $k) -}}
+{{- end -}}
+{{- if and (has $k (list "tokens" "passwords" "secrets")) (kindIs "slice" $v) -}}
+{{- range $v -}}
+{{- if kindIs "string" . -}}
+{{- fail (printf "%s: literal secrets would be rendered into the ConfigMap; set %s_env (from secrets.env) or %s_file (from secrets.files) instead" $p $k $k) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- include "firebreak.noLiteralSecrets" (dict "v" $v "path" $p) -}}
+{{- end -}}
+{{- else if kindIs "slice" .v -}}
+{{- range $i, $x := .v -}}
+{{- include "firebreak.noLiteralSecrets" (dict "v" $x "path" (printf "%s[%d]" $path $i)) -}}
+{{- end -}}
+{{- end -}}
 {{- end -}}
 
 {{/* firebreak.checkCluster refuses clustered values the binary or the
