@@ -278,6 +278,7 @@ func TestHelmClusteredServesOnEtcd(t *testing.T) {
 }
 
 func servesOnEtcd(t *testing.T, etcdPassword string) {
+	helmBin(t) // skip (fail under CI=true) before building anything
 	bin := firebreakBin(t)
 	const amToken = "am-token-91c2"
 	et := startEtcdTLS(t, etcdPassword)
