@@ -76,17 +76,38 @@ type etcdTLS struct {
 	client *clientv3.Client
 }
 
-// startEtcdTLS starts it. With a password, etcd's auth is on as an etcd
-// operator sets it up for Firebreak: the user firebreak with that
-// password may read and write only under /firebreak, and Firebreak's
-// client certificate names no user (its CN is firebreak-client), so only
-// the password lets it in.
-func startEtcdTLS(t *testing.T, password string) *etcdTLS {
+// etcdAuth is how etcd's own access control is set up for Firebreak.
+type etcdAuth int
+
+const (
+	// authOff: the client certificate is the only check.
+	authOff etcdAuth = iota
+	// authPassword: auth on; the user firebreak has a password, and
+	// Firebreak's client certificate names no user (CN firebreak-client),
+	// so only the password lets it in.
+	authPassword
+	// authCertCN: auth on; the user firebreak has no password, and
+	// Firebreak's client certificate has CN firebreak, which etcd takes as
+	// the user.
+	authCertCN
+)
+
+// etcdPassword is the user firebreak's password with authPassword.
+const etcdPassword = "etcd-pw-7f3a"
+
+// startEtcdTLS starts it. With auth on, it is set up as an etcd operator
+// would for Firebreak: the user firebreak may read and write only under
+// /firebreak/.
+func startEtcdTLS(t *testing.T, auth etcdAuth) *etcdTLS {
 	t.Helper()
 	dir := t.TempDir()
 	ca := tlstest.NewCA(t, "etcd-ca")
 	srv := ca.Server(t, "etcd")
-	fb := ca.Client(t, "firebreak-client")
+	fbCN := "firebreak-client"
+	if auth == authCertCN {
+		fbCN = "firebreak"
+	}
+	fb := ca.Client(t, fbCN)
 	cfg := embed.NewConfig()
 	cfg.Name = "m0"
 	cfg.Dir = filepath.Join(dir, "m0")
@@ -141,7 +162,7 @@ func startEtcdTLS(t *testing.T, password string) *etcdTLS {
 	if err == nil {
 		t.Fatal("etcd answered a client without a certificate")
 	}
-	if password == "" {
+	if auth == authOff {
 		return et
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
@@ -151,9 +172,16 @@ func startEtcdTLS(t *testing.T, password string) *etcdTLS {
 		what string
 		do   func() error
 	}{
-		{"add root", func() error { _, err := cli.UserAdd(ctx, "root", "root-"+password); return err }},
+		{"add root", func() error { _, err := cli.UserAdd(ctx, "root", "root-pw-c41d"); return err }},
 		{"grant root", func() error { _, err := cli.UserGrantRole(ctx, "root", "root"); return err }},
-		{"add firebreak", func() error { _, err := cli.UserAdd(ctx, "firebreak", password); return err }},
+		{"add firebreak", func() error {
+			if auth == authCertCN {
+				_, err := cli.UserAddWithOptions(ctx, "firebreak", "", &clientv3.UserAddOptions{NoPassword: true})
+				return err
+			}
+			_, err := cli.UserAdd(ctx, "firebreak", etcdPassword)
+			return err
+		}},
 		{"add role", func() error { _, err := cli.RoleAdd(ctx, "firebreak"); return err }},
 		{"grant prefix", func() error {
 			_, err := cli.RoleGrantPermission(ctx, "firebreak", "/firebreak/", clientv3.GetPrefixRangeEnd("/firebreak/"), clientv3.PermissionType(clientv3.PermReadWrite))
@@ -166,19 +194,21 @@ func startEtcdTLS(t *testing.T, password string) *etcdTLS {
 			t.Fatalf("etcd auth: %s: %v", step.what, err)
 		}
 	}
-	// Auth is on: Firebreak's certificate alone gets nothing.
-	noPW, err := clientv3.New(clientv3.Config{
+	// Auth is on: a certificate that names no user gets nothing, so
+	// Firebreak's reads below went through its password or its CN.
+	other := ca.Client(t, "firebreak-client")
+	noUser, err := clientv3.New(clientv3.Config{
 		Endpoints: []string{et.endpoint}, DialTimeout: 2 * time.Second, Logger: zap.NewNop(),
-		TLS: &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{fb.TLS(t)}, MinVersion: tls.VersionTLS12},
+		TLS: &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{other.TLS(t)}, MinVersion: tls.VersionTLS12},
 	})
 	if err == nil {
 		gctx, gcancel := context.WithTimeout(ctx, 2*time.Second)
-		_, err = noPW.Get(gctx, "/firebreak/x")
+		_, err = noUser.Get(gctx, "/firebreak/x")
 		gcancel()
-		noPW.Close()
+		noUser.Close()
 	}
 	if err == nil {
-		t.Fatal("with auth on, etcd answered Firebreak's certificate without its password")
+		t.Fatal("with auth on, etcd answered a certificate that names no user")
 	}
 	return et
 }
@@ -269,19 +299,23 @@ func (p *pod) path(inPod string) string {
 // serve` with it answers /readyz 200, takes a webhook, and its state is in
 // etcd under the chart's prefix.
 func TestHelmClusteredServesOnEtcd(t *testing.T) {
-	for _, tc := range []struct{ name, password string }{
-		{"client certificate", ""},
-		{"client certificate and password", "etcd-pw-7f3a"},
+	for _, tc := range []struct {
+		name string
+		auth etcdAuth
+	}{
+		{"client certificate", authOff},
+		{"etcd auth by password", authPassword},
+		{"etcd auth by certificate CN", authCertCN},
 	} {
-		t.Run(tc.name, func(t *testing.T) { servesOnEtcd(t, tc.password) })
+		t.Run(tc.name, func(t *testing.T) { servesOnEtcd(t, tc.auth) })
 	}
 }
 
-func servesOnEtcd(t *testing.T, etcdPassword string) {
+func servesOnEtcd(t *testing.T, auth etcdAuth) {
 	helmBin(t) // skip (fail under CI=true) before building anything
 	bin := firebreakBin(t)
 	const amToken = "am-token-91c2"
-	et := startEtcdTLS(t, etcdPassword)
+	et := startEtcdTLS(t, auth)
 
 	set := []string{
 		"--set", "cluster.enabled=true",
@@ -292,14 +326,14 @@ func servesOnEtcd(t *testing.T, etcdPassword string) {
 		"firebreak":             {"alertmanager-token": []byte(amToken)},
 		"firebreak-etcd-client": {"ca.crt": et.ca, "tls.crt": et.cert, "tls.key": et.key},
 	}
-	if etcdPassword != "" {
+	if auth == authPassword {
 		set = append(set, "--set", "cluster.etcd.username=firebreak", "--set", "cluster.etcd.passwordSecret.name=firebreak-etcd")
 		secrets["firebreak-etcd"] = map[string][]byte{"password": []byte(etcdPassword)}
 	}
 	k := byKind(t, render(t, "firebreak", set...))
 	d := into[appsv1.Deployment](t, k["Deployment"][0])
 	body, _ := renderedConfig(t, k)
-	if etcdPassword != "" && (!strings.Contains(body, "password_env: FIREBREAK_ETCD_PASSWORD") || strings.Contains(body, etcdPassword)) {
+	if auth == authPassword && (!strings.Contains(body, "password_env: FIREBREAK_ETCD_PASSWORD") || strings.Contains(body, etcdPassword)) {
 		t.Fatalf("the ConfigMap must name the password's env, never hold it:\n%s", body)
 	}
 	p := podFor(t, d, body, secrets)
@@ -382,7 +416,7 @@ func servesOnEtcd(t *testing.T, etcdPassword string) {
 	case <-time.After(20 * time.Second):
 		t.Fatalf("serve did not stop on SIGTERM\n%s", logs.String())
 	}
-	if s := logs.String(); strings.Contains(s, amToken) || (etcdPassword != "" && strings.Contains(s, etcdPassword)) {
+	if s := logs.String(); strings.Contains(s, amToken) || strings.Contains(s, etcdPassword) {
 		t.Errorf("a secret is in serve's log:\n%s", s)
 	}
 }
