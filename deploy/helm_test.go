@@ -380,7 +380,9 @@ func TestHelmDryRunOnAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, set := range map[string][]string{"single": singleSet, "clustered": clusteredSet} {
+	clusteredPassword := append(append([]string(nil), clusteredSet...),
+		"--set", "cluster.etcd.username=firebreak", "--set", "cluster.etcd.passwordSecret.name=firebreak-etcd")
+	for name, set := range map[string][]string{"single": singleSet, "clustered": clusteredSet, "clustered-password": clusteredPassword} {
 		t.Run(name, func(t *testing.T) {
 			ns := "fb-dry-" + name
 			createNamespace(t, c, ns)
