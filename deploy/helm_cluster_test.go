@@ -282,7 +282,7 @@ func podFor(t *testing.T, d *appsv1.Deployment, config string, secrets map[strin
 // stays as it is (and is then not found).
 func (p *pod) path(inPod string) string {
 	for mp, local := range p.mounts {
-		if strings.HasPrefix(inPod, mp+"/") {
+		if inPod == mp || strings.HasPrefix(inPod, mp+"/") {
 			return local + inPod[len(mp):]
 		}
 	}
