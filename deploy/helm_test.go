@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -225,7 +226,7 @@ func TestHelmTemplateSingleNode(t *testing.T) {
 
 func TestHelmTemplateClustered(t *testing.T) {
 	k := byKind(t, render(t, "firebreak", clusteredSet...))
-	want := "ClusterRole ClusterRoleBinding ConfigMap Deployment PodDisruptionBudget PrometheusRule Role RoleBinding Service ServiceAccount ServiceMonitor"
+	want := "ClusterRole ClusterRoleBinding ConfigMap Deployment PodDisruptionBudget PrometheusRule Service ServiceAccount ServiceMonitor"
 	if got := strings.Join(kinds(k), " "); got != want {
 		t.Errorf("objects = %s, want %s", got, want)
 	}
@@ -275,23 +276,7 @@ func TestHelmTemplateClustered(t *testing.T) {
 		t.Errorf("store.etcd = %+v", cfg.Store.Etcd)
 	}
 
-	role := into[rbacv1.Role](t, k["Role"][0])
-	if !reflect.DeepEqual(role.Rules, kube.LeaseRole().Rules) {
-		t.Errorf("lease Role rules = %+v, want firebreak rbac --cluster's %+v", role.Rules, kube.LeaseRole().Rules)
-	}
-
-	// Nothing secret is ever rendered into the manifests.
-	for _, o := range render(t, "firebreak", clusteredSet...) {
-		if o.GetKind() == "Secret" {
-			t.Errorf("the chart renders a Secret %s", o.GetName())
-		}
-	}
-
-	// Clustered mode without etcd endpoints is refused at render time.
-	if _, err := helm(t, "template", "fb", chartDir, "--set", "cluster.enabled=true"); err == nil ||
-		!strings.Contains(err.Error(), "cluster.enabled needs cluster.etcd.endpoints") {
-		t.Errorf("clustered without endpoints: %v", err)
-	}
+	// Refusals and secrets: TestHelmRefusals, TestHelmSecretsNeverInConfigMap.
 }
 
 // TestChartClusterRoleIsRBACOutput: the chart's default ClusterRole is what
@@ -395,7 +380,9 @@ func TestHelmDryRunOnAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, set := range map[string][]string{"single": singleSet, "clustered": clusteredSet} {
+	clusteredPassword := append(append([]string(nil), clusteredSet...),
+		"--set", "cluster.etcd.username=firebreak", "--set", "cluster.etcd.passwordSecret.name=firebreak-etcd")
+	for name, set := range map[string][]string{"single": singleSet, "clustered": clusteredSet, "clustered-password": clusteredPassword} {
 		t.Run(name, func(t *testing.T) {
 			ns := "fb-dry-" + name
 			createNamespace(t, c, ns)
@@ -472,7 +459,7 @@ func TestChartRBAC(t *testing.T) {
 			_, err = c.RbacV1().ClusterRoles().Create(ctx, into[rbacv1.ClusterRole](t, o), metav1.CreateOptions{})
 		case "ClusterRoleBinding":
 			_, err = c.RbacV1().ClusterRoleBindings().Create(ctx, into[rbacv1.ClusterRoleBinding](t, o), metav1.CreateOptions{})
-		case "Role":
+		case "Role": // none today; applied if the chart ever renders one
 			_, err = c.RbacV1().Roles(ns).Create(ctx, into[rbacv1.Role](t, o), metav1.CreateOptions{})
 		case "RoleBinding":
 			_, err = c.RbacV1().RoleBindings(ns).Create(ctx, into[rbacv1.RoleBinding](t, o), metav1.CreateOptions{})
@@ -503,7 +490,6 @@ func TestChartRBAC(t *testing.T) {
 		{"get", "apps", "deployments", "", "shop"},
 		{"update", "apps", "deployments", "scale", "shop"},
 		{"get", "apps", "deployments", "scale", "shop"},
-		{"update", "coordination.k8s.io", "leases", "", ns},
 	}
 	no := []check{
 		{"delete", "", "pods", "", "shop"},
@@ -516,7 +502,12 @@ func TestChartRBAC(t *testing.T) {
 		{"update", "apps", "deployments", "", "shop"},
 		{"list", "apps", "deployments", "", ""},
 		{"create", "", "pods", "exec", "shop"},
+		// Clustered mode elects its leader in etcd: no Leases anywhere,
+		// not even in its own namespace.
 		{"update", "coordination.k8s.io", "leases", "", "shop"},
+		{"update", "coordination.k8s.io", "leases", "", ns},
+		{"create", "coordination.k8s.io", "leases", "", ns},
+		{"get", "coordination.k8s.io", "leases", "", ns},
 	}
 	// The authorizer learns new bindings from a watch: wait for the grants.
 	deadline := time.Now().Add(30 * time.Second)
@@ -607,4 +598,176 @@ func TestHelmPlaybooksAndExistingConfigMaps(t *testing.T) {
 	if vols["config"] != "my-config" || vols["playbooks"] != "my-playbooks" {
 		t.Errorf("ConfigMap volumes = %v", vols)
 	}
+}
+
+// TestHelmRefusals: values the binary or the cluster would refuse later,
+// or that would put a secret into a ConfigMap, fail `helm template` with a
+// message naming the value.
+func TestHelmRefusals(t *testing.T) {
+	clustered := func(set ...string) []string {
+		return append([]string{"--set", "cluster.enabled=true", "--set", "cluster.etcd.endpoints={https://etcd-0:2379}"}, set...)
+	}
+	for _, tc := range []struct {
+		name string
+		set  []string
+		want string
+	}{
+		{"no endpoints", []string{"--set", "cluster.enabled=true"},
+			"cluster.enabled needs cluster.etcd.endpoints (a list of etcd URLs)"},
+		{"endpoints not a list", []string{"--set", "cluster.enabled=true", "--set", "cluster.etcd.endpoints=https://etcd-0:2379"},
+			"cluster.etcd.endpoints must be a list of etcd URLs, such as [https://etcd-0:2379]"},
+		{"endpoint without scheme", []string{"--set", "cluster.enabled=true", "--set", "cluster.etcd.endpoints={etcd-0:2379}"},
+			`cluster.etcd.endpoints: "etcd-0:2379" is not an http:// or https:// URL`},
+		{"plain http with TLS", []string{"--set", "cluster.enabled=true", "--set", "cluster.etcd.endpoints={http://etcd-0:2379}", "--set", "cluster.etcd.tlsSecret=etcd-client"},
+			`cluster.etcd.endpoints: "http://etcd-0:2379" is plain http but cluster.etcd.tlsSecret is set`},
+		{"username without password", clustered("--set", "cluster.etcd.username=firebreak"),
+			"cluster.etcd.username needs cluster.etcd.passwordSecret.name and .key (an existing Secret holding the password)"},
+		{"password key empty", clustered("--set", "cluster.etcd.username=firebreak", "--set", "cluster.etcd.passwordSecret.name=fb-etcd", "--set", "cluster.etcd.passwordSecret.key="),
+			"cluster.etcd.username needs cluster.etcd.passwordSecret.name and .key (an existing Secret holding the password)"},
+		{"password without username", clustered("--set", "cluster.etcd.passwordSecret.name=fb-etcd"),
+			"cluster.etcd.passwordSecret needs cluster.etcd.username"},
+		{"pdb as big as replicas", clustered("--set", "cluster.pdb.minAvailable=3"),
+			"cluster.pdb.minAvailable must be below cluster.replicas, or no node could ever be drained"},
+		{"config.store", clustered("--set", "config.store.etcd.prefix=/x"),
+			"config.store is the chart's: set cluster.enabled and cluster.etcd.* for clustered mode instead"},
+		{"config.store single node", []string{"--set", "config.store.etcd.prefix=/x"},
+			"config.store is the chart's: set cluster.enabled and cluster.etcd.* for clustered mode instead"},
+		{"config.cluster.node", clustered("--set", "config.cluster.node=fb-0"),
+			"config.cluster.node must not be set: the replicas would share one name; each is named by its pod's hostname"},
+		{"literal source token", []string{"--set", "config.sources.alertmanager.auth.token=tok-3b1e"},
+			"config.sources.alertmanager.auth.token: a literal secret would be rendered into the ConfigMap; set token_env (from secrets.env) or token_file (from secrets.files) instead"},
+		{"literal rotation tokens", []string{"--set", "config.sources.grafana.auth.secrets={s-1,s-2}"},
+			"config.sources.grafana.auth.secrets: literal secrets would be rendered into the ConfigMap; set secrets_env (from secrets.env) or secrets_file (from secrets.files) instead"},
+		{"literal API token", []string{"--set", "config.api.tokens[0].name=ops", "--set", "config.api.tokens[0].token=tok-3b1e"},
+			"config.api.tokens[0].token: a literal secret would be rendered into the ConfigMap; set token_env (from secrets.env) or token_file (from secrets.files) instead"},
+		{"literal Slack secret", []string{"--set", "config.approvals.signing_secret=sl-3b1e"},
+			"config.approvals.signing_secret: a literal secret would be rendered into the ConfigMap; set signing_secret_env (from secrets.env) or signing_secret_file (from secrets.files) instead"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := helm(t, append([]string{"template", "fb", chartDir}, tc.set...)...)
+			if err == nil {
+				t.Fatalf("rendered, want the refusal %q\n%s", tc.want, out)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("error = %v\nwant it to say %q", err, tc.want)
+			}
+			for _, secret := range []string{"tok-3b1e", "sl-3b1e", "s-1"} {
+				if strings.Contains(err.Error(), secret) {
+					t.Errorf("the refusal repeats the secret %q: %v", secret, err)
+				}
+			}
+		})
+	}
+}
+
+// TestHelmSecretsNeverInConfigMap: with every secret the chart can name
+// (the etcd password, a source token, an API token, Slack's from a file),
+// the ConfigMap names only where each comes from, and the Deployment maps
+// each Secret key into the env var the config names.
+func TestHelmSecretsNeverInConfigMap(t *testing.T) {
+	values := filepath.Join(t.TempDir(), "values.yaml")
+	if err := os.WriteFile(values, []byte(`
+cluster:
+  etcd:
+    username: firebreak
+    passwordSecret: { name: firebreak-etcd, key: etcd-password }
+config:
+  log_format: json
+  sources:
+    alertmanager:
+      auth: { type: bearer, token_env: FIREBREAK_ALERTMANAGER_TOKEN }
+  api:
+    tokens:
+      - { name: ops, token_env: FIREBREAK_API_TOKEN }
+  approvals:
+    signing_secret_file: /run/secrets/slack/signing-secret
+secrets:
+  env:
+    - { name: FIREBREAK_ALERTMANAGER_TOKEN, secretName: firebreak, key: alertmanager-token }
+    - { name: FIREBREAK_API_TOKEN, secretName: firebreak-api, key: ops-token }
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k := byKind(t, render(t, "firebreak", append(clusteredSet, "-f", values)...))
+	body, _ := renderedConfig(t, k)
+	var cfg struct {
+		Store struct {
+			Etcd map[string]any `json:"etcd"`
+		} `json:"store"`
+	}
+	if err := yaml.Unmarshal([]byte(body), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	e := cfg.Store.Etcd
+	if e["username"] != "firebreak" || e["password_env"] != "FIREBREAK_ETCD_PASSWORD" {
+		t.Errorf("store.etcd = %v, want username firebreak and password_env FIREBREAK_ETCD_PASSWORD", e)
+	}
+	if _, ok := e["password"]; ok {
+		t.Errorf("store.etcd has a password key: %v", e)
+	}
+	// No literal secret key anywhere in the rendered file.
+	var all any
+	if err := yaml.Unmarshal([]byte(body), &all); err != nil {
+		t.Fatal(err)
+	}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case map[string]any:
+			for key, x := range v {
+				switch key {
+				case "token", "tokens", "password", "passwords", "secret", "secrets", "signing_secret", "bot_token":
+					if _, nested := x.(map[string]any); !nested && !(key == "tokens" && isListOfMaps(x)) {
+						t.Errorf("the ConfigMap holds %s.%s = %v", path, key, x)
+					}
+				}
+				walk(path+"."+key, x)
+			}
+		case []any:
+			for i, x := range v {
+				walk(fmt.Sprintf("%s[%d]", path, i), x)
+			}
+		}
+	}
+	walk("firebreak.yaml", all)
+
+	d := into[appsv1.Deployment](t, k["Deployment"][0])
+	env := map[string]corev1.SecretKeySelector{}
+	for _, ev := range d.Spec.Template.Spec.Containers[0].Env {
+		if ev.Value != "" || ev.ValueFrom == nil || ev.ValueFrom.SecretKeyRef == nil {
+			t.Errorf("env %s is not from a Secret: %+v", ev.Name, ev)
+			continue
+		}
+		env[ev.Name] = *ev.ValueFrom.SecretKeyRef
+	}
+	for name, want := range map[string][2]string{
+		"FIREBREAK_ETCD_PASSWORD":      {"firebreak-etcd", "etcd-password"},
+		"FIREBREAK_ALERTMANAGER_TOKEN": {"firebreak", "alertmanager-token"},
+		"FIREBREAK_API_TOKEN":          {"firebreak-api", "ops-token"},
+	} {
+		if got := env[name]; got.Name != want[0] || got.Key != want[1] {
+			t.Errorf("env %s from Secret %q key %q, want %q key %q", name, got.Name, got.Key, want[0], want[1])
+		}
+	}
+	if len(env) != 3 {
+		t.Errorf("env = %v, want exactly the three secrets", env)
+	}
+	for _, o := range render(t, "firebreak", clusteredSet...) {
+		if o.GetKind() == "Secret" {
+			t.Errorf("the chart renders a Secret %s", o.GetName())
+		}
+	}
+}
+
+func isListOfMaps(v any) bool {
+	l, ok := v.([]any)
+	if !ok {
+		return false
+	}
+	for _, x := range l {
+		if _, ok := x.(map[string]any); !ok {
+			return false
+		}
+	}
+	return true
 }

@@ -12,8 +12,14 @@ import (
 // cluster is the real kube-apiserver the chart is applied to (RBAC on).
 var cluster kubetest.Shared
 
+// TestMain runs the tests against the shared API server, then removes the
+// firebreak binary firebreakBin built, if any.
 func TestMain(m *testing.M) {
-	os.Exit(cluster.Run(m, kubetest.Options{Authorization: kubetest.RBAC}))
+	code := cluster.Run(m, kubetest.Options{Authorization: kubetest.RBAC})
+	if binDir != "" {
+		_ = os.RemoveAll(binDir)
+	}
+	os.Exit(code)
 }
 
 // root is the repository root, relative to this package.

@@ -15,9 +15,6 @@ import (
 // ClusterRoleName is the name of the ClusterRole ClusterRole returns.
 const ClusterRoleName = "firebreak"
 
-// LeaseRoleName is the name of the Role LeaseRole returns.
-const LeaseRoleName = "firebreak-leases"
-
 // Dynamic stands for a parameter whose value is a template, known only when
 // an event renders it; see Use.
 var Dynamic = dynamic{}
@@ -132,24 +129,6 @@ func ClusterRoleFor(uses []Use) *rbacv1.ClusterRole {
 	}
 }
 
-// LeaseRole returns the namespaced Role clustered mode adds: the
-// coordination.k8s.io Leases of Firebreak's own namespace, which the
-// replicas read, create and renew. A single node needs none.
-func LeaseRole() *rbacv1.Role {
-	return &rbacv1.Role{
-		TypeMeta: metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: "Role"},
-		ObjectMeta: metav1.ObjectMeta{
-			Name:   LeaseRoleName,
-			Labels: map[string]string{"app.kubernetes.io/name": "firebreak"},
-		},
-		Rules: []rbacv1.PolicyRule{{
-			APIGroups: []string{"coordination.k8s.io"},
-			Resources: []string{"leases"},
-			Verbs:     []string{"create", "get", "update"},
-		}},
-	}
-}
-
 // mergeRules merges rules per API group and verb set, each with its sorted,
 // distinct resources, ordered by group and verbs.
 func mergeRules(rules []rbacv1.PolicyRule) []rbacv1.PolicyRule {
@@ -197,21 +176,6 @@ func ClusterRoleYAML(role *rbacv1.ClusterRole) ([]byte, error) {
 	header := "# Minimal permissions for the Firebreak actions in use. Bind it to\n" +
 		"# Firebreak's service account with a ClusterRoleBinding (or a RoleBinding\n" +
 		"# per namespace to narrow it further).\n"
-	return append([]byte(header), out...), nil
-}
-
-// RoleYAML renders a namespaced Role (LeaseRole's) as a YAML manifest, for
-// `kubectl apply -n NAMESPACE -f`.
-func RoleYAML(role *rbacv1.Role) ([]byte, error) {
-	r := role.DeepCopy()
-	r.APIVersion = rbacv1.SchemeGroupVersion.String()
-	r.Kind = "Role"
-	out, err := manifest(r)
-	if err != nil {
-		return nil, fmt.Errorf("render role: %w", err)
-	}
-	header := "# Clustered mode only: the Leases of Firebreak's own namespace. Bind it\n" +
-		"# with a RoleBinding in that namespace.\n"
 	return append([]byte(header), out...), nil
 }
 

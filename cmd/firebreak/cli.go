@@ -34,7 +34,7 @@ Usage:
   firebreak approvals list [--config FILE] [--data-dir DIR] [--addr ADDR] [--status STATUS | --all] [--json] [--token-env VAR]
   firebreak dlq list|retry ID [--force]|discard ID --reason TEXT [--addr ADDR]
   firebreak actions [--json]
-  firebreak rbac [--config FILE] [--playbooks DIR] [--cluster]
+  firebreak rbac [--config FILE] [--playbooks DIR]
   firebreak store migrate --from-data-dir DIR --config FILE
   firebreak version
 

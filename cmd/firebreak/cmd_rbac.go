@@ -14,16 +14,15 @@ import (
 
 // cmdRBAC prints the minimal Kubernetes ClusterRole the loaded playbooks
 // need: for each step, only the resources of the kinds it can name and the
-// verbs its action uses. With --cluster it adds the namespaced Role for the
-// Leases clustered mode uses.
+// verbs its action uses. Clustered mode needs nothing more: its replicas
+// elect their leader in etcd, not with Kubernetes Leases.
 func cmdRBAC(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rbac", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "configuration file (YAML); its playbooks are used")
 	pbDir := fs.String("playbooks", "", "playbook directory or file (default: the config's, else the embedded examples)")
-	clustered := fs.Bool("cluster", false, "clustered mode: add the Role for the Leases of Firebreak's namespace")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: firebreak rbac [--config FILE] [--playbooks DIR|FILE] [--cluster]")
+		fmt.Fprintln(stderr, "usage: firebreak rbac [--config FILE] [--playbooks DIR|FILE]")
 		fs.PrintDefaults()
 	}
 	if code, ok := parseNoArgs(fs, args); !ok {
@@ -59,14 +58,5 @@ func cmdRBAC(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	_, _ = stdout.Write(out)
-	if *clustered {
-		lease, err := kubernetes.RoleYAML(kubernetes.LeaseRole())
-		if err != nil {
-			fmt.Fprintln(stderr, "firebreak:", err)
-			return 1
-		}
-		fmt.Fprint(stdout, "---\n")
-		_, _ = stdout.Write(lease)
-	}
 	return 0
 }

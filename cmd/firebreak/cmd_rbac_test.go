@@ -48,7 +48,8 @@ func permissions(rules []rbacv1.PolicyRule) []string {
 
 // TestRBACExamplesMinimal: the examples restart and scale Deployments only,
 // so the role names deployments (and their scale subresource) and nothing
-// else: no daemonsets, no statefulsets, no leases on a single node.
+// else: no daemonsets, no statefulsets, no leases (clustered mode elects
+// its leader in etcd, so no mode needs them).
 func TestRBACExamplesMinimal(t *testing.T) {
 	docs := rbacDocs(t, "--playbooks", "../../playbooks/examples")
 	if len(docs) != 1 || docs[0].Kind != "ClusterRole" {
@@ -62,7 +63,8 @@ func TestRBACExamplesMinimal(t *testing.T) {
 }
 
 // TestRBACPerStep: each step's kind decides its resources; a templated kind
-// needs every kind the action accepts; --cluster adds the Lease Role.
+// needs every kind the action accepts. There is no --cluster: clustered
+// mode needs no Kubernetes permission a single node does not.
 func TestRBACPerStep(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, body string) {
@@ -84,9 +86,9 @@ steps:
   - action: webhook.notify
     with: { url: "https://hooks.example/x", body: { a: 1 } }
 `)
-	docs := rbacDocs(t, "--playbooks", dir, "--cluster")
-	if len(docs) != 2 {
-		t.Fatalf("want a ClusterRole and a Role, got %d documents", len(docs))
+	docs := rbacDocs(t, "--playbooks", dir)
+	if len(docs) != 1 {
+		t.Fatalf("want one ClusterRole, got %d documents", len(docs))
 	}
 	got := strings.Join(permissions(docs[0].Rules), "; ")
 	want := "apps/statefulsets get; apps/statefulsets patch; " +
@@ -94,9 +96,9 @@ steps:
 	if got != want {
 		t.Errorf("cluster role:\n got %s\nwant %s", got, want)
 	}
-	if docs[1].Kind != "Role" || strings.Join(permissions(docs[1].Rules), "; ") !=
-		"coordination.k8s.io/leases create; coordination.k8s.io/leases get; coordination.k8s.io/leases update" {
-		t.Errorf("lease role = %+v", docs[1])
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"rbac", "--playbooks", dir, "--cluster"}, &stdout, &stderr); code != 2 || stdout.Len() != 0 {
+		t.Errorf("rbac --cluster = %d, stdout %q: want the usage error of an unknown flag", code, stdout.String())
 	}
 }
 

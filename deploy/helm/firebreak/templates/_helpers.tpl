@@ -40,20 +40,98 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 {{- end -}}
 
 {{/* firebreak.config renders firebreak.yaml: the values' config with the
-keys the chart owns set over it. */}}
+keys the chart owns set over it. In clustered mode store.etcd is the
+chart's alone (from cluster.etcd) and cluster.node is left unset, so that
+each replica is named by its hostname, which Kubernetes sets to the pod's
+name. */}}
 {{- define "firebreak.config" -}}
+{{- $cfg := deepCopy (.Values.config | default dict) -}}
+{{- include "firebreak.noLiteralSecrets" (dict "v" $cfg "path" "config") -}}
+{{- if hasKey $cfg "store" -}}
+{{- fail "config.store is the chart's: set cluster.enabled and cluster.etcd.* for clustered mode instead" -}}
+{{- end -}}
+{{- if and (hasKey $cfg "cluster") (hasKey (get $cfg "cluster" | default dict) "node") -}}
+{{- fail "config.cluster.node must not be set: the replicas would share one name; each is named by its pod's hostname" -}}
+{{- end -}}
 {{- $managed := dict "listen" (printf "0.0.0.0:%d" (int .Values.containerPort)) "data_dir" "/data" -}}
 {{- if include "firebreak.hasPlaybooks" . -}}
 {{- $_ := set $managed "playbooks" (list "/etc/firebreak/playbooks") -}}
 {{- end -}}
 {{- if .Values.cluster.enabled -}}
-{{- $etcd := dict "endpoints" .Values.cluster.etcd.endpoints "prefix" .Values.cluster.etcd.prefix -}}
-{{- if .Values.cluster.etcd.tlsSecret -}}
-{{- $_ := set $etcd "tls" (dict "ca_file" "/etc/firebreak/etcd-tls/ca.crt" "cert_file" "/etc/firebreak/etcd-tls/tls.crt" "key_file" "/etc/firebreak/etcd-tls/tls.key") -}}
+{{- $e := .Values.cluster.etcd -}}
+{{- $etcd := dict "endpoints" $e.endpoints "prefix" $e.prefix -}}
+{{- if $e.tlsSecret -}}
+{{- $tls := dict "ca_file" "/etc/firebreak/etcd-tls/ca.crt" -}}
+{{- if $e.tlsClientCert -}}
+{{- $_ := set $tls "cert_file" "/etc/firebreak/etcd-tls/tls.crt" -}}
+{{- $_ := set $tls "key_file" "/etc/firebreak/etcd-tls/tls.key" -}}
+{{- end -}}
+{{- $_ := set $etcd "tls" $tls -}}
+{{- end -}}
+{{- if $e.username -}}
+{{- $_ := set $etcd "username" $e.username -}}
+{{- $_ := set $etcd "password_env" "FIREBREAK_ETCD_PASSWORD" -}}
 {{- end -}}
 {{- $_ := set $managed "store" (dict "etcd" $etcd) -}}
 {{- end -}}
-{{- toYaml (mergeOverwrite (deepCopy (.Values.config | default dict)) $managed) -}}
+{{- toYaml (mergeOverwrite $cfg $managed) -}}
+{{- end -}}
+
+{{/* firebreak.noLiteralSecrets refuses a secret given literally anywhere
+in .v (the values' config, at .path): it would be rendered into the
+ConfigMap. Firebreak's config spells each secret three ways; the chart
+takes only *_env (from secrets.env) and *_file (from secrets.files). */}}
+{{- define "firebreak.noLiteralSecrets" -}}
+{{- $path := .path -}}
+{{- if kindIs "map" .v -}}
+{{- range $k, $v := .v -}}
+{{- $p := printf "%s.%s" $path $k -}}
+{{- if and (has $k (list "token" "password" "secret" "signing_secret" "bot_token")) (kindIs "string" $v) $v -}}
+{{- fail (printf "%s: a literal secret would be rendered into the ConfigMap; set %s_env (from secrets.env) or %s_file (from secrets.files) instead" $p $k $k) -}}
+{{- end -}}
+{{- if and (has $k (list "tokens" "passwords" "secrets")) (kindIs "slice" $v) -}}
+{{- range $v -}}
+{{- if kindIs "string" . -}}
+{{- fail (printf "%s: literal secrets would be rendered into the ConfigMap; set %s_env (from secrets.env) or %s_file (from secrets.files) instead" $p $k $k) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- include "firebreak.noLiteralSecrets" (dict "v" $v "path" $p) -}}
+{{- end -}}
+{{- else if kindIs "slice" .v -}}
+{{- range $i, $x := .v -}}
+{{- include "firebreak.noLiteralSecrets" (dict "v" $x "path" (printf "%s[%d]" $path $i)) -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{/* firebreak.checkCluster refuses clustered values the binary or the
+cluster would refuse later, at render time. */}}
+{{- define "firebreak.checkCluster" -}}
+{{- $e := .Values.cluster.etcd -}}
+{{- if not $e.endpoints -}}
+{{- fail "cluster.enabled needs cluster.etcd.endpoints (a list of etcd URLs)" -}}
+{{- end -}}
+{{- if not (kindIs "slice" $e.endpoints) -}}
+{{- fail "cluster.etcd.endpoints must be a list of etcd URLs, such as [https://etcd-0:2379]" -}}
+{{- end -}}
+{{- range $e.endpoints -}}
+{{- if not (or (hasPrefix "https://" .) (hasPrefix "http://" .)) -}}
+{{- fail (printf "cluster.etcd.endpoints: %q is not an http:// or https:// URL" .) -}}
+{{- end -}}
+{{- if and $e.tlsSecret (hasPrefix "http://" .) -}}
+{{- fail (printf "cluster.etcd.endpoints: %q is plain http but cluster.etcd.tlsSecret is set" .) -}}
+{{- end -}}
+{{- end -}}
+{{- if and $e.username (not (and $e.passwordSecret.name $e.passwordSecret.key)) -}}
+{{- fail "cluster.etcd.username needs cluster.etcd.passwordSecret.name and .key (an existing Secret holding the password)" -}}
+{{- end -}}
+{{- if and (not $e.username) $e.passwordSecret.name -}}
+{{- fail "cluster.etcd.passwordSecret needs cluster.etcd.username" -}}
+{{- end -}}
+{{- if ge (int .Values.cluster.pdb.minAvailable) (int .Values.cluster.replicas) -}}
+{{- fail "cluster.pdb.minAvailable must be below cluster.replicas, or no node could ever be drained" -}}
+{{- end -}}
 {{- end -}}
 
 {{/* firebreak.podTemplate is the pod of both modes. */}}
@@ -94,14 +172,22 @@ spec:
         - name: http
           containerPort: {{ .Values.containerPort }}
           protocol: TCP
-      {{- with .Values.secrets.env }}
+      {{- $etcdPassword := and .Values.cluster.enabled .Values.cluster.etcd.username }}
+      {{- if or .Values.secrets.env $etcdPassword }}
       env:
-        {{- range . }}
+        {{- range .Values.secrets.env }}
         - name: {{ .name }}
           valueFrom:
             secretKeyRef:
               name: {{ .secretName }}
               key: {{ .key }}
+        {{- end }}
+        {{- if $etcdPassword }}
+        - name: FIREBREAK_ETCD_PASSWORD
+          valueFrom:
+            secretKeyRef:
+              name: {{ .Values.cluster.etcd.passwordSecret.name }}
+              key: {{ .Values.cluster.etcd.passwordSecret.key }}
         {{- end }}
       {{- end }}
       livenessProbe:
