@@ -646,3 +646,70 @@ func TestOverviewCountdownPastExpiry(t *testing.T) {
 		}
 	}
 }
+
+var hourCountRE = regexp.MustCompile(`id="count-(events|actions|refusals)"[^>]*>([^<]+)<`)
+
+// The overview of a freshly started server over a real bbolt trail that
+// spans two hours shows the last hour's counts (through the background
+// warm-up the server starts, "counting…" before it is done), equal to a
+// brute-force count; records older than an hour do not count.
+func TestOverviewLastHourCounts(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 250_000_000, time.UTC)
+	cfg := apptest.Config(t, "")
+	kinds := []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepSucceeded, audit.KindStepFailed, audit.KindStepRefused, audit.KindStepSkipped}
+	// The trail is written by one server, read by the next: the second
+	// starts with nothing counted.
+	first := apptest.Start(t, cfg, app.Options{Now: func() time.Time { return now }, NoDispatch: true})
+	var recs []audit.Record
+	for i := 0; i < 4000; i++ {
+		recs = append(recs, audit.Record{Time: now.Add(-2*time.Hour + time.Duration(i)*(2*time.Hour/4000)), Kind: kinds[i%len(kinds)], EventID: fmt.Sprintf("e%d", i/6), Source: "test"})
+	}
+	if err := first.DB.Audit(context.Background(), recs...); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	for _, r := range recs {
+		if r.Time.Before(now.Add(-time.Hour)) {
+			continue
+		}
+		switch r.Kind {
+		case audit.KindReceived:
+			want["events"]++
+		case audit.KindStepSucceeded, audit.KindStepFailed:
+			want["actions"]++
+		case audit.KindStepRefused:
+			want["refusals"]++
+		}
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a := apptest.Start(t, cfg, app.Options{Now: func() time.Time { return now }, NoDispatch: true})
+	c := newClient(t, a.URL())
+	got := map[string]string{}
+	apptest.WaitFor(t, 20*time.Second, "the overview's counts", func() bool {
+		resp, body := c.do("GET", "/overview/counts", nil, "text/html")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /overview/counts: %d %s", resp.StatusCode, body)
+		}
+		for _, m := range hourCountRE.FindAllStringSubmatch(body, -1) {
+			got[m[1]] = m[2]
+		}
+		if len(got) != 3 {
+			t.Fatalf("the counters fragment lacks a counter: %s", body)
+		}
+		if strings.Contains(body, "counting") && !strings.Contains(body, `hx-get="/overview/counts"`) {
+			t.Fatalf("a counting fragment that does not poll: %s", body)
+		}
+		return !strings.Contains(body, "counting")
+	})
+	_, page := c.do("GET", "/", nil, "text/html")
+	for k, n := range want {
+		if got[k] != fmt.Sprint(n) {
+			t.Fatalf("%s in the last hour: the page shows %s, brute force %d (all: %v, want %v)", k, got[k], n, got, want)
+		}
+		if !strings.Contains(page, fmt.Sprintf(`id="count-%s">%d<`, k, n)) {
+			t.Fatalf("the overview does not show %d %s", n, k)
+		}
+	}
+}
