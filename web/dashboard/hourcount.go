@@ -71,15 +71,15 @@ func newHourCounter(log AuditLog, now func() time.Time, logr *slog.Logger) *hour
 	return &hourCounter{log: log, now: now, logr: logr, budget: 10 * time.Millisecond, secs: map[int64]*hourCounts{}}
 }
 
-// step reads one page of records after the cursor and counts them; it
-// reports whether the counter has caught up with the trail. h.mu is held.
-func (h *hourCounter) step(ctx context.Context) (bool, error) {
-	now := h.now()
-	q := audit.Query{After: h.cursor, Since: now.Add(-time.Hour), Limit: hourPage}
+// read reads the page of records after cursor.
+func (h *hourCounter) read(ctx context.Context, cursor uint64) ([]audit.Record, bool, error) {
+	q := audit.Query{After: cursor, Since: h.now().Add(-time.Hour), Limit: hourPage}
 	recs, next, err := h.log.ListAudit(ctx, q)
-	if err != nil {
-		return false, err
-	}
+	return recs, next == 0, err
+}
+
+// apply counts recs, read after the cursor; h.mu is held.
+func (h *hourCounter) apply(recs []audit.Record) {
 	for i := range recs {
 		r := &recs[i]
 		sec := r.Time.Unix()
@@ -91,7 +91,17 @@ func (h *hourCounter) step(ctx context.Context) (bool, error) {
 		c.add(r, 1)
 		h.cursor = max(h.cursor, r.Seq)
 	}
-	return next == 0, nil
+}
+
+// step reads one page of records after the cursor and counts them; it
+// reports whether the counter has caught up with the trail. h.mu is held.
+func (h *hourCounter) step(ctx context.Context) (bool, error) {
+	recs, done, err := h.read(ctx, h.cursor)
+	if err != nil {
+		return false, err
+	}
+	h.apply(recs)
+	return done, nil
 }
 
 // catchUp counts pages until it caught up or the deadline passed; h.mu is
@@ -118,8 +128,16 @@ func (h *hourCounter) background(ctx context.Context) {
 		h.mu.Unlock()
 	}()
 	for ctx.Err() == nil {
+		// While busy is set only this goroutine moves the cursor, so the
+		// read needs no lock and renders never wait for it.
 		h.mu.Lock()
-		done, err := h.step(ctx)
+		cursor := h.cursor
+		h.mu.Unlock()
+		recs, done, err := h.read(ctx, cursor)
+		h.mu.Lock()
+		if err == nil {
+			h.apply(recs)
+		}
 		h.mu.Unlock()
 		if err != nil {
 			h.logr.Warn("counting the last hour's audit records failed", "error", err)
