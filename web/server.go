@@ -513,7 +513,10 @@ func (s *Server) listAudit(c *gin.Context) {
 	if recs == nil {
 		recs = []audit.Record{}
 	}
-	out := gin.H{"records": recs}
+	// Records are redacted when written; passing them through the redactor
+	// again hides what a pattern added since then matches, as the
+	// dashboard's /audit page and export do.
+	out := gin.H{"records": s.red.Records(recs)}
 	if next != 0 {
 		out["next_cursor"] = strconv.FormatUint(next, 10)
 	}
