@@ -230,6 +230,23 @@ type timelineData struct {
 	Records   []audit.Record
 	Approvals []approval.Approval
 	Chain     chainStatus
+	// ResolvedID and OnResolve are the alert's resolved event and the
+	// records of the on_resolved steps it ran, when there is one.
+	ResolvedID string
+	OnResolve  []audit.Record
+}
+
+// resolvedSibling is the id of the resolved event of a firing alert: the
+// sources that send both (Alertmanager, and the generic ones that put the
+// status last) give them the same id but for the status. The on_resolved
+// steps run on that event, so its records are where "what ran on
+// resolve" is.
+func resolvedSibling(id string) (string, bool) {
+	base, ok := strings.CutSuffix(id, ":"+string(event.StatusFiring))
+	if !ok || base == "" {
+		return "", false
+	}
+	return base + ":" + string(event.StatusResolved), true
 }
 
 func (d *Dashboard) timeline(c *gin.Context) {
@@ -270,6 +287,16 @@ func (d *Dashboard) timeline(c *gin.Context) {
 	}
 	for i := range td.Approvals {
 		d.redactApproval(&td.Approvals[i])
+	}
+	if rid, ok := resolvedSibling(id); ok {
+		if rtl, err := d.deps.Timelines.Timeline(c.Request.Context(), rid); err == nil {
+			td.ResolvedID = rid
+			for _, r := range rtl.Records {
+				if phase, _ := r.Data["phase"].(string); phase == "on_resolved" || r.Kind == audit.KindReceived {
+					td.OnResolve = append(td.OnResolve, d.deps.Redact(r))
+				}
+			}
+		}
 	}
 	d.render(c, http.StatusOK, "timeline", "Event "+id, td)
 }

@@ -713,3 +713,86 @@ func TestOverviewLastHourCounts(t *testing.T) {
 		}
 	}
 }
+
+const resolvePlaybook = `
+name: notify-and-clear
+match: event.source == "alertmanager" && event.status == "firing" && event.name == "KubeDeploymentReplicasMismatch"
+steps:
+  - action: webhook.notify
+    timeout: 5s
+    with: { url: "%[1]s/firing", body: { deployment: "{{ event.labels.deployment }}" } }
+on_resolved:
+  - action: webhook.notify
+    timeout: 5s
+    with: { url: "%[1]s/resolved", body: { cleared: "{{ event.labels.deployment }}" } }
+`
+
+// The timeline of a firing alert (the Slack link target) shows what ran
+// on resolve: the on_resolved steps run on the resolved event, whose
+// records the page lists under "On resolve", with a link to it.
+func TestTimelineShowsOnResolve(t *testing.T) {
+	e := start(t, resolvePlaybook)
+	startsAt := time.Now().Add(-5 * time.Minute).UTC()
+	post := func(status string) {
+		t.Helper()
+		body := apptest.AlertmanagerPayload(status, apptest.Alert{
+			Labels:   map[string]string{"alertname": "KubeDeploymentReplicasMismatch", "namespace": "shop", "deployment": "cart-api"},
+			StartsAt: startsAt, Fingerprint: "0e5017ed",
+		})
+		if code, b := apptest.Post(t, e.a.URL()+"/hooks/alertmanager", body); code != 202 {
+			t.Fatalf("POST %s alert: %d %s", status, code, b)
+		}
+	}
+	post("firing")
+	var firing string
+	apptest.WaitFor(t, 10*time.Second, "the firing step to succeed", func() bool {
+		recs := e.records(t, audit.Query{Kind: audit.KindStepSucceeded})
+		if len(recs) == 1 {
+			firing = recs[0].EventID
+		}
+		return firing != ""
+	})
+	c := newClient(t, e.a.URL())
+	c.signIn(viewerToken)
+	if _, page := c.do("GET", eventPath(firing), nil, "text/html"); strings.Contains(page, `id="on-resolve"`) {
+		t.Fatal("the timeline shows an On resolve section before the alert resolved")
+	}
+	post("resolved")
+	apptest.WaitFor(t, 10*time.Second, "the on_resolved step to succeed", func() bool {
+		return len(e.records(t, audit.Query{Kind: audit.KindStepSucceeded})) == 2
+	})
+	recs := e.records(t, audit.Query{Kind: audit.KindStepSucceeded})
+	resolved := recs[1].EventID
+	if resolved == firing {
+		t.Fatalf("the on_resolved step ran on the firing event %s", firing)
+	}
+	resp, page := c.do("GET", eventPath(firing), nil, "text/html")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET the firing timeline: %d", resp.StatusCode)
+	}
+	i := strings.Index(page, `id="on-resolve"`)
+	if i < 0 {
+		t.Fatalf("the firing event's timeline has no On resolve section:\n%s", page)
+	}
+	section := page[i:]
+	for _, want := range []string{"step.succeeded", "webhook.notify", "event.received", "on_resolved"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("the On resolve section lacks %q", want)
+		}
+	}
+	if !strings.Contains(page, `id="resolved-link">`+resolved+`<`) {
+		t.Errorf("the timeline does not link the resolved event %s", resolved)
+	}
+	if got := len(e.sink.Requests()); got != 2 {
+		t.Fatalf("the receiver got %d calls, want the firing and the resolved one", got)
+	}
+}
+
+// eventPath is the dashboard path of an event id.
+func eventPath(id string) string {
+	segs := strings.Split(id, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return "/events/" + strings.Join(segs, "/")
+}
