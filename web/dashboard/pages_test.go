@@ -11,6 +11,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -796,3 +798,63 @@ func eventPath(id string) string {
 	}
 	return "/events/" + strings.Join(segs, "/")
 }
+
+// /playbooks lists the loaded set (name, mode, file:line, match rule,
+// matches, last matched) and, after a refused reload, the problems of the
+// new files while the old set stays loaded.
+func TestPlaybooksPageSetAndReloadErrors(t *testing.T) {
+	sink := apptest.NewSink(t)
+	cfg := apptest.Config(t, fmt.Sprintf(autoPlaybookForList, sink.URL))
+	cfg.API.Tokens = apiTokens()
+	e := &env{a: apptest.Start(t, cfg, app.Options{}), sink: sink}
+	e.fire(t, "11575001")
+	apptest.WaitFor(t, 10*time.Second, "the step to succeed", func() bool {
+		return len(e.records(t, audit.Query{Kind: audit.KindStepSucceeded})) == 1
+	})
+	c := newClient(t, e.a.URL())
+	c.signIn(viewerToken)
+	_, page := c.do("GET", "/playbooks", nil, "text/html")
+	row := regexp.MustCompile(`(?s)<tr><td><b>notify-cart-list</b>.*?</tr>`).FindString(page)
+	for _, want := range []string{"tell the deploy bot", "<td>auto</td>", "playbooks.yaml:2", `<code>event.source == &#34;alertmanager&#34;`, "<td>1</td>"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("the playbook's row lacks %q:\n%s", want, row)
+		}
+	}
+	if strings.Contains(row, "<td>—</td>") {
+		t.Errorf("the playbook's row shows no last match:\n%s", row)
+	}
+	if strings.Contains(page, `id="reload-error"`) {
+		t.Fatal("a reload error is shown before any reload")
+	}
+
+	bad := "name: broken\nmatch: event.source ==\nsteps:\n  - action: webhook.notify\n    with: { url: \"http://127.0.0.1:1\" }\n"
+	if err := os.WriteFile(filepath.Join(cfg.Playbooks[0], "broken.yaml"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := apptest.PostAs(t, e.a.URL()+"/api/v1/playbooks/reload", operatorToken, nil); code != http.StatusUnprocessableEntity {
+		t.Fatalf("reload of a broken file: %d %s", code, body)
+	}
+	_, page = c.do("GET", "/playbooks", nil, "text/html")
+	i := strings.Index(page, `id="reload-error"`)
+	if i < 0 {
+		t.Fatalf("/playbooks does not show the refused reload:\n%s", page)
+	}
+	if box := page[i:]; !strings.Contains(box, "broken.yaml:2:") {
+		t.Errorf("the reload error does not name the file and line:\n%s", box)
+	}
+	if !strings.Contains(page, "<b>notify-cart-list</b>") || strings.Contains(page, "<b>broken</b>") {
+		t.Error("after a refused reload the page does not list the old set alone")
+	}
+}
+
+const autoPlaybookForList = `
+name: notify-cart-list
+description: tell the deploy bot
+match: event.source == "alertmanager" && event.status == "firing" && event.name == "KubeDeploymentReplicasMismatch"
+steps:
+  - action: webhook.notify
+    timeout: 5s
+    with:
+      url: "%s/notify"
+      body: { deployment: "{{ event.labels.deployment }}" }
+`
