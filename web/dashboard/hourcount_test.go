@@ -29,9 +29,14 @@ func (c *hourClock) Set(t time.Time) {
 var hourKinds = []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepStarted, audit.KindStepSucceeded,
 	audit.KindStepFailed, audit.KindStepRefused, audit.KindStepSkipped, audit.KindAuthFailed}
 
+// auditWriter appends records: *store.DB and the etcd store.
+type auditWriter interface {
+	Audit(ctx context.Context, recs ...audit.Record) error
+}
+
 // bruteHour counts the overview's kinds in [now-1h, now] by reading every
 // record of the store.
-func bruteHour(t *testing.T, db *store.DB, now time.Time) hourCounts {
+func bruteHour(t *testing.T, db AuditLog, now time.Time) hourCounts {
 	t.Helper()
 	var c hourCounts
 	q := audit.Query{Limit: 1000}
@@ -61,7 +66,7 @@ func bruteHour(t *testing.T, db *store.DB, now time.Time) hourCounts {
 // writeSpread writes n records of mixed kinds with increasing times from
 // from to to, plus records on the window's edges as seen from edge: at
 // edge-1h-1ns (too old), edge-1h (the oldest that counts) and edge.
-func writeSpread(t *testing.T, db *store.DB, rng *rand.Rand, n int, from, to, edge time.Time) {
+func writeSpread(t *testing.T, db auditWriter, rng *rand.Rand, n int, from, to, edge time.Time) {
 	t.Helper()
 	var recs []audit.Record
 	step := to.Sub(from) / time.Duration(n)
@@ -78,8 +83,13 @@ func writeSpread(t *testing.T, db *store.DB, rng *rand.Rand, n int, from, to, ed
 	}
 	// The store keeps times increasing: write in time order.
 	slices.SortStableFunc(recs, func(a, b audit.Record) int { return a.Time.Compare(b.Time) })
-	if err := db.Audit(context.Background(), recs...); err != nil {
-		t.Fatal(err)
+	// In chunks: an etcd transaction holds a bounded number of operations.
+	for len(recs) > 0 {
+		n := min(len(recs), 40)
+		if err := db.Audit(context.Background(), recs[:n]...); err != nil {
+			t.Fatal(err)
+		}
+		recs = recs[n:]
 	}
 }
 
