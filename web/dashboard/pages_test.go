@@ -858,3 +858,34 @@ steps:
       url: "%s/notify"
       body: { deployment: "{{ event.labels.deployment }}" }
 `
+
+var externalRef = regexp.MustCompile(`(?i)<(?:script|link)[^>]+(?:src|href)="([^"]+)"`)
+
+// htmx is served from the binary (embedded, the npm package's 2.0.11), and
+// no page loads a script or style sheet from anywhere else.
+func TestHtmxEmbeddedNoCDN(t *testing.T) {
+	a := apptest.Start(t, apptest.Config(t, ""), app.Options{})
+	c := newClient(t, a.URL())
+	for _, path := range []string{"/", "/approvals", "/breakers", "/playbooks", "/audit"} {
+		resp, page := c.do("GET", path, nil, "text/html")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+		refs := externalRef.FindAllStringSubmatch(page, -1)
+		if len(refs) == 0 {
+			t.Fatalf("GET %s loads no script or style sheet", path)
+		}
+		for _, m := range refs {
+			if !strings.HasPrefix(m[1], "/static/") {
+				t.Errorf("GET %s loads %s, not from /static/", path, m[1])
+			}
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+			t.Errorf("GET %s: Content-Security-Policy %q lets scripts come from elsewhere", path, csp)
+		}
+	}
+	resp, js := c.do("GET", "/static/htmx.min.js", nil, "*/*")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(js, `version:"2.0.11"`) {
+		t.Fatalf("GET /static/htmx.min.js: %d, %d bytes", resp.StatusCode, len(js))
+	}
+}
