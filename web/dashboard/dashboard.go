@@ -126,10 +126,12 @@ func Mount(r gin.IRouter, deps Deps) (*Dashboard, error) {
 }
 
 // Run keeps the overview's last-hour counters current until ctx ends: it
-// starts counting the last hour at once, so the first render after the
-// server starts is not the one that reads the hour (it shows "counting…"
-// and polls until the count is done). The server calls it when it starts;
-// without it, the first overview render starts the count.
+// counts the last hour at once, so the first render after the server
+// starts is not the one that reads the hour (it shows "counting…" and
+// polls until the count is done), then catches up every few seconds and
+// whenever a render's own catch-up overran its budget. The server calls it
+// when it starts; without it, a render that finds its ask for a catch-up
+// unanswered counts the hour itself.
 func (d *Dashboard) Run(ctx context.Context) { d.hour.run(ctx) }
 
 // secureHeaders forbids framing and any script or style not served here.

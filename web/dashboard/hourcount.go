@@ -57,18 +57,16 @@ type hourCounter struct {
 	// secs are the counts per Unix second of the record's time; seconds
 	// older than the window are dropped as the window moves.
 	secs map[int64]*hourCounts
-	// busy is set while a background catch-up runs; renders then show
+	// busy is set while run's catch-up reads; renders then show
 	// "counting…" rather than wait for it.
 	busy bool
-	// ctx bounds the background catch-ups once run started (nil before);
-	// stopped is set when run returns, after which none starts.
-	ctx     context.Context
-	stopped bool
-	wg      sync.WaitGroup
+	// kick asks run for a catch-up (one ask is held).
+	kick chan struct{}
 }
 
 func newHourCounter(log AuditLog, now func() time.Time, logr *slog.Logger) *hourCounter {
-	return &hourCounter{log: log, now: now, logr: logr, budget: 10 * time.Millisecond, secs: map[int64]*hourCounts{}}
+	return &hourCounter{log: log, now: now, logr: logr, budget: 10 * time.Millisecond,
+		secs: map[int64]*hourCounts{}, kick: make(chan struct{}, 1)}
 }
 
 // read reads the page of records after cursor.
@@ -119,9 +117,12 @@ func (h *hourCounter) catchUp(ctx context.Context, deadline time.Time) (bool, er
 }
 
 // background catches up one page at a time, letting renders in between
-// (they show "counting…" until it is done).
+// (they show "counting…" until it is done). Only run calls it, on its own
+// goroutine.
 func (h *hourCounter) background(ctx context.Context) {
-	defer h.wg.Done()
+	h.mu.Lock()
+	h.busy = true
+	h.mu.Unlock()
 	defer func() {
 		h.mu.Lock()
 		h.busy = false
@@ -140,7 +141,9 @@ func (h *hourCounter) background(ctx context.Context) {
 		}
 		h.mu.Unlock()
 		if err != nil {
-			h.logr.Warn("counting the last hour's audit records failed", "error", err)
+			if ctx.Err() == nil {
+				h.logr.Warn("counting the last hour's audit records failed", "error", err)
+			}
 			return
 		}
 		if done {
@@ -149,58 +152,30 @@ func (h *hourCounter) background(ctx context.Context) {
 	}
 }
 
-// startBackground starts a background catch-up unless one runs; h.mu is
-// held.
-func (h *hourCounter) startBackground() {
-	if h.busy || h.stopped {
-		return
-	}
-	h.busy = true
-	h.wg.Add(1)
-	ctx := h.ctx
-	if ctx == nil {
-		// Run was not called (a test mounting the dashboard alone): the
-		// catch-up is bounded by the trail's last hour and ends by itself.
-		ctx = context.Background()
-	}
-	go h.background(ctx)
-}
-
 // hourTick is how often run catches up while nobody renders the overview,
 // so that a render's own catch-up stays within its budget.
 const hourTick = 5 * time.Second
 
-// run starts the warm-up at once (so the first render after the server
-// starts finds it under way, not cold), keeps the counter caught up until
-// ctx ends, then waits for a background catch-up to stop.
+// run counts the last hour at once (so the first render after the server
+// starts finds the warm-up under way, not cold), then catches up every
+// hourTick and whenever a render asks (one whose catch-up overran its
+// budget), until ctx ends.
 func (h *hourCounter) run(ctx context.Context) {
-	h.mu.Lock()
-	h.ctx = ctx
-	h.startBackground()
-	h.mu.Unlock()
 	t := time.NewTicker(hourTick)
 	defer t.Stop()
 	for {
+		h.background(ctx)
 		select {
 		case <-ctx.Done():
-			h.mu.Lock()
-			h.stopped = true
-			h.mu.Unlock()
-			h.wg.Wait()
 			return
 		case <-t.C:
-			h.mu.Lock()
-			if !h.busy {
-				h.startBackground()
-			}
-			h.mu.Unlock()
+		case <-h.kick:
 		}
 	}
 }
 
-// counts returns the last hour's counts, or ok false while a warm-up or a
-// long catch-up runs in the background (the page shows "counting…" and
-// polls).
+// counts returns the last hour's counts, or ok false while run's warm-up
+// or a long catch-up is under way (the page shows "counting…" and polls).
 func (h *hourCounter) counts(ctx context.Context) (hourCounts, bool, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -212,8 +187,17 @@ func (h *hourCounter) counts(ctx context.Context) (hourCounts, bool, error) {
 		return hourCounts{}, false, err
 	}
 	if !done {
-		h.startBackground()
-		return hourCounts{}, false, nil
+		select {
+		case h.kick <- struct{}{}:
+			return hourCounts{}, false, nil // run catches up
+		default:
+			// The last ask is still unanswered: run is not running (a test
+			// mounting the dashboard alone), so the render catches up
+			// itself, however long the hour is.
+			if _, err := h.catchUp(ctx, time.Now().Add(time.Hour)); err != nil {
+				return hourCounts{}, false, err
+			}
+		}
 	}
 	now := h.now()
 	from := now.Add(-time.Hour)

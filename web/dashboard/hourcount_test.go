@@ -129,16 +129,15 @@ func TestHourCountsMatchBruteForce(t *testing.T) {
 	h.budget = time.Minute // synchronous: the test wants the counts now
 	check("first render", h)
 
-	// Another background counter starts cold with no render budget: it
-	// shows "counting…", then the background warm-up's counts.
+	// Another counter starts cold with no render budget and no run: the
+	// first render asks run to count and shows "counting…"; the next one,
+	// finding that ask unanswered, counts itself.
 	cold := newHourCounter(db, clock.Now, slog.New(slog.DiscardHandler))
 	cold.budget = 0
 	if _, ok, err := cold.counts(ctx); ok || err != nil {
 		t.Fatalf("a cold counter with no budget: ok %v, %v; want counting", ok, err)
 	}
-	cold.wg.Wait()
-	cold.budget = time.Minute
-	check("after the background warm-up", cold)
+	check("the cold counter's second render", cold)
 
 	// 25 minutes later, with 2,000 more records written since: the oldest
 	// records leave the window, the new ones join it.
@@ -146,7 +145,7 @@ func TestHourCountsMatchBruteForce(t *testing.T) {
 	writeSpread(t, db, rng, 2000, t0, t1.Add(-time.Millisecond), t1)
 	clock.Set(t1)
 	check("25 minutes later", h)
-	check("25 minutes later, the background counter", cold)
+	check("25 minutes later, the other counter", cold)
 
 	// On a whole second, the edge second is entirely inside the window.
 	t2 := t1.Add(10 * time.Minute).Truncate(time.Second)
@@ -164,44 +163,68 @@ func TestHourCountsMatchBruteForce(t *testing.T) {
 	}
 }
 
-// run starts the warm-up at once, and stops with its background work when
-// the context ends.
-func TestHourCounterRunWarmsAndStops(t *testing.T) {
+// run counts the last hour at once, without a render asking; a render
+// whose catch-up overruns its budget shows "counting…" and run catches up
+// for it; run returns when its context ends.
+func TestHourCounterRun(t *testing.T) {
 	clock := &hourClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
 	db, err := store.Open(filepath.Join(t.TempDir(), "firebreak.db"), store.Options{Now: clock.Now, NoSync: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	writeSpread(t, db, rand.New(rand.NewPCG(3, 4)), 3000, clock.Now().Add(-2*time.Hour), clock.Now().Add(-time.Second), clock.Now())
+	rng := rand.New(rand.NewPCG(3, 4))
+	t0 := clock.Now()
+	writeSpread(t, db, rng, 3000, t0.Add(-2*time.Hour), t0.Add(-time.Second), t0)
 	h := newHourCounter(db, clock.Now, slog.New(slog.DiscardHandler))
 	h.budget = 0
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); h.run(ctx) }()
-	// The warm-up is under way or done without any render asking.
-	for {
-		h.mu.Lock()
-		warmed := h.cursor > 0 && !h.busy
-		h.mu.Unlock()
-		if warmed {
-			break
+	// waitCaughtUp waits until run has counted up to the trail's newest
+	// record and stopped reading.
+	waitCaughtUp := func(what string) {
+		t.Helper()
+		recs, _, err := db.ListAudit(context.Background(), audit.Query{Since: clock.Now().Add(-time.Second), Limit: 1000})
+		if err != nil || len(recs) == 0 {
+			t.Fatalf("the newest records: %d, %v", len(recs), err)
 		}
-		select {
-		case <-time.After(time.Millisecond):
-		case <-done:
-			t.Fatal("run returned before its context ended")
+		newest := recs[len(recs)-1].Seq
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			h.mu.Lock()
+			caught := h.cursor >= newest && !h.busy
+			h.mu.Unlock()
+			if caught {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: run did not catch up in 20s", what)
+			}
+			select {
+			case <-time.After(time.Millisecond):
+			case <-done:
+				t.Fatalf("%s: run returned before its context ended", what)
+			}
 		}
 	}
+	waitCaughtUp("the warm-up")
 	got, ok, err := h.counts(context.Background())
 	if want := bruteHour(t, db, clock.Now()); err != nil || !ok || got != want {
 		t.Fatalf("after run's warm-up: %+v ok %v %v, want %+v", got, ok, err, want)
 	}
+
+	t1 := t0.Add(10 * time.Minute)
+	writeSpread(t, db, rng, 3000, t0, t1.Add(-time.Second), t1)
+	clock.Set(t1)
+	if _, ok, err := h.counts(context.Background()); ok || err != nil {
+		t.Fatalf("a render with no budget and 3,000 new records: ok %v, %v; want counting", ok, err)
+	}
+	waitCaughtUp("the render's ask")
+	got, ok, err = h.counts(context.Background())
+	if want := bruteHour(t, db, clock.Now()); err != nil || !ok || got != want {
+		t.Fatalf("after run caught up for the render: %+v ok %v %v, want %+v", got, ok, err, want)
+	}
 	cancel()
 	<-done
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.startBackground(); h.busy {
-		t.Fatal("a background catch-up started after run returned")
-	}
 }
