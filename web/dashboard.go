@@ -38,9 +38,12 @@ func (s *Server) mountDashboard(deps dashboard.Deps) {
 	if deps.Now == nil {
 		deps.Now = s.cfg.Now
 	}
-	if _, err := dashboard.Mount(s.router, deps); err != nil {
+	d, err := dashboard.Mount(s.router, deps)
+	if err != nil {
 		s.log.Error("the dashboard is not served", "error", err)
+		return
 	}
+	s.dash = d
 }
 
 // dashAuth is dashboard.Authenticator over the API's token table: a token

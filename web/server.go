@@ -147,6 +147,8 @@ type Server struct {
 	refusals *refusals
 	// red is Config.Redact.
 	red redact.Func
+	// dash is the dashboard, nil when it is not served.
+	dash *dashboard.Dashboard
 }
 
 // New builds the router.
@@ -240,8 +242,20 @@ func (s *Server) auditRecord(ctx context.Context, r audit.Record) {
 }
 
 // Run records the aggregated refusals of each ended interval until ctx
-// ends, then those still counted; run it for as long as the server serves.
-func (s *Server) Run(ctx context.Context) { s.refusals.run(ctx) }
+// ends, then those still counted, and keeps the dashboard's last-hour
+// counters current (dashboard.Dashboard.Run); run it for as long as the
+// server serves.
+func (s *Server) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if s.dash != nil {
+			s.dash.Run(ctx) // keeps the overview's last-hour counters current
+		}
+	}()
+	s.refusals.run(ctx)
+	<-done
+}
 
 // FlushRefusals records every refusal count still held, as if each
 // aggregation interval had ended now.
@@ -499,7 +513,10 @@ func (s *Server) listAudit(c *gin.Context) {
 	if recs == nil {
 		recs = []audit.Record{}
 	}
-	out := gin.H{"records": recs}
+	// Records are redacted when written; passing them through the redactor
+	// again hides what a pattern added since then matches, as the
+	// dashboard's /audit page and export do.
+	out := gin.H{"records": s.red.Records(recs)}
 	if next != 0 {
 		out["next_cursor"] = strconv.FormatUint(next, 10)
 	}

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,6 +67,12 @@ func browser(t *testing.T) context.Context {
 	actx, cancelA := chromedp.NewExecAllocator(tctx, opts...)
 	ctx, cancelC := chromedp.NewContext(actx)
 	t.Cleanup(func() { cancelC(); cancelA(); cancelT() })
+	// Every browser test leaves a screenshot of what it saw.
+	t.Cleanup(func() {
+		if _, ok := screenshotsTaken.Load(t.Name()); !ok && !t.Failed() && !t.Skipped() {
+			t.Error("the browser test saved no screenshot")
+		}
+	})
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("start chromium: %v", err)
 	}
@@ -84,6 +91,9 @@ func run(t *testing.T, ctx context.Context, what string, actions ...chromedp.Act
 	}
 }
 
+// screenshotsTaken holds the names of the tests that saved a screenshot.
+var screenshotsTaken sync.Map
+
 // screenshot saves the page in the test's temporary directory, and in
 // $DASHBOARD_SCREENSHOTS when set (how docs/img was made).
 func screenshot(t *testing.T, ctx context.Context, name string) {
@@ -92,6 +102,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
+	screenshotsTaken.Store(t.Name(), true)
 	for _, dir := range []string{t.TempDir(), os.Getenv("DASHBOARD_SCREENSHOTS")} {
 		if dir == "" {
 			continue
@@ -263,6 +274,7 @@ func TestBrowserViewerCannotApprove(t *testing.T) {
 	if buttons != 0 {
 		t.Fatalf("the viewer sees %d decision or operator buttons", buttons)
 	}
+	screenshot(t, ctx, "approvals-viewer")
 	forge := fmt.Sprintf(`fetch("/approvals/%s/approve", {method: "POST", headers: {"Content-Type": "application/x-www-form-urlencoded"},
 		body: "plan_hash=%s&csrf=" + encodeURIComponent(document.querySelector("input[name=csrf]").value)}).then(r => r.status)`, ap.ID, ap.PlanHash)
 	status := js[int](t, ctx, forge)
@@ -302,6 +314,8 @@ func TestBrowserPostWithoutCSRFRefused(t *testing.T) {
 	if got, _ := approval.List(context.Background(), e.a.DB, approval.Filter{PendingOnly: true}); len(got) != 1 {
 		t.Fatal("a POST without a CSRF token decided the approval")
 	}
+	run(t, ctx, "reload approvals", chromedp.Navigate(base+"/approvals"), chromedp.WaitVisible(chromedp.CSS("#approve-"+ap.ID)))
+	screenshot(t, ctx, "approvals-still-pending")
 	if n := len(e.sink.Requests()); n != 0 {
 		t.Fatalf("the step ran: %d calls", n)
 	}
@@ -327,6 +341,7 @@ func TestBrowserAzureTimeline(t *testing.T) {
 	if got := text(t, ctx, "#event-id"); got != id {
 		t.Fatalf("timeline of %q shows %q", id, got)
 	}
+	screenshot(t, ctx, "timeline-azure")
 	page := text(t, ctx, "main")
 	for _, want := range []string{"Suspicious sign-ins from TOR exit nodes", string(audit.KindReceived), string(audit.KindUnmatched)} {
 		if !strings.Contains(page, want) {
@@ -381,6 +396,7 @@ func TestBrowserPauseResume(t *testing.T) {
 	if page := text(t, ctx, "#timeline"); !strings.Contains(page, "step.refused") || !strings.Contains(page, "paused") {
 		t.Fatalf("timeline does not show the paused refusal: %q", page)
 	}
+	screenshot(t, ctx, "timeline-paused")
 	run(t, ctx, "resume", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#resume")), chromedp.Click(chromedp.CSS("#resume")),
 		chromedp.WaitVisible(chromedp.CSS("#confirm")), chromedp.Click(chromedp.CSS("#confirm")), chromedp.WaitVisible(chromedp.CSS("#running")))
 	if st, _ := e.a.Guard().PauseStatus(context.Background()); st.Paused {

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"context"
 	"embed"
 	"encoding/json"
 	"fmt"
@@ -38,8 +39,7 @@ type Dashboard struct {
 	vmu    sync.Mutex
 	verify chainStatus
 
-	cmu     sync.Mutex
-	minutes map[time.Time]hourCounts
+	hour *hourCounter
 }
 
 // chainStatus is the last verification of the whole audit chain; pages show
@@ -56,7 +56,7 @@ const verifyTTL = 30 * time.Second
 
 // Mount builds the dashboard from deps and adds its routes to r:
 //
-//	GET  /                       overview
+//	GET  /                       overview; /overview/counts (its counters, for htmx)
 //	GET  /events/*id             incident timeline (ids may contain /)
 //	GET  /approvals              the queue; POST /approvals/:id/approve|deny
 //	GET  /breakers               breakers and budgets; POST /breakers/:id/reset
@@ -89,6 +89,7 @@ func Mount(r gin.IRouter, deps Deps) (*Dashboard, error) {
 		deps.Redact = func(r audit.Record) audit.Record { return r }
 	}
 	d := &Dashboard{deps: deps, sessions: newSessions(deps.SessionTTL, deps.Now), log: deps.Logger}
+	d.hour = newHourCounter(deps.Audit, deps.Now, deps.Logger)
 	if err := d.parse(); err != nil {
 		return nil, err
 	}
@@ -107,6 +108,7 @@ func Mount(r gin.IRouter, deps Deps) (*Dashboard, error) {
 	g := r.Group("/", d.secureHeaders, d.authn)
 	post := func(path string, h ...gin.HandlerFunc) { g.POST(path, append([]gin.HandlerFunc{d.csrf}, h...)...) }
 	g.GET("/", d.overview)
+	g.GET("/overview/counts", d.overviewCounts)
 	g.GET("/events/*id", d.timeline)
 	g.GET("/approvals", d.approvals)
 	post("/approvals/:id/:decision", d.require(RoleApprover), d.decide)
@@ -122,6 +124,15 @@ func Mount(r gin.IRouter, deps Deps) (*Dashboard, error) {
 	post("/logout", d.logout)
 	return d, nil
 }
+
+// Run keeps the overview's last-hour counters current until ctx ends: it
+// counts the last hour at once, so the first render after the server
+// starts is not the one that reads the hour (it shows "counting…" and
+// polls until the count is done), then catches up every few seconds and
+// whenever a render's own catch-up overran its budget. The server calls it
+// when it starts; without it, a render that finds its ask for a catch-up
+// unanswered counts the hour itself.
+func (d *Dashboard) Run(ctx context.Context) { d.hour.run(ctx) }
 
 // secureHeaders forbids framing and any script or style not served here.
 func (d *Dashboard) secureHeaders(c *gin.Context) {
@@ -254,6 +265,9 @@ func (d *Dashboard) render(c *gin.Context, code int, name, title string, data an
 		p.Error, _ = e.(string)
 	}
 	t := d.pages[name]
+	if name == "counts" {
+		t = d.pages["overview"]
+	}
 	var buf bytes.Buffer
 	if t == nil {
 		d.log.Error("no such page template", "page", name)
@@ -261,8 +275,11 @@ func (d *Dashboard) render(c *gin.Context, code int, name, title string, data an
 		return
 	}
 	run := t.Execute
-	if name == "badge" { // a fragment for htmx, without the layout
+	switch name {
+	case "badge": // a fragment for htmx, without the layout
 		run = func(w io.Writer, v any) error { return t.ExecuteTemplate(w, "content", v) }
+	case "counts": // the overview's counters, for htmx
+		run = func(w io.Writer, v any) error { return t.ExecuteTemplate(w, "counts", data) }
 	}
 	if err := run(&buf, p); err != nil {
 		d.log.Error("rendering a page failed", "page", name, "error", err)

@@ -88,12 +88,11 @@ type overviewData struct {
 	Breakers []guard.BreakerStatus
 	// Caps are the global caps; UsedUp the playbook budgets with nothing
 	// left on a target.
-	Caps      []guard.BudgetStatus
-	UsedUp    []guard.BudgetStatus
-	Pause     *guard.PauseStatus
-	Events    int
-	Actions   int
-	Refusals  int
+	Caps   []guard.BudgetStatus
+	UsedUp []guard.BudgetStatus
+	Pause  *guard.PauseStatus
+	// Hour are the last-hour counters.
+	Hour      hourStats
 	Incidents []incident
 	Problems  []string
 }
@@ -105,7 +104,8 @@ type incident struct {
 	Message  string
 }
 
-// overviewScanCap bounds the records the last-hour counters read.
+// overviewScanCap bounds the records one scan of the latest incidents or
+// of a playbook's last match reads.
 const overviewScanCap = 20000
 
 func (d *Dashboard) overview(c *gin.Context) {
@@ -150,30 +150,35 @@ func (d *Dashboard) overview(c *gin.Context) {
 			o.Problems = append(o.Problems, "reading the kill switch failed")
 		}
 	}
-	if c, err := d.lastHour(ctx); err != nil {
+	o.Hour = d.hourStats(ctx)
+	if o.Hour.Failed {
 		o.Problems = append(o.Problems, "reading the audit trail failed")
-	} else {
-		o.Events, o.Actions, o.Refusals = c.events, c.actions, c.refusals
 	}
 	o.Incidents = d.latestIncidents(ctx, 10)
 	d.render(c, http.StatusOK, "overview", "Overview", o)
 }
 
-// count counts the records matching q.
-func (d *Dashboard) count(ctx context.Context, q audit.Query) (int, error) {
-	q.Limit = 1000
-	n := 0
-	for {
-		recs, next, err := d.deps.Audit.ListAudit(ctx, q)
-		if err != nil {
-			return n, err
-		}
-		n += len(recs)
-		if next == 0 {
-			return n, nil
-		}
-		q.After = next
+// hourStats are the overview's last-hour counters; Counting is set while
+// the counter warms up (the page shows "counting…" and polls).
+type hourStats struct {
+	Events, Actions, Refusals int
+	Counting                  bool
+	Failed                    bool
+}
+
+func (d *Dashboard) hourStats(ctx context.Context) hourStats {
+	c, ok, err := d.hour.counts(ctx)
+	if err != nil {
+		d.log.Warn("counting the last hour's audit records failed", "error", err)
+		return hourStats{Failed: true}
 	}
+	return hourStats{Events: c.events, Actions: c.actions, Refusals: c.refusals, Counting: !ok}
+}
+
+// overviewCounts renders the overview's counters alone: the fragment the
+// page polls while they are counting.
+func (d *Dashboard) overviewCounts(c *gin.Context) {
+	d.render(c, http.StatusOK, "counts", "", d.hourStats(c.Request.Context()))
 }
 
 // latestIncidents returns the newest events that matched a playbook,
@@ -216,60 +221,6 @@ func (d *Dashboard) latestIncidents(ctx context.Context, n int) []incident {
 	return out
 }
 
-// hourCounts are the overview's counters.
-type hourCounts struct{ events, actions, refusals int }
-
-// lastHour counts events, actions and refusals in the 60 whole minutes
-// before the current one and the current one so far. A whole minute's
-// counts are cached: the store never writes a record earlier than the
-// newest one, so a minute that has passed does not change.
-func (d *Dashboard) lastHour(ctx context.Context) (hourCounts, error) {
-	now := d.deps.Now()
-	cur := now.Truncate(time.Minute)
-	var total hourCounts
-	d.cmu.Lock()
-	defer d.cmu.Unlock()
-	if d.minutes == nil {
-		d.minutes = map[time.Time]hourCounts{}
-	}
-	for m := range d.minutes {
-		if m.Before(cur.Add(-time.Hour)) {
-			delete(d.minutes, m)
-		}
-	}
-	for m := cur.Add(-time.Hour); !m.After(cur); m = m.Add(time.Minute) {
-		hc, ok := d.minutes[m]
-		if !ok {
-			var err error
-			if hc, err = d.countRange(ctx, m, m.Add(time.Minute)); err != nil {
-				return total, err
-			}
-			if m.Before(cur) {
-				d.minutes[m] = hc
-			}
-		}
-		total.events += hc.events
-		total.actions += hc.actions
-		total.refusals += hc.refusals
-	}
-	return total, nil
-}
-
-func (d *Dashboard) countRange(ctx context.Context, since, until time.Time) (hourCounts, error) {
-	var hc hourCounts
-	for _, k := range []struct {
-		kind audit.Kind
-		dst  *int
-	}{{audit.KindReceived, &hc.events}, {audit.KindStepSucceeded, &hc.actions}, {audit.KindStepFailed, &hc.actions}, {audit.KindStepRefused, &hc.refusals}} {
-		n, err := d.count(ctx, audit.Query{Kind: k.kind, Since: since, Until: until})
-		if err != nil {
-			return hc, err
-		}
-		*k.dst += n
-	}
-	return hc, nil
-}
-
 // timelineData is the timeline page.
 type timelineData struct {
 	ID        string
@@ -279,6 +230,23 @@ type timelineData struct {
 	Records   []audit.Record
 	Approvals []approval.Approval
 	Chain     chainStatus
+	// ResolvedID and OnResolve are the alert's resolved event and the
+	// records of the on_resolved steps it ran, when there is one.
+	ResolvedID string
+	OnResolve  []audit.Record
+}
+
+// resolvedSibling is the id of the resolved event of a firing alert: the
+// sources that send both (Alertmanager, and the generic ones that put the
+// status last) give them the same id but for the status. The on_resolved
+// steps run on that event, so its records are where "what ran on
+// resolve" is.
+func resolvedSibling(id string) (string, bool) {
+	base, ok := strings.CutSuffix(id, ":"+string(event.StatusFiring))
+	if !ok || base == "" {
+		return "", false
+	}
+	return base + ":" + string(event.StatusResolved), true
 }
 
 func (d *Dashboard) timeline(c *gin.Context) {
@@ -319,6 +287,16 @@ func (d *Dashboard) timeline(c *gin.Context) {
 	}
 	for i := range td.Approvals {
 		d.redactApproval(&td.Approvals[i])
+	}
+	if rid, ok := resolvedSibling(id); ok {
+		if rtl, err := d.deps.Timelines.Timeline(c.Request.Context(), rid); err == nil {
+			td.ResolvedID = rid
+			for _, r := range rtl.Records {
+				if phase, _ := r.Data["phase"].(string); phase == "on_resolved" || r.Kind == audit.KindReceived {
+					td.OnResolve = append(td.OnResolve, d.deps.Redact(r))
+				}
+			}
+		}
 	}
 	d.render(c, http.StatusOK, "timeline", "Event "+id, td)
 }

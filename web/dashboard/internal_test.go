@@ -51,3 +51,21 @@ func TestExpiresIn(t *testing.T) {
 		}
 	}
 }
+
+func TestResolvedSibling(t *testing.T) {
+	for _, tc := range []struct {
+		id, want string
+		ok       bool
+	}{
+		{"am:0e5017ed:2026-12-07T08:24:06Z:firing", "am:0e5017ed:2026-12-07T08:24:06Z:resolved", true},
+		{"azure:/subscriptions/x/alerts/y:firing", "azure:/subscriptions/x/alerts/y:resolved", true},
+		{"am:0e5017ed:2026-12-07T08:24:06Z:resolved", "", false},
+		{"falco:abc:0", "", false},
+		{":firing", "", false},
+	} {
+		got, ok := resolvedSibling(tc.id)
+		if got != tc.want || ok != tc.ok {
+			t.Errorf("resolvedSibling(%q) = %q, %v; want %q, %v", tc.id, got, ok, tc.want, tc.ok)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -644,5 +646,246 @@ func TestOverviewCountdownPastExpiry(t *testing.T) {
 				t.Errorf("%s after %s: %d, want %q on the page", path, step.advance, resp.StatusCode, step.want)
 			}
 		}
+	}
+}
+
+var hourCountRE = regexp.MustCompile(`id="count-(events|actions|refusals)"[^>]*>([^<]+)<`)
+
+// The overview of a freshly started server over a real bbolt trail that
+// spans two hours shows the last hour's counts (through the background
+// warm-up the server starts, "counting…" before it is done), equal to a
+// brute-force count; records older than an hour do not count.
+func TestOverviewLastHourCounts(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 250_000_000, time.UTC)
+	cfg := apptest.Config(t, "")
+	kinds := []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepSucceeded, audit.KindStepFailed, audit.KindStepRefused, audit.KindStepSkipped}
+	// The trail is written by one server, read by the next: the second
+	// starts with nothing counted.
+	first := apptest.Start(t, cfg, app.Options{Now: func() time.Time { return now }, NoDispatch: true})
+	var recs []audit.Record
+	for i := 0; i < 4000; i++ {
+		recs = append(recs, audit.Record{Time: now.Add(-2*time.Hour + time.Duration(i)*(2*time.Hour/4000)), Kind: kinds[i%len(kinds)], EventID: fmt.Sprintf("e%d", i/6), Source: "test"})
+	}
+	if err := first.DB.Audit(context.Background(), recs...); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]int{}
+	for _, r := range recs {
+		if r.Time.Before(now.Add(-time.Hour)) {
+			continue
+		}
+		switch r.Kind {
+		case audit.KindReceived:
+			want["events"]++
+		case audit.KindStepSucceeded, audit.KindStepFailed:
+			want["actions"]++
+		case audit.KindStepRefused:
+			want["refusals"]++
+		}
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	a := apptest.Start(t, cfg, app.Options{Now: func() time.Time { return now }, NoDispatch: true})
+	c := newClient(t, a.URL())
+	got := map[string]string{}
+	apptest.WaitFor(t, 20*time.Second, "the overview's counts", func() bool {
+		resp, body := c.do("GET", "/overview/counts", nil, "text/html")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /overview/counts: %d %s", resp.StatusCode, body)
+		}
+		for _, m := range hourCountRE.FindAllStringSubmatch(body, -1) {
+			got[m[1]] = m[2]
+		}
+		if len(got) != 3 {
+			t.Fatalf("the counters fragment lacks a counter: %s", body)
+		}
+		if strings.Contains(body, "counting") && !strings.Contains(body, `hx-get="/overview/counts"`) {
+			t.Fatalf("a counting fragment that does not poll: %s", body)
+		}
+		return !strings.Contains(body, "counting")
+	})
+	_, page := c.do("GET", "/", nil, "text/html")
+	for k, n := range want {
+		if got[k] != fmt.Sprint(n) {
+			t.Fatalf("%s in the last hour: the page shows %s, brute force %d (all: %v, want %v)", k, got[k], n, got, want)
+		}
+		if !strings.Contains(page, fmt.Sprintf(`id="count-%s">%d<`, k, n)) {
+			t.Fatalf("the overview does not show %d %s", n, k)
+		}
+	}
+}
+
+const resolvePlaybook = `
+name: notify-and-clear
+match: event.source == "alertmanager" && event.status == "firing" && event.name == "KubeDeploymentReplicasMismatch"
+steps:
+  - action: webhook.notify
+    timeout: 5s
+    with: { url: "%[1]s/firing", body: { deployment: "{{ event.labels.deployment }}" } }
+on_resolved:
+  - action: webhook.notify
+    timeout: 5s
+    with: { url: "%[1]s/resolved", body: { cleared: "{{ event.labels.deployment }}" } }
+`
+
+// The timeline of a firing alert (the Slack link target) shows what ran
+// on resolve: the on_resolved steps run on the resolved event, whose
+// records the page lists under "On resolve", with a link to it.
+func TestTimelineShowsOnResolve(t *testing.T) {
+	e := start(t, resolvePlaybook)
+	startsAt := time.Now().Add(-5 * time.Minute).UTC()
+	post := func(status string) {
+		t.Helper()
+		body := apptest.AlertmanagerPayload(status, apptest.Alert{
+			Labels:   map[string]string{"alertname": "KubeDeploymentReplicasMismatch", "namespace": "shop", "deployment": "cart-api"},
+			StartsAt: startsAt, Fingerprint: "0e5017ed",
+		})
+		if code, b := apptest.Post(t, e.a.URL()+"/hooks/alertmanager", body); code != 202 {
+			t.Fatalf("POST %s alert: %d %s", status, code, b)
+		}
+	}
+	post("firing")
+	var firing string
+	apptest.WaitFor(t, 10*time.Second, "the firing step to succeed", func() bool {
+		recs := e.records(t, audit.Query{Kind: audit.KindStepSucceeded})
+		if len(recs) == 1 {
+			firing = recs[0].EventID
+		}
+		return firing != ""
+	})
+	c := newClient(t, e.a.URL())
+	c.signIn(viewerToken)
+	if _, page := c.do("GET", eventPath(firing), nil, "text/html"); strings.Contains(page, `id="on-resolve"`) {
+		t.Fatal("the timeline shows an On resolve section before the alert resolved")
+	}
+	post("resolved")
+	apptest.WaitFor(t, 10*time.Second, "the on_resolved step to succeed", func() bool {
+		return len(e.records(t, audit.Query{Kind: audit.KindStepSucceeded})) == 2
+	})
+	recs := e.records(t, audit.Query{Kind: audit.KindStepSucceeded})
+	resolved := recs[1].EventID
+	if resolved == firing {
+		t.Fatalf("the on_resolved step ran on the firing event %s", firing)
+	}
+	resp, page := c.do("GET", eventPath(firing), nil, "text/html")
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET the firing timeline: %d", resp.StatusCode)
+	}
+	i := strings.Index(page, `id="on-resolve"`)
+	if i < 0 {
+		t.Fatalf("the firing event's timeline has no On resolve section:\n%s", page)
+	}
+	section := page[i:]
+	for _, want := range []string{"step.succeeded", "webhook.notify", "event.received", "on_resolved"} {
+		if !strings.Contains(section, want) {
+			t.Errorf("the On resolve section lacks %q", want)
+		}
+	}
+	if !strings.Contains(page, `id="resolved-link">`+resolved+`<`) {
+		t.Errorf("the timeline does not link the resolved event %s", resolved)
+	}
+	if got := len(e.sink.Requests()); got != 2 {
+		t.Fatalf("the receiver got %d calls, want the firing and the resolved one", got)
+	}
+}
+
+// eventPath is the dashboard path of an event id.
+func eventPath(id string) string {
+	segs := strings.Split(id, "/")
+	for i, s := range segs {
+		segs[i] = url.PathEscape(s)
+	}
+	return "/events/" + strings.Join(segs, "/")
+}
+
+// /playbooks lists the loaded set (name, mode, file:line, match rule,
+// matches, last matched) and, after a refused reload, the problems of the
+// new files while the old set stays loaded.
+func TestPlaybooksPageSetAndReloadErrors(t *testing.T) {
+	sink := apptest.NewSink(t)
+	cfg := apptest.Config(t, fmt.Sprintf(autoPlaybookForList, sink.URL))
+	cfg.API.Tokens = apiTokens()
+	e := &env{a: apptest.Start(t, cfg, app.Options{}), sink: sink}
+	e.fire(t, "11575001")
+	apptest.WaitFor(t, 10*time.Second, "the step to succeed", func() bool {
+		return len(e.records(t, audit.Query{Kind: audit.KindStepSucceeded})) == 1
+	})
+	c := newClient(t, e.a.URL())
+	c.signIn(viewerToken)
+	_, page := c.do("GET", "/playbooks", nil, "text/html")
+	row := regexp.MustCompile(`(?s)<tr><td><b>notify-cart-list</b>.*?</tr>`).FindString(page)
+	for _, want := range []string{"tell the deploy bot", "<td>auto</td>", "playbooks.yaml:2", `<code>event.source == &#34;alertmanager&#34;`, "<td>1</td>"} {
+		if !strings.Contains(row, want) {
+			t.Errorf("the playbook's row lacks %q:\n%s", want, row)
+		}
+	}
+	if strings.Contains(row, "<td>—</td>") {
+		t.Errorf("the playbook's row shows no last match:\n%s", row)
+	}
+	if strings.Contains(page, `id="reload-error"`) {
+		t.Fatal("a reload error is shown before any reload")
+	}
+
+	bad := "name: broken\nmatch: event.source ==\nsteps:\n  - action: webhook.notify\n    with: { url: \"http://127.0.0.1:1\" }\n"
+	if err := os.WriteFile(filepath.Join(cfg.Playbooks[0], "broken.yaml"), []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := apptest.PostAs(t, e.a.URL()+"/api/v1/playbooks/reload", operatorToken, nil); code != http.StatusUnprocessableEntity {
+		t.Fatalf("reload of a broken file: %d %s", code, body)
+	}
+	_, page = c.do("GET", "/playbooks", nil, "text/html")
+	i := strings.Index(page, `id="reload-error"`)
+	if i < 0 {
+		t.Fatalf("/playbooks does not show the refused reload:\n%s", page)
+	}
+	if box := page[i:]; !strings.Contains(box, "broken.yaml:2:") {
+		t.Errorf("the reload error does not name the file and line:\n%s", box)
+	}
+	if !strings.Contains(page, "<b>notify-cart-list</b>") || strings.Contains(page, "<b>broken</b>") {
+		t.Error("after a refused reload the page does not list the old set alone")
+	}
+}
+
+const autoPlaybookForList = `
+name: notify-cart-list
+description: tell the deploy bot
+match: event.source == "alertmanager" && event.status == "firing" && event.name == "KubeDeploymentReplicasMismatch"
+steps:
+  - action: webhook.notify
+    timeout: 5s
+    with:
+      url: "%s/notify"
+      body: { deployment: "{{ event.labels.deployment }}" }
+`
+
+var externalRef = regexp.MustCompile(`(?i)<(?:script|link)[^>]+(?:src|href)="([^"]+)"`)
+
+// htmx is served from the binary (embedded, the npm package's 2.0.11), and
+// no page loads a script or style sheet from anywhere else.
+func TestHtmxEmbeddedNoCDN(t *testing.T) {
+	a := apptest.Start(t, apptest.Config(t, ""), app.Options{})
+	c := newClient(t, a.URL())
+	for _, path := range []string{"/", "/approvals", "/breakers", "/playbooks", "/audit"} {
+		resp, page := c.do("GET", path, nil, "text/html")
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d", path, resp.StatusCode)
+		}
+		refs := externalRef.FindAllStringSubmatch(page, -1)
+		if len(refs) == 0 {
+			t.Fatalf("GET %s loads no script or style sheet", path)
+		}
+		for _, m := range refs {
+			if !strings.HasPrefix(m[1], "/static/") {
+				t.Errorf("GET %s loads %s, not from /static/", path, m[1])
+			}
+		}
+		if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "script-src 'self'") {
+			t.Errorf("GET %s: Content-Security-Policy %q lets scripts come from elsewhere", path, csp)
+		}
+	}
+	resp, js := c.do("GET", "/static/htmx.min.js", nil, "*/*")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(js, `version:"2.0.11"`) {
+		t.Fatalf("GET /static/htmx.min.js: %d, %d bytes", resp.StatusCode, len(js))
 	}
 }

@@ -158,3 +158,39 @@ func TestAPIAndPagesRedactLabelSecrets(t *testing.T) {
 	page("/")
 	page("/events/" + target.EventID)
 }
+
+// TestAPIAuditRedactsAsPages: GET /api/v1/audit passes records through the
+// server's redactor as the /audit page and its JSONL export do, so a
+// record written before a redaction pattern was configured shows the same
+// (redacted) in all three.
+func TestAPIAuditRedactsAsPages(t *testing.T) {
+	const secret = "C-4711-customer-secret"
+	cfg := apptest.Config(t, "")
+	first := apptest.Start(t, cfg, app.Options{})
+	if err := first.DB.Audit(context.Background(), audit.Record{Kind: audit.KindReceived, Source: "test", EventID: "test:1",
+		Message: "customer " + secret, Data: map[string]any{"customer_ref": secret}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Close(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Audit.Redaction.Patterns = []string{`C-4711-[a-z-]+`}
+	a := apptest.Start(t, cfg, app.Options{})
+	for _, path := range []string{"/api/v1/audit?event_id=test:1", "/audit?event_id=test:1", "/audit/export?event_id=test:1"} {
+		resp, err := http.Get(a.URL() + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET %s: %d %s", path, resp.StatusCode, body)
+		}
+		if !strings.Contains(string(body), "test:1") {
+			t.Fatalf("GET %s does not show the record:\n%s", path, body)
+		}
+		if strings.Contains(string(body), secret) {
+			t.Errorf("GET %s shows what the redactor removes:\n%s", path, body)
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"go.etcd.io/etcd/server/v3/embed"
+
+	fbetcd "github.com/firebreak/firebreak/store/etcd"
+)
+
+// startEtcd starts a one-member etcd in dir on free loopback ports and
+// returns its client URL; it stops when the test ends. A port another
+// process took before etcd bound it makes it try fresh ports.
+func startEtcd(t *testing.T) string {
+	t.Helper()
+	var lastErr error
+	for try := 0; try < 3; try++ {
+		ports := make([]int, 2)
+		for i := range ports {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ports[i] = l.Addr().(*net.TCPAddr).Port
+			_ = l.Close()
+		}
+		dir := t.TempDir()
+		cfg := embed.NewConfig()
+		cfg.Name = "dash"
+		cfg.Dir = filepath.Join(dir, "etcd")
+		cfg.UnsafeNoFsync = true
+		cfg.LogLevel = "error"
+		cfg.LogOutputs = []string{filepath.Join(dir, "etcd.log")}
+		client := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[0])}
+		peer := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[1])}
+		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
+		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
+		cfg.InitialCluster = "dash=" + peer.String()
+		cfg.ListenMetricsUrls = nil
+		e, err := embed.StartEtcd(cfg)
+		if err != nil {
+			lastErr = err
+			continue
+		}
+		select {
+		case <-e.Server.ReadyNotify():
+			t.Cleanup(e.Close)
+			return client.String()
+		case err := <-e.Err():
+			e.Close()
+			lastErr = err
+		case <-time.After(30 * time.Second):
+			e.Close()
+			t.Fatal("etcd not ready after 30s")
+		}
+	}
+	t.Fatalf("start etcd: %v", lastErr)
+	return ""
+}
+
+// In clustered mode the counter on one replica counts the records another
+// replica appended (which this replica's audit observer is never told of):
+// it reads the shared trail, and equals a brute-force count over it.
+func TestHourCountsAcrossEtcdReplicas(t *testing.T) {
+	endpoint := startEtcd(t)
+	clock := &hourClock{t: time.Date(2026, 12, 1, 12, 0, 0, 700_000_000, time.UTC)}
+	open := func(node string) *fbetcd.Store {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		s, err := fbetcd.Open(ctx, fbetcd.Config{Endpoints: []string{endpoint}, Prefix: "/fb-dash", Node: node,
+			RequestTimeout: 5 * time.Second, SessionTTL: 2 * time.Second, Now: clock.Now})
+		if err != nil {
+			t.Fatalf("open replica %s: %v", node, err)
+		}
+		t.Cleanup(func() { _ = s.Close() })
+		return s
+	}
+	a, b := open("replica-a"), open("replica-b")
+	rng := rand.New(rand.NewPCG(5, 6))
+	t0 := clock.Now()
+	writeSpread(t, b, rng, 1500, t0.Add(-2*time.Hour), t0.Add(-time.Millisecond), t0)
+
+	h := newHourCounter(a, clock.Now, slog.New(slog.DiscardHandler))
+	h.budget = time.Minute
+	check := func(what string) {
+		t.Helper()
+		got, ok, err := h.counts(context.Background())
+		want := bruteHour(t, a, clock.Now())
+		if err != nil || !ok || got != want {
+			t.Fatalf("%s: counted %+v (ok %v, %v), brute force %+v", what, got, ok, err, want)
+		}
+		if want.events == 0 || want.actions == 0 || want.refusals == 0 {
+			t.Fatalf("%s: the window holds too few records to tell: %+v", what, want)
+		}
+	}
+	check("replica a, records of replica b")
+	// More records, again by the other replica, 20 minutes later.
+	t1 := t0.Add(20 * time.Minute)
+	writeSpread(t, b, rng, 500, t0, t1.Add(-time.Millisecond), t1)
+	clock.Set(t1)
+	check("20 minutes later")
+}
