@@ -156,6 +156,16 @@ func (a *apiAuth) lookup(given string) *hashedToken {
 	return match
 }
 
+// byName returns the token named name, or nil.
+func (a *apiAuth) byName(name string) *hashedToken {
+	for i := range a.tokens {
+		if a.tokens[i].name == name {
+			return &a.tokens[i]
+		}
+	}
+	return nil
+}
+
 // openRead reports whether a viewer request from r is allowed without a
 // token: no token configured, a loopback listener and a loopback peer.
 func (a *apiAuth) openRead(r *http.Request) bool {

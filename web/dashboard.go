@@ -2,7 +2,12 @@ package web
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
+	"strings"
 
 	"github.com/firebreak/firebreak/engine/approval"
 	"github.com/firebreak/firebreak/engine/audit"
@@ -52,13 +57,49 @@ func (s *Server) mountDashboard(deps dashboard.Deps) {
 // listener and a loopback peer), for reading only.
 type dashAuth struct{ a *apiAuth }
 
-// Authenticate implements dashboard.Authenticator.
+// Authenticate implements dashboard.Authenticator. The identity's
+// credential is a fresh random salt and the HMAC-SHA256 of it keyed with
+// the token's digest: Current can check it against the token table of the
+// day, and it never lets anyone sign in (it is not the token, nor the
+// digest the table compares).
 func (d dashAuth) Authenticate(token string) (dashboard.Identity, bool) {
 	t := d.a.lookup(token)
 	if t == nil {
 		return dashboard.Identity{}, false
 	}
-	return dashboard.Identity{Name: t.name, Roles: dashRoles(t.role)}, true
+	salt := make([]byte, 16)
+	_, _ = rand.Read(salt) // crypto/rand.Read never fails (Go ≥ 1.24)
+	cred := credentialPrefix + base64.RawURLEncoding.EncodeToString(salt) + "." + base64.RawURLEncoding.EncodeToString(credentialMAC(t, salt))
+	return dashboard.Identity{Name: t.name, Roles: dashRoles(t.role), Credential: cred}, true
+}
+
+// credentialPrefix versions the credential fingerprint.
+const credentialPrefix = "v1."
+
+func credentialMAC(t *hashedToken, salt []byte) []byte {
+	m := hmac.New(sha256.New, t.hash[:])
+	m.Write([]byte("firebreak dashboard session\x00"))
+	m.Write(salt)
+	return m.Sum(nil)
+}
+
+// Current implements dashboard.Authenticator: a session signed in with a
+// token lives on while a token of that name, with the same secret, is
+// configured, with that token's role of now; an anonymous one while the
+// request would be let in anonymously.
+func (d dashAuth) Current(r *http.Request, id dashboard.Identity) (dashboard.Identity, bool) {
+	if id.Credential == "" {
+		return d.Anonymous(r)
+	}
+	rest, ok := strings.CutPrefix(id.Credential, credentialPrefix)
+	s64, m64, ok2 := strings.Cut(rest, ".")
+	salt, err1 := base64.RawURLEncoding.DecodeString(s64)
+	mac, err2 := base64.RawURLEncoding.DecodeString(m64)
+	t := d.a.byName(id.Name)
+	if !ok || !ok2 || err1 != nil || err2 != nil || t == nil || !hmac.Equal(mac, credentialMAC(t, salt)) {
+		return dashboard.Identity{}, false
+	}
+	return dashboard.Identity{Name: t.name, Roles: dashRoles(t.role), Credential: id.Credential}, true
 }
 
 // Anonymous implements dashboard.Authenticator.

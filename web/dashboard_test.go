@@ -37,7 +37,7 @@ func dashServer(t *testing.T, tokens []web.APIToken, openReads bool) (*httptest.
 	t.Cleanup(func() { _ = db.Close() })
 	g := &recordingGuards{}
 	s := web.New(web.Config{Inbox: db, Audit: db, Engine: nopEngine{}, Tokens: tokens, OpenReads: openReads, AuditLog: db, Guards: g,
-		Dashboard: &dashboard.Deps{Audit: db, Timelines: noTimelines{}, Playbooks: func() *playbooks.Set { return nil }}})
+		Dashboard: &dashboard.Deps{State: db, Audit: db, Timelines: noTimelines{}, Playbooks: func() *playbooks.Set { return nil }}})
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	return srv, db, g

@@ -37,7 +37,9 @@
 //	GET  /, /events/…, /approvals, …      dashboard pages (dashboard.go)
 //
 // The dashboard signs people in with the same token table (dashAuth over
-// apiAuth's lookup): a token gives its name and role to the session, and
+// apiAuth's lookup): a token gives its name and role to the session (and a
+// salted fingerprint that ends the session once the token is removed or
+// replaced: dashAuth.Current), and
 // with no token configured the pages open exactly when the viewer routes
 // do, for reading only.
 //

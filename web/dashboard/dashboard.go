@@ -69,6 +69,8 @@ func Mount(r gin.IRouter, deps Deps) (*Dashboard, error) {
 	switch {
 	case deps.Auth == nil:
 		return nil, fmt.Errorf("%w: Auth", ErrMissingDeps)
+	case deps.State == nil:
+		return nil, fmt.Errorf("%w: State", ErrMissingDeps)
 	case deps.Audit == nil:
 		return nil, fmt.Errorf("%w: Audit", ErrMissingDeps)
 	case deps.Timelines == nil:
@@ -88,7 +90,7 @@ func Mount(r gin.IRouter, deps Deps) (*Dashboard, error) {
 	if deps.Redact == nil {
 		deps.Redact = func(r audit.Record) audit.Record { return r }
 	}
-	d := &Dashboard{deps: deps, sessions: newSessions(deps.SessionTTL, deps.Now), log: deps.Logger}
+	d := &Dashboard{deps: deps, sessions: newSessions(deps.State, deps.SessionTTL, deps.Now), log: deps.Logger}
 	d.hour = newHourCounter(deps.Audit, deps.Now, deps.Logger)
 	if err := d.parse(); err != nil {
 		return nil, err
@@ -125,14 +127,23 @@ func Mount(r gin.IRouter, deps Deps) (*Dashboard, error) {
 	return d, nil
 }
 
-// Run keeps the overview's last-hour counters current until ctx ends: it
+// Run keeps the overview's last-hour counters current and prunes expired
+// sessions (every minute; see maxSessions) until ctx ends. For the counters, it
 // counts the last hour at once, so the first render after the server
 // starts is not the one that reads the hour (it shows "counting…" and
 // polls until the count is done), then catches up every few seconds and
 // whenever a render's own catch-up overran its budget. The server calls it
 // when it starts; without it, a render that finds its ask for a catch-up
 // unanswered counts the hour itself.
-func (d *Dashboard) Run(ctx context.Context) { d.hour.run(ctx) }
+func (d *Dashboard) Run(ctx context.Context) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		d.runPrune(ctx)
+	}()
+	d.hour.run(ctx)
+	<-done
+}
 
 // secureHeaders forbids framing and any script or style not served here.
 func (d *Dashboard) secureHeaders(c *gin.Context) {

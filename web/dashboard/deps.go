@@ -12,6 +12,7 @@ import (
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/guard"
+	"github.com/firebreak/firebreak/engine/state"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/playbooks/playtest"
 )
@@ -36,6 +37,12 @@ const (
 type Identity struct {
 	Name  string
 	Roles []Role
+	// Credential is the Authenticator's fingerprint of the token the
+	// identity signed in with, opaque to the dashboard and never the token
+	// itself; "" for an anonymous identity. It is stored with the session
+	// so that Current can tell the token the session began with from one
+	// that replaced it under the same name.
+	Credential string
 }
 
 // Has reports whether the identity holds role r.
@@ -51,6 +58,22 @@ type Authenticator interface {
 	// when the server allows that (no tokens configured and a loopback
 	// peer, as the API allows), or false when a login is required.
 	Anonymous(r *http.Request) (Identity, bool)
+	// Current re-checks a stored session's identity against the tokens
+	// configured now; the dashboard calls it on every request. It returns
+	// the identity as it is now (a changed role applies at once), or false
+	// when the token the session signed in with is gone or was replaced,
+	// or, for an anonymous identity, when r would not be let in
+	// anonymously any more.
+	Current(r *http.Request, id Identity) (Identity, bool)
+}
+
+// StateStore is the transactional key/value state both store backends
+// offer (the bbolt *store.DB and the clustered etcd store implement it;
+// it is part of store.Backend). The dashboard keeps its sessions in its
+// bucket dashboard_sessions.
+type StateStore interface {
+	Update(ctx context.Context, fn func(state.Tx) error) error
+	View(ctx context.Context, fn func(state.Tx) error) error
 }
 
 // Approvals is the approval gate as the pages need it.
@@ -121,11 +144,14 @@ type Tester interface {
 	TestEvent(ctx context.Context, id string) (TestResult, error)
 }
 
-// Deps is everything the dashboard reads and calls. Auth, Audit,
+// Deps is everything the dashboard reads and calls. Auth, State, Audit,
 // Timelines and Playbooks are required; a nil Approvals, Guards or Tester
 // hides its page's actions and shows that the feature is not wired.
 type Deps struct {
-	Auth      Authenticator
+	Auth Authenticator
+	// State keeps the sessions, so that they survive a restart and are
+	// shared by every replica of a cluster: the server's store.
+	State     StateStore
 	Approvals Approvals
 	Guards    Guards
 	Audit     AuditLog

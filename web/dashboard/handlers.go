@@ -59,15 +59,24 @@ func (d *Dashboard) login(c *gin.Context) {
 		d.render(c, http.StatusUnauthorized, "login", "Sign in", gin.H{"Next": safeNext(c.PostForm("next"))})
 		return
 	}
+	v, _, err := d.sessions.create(c.Request.Context(), id)
+	if err != nil {
+		d.log.Error("the session store failed", "error", err)
+		d.fail(c, http.StatusServiceUnavailable, "the session store is unavailable; try again shortly")
+		return
+	}
 	d.clearCookie(c, loginCookie)
-	v, _ := d.sessions.create(id)
 	d.setCookie(c, sessionCookie, v, d.sessions.ttl)
 	c.Redirect(http.StatusSeeOther, safeNext(c.PostForm("next")))
 }
 
 func (d *Dashboard) logout(c *gin.Context) {
 	if v, err := c.Cookie(sessionCookie); err == nil {
-		d.sessions.drop(v)
+		if err := d.sessions.drop(c.Request.Context(), v); err != nil {
+			d.log.Error("the session store failed", "error", err)
+			d.fail(c, http.StatusServiceUnavailable, "signing out failed: the session store is unavailable; try again")
+			return
+		}
 	}
 	d.clearCookie(c, sessionCookie)
 	c.Redirect(http.StatusSeeOther, "/login")

@@ -1,15 +1,21 @@
 package dashboard
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"net/http"
-	"sync"
+	"slices"
 	"time"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/firebreak/firebreak/engine/state"
 )
 
 // Cookie and form names.
@@ -18,28 +24,47 @@ const (
 	loginCookie   = "firebreak_login"
 	csrfField     = "csrf"
 	csrfHeader    = "X-CSRF-Token"
-	// maxSessions bounds the session table; the oldest expired ones go
-	// first, then the oldest.
+	// sessionBucket is the state bucket of the signed-in sessions: the hex
+	// SHA-256 of the cookie value → sessionRecord (JSON). It lives in the
+	// state store (the bbolt file, or etcd in clustered mode), so a
+	// session survives a restart and works on every replica.
+	sessionBucket = "dashboard_sessions"
+	// maxSessions bounds the session table: a prune removes the expired
+	// sessions, then those that expire first beyond this many.
 	maxSessions = 10000
+	// pruneEvery is how often Run prunes the table.
+	pruneEvery = time.Minute
 )
 
-// session is one signed-in browser. The table is keyed by the SHA-256 of
-// the cookie value, so the table never holds a usable cookie.
+// session is one signed-in browser.
 type session struct {
 	id      Identity
 	csrf    string
 	expires time.Time
 }
 
-type sessions struct {
-	mu  sync.Mutex
-	m   map[[sha256.Size]byte]*session
-	ttl time.Duration
-	now func() time.Time
+// sessionRecord is a session as stored. The key is the SHA-256 of the
+// cookie value, so the store never holds a usable cookie; the identity is
+// the token's name, roles and the Authenticator's credential fingerprint
+// (never the token).
+type sessionRecord struct {
+	Name       string    `json:"name"`
+	Roles      []Role    `json:"roles"`
+	Credential string    `json:"credential,omitempty"`
+	CSRF       string    `json:"csrf"`
+	Expires    time.Time `json:"expires"`
 }
 
-func newSessions(ttl time.Duration, now func() time.Time) *sessions {
-	return &sessions{m: map[[sha256.Size]byte]*session{}, ttl: ttl, now: now}
+// sessions is the session table over the state store.
+type sessions struct {
+	st  StateStore
+	ttl time.Duration
+	now func() time.Time
+	max int // maxSessions
+}
+
+func newSessions(st StateStore, ttl time.Duration, now func() time.Time) *sessions {
+	return &sessions{st: st, ttl: ttl, now: now, max: maxSessions}
 }
 
 // randomToken returns 32 random bytes, base64url.
@@ -49,60 +74,125 @@ func randomToken() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// create starts a session for id and returns the cookie value.
-func (s *sessions) create(id Identity) (string, *session) {
+// sessionKey is the store key of a cookie value.
+func sessionKey(cookie string) string {
+	sum := sha256.Sum256([]byte(cookie))
+	return hex.EncodeToString(sum[:])
+}
+
+// create starts a session for id, stores it, and returns the cookie value.
+func (s *sessions) create(ctx context.Context, id Identity) (string, *session, error) {
 	cookie := randomToken()
 	sess := &session{id: id, csrf: randomToken(), expires: s.now().Add(s.ttl)}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.m) >= maxSessions {
-		s.evictLocked()
+	b, err := json.Marshal(sessionRecord{Name: id.Name, Roles: id.Roles, Credential: id.Credential, CSRF: sess.csrf, Expires: sess.expires})
+	if err != nil {
+		return "", nil, fmt.Errorf("encode session: %w", err)
 	}
-	s.m[sha256.Sum256([]byte(cookie))] = sess
-	return cookie, sess
+	key := sessionKey(cookie)
+	if err := s.st.Update(ctx, func(tx state.Tx) error { return tx.Put(sessionBucket, key, b) }); err != nil {
+		return "", nil, fmt.Errorf("store session: %w", err)
+	}
+	return cookie, sess, nil
 }
 
-func (s *sessions) evictLocked() {
-	now := s.now()
-	var oldestKey [sha256.Size]byte
-	var oldest time.Time
-	for k, v := range s.m {
-		if !now.Before(v.expires) {
-			delete(s.m, k)
-			continue
-		}
-		if oldest.IsZero() || v.expires.Before(oldest) {
-			oldest, oldestKey = v.expires, k
-		}
-	}
-	if len(s.m) >= maxSessions {
-		delete(s.m, oldestKey)
-	}
-}
-
-// get returns the live session of a cookie value.
-func (s *sessions) get(cookie string) *session {
+// get returns the live session of a cookie value, or nil. An expired
+// session found is deleted.
+func (s *sessions) get(ctx context.Context, cookie string) (*session, error) {
 	if cookie == "" {
-		return nil
+		return nil, nil
 	}
-	k := sha256.Sum256([]byte(cookie))
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess := s.m[k]
-	if sess == nil {
+	key := sessionKey(cookie)
+	var raw []byte
+	if err := s.st.View(ctx, func(tx state.Tx) error {
+		raw = tx.Get(sessionBucket, key)
 		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("read session: %w", err)
 	}
-	if !s.now().Before(sess.expires) {
-		delete(s.m, k)
-		return nil
+	if raw == nil {
+		return nil, nil
 	}
-	return sess
+	var rec sessionRecord
+	if err := json.Unmarshal(raw, &rec); err != nil || !s.now().Before(rec.Expires) {
+		// Expired (or unreadable): prune it now.
+		return nil, s.drop(ctx, cookie)
+	}
+	return &session{id: Identity{Name: rec.Name, Roles: rec.Roles, Credential: rec.Credential}, csrf: rec.CSRF, expires: rec.Expires}, nil
 }
 
-func (s *sessions) drop(cookie string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, sha256.Sum256([]byte(cookie)))
+// drop deletes the session of a cookie value, on every replica.
+func (s *sessions) drop(ctx context.Context, cookie string) error {
+	key := sessionKey(cookie)
+	if err := s.st.Update(ctx, func(tx state.Tx) error { return tx.Delete(sessionBucket, key) }); err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// prune deletes the expired sessions, then, beyond s.max, those that
+// expire first; it returns how many it deleted. It reads the table in a
+// View and deletes by key, so that replicas pruning at once, or signing
+// in meanwhile, do not make each other's transactions run again.
+func (s *sessions) prune(ctx context.Context) (int, error) {
+	type live struct {
+		key     string
+		expires time.Time
+	}
+	var gone []string
+	var alive []live
+	now := s.now()
+	if err := s.st.View(ctx, func(tx state.Tx) error {
+		gone, alive = gone[:0], alive[:0]
+		return tx.ForEach(sessionBucket, func(k string, v []byte) error {
+			var rec sessionRecord
+			if json.Unmarshal(v, &rec) != nil || !now.Before(rec.Expires) {
+				gone = append(gone, k)
+			} else {
+				alive = append(alive, live{k, rec.Expires})
+			}
+			return nil
+		})
+	}); err != nil {
+		return 0, fmt.Errorf("read sessions: %w", err)
+	}
+	if over := len(alive) - s.max; over > 0 {
+		slices.SortFunc(alive, func(a, b live) int { return a.expires.Compare(b.expires) })
+		for _, l := range alive[:over] {
+			gone = append(gone, l.key)
+		}
+	}
+	if len(gone) == 0 {
+		return 0, nil
+	}
+	if err := s.st.Update(ctx, func(tx state.Tx) error {
+		for _, k := range gone {
+			if err := tx.Delete(sessionBucket, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return 0, fmt.Errorf("prune sessions: %w", err)
+	}
+	return len(gone), nil
+}
+
+// runPrune prunes the table every pruneEvery until ctx ends.
+func (d *Dashboard) runPrune(ctx context.Context) {
+	t := time.NewTicker(pruneEvery)
+	defer t.Stop()
+	for {
+		if n, err := d.sessions.prune(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("pruning the dashboard sessions failed", "error", err)
+		} else if n > 0 {
+			d.log.Debug("pruned dashboard sessions", "deleted", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // equalToken compares two tokens in constant time (over digests, so the
@@ -134,17 +224,36 @@ func (d *Dashboard) clearCookie(c *gin.Context, name string) {
 const ctxSession = "dashboard.session"
 
 // authn finds the request's session, or starts one for an anonymous
-// request the Authenticator allows. Without either, pages redirect to
-// /login and other requests get 401.
+// request the Authenticator allows. A session found is checked against
+// the tokens configured now (Authenticator.Current): it takes a changed
+// role at once, and ends when its token was removed or replaced. Without
+// a session, pages redirect to /login and other requests get 401.
 func (d *Dashboard) authn(c *gin.Context) {
+	ctx := c.Request.Context()
 	cookie, _ := c.Cookie(sessionCookie)
-	sess := d.sessions.get(cookie)
-	if sess == nil {
+	sess, err := d.sessions.get(ctx, cookie)
+	if err == nil && sess != nil {
+		id, ok := d.deps.Auth.Current(c.Request, sess.id)
+		if ok {
+			sess.id = id
+		} else {
+			sess, err = nil, d.sessions.drop(ctx, cookie)
+			d.clearCookie(c, sessionCookie)
+		}
+	}
+	if err == nil && sess == nil {
 		if id, ok := d.deps.Auth.Anonymous(c.Request); ok {
 			var v string
-			v, sess = d.sessions.create(id)
-			d.setCookie(c, sessionCookie, v, d.sessions.ttl)
+			v, sess, err = d.sessions.create(ctx, id)
+			if err == nil {
+				d.setCookie(c, sessionCookie, v, d.sessions.ttl)
+			}
 		}
+	}
+	if err != nil {
+		d.log.Error("the session store failed", "error", err)
+		d.fail(c, http.StatusServiceUnavailable, "the session store is unavailable; try again shortly")
+		return
 	}
 	if sess == nil {
 		if c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead {

@@ -15,12 +15,13 @@ import (
 )
 
 // dashboardDeps is what the dashboard (web/dashboard) needs of the app:
-// the store, the playbooks, the test box and the redactor. Package web
+// the store (its audit trail, and its state for the sessions), the playbooks, the test box and the redactor. Package web
 // mounts it and supplies the rest from its own parts: the sign-in is the
 // API's token table, decisions and guard actions go through the same
 // gate and guard as the API's.
 func (a *App) dashboardDeps() *dashboard.Deps {
 	deps := &dashboard.Deps{
+		State:     a.DB,
 		Audit:     a.DB,
 		Timelines: dashTimelines{db: a.DB},
 		Playbooks: a.Engine.Playbooks,
