@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/app/apptest"
@@ -177,5 +178,84 @@ func TestSessionsAcrossEtcdReplicas(t *testing.T) {
 	ca.c.Jar.SetCookies(u, cookies)
 	if ok, _ := ca.signedIn("alice"); ok {
 		t.Fatal("signed out on replica b, the cookie still works on replica a")
+	}
+}
+
+// cookieNamed returns the Set-Cookie of name in resp, or nil.
+func cookieNamed(resp *http.Response, name string) *http.Cookie {
+	for _, ck := range resp.Cookies() {
+		if ck.Name == name {
+			return ck
+		}
+	}
+	return nil
+}
+
+// The dashboard: section of the configuration file: secure_cookies marks
+// the cookies Secure on plain HTTP (a TLS-terminating proxy in front), and
+// session_ttl is how long a session lasts, on the server's clock.
+func TestDashboardConfigCookiesAndTTL(t *testing.T) {
+	cfg, err := config.Parse("firebreak.yaml", []byte(`
+dashboard:
+  secure_cookies: true
+  session_ttl: 30m
+api:
+  tokens:
+    - { name: victor, role: viewer, token: `+viewerToken+` }
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Listen, cfg.DataDir = "127.0.0.1:0", t.TempDir()
+	clk := &testClock{t: time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)}
+	a := apptest.Start(t, cfg, app.Options{Now: clk.Now})
+	// No cookie jar: it would not send Secure cookies over plain HTTP,
+	// which is what the setting is for (the browser talks HTTPS to the
+	// proxy).
+	hc := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	get := func(path string, cookies ...*http.Cookie) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest("GET", a.URL()+path, nil)
+		req.Header.Set("Accept", "text/html")
+		for _, ck := range cookies {
+			req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp
+	}
+	resp := get("/login")
+	pre := cookieNamed(resp, "firebreak_login")
+	if pre == nil || !pre.Secure || !pre.HttpOnly {
+		t.Fatalf("the sign-in form's cookie over plain HTTP with secure_cookies: %+v, want Secure", pre)
+	}
+	form := url.Values{"csrf": {pre.Value}, "token": {viewerToken}, "next": {"/"}}
+	req, _ := http.NewRequest("POST", a.URL()+"/login", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: pre.Name, Value: pre.Value})
+	if resp, err = hc.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	sess := cookieNamed(resp, "firebreak_session")
+	if resp.StatusCode != http.StatusSeeOther || sess == nil {
+		t.Fatalf("sign in: %d, cookie %+v", resp.StatusCode, sess)
+	}
+	if !sess.Secure || !sess.HttpOnly || sess.SameSite != http.SameSiteStrictMode || sess.MaxAge != 1800 {
+		t.Fatalf("session cookie over plain HTTP with secure_cookies and session_ttl 30m: %+v, want Secure, HttpOnly, SameSite=Strict, Max-Age=1800", sess)
+	}
+	if resp := get("/breakers", sess); resp.StatusCode != http.StatusOK {
+		t.Fatalf("a page with the new session: %d", resp.StatusCode)
+	}
+	clk.Advance(30*time.Minute - time.Second)
+	if resp := get("/breakers", sess); resp.StatusCode != http.StatusOK {
+		t.Fatalf("the session a second before session_ttl: %d", resp.StatusCode)
+	}
+	clk.Advance(time.Second)
+	if resp := get("/breakers", sess); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login") {
+		t.Fatalf("the session at session_ttl: %d %s, want the sign-in", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }

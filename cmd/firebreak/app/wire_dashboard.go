@@ -15,8 +15,9 @@ import (
 )
 
 // dashboardDeps is what the dashboard (web/dashboard) needs of the app:
-// the store (its audit trail, and its state for the sessions), the playbooks, the test box and the redactor. Package web
-// mounts it and supplies the rest from its own parts: the sign-in is the
+// the store (its audit trail, and its state for the sessions), the
+// dashboard: section (cookies and session lifetime), the playbooks, the
+// test box and the redactor. Package web mounts it and supplies the rest from its own parts: the sign-in is the
 // API's token table, decisions and guard actions go through the same
 // gate and guard as the API's.
 func (a *App) dashboardDeps() *dashboard.Deps {
@@ -28,6 +29,9 @@ func (a *App) dashboardDeps() *dashboard.Deps {
 		Tester:    dashTester{a: a},
 		Now:       a.opts.Now,
 		Logger:    a.log.With("component", "dashboard"),
+		// dashboard: (validated by config.Validate; 0 is the default 12h)
+		SecureCookies: a.Config.Dashboard.SecureCookies,
+		SessionTTL:    a.Config.Dashboard.SessionTTL.D(),
 	}
 	if a.res.Redactor != nil {
 		deps.Redact = a.res.Redactor.Record

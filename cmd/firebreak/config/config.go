@@ -57,6 +57,8 @@ type Config struct {
 	HTTP web.HTTPConfig `yaml:"http"`
 	// TLS serves the listener over TLS.
 	TLS TLSConfig `yaml:"tls"`
+	// Dashboard configures the dashboard's session cookies.
+	Dashboard DashboardConfig `yaml:"dashboard"`
 	// Store chooses where the state lives: the bbolt file in data_dir (the
 	// default) or, with store.etcd, an etcd cluster several replicas share.
 	Store StoreConfig `yaml:"store"`
@@ -380,6 +382,17 @@ type RedactionConfig struct {
 type APIConfig struct {
 	// Tokens are the API's callers, each with one role.
 	Tokens []APIToken `yaml:"tokens"`
+}
+
+// DashboardConfig is the `dashboard:` section: the dashboard's sessions.
+type DashboardConfig struct {
+	// SecureCookies marks the session cookies Secure on plain HTTP too,
+	// for a TLS-terminating proxy in front of Firebreak; they are always
+	// Secure when Firebreak serves TLS itself.
+	SecureCookies bool `yaml:"secure_cookies"`
+	// SessionTTL is how long a dashboard session lasts (default 12h,
+	// between 1m and 720h).
+	SessionTTL Duration `yaml:"session_ttl"`
 }
 
 // APIToken is one bearer token of the API. Its Name is the actor the audit

@@ -133,6 +133,9 @@ func TestGoodConfig(t *testing.T) {
 	if res.DefaultSources {
 		t.Error("configured sources reported as the defaults")
 	}
+	if d := cfg.Dashboard; !d.SecureCookies || d.SessionTTL.D() != 8*time.Hour {
+		t.Errorf("dashboard = %+v", d)
+	}
 	if h := cfg.HTTP; len(h.TrustedProxies) != 2 || h.MaxConnections != 512 || h.MaxConnectionsPerIP != 32 {
 		t.Errorf("http = %+v", h)
 	}

@@ -23,6 +23,7 @@ var sectionDocs = map[string][]string{
 	"api":       {"api.md", "approvals.md", "dashboard.md"},
 	"http":      {},
 	"tls":       {"tls.md"},
+	"dashboard": {"dashboard.md"},
 	"store":     {"operations.md"},
 	"cluster":   {"operations.md"},
 }

@@ -201,6 +201,7 @@ func (v *validator) run() *Resolved {
 	v.audit(res)
 	v.api(res)
 	v.http()
+	v.dashboard()
 	v.tls(res)
 	v.store(res)
 	return res
@@ -590,6 +591,18 @@ func (v *validator) approvals(res *Resolved) {
 		if d < 0 {
 			v.errorf("approvals."+key, "must not be negative")
 		}
+	}
+}
+
+// Bounds of dashboard.session_ttl.
+const (
+	MinSessionTTL = time.Minute
+	MaxSessionTTL = 30 * 24 * time.Hour
+)
+
+func (v *validator) dashboard() {
+	if d := v.cfg.Dashboard.SessionTTL.D(); d != 0 && (d < MinSessionTTL || d > MaxSessionTTL) {
+		v.errorf("dashboard.session_ttl", "must be between 1m and 720h (0 or unset: 12h), got %s", d)
 	}
 }
 
