@@ -243,14 +243,14 @@ func (s *Server) auditRecord(ctx context.Context, r audit.Record) {
 
 // Run records the aggregated refusals of each ended interval until ctx
 // ends, then those still counted, and keeps the dashboard's last-hour
-// counters current (dashboard.Dashboard.Run); run it for as long as the
-// server serves.
+// counters current and its session table pruned (dashboard.Dashboard.Run);
+// run it for as long as the server serves.
 func (s *Server) Run(ctx context.Context) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		if s.dash != nil {
-			s.dash.Run(ctx) // keeps the overview's last-hour counters current
+			s.dash.Run(ctx) // the overview's last-hour counters, the session prune
 		}
 	}()
 	s.refusals.run(ctx)

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
@@ -70,4 +71,20 @@ func TestSessionsPruned(t *testing.T) {
 	if err := s.drop(ctx, cookies[5]); err != nil || storedSessions(t, db)[sessionKey(cookies[5])] {
 		t.Fatalf("drop left the session stored (%v)", err)
 	}
+
+	// Run prunes on its own, at once when it starts.
+	clock.Set(time.Date(2026, 12, 1, 14, 0, 0, 0, time.UTC)) // all expired
+	d := &Dashboard{sessions: s, log: slog.New(slog.DiscardHandler)}
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); d.runPrune(runCtx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for len(storedSessions(t, db)) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("runPrune left %d expired sessions", len(storedSessions(t, db)))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
 }
