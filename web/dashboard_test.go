@@ -2,6 +2,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/engine/state"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/store"
 	"github.com/firebreak/firebreak/web"
@@ -177,5 +179,66 @@ func TestDashboardOpenModeFollowsAPI(t *testing.T) {
 	closed, _, _ := dashServer(t, nil, false)
 	if code, _ := newBrowser(t, closed.URL).do("GET", "/", nil); code != http.StatusSeeOther {
 		t.Fatalf("no tokens and a non-loopback listener: a loopback peer got %d, want the sign-in redirect", code)
+	}
+}
+
+// rewriteSessions applies fn to every stored dashboard session record.
+func rewriteSessions(t *testing.T, db *store.DB, fn func(rec map[string]any)) {
+	t.Helper()
+	err := db.Update(context.Background(), func(tx state.Tx) error {
+		type kv struct {
+			k string
+			v []byte
+		}
+		var all []kv
+		if err := tx.ForEach("dashboard_sessions", func(k string, v []byte) error { all = append(all, kv{k, v}); return nil }); err != nil {
+			return err
+		}
+		if len(all) == 0 {
+			t.Fatal("no stored session to rewrite")
+		}
+		for _, e := range all {
+			var rec map[string]any
+			if err := json.Unmarshal(e.v, &rec); err != nil {
+				return err
+			}
+			fn(rec)
+			b, _ := json.Marshal(rec)
+			if err := tx.Put("dashboard_sessions", e.k, b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A session's powers come from the token table, not from what the store
+// holds: a stored session rewritten to the operator role stays a viewer,
+// and one renamed to the operator's token name (its fingerprint made with
+// the viewer's token) ends.
+func TestDashboardSessionRolesComeFromTokens(t *testing.T) {
+	srv, db, g := dashServer(t, []web.APIToken{
+		{Name: "victor", Role: web.RoleViewer, Secret: viewerTok},
+		{Name: "olga", Role: web.RoleOperator, Secret: operatorTok},
+	}, false)
+	b := newBrowser(t, srv.URL)
+	if code := b.signIn(viewerTok); code != http.StatusSeeOther {
+		t.Fatalf("sign in: %d", code)
+	}
+	rewriteSessions(t, db, func(rec map[string]any) { rec["roles"] = []string{"viewer", "approver", "operator"} })
+	if code := b.pause(); code != http.StatusForbidden {
+		t.Fatalf("pause with a session whose stored roles were raised: %d, want 403", code)
+	}
+	rewriteSessions(t, db, func(rec map[string]any) { rec["name"] = "olga" })
+	if code, _ := b.do("GET", "/", nil); code != http.StatusSeeOther {
+		t.Fatalf("a session renamed to another token's name: %d, want the sign-in", code)
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.actors) != 0 {
+		t.Fatalf("paused by %q", g.actors)
 	}
 }
