@@ -108,3 +108,32 @@ func TestHourCountsAcrossEtcdReplicas(t *testing.T) {
 	clock.Set(t1)
 	check("20 minutes later")
 }
+
+// Pruning deletes in chunks: etcd refuses a transaction of more than 128
+// operations, so one delete of every expired session would fail for ever
+// and the table would grow without bound.
+func TestSessionsPrunedOnEtcd(t *testing.T) {
+	ctx := context.Background()
+	st, err := fbetcd.Open(ctx, fbetcd.Config{Endpoints: []string{startEtcd(t)}, Prefix: "/prune", Node: "n1", SessionTTL: 2 * time.Second, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	s := newSessions(st, time.Hour, clock)
+	const n = 300
+	for range n {
+		if _, _, err := s.create(ctx, Identity{Name: "alice", Roles: []Role{RoleViewer}, Credential: "c"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(2 * time.Hour)
+	got, err := s.prune(ctx)
+	if err != nil || got != n {
+		t.Fatalf("prune = %d, %v; want %d deleted", got, err, n)
+	}
+	if got, err := s.prune(ctx); err != nil || got != 0 {
+		t.Fatalf("a second prune = %d, %v; want nothing left", got, err)
+	}
+}

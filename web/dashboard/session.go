@@ -34,6 +34,8 @@ const (
 	maxSessions = 10000
 	// pruneEvery is how often Run prunes the table.
 	pruneEvery = time.Minute
+	// pruneChunk is how many sessions one prune transaction deletes.
+	pruneChunk = 100
 )
 
 // session is one signed-in browser.
@@ -164,17 +166,24 @@ func (s *sessions) prune(ctx context.Context) (int, error) {
 	if len(gone) == 0 {
 		return 0, nil
 	}
-	if err := s.st.Update(ctx, func(tx state.Tx) error {
-		for _, k := range gone {
-			if err := tx.Delete(sessionBucket, k); err != nil {
-				return err
+	// In chunks: etcd bounds one transaction to 128 operations.
+	deleted := 0
+	for len(gone) > 0 {
+		chunk := gone[:min(len(gone), pruneChunk)]
+		gone = gone[len(chunk):]
+		if err := s.st.Update(ctx, func(tx state.Tx) error {
+			for _, k := range chunk {
+				if err := tx.Delete(sessionBucket, k); err != nil {
+					return err
+				}
 			}
+			return nil
+		}); err != nil {
+			return deleted, fmt.Errorf("prune sessions: %w", err)
 		}
-		return nil
-	}); err != nil {
-		return 0, fmt.Errorf("prune sessions: %w", err)
+		deleted += len(chunk)
 	}
-	return len(gone), nil
+	return deleted, nil
 }
 
 // runPrune prunes the table every pruneEvery until ctx ends.
