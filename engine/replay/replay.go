@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -160,6 +161,11 @@ func Run(ctx context.Context, src Source, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
+	// In the order they were received: a clustered store numbers each
+	// replica's events from its own block, so its inbox order interleaves
+	// replicas by block, not by time, and the dedupe marks below depend on
+	// the order.
+	slices.SortStableFunc(evs, func(a, b stored) int { return a.ev.ReceivedAt.Compare(b.ev.ReceivedAt) })
 	rep := &Report{Since: opts.Since, Until: opts.Until, Events: []Event{}, Summary: Summary{NewlyMatched: map[string]int{}, NoLongerMatched: map[string]int{}}}
 	acted := &actedOn{marks: map[string]bool{}, fired: map[string]bool{}}
 	for _, s := range evs {

@@ -269,6 +269,31 @@ func TestReplayRangeAndLimits(t *testing.T) {
 	}
 }
 
+// A clustered store hands events out in inbox order, which interleaves
+// replicas by block of sequence numbers, not by time: replay goes by the
+// time each was received, keeping each event's sequence.
+func TestReplayGoesByReceivedTime(t *testing.T) {
+	set, _ := loadSet(t, testPlaybooks)
+	src := &fakeSource{}
+	// Replica A's block (seq 1-3) holds the events received at 0, 2 and 4
+	// minutes; replica B's (seq 4-6) those at 1, 3 and 5.
+	for _, m := range []int{0, 2, 4, 1, 3, 5} {
+		src.events = append(src.events, event.Event{ID: fmt.Sprintf("m%d", m), Name: "Crash", ReceivedAt: replayT0.Add(time.Duration(m) * time.Minute)})
+	}
+	rep, err := Run(context.Background(), src, Options{Playbooks: set})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range rep.Events {
+		got = append(got, fmt.Sprintf("%s@%d", e.EventID, e.Seq))
+	}
+	want := []string{"m0@1", "m1@4", "m2@2", "m3@5", "m4@3", "m5@6"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("replayed %v, want %v", got, want)
+	}
+}
+
 // TestStepThatWentStaleIsNoDifference: the engine records event.stale for
 // a step when the event aged past max_event_age before the step could run
 // (a backlog, a late approval). Like a guard's refusal, that happens after

@@ -11,6 +11,11 @@
 //     callers share transactions (group commit, split to stay within
 //     etcd's 128 operations and 1.5 MiB per transaction); idempotency keys
 //     are shared, so a re-send that reaches another replica is a duplicate.
+//     Each replica numbers its events from its own block of 1024
+//     sequence numbers, reserved by moving meta/seq in one
+//     compare-and-swap, so replicas accepting at once do not contend on
+//     one counter; sequences are unique, increasing per replica, with
+//     gaps, and the inbox is in arrival order block by block.
 //   - members/<node>: this replica's session, on its lease (Config.
 //     SessionTTL, default 10s). Its CreateRevision is the fencing token:
 //     every commit compares it, so a replica that lost its lease (a

@@ -231,7 +231,7 @@ func (s *Store) compactInbox(ctx context.Context, cutoff time.Time, forget func(
 			return removed, fmt.Errorf("compact inbox: %w", err)
 		}
 		var batch []dead
-		stop := false
+		next := "" // where to read from next, when not after the page
 		for _, kv := range resp.Kvs {
 			q, _ := parseSeqKey(string(kv.Key), s.key(dirInbox))
 			var ev struct {
@@ -242,7 +242,9 @@ func (s *Store) compactInbox(ctx context.Context, cutoff time.Time, forget func(
 				return removed, fmt.Errorf("compact inbox: event %d: %w", q, err)
 			}
 			if !ev.ReceivedAt.Before(cutoff) {
-				stop = true // the inbox is in arrival order
+				// A block is in arrival order, the blocks of
+				// different replicas are not: go on at the next block.
+				next = s.key(dirInbox + seqName(blockEnd(q)+1))
 				break
 			}
 			batch = append(batch, dead{q, ev.ID})
@@ -281,9 +283,13 @@ func (s *Store) compactInbox(ctx context.Context, cutoff time.Time, forget func(
 			batch = batch[len(chunk):]
 			removed += got
 		}
-		if stop || !resp.More || len(resp.Kvs) == 0 {
+		switch {
+		case next != "":
+			from = next
+		case !resp.More || len(resp.Kvs) == 0:
 			return removed, nil
+		default:
+			from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 		}
-		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}
 }

@@ -882,3 +882,41 @@ func TestAHugeAuditRecordFailsAlone(t *testing.T) {
 		t.Fatalf("verify = %d, %v; want the one small record", n, err)
 	}
 }
+
+// Each replica numbers its events from its own block, so the inbox is in
+// arrival order block by block, not as a whole: an old event in a later
+// block (replica B's) is removed even though an earlier block (replica
+// A's) holds a newer one.
+func TestCompactInboxLooksInEveryBlock(t *testing.T) {
+	c := sharedCluster(t)
+	a, b := c.open(t, nil), c.open(t, nil)
+	ctx := context.Background()
+	fresh, old := alert("fresh-on-a"), alert("old-on-b")
+	fresh.ReceivedAt, old.ReceivedAt = time.Now(), time.Now().Add(-2*time.Hour)
+	finish := func(s *fbetcd.Store, ev event.Event) uint64 {
+		t.Helper()
+		seqs, err := s.AppendEvents(ctx, []event.Event{ev})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Update(ctx, func(tx state.Tx) error { return tx.Finish(seqs[0]) }); err != nil {
+			t.Fatal(err)
+		}
+		return seqs[0]
+	}
+	qa := finish(a, fresh) // A's block comes first
+	qb := finish(b, old)
+	if qb < qa {
+		t.Fatalf("B's event has sequence %d, before A's %d: the test needs A's block first", qb, qa)
+	}
+	res, err := a.Compact(ctx, store.Retention{InboxMaxAge: time.Hour})
+	if err != nil || res.InboxRemoved != 1 {
+		t.Fatalf("inbox compaction = %+v, %v; want the old event removed", res, err)
+	}
+	if _, _, err := a.EventByID(ctx, "old-on-b"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the old event after compaction: %v; want it gone", err)
+	}
+	if _, _, err := a.EventByID(ctx, "fresh-on-a"); err != nil {
+		t.Errorf("the fresh event after compaction: %v", err)
+	}
+}

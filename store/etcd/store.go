@@ -169,7 +169,7 @@ func (s *Store) Close() error {
 
 // Key spaces under the prefix.
 const (
-	keySeq     = "meta/seq"  // the last inbox sequence, decimal
+	keySeq     = "meta/seq"  // the highest inbox sequence reserved, decimal
 	keyKill    = "meta/kill" // the kill switch; present means paused
 	dirInbox   = "inbox/"    // inbox/<seq, 20 digits> → event JSON
 	dirSeen    = "seen/"     // seen/<event id> → its sequence

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -396,6 +397,71 @@ func TestAppendAfterClose(t *testing.T) {
 	for range 20 {
 		if _, err := s.AppendEvents(context.Background(), []event.Event{alert("late")}); !errors.Is(err, fbetcd.ErrClosed) {
 			t.Fatalf("append after Close = %v, want ErrClosed", err)
+		}
+	}
+}
+
+// Replicas accepting at once do not serialise on the sequence counter:
+// each reserves a block of numbers with one write and numbers its events
+// from it, so 600 appends over three replicas move the counter a handful
+// of times (one block per replica), not once per commit; and each
+// replica's own events come out of Pending in sequence order.
+func TestReplicasNumberFromTheirOwnBlocks(t *testing.T) {
+	c := sharedCluster(t)
+	reps := []*fbetcd.Store{c.open(t, nil), c.open(t, nil), c.open(t, nil)}
+	ctx := context.Background()
+	const perReplica, workers = 200, 8
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		seen = map[uint64]bool{}
+		errs = make(chan error, 3*workers)
+	)
+	for r, s := range reps {
+		for w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := w; i < perReplica; i += workers {
+					seqs, err := s.AppendEvents(ctx, []event.Event{alert(fmt.Sprintf("r%d-%03d", r, i))})
+					if err != nil {
+						errs <- err
+						return
+					}
+					mu.Lock()
+					if seen[seqs[0]] || seqs[0] == 0 {
+						errs <- fmt.Errorf("sequence %d given twice (or 0 for a new event)", seqs[0])
+					}
+					seen[seqs[0]] = true
+					mu.Unlock()
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	resp, err := rawClient(t, c).Get(ctx, c.prefix+"/meta/seq")
+	if err != nil || len(resp.Kvs) != 1 {
+		t.Fatalf("read the counter: %v, %d keys", err, len(resp.Kvs))
+	}
+	// One block of 1024 per replica holds its 200 events. Without blocks
+	// the counter moves on every commit: hundreds of versions.
+	if v := resp.Kvs[0].Version; v > 3 {
+		t.Errorf("the counter was written %d times for %d appends over 3 replicas; want one block per replica", v, 3*perReplica)
+	}
+	for i, s := range reps {
+		got, err := s.Pending(ctx, 0, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != perReplica {
+			t.Errorf("replica %d: Pending returned %d events, want %d", i, len(got), perReplica)
+		}
+		if !slices.IsSorted(got) {
+			t.Errorf("replica %d: Pending returned its events out of sequence order: %v", i, got)
 		}
 	}
 }
