@@ -81,15 +81,15 @@ func BenchmarkHTTPIngest(b *testing.B) {
 			}
 		}
 	}
-	// The target's load, offered at a steady rate rather than as fast as
-	// the senders can: 2,000 events/s from 16 senders, latency counted from
-	// when each request was due (so a stall is not hidden by the senders
-	// waiting on it).
-	for _, alerts := range []int{1, 10} {
-		b.Run(fmt.Sprintf("etcd3-3replicas/alerts=%d/clients=16/offered=2000", alerts), func(b *testing.B) {
-			benchPost(b, etcdURLs, 16, alerts, 2000)
-		})
-	}
+	// The target's load in ten-alert bodies, offered at a steady rate
+	// rather than as fast as the senders can: 2,000 events/s (200 bodies/s)
+	// from 16 senders, latency counted from when each request was due (so
+	// a stall is not hidden by the senders waiting on it). One-alert
+	// bodies are left out: 2,000 requests/s is most of what 16 senders can
+	// send at all, so the row would measure the senders' pool.
+	b.Run("etcd3-3replicas/alerts=10/clients=16/offered=2000", func(b *testing.B) {
+		benchPost(b, etcdURLs, 16, 10, 2000)
+	})
 }
 
 // benchPost sends b.N bodies of alerts alerts from clients senders, sender
