@@ -3,8 +3,6 @@ package etcd
 import (
 	"context"
 	"fmt"
-	"net/url"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,39 +10,14 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 
 	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/internal/etcdtest"
 )
 
 // startOne starts a single-member etcd whose requests are limited to
 // maxRequestBytes, so that a test can make one transaction fail and the
 // next succeed.
 func startOne(t *testing.T, maxRequestBytes uint) string {
-	t.Helper()
-	dir := t.TempDir()
-	cfg := embed.NewConfig()
-	cfg.Name = "one"
-	cfg.Dir = filepath.Join(dir, "data")
-	cfg.UnsafeNoFsync = true
-	cfg.LogLevel = "error"
-	cfg.LogOutputs = []string{filepath.Join(dir, "etcd.log")}
-	u := url.URL{Scheme: "http", Host: "127.0.0.1:0"}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{u}, []url.URL{u}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{u}, []url.URL{u}
-	cfg.InitialCluster = cfg.InitialClusterFromName(cfg.Name)
-	cfg.ListenMetricsUrls = nil
-	cfg.MaxRequestBytes = maxRequestBytes
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatalf("start etcd: %v", err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case err := <-e.Err():
-		t.Fatalf("etcd: %v", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("etcd not ready after 30s")
-	}
-	return "http://" + e.Clients[0].Addr().String()
+	return etcdtest.One(t, func(cfg *embed.Config) { cfg.MaxRequestBytes = maxRequestBytes })
 }
 
 func request(t *testing.T, s *Store, evs ...event.Event) *appendReq {

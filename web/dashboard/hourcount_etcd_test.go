@@ -2,69 +2,18 @@ package dashboard
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net"
-	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"go.etcd.io/etcd/server/v3/embed"
-
+	"github.com/firebreak/firebreak/internal/etcdtest"
 	fbetcd "github.com/firebreak/firebreak/store/etcd"
 )
 
-// startEtcd starts a one-member etcd in dir on free loopback ports and
-// returns its client URL; it stops when the test ends. A port another
-// process took before etcd bound it makes it try fresh ports.
-func startEtcd(t *testing.T) string {
-	t.Helper()
-	var lastErr error
-	for try := 0; try < 3; try++ {
-		ports := make([]int, 2)
-		for i := range ports {
-			l, err := net.Listen("tcp", "127.0.0.1:0")
-			if err != nil {
-				t.Fatal(err)
-			}
-			ports[i] = l.Addr().(*net.TCPAddr).Port
-			_ = l.Close()
-		}
-		dir := t.TempDir()
-		cfg := embed.NewConfig()
-		cfg.Name = "dash"
-		cfg.Dir = filepath.Join(dir, "etcd")
-		cfg.UnsafeNoFsync = true
-		cfg.LogLevel = "error"
-		cfg.LogOutputs = []string{filepath.Join(dir, "etcd.log")}
-		client := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[0])}
-		peer := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", ports[1])}
-		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
-		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
-		cfg.InitialCluster = "dash=" + peer.String()
-		cfg.ListenMetricsUrls = nil
-		e, err := embed.StartEtcd(cfg)
-		if err != nil {
-			lastErr = err
-			continue
-		}
-		select {
-		case <-e.Server.ReadyNotify():
-			t.Cleanup(e.Close)
-			return client.String()
-		case err := <-e.Err():
-			e.Close()
-			lastErr = err
-		case <-time.After(30 * time.Second):
-			e.Close()
-			t.Fatal("etcd not ready after 30s")
-		}
-	}
-	t.Fatalf("start etcd: %v", lastErr)
-	return ""
-}
+// startEtcd starts a one-member etcd and returns its client URL; it stops
+// when the test ends.
+func startEtcd(t *testing.T) string { return etcdtest.One(t, nil) }
 
 // In clustered mode the counter on one replica counts the records another
 // replica appended (which this replica's audit observer is never told of):
