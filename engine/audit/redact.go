@@ -269,7 +269,8 @@ func isASCII(s string) bool {
 // Record returns rec with secrets removed: values of sensitive keys
 // anywhere in Data are replaced by Redacted, and pattern matches in the
 // message, actor, target and every string in Data are replaced. The input's
-// maps are not modified.
+// maps are not modified: a map or slice that holds a secret is copied, one
+// that holds none is shared with the result.
 func (r *Redactor) Record(rec Record) Record {
 	rec.Message = r.String(rec.Message)
 	rec.Target = r.String(rec.Target)
