@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -121,14 +122,24 @@ func SignedCheckpointOf(r *Record) (SignedCheckpoint, error) {
 }
 
 // Seal encodes rec as every store keeps it: the SHA-256 of its JSON body,
-// then the body. The chain's format is defined here once.
+// then the body. The chain's format is defined here once. The body is what
+// json.Marshal gives (an Encoder with its defaults writes the same bytes
+// and a newline); it is encoded straight behind room for the hash, so the
+// value is built in one buffer rather than encoded and then copied.
 func Seal(rec *Record) ([]byte, error) {
-	body, err := json.Marshal(rec)
-	if err != nil {
+	var buf bytes.Buffer
+	buf.Grow(sealGuess)
+	buf.Write(make([]byte, sha256.Size))
+	if err := json.NewEncoder(&buf).Encode(rec); err != nil {
 		return nil, fmt.Errorf("audit: encode %s: %w", rec.Kind, err)
 	}
-	sum := sha256.Sum256(body)
-	val := make([]byte, 0, sha256.Size+len(body))
-	val = append(val, sum[:]...)
-	return append(val, body...), nil
+	val := buf.Bytes()
+	val = val[:len(val)-1] // the Encoder's newline
+	sum := sha256.Sum256(val[sha256.Size:])
+	copy(val, sum[:])
+	return val, nil
 }
+
+// sealGuess is the buffer Seal starts with: most records fit, so the body
+// is encoded without the buffer growing.
+const sealGuess = 1024

@@ -3,8 +3,10 @@ package audit
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	neturl "net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 )
@@ -65,6 +67,10 @@ type Redactor struct {
 	patterns  []pattern
 	urls      bool
 	safeQuery map[string]bool
+	// starts maps a byte to the prefilter literals that begin with it
+	// (both cases for case-folded ones), so that one pass over a string
+	// finds which prefiltered patterns can match it (scan).
+	starts [256][]literal
 	// exhaustive turns the shortcuts off (every pattern and the URL
 	// rewrite run on every string): the tests' reference for what the
 	// shortcuts must not change.
@@ -97,7 +103,74 @@ func NewRedactor(cfg RedactConfig) (*Redactor, error) {
 		}
 		r.patterns = append(r.patterns, pattern{re: re, need: defaultNeeds[p]})
 	}
+	if len(r.patterns) <= 64 {
+		for i, p := range r.patterns {
+			if p.need == nil {
+				continue
+			}
+			for _, l := range p.need.literals {
+				lit := literal{text: l, fold: p.need.fold, bit: 1 << i}
+				c := l[0]
+				r.starts[c] = append(r.starts[c], lit)
+				if up := upperASCII(c); lit.fold && up != c {
+					r.starts[up] = append(r.starts[up], lit)
+				}
+			}
+		}
+	}
 	return r, nil
+}
+
+// literal is one prefilter literal of the pattern whose bit it carries.
+type literal struct {
+	text string
+	fold bool
+	bit  uint64
+}
+
+// upperASCII returns c upper-cased if it is an ASCII lower-case letter.
+func upperASCII(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		return c - 'a' + 'A'
+	}
+	return c
+}
+
+// scan returns, for an ASCII string s, the set (bit i for r.patterns[i])
+// of prefiltered patterns one of whose literals s holds: what mayMatch
+// tells pattern by pattern, in one pass over s.
+func (r *Redactor) scan(s string) uint64 {
+	var found uint64
+	for i := 0; i < len(s); i++ {
+		for _, l := range r.starts[s[i]] {
+			if found&l.bit != 0 || len(s)-i < len(l.text) {
+				continue
+			}
+			if l.fold {
+				if hasPrefixFoldASCII(s[i:], l.text) {
+					found |= l.bit
+				}
+			} else if s[i:i+len(l.text)] == l.text {
+				found |= l.bit
+			}
+		}
+	}
+	return found
+}
+
+// hasPrefixFoldASCII reports whether s begins with lower (lower-case
+// ASCII, no longer than s), ignoring ASCII case.
+func hasPrefixFoldASCII(s, lower string) bool {
+	for j := 0; j < len(lower); j++ {
+		c := s[j]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[j] {
+			return false
+		}
+	}
+	return true
 }
 
 // pattern is a compiled secret pattern with an optional prefilter.
@@ -196,7 +269,8 @@ func isASCII(s string) bool {
 // Record returns rec with secrets removed: values of sensitive keys
 // anywhere in Data are replaced by Redacted, and pattern matches in the
 // message, actor, target and every string in Data are replaced. The input's
-// maps are not modified.
+// maps are not modified: a map or slice that holds a secret is copied, one
+// that holds none is shared with the result.
 func (r *Redactor) Record(rec Record) Record {
 	rec.Message = r.String(rec.Message)
 	rec.Target = r.String(rec.Target)
@@ -215,14 +289,28 @@ func (r *Redactor) String(s string) string {
 	if r.urls && strings.Contains(s, "://") && (r.exhaustive || strings.ContainsAny(s, "@?#")) {
 		s = urlRE.ReplaceAllStringFunc(s, r.url)
 	}
-	ascii := isASCII(s)
-	for _, p := range r.patterns {
-		if !r.exhaustive && !p.need.mayMatch(s, ascii) {
-			continue
+	// One pass finds the prefiltered patterns s can match. The set stays
+	// valid after a replacement: Redacted holds no literal and no literal
+	// holds a bracket, so a replacement can only remove literals, never
+	// make one, and a pattern in the set that no longer matches is left
+	// to its regular expression to decide.
+	fast := !r.exhaustive && isASCII(s)
+	var may uint64
+	if fast && len(r.patterns) <= 64 {
+		may = r.scan(s)
+	}
+	for i, p := range r.patterns {
+		if fast && p.need != nil {
+			if len(r.patterns) > 64 {
+				if !p.need.mayMatch(s, true) {
+					continue
+				}
+			} else if may&(1<<i) == 0 {
+				continue
+			}
 		}
 		if p.re.MatchString(s) {
 			s = p.re.ReplaceAllString(s, Redacted)
-			ascii = isASCII(s)
 		}
 	}
 	return s
@@ -242,56 +330,129 @@ func (r *Redactor) SensitiveKey(key string) bool {
 	return false
 }
 
+// value returns v with its secrets removed. Maps and slices in which
+// nothing changes are returned as they are, not copied (most records hold
+// no secret); one that changes is copied, so v itself is never modified.
 func (r *Redactor) value(v any) any {
+	out, _ := r.redactValue(v)
+	return out
+}
+
+// redactValue is value that also reports whether anything changed.
+func (r *Redactor) redactValue(v any) (any, bool) {
 	switch x := v.(type) {
 	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, time.Time, json.Number:
-		return v
+		return v, false
 	case string:
-		return r.String(x)
+		s := r.String(x)
+		return s, s != x
 	case map[string]any:
-		out := make(map[string]any, len(x))
+		if x == nil {
+			return map[string]any{}, true // encoded {} as before, not null
+		}
+		var out map[string]any
 		for k, e := range x {
+			var n any
+			changed := true
 			if r.SensitiveKey(k) {
-				out[k] = Redacted
+				n = Redacted
+			} else {
+				n, changed = r.redactValue(e)
+			}
+			if !changed {
 				continue
 			}
-			out[k] = r.value(e)
+			if out == nil {
+				out = maps.Clone(x)
+			}
+			out[k] = n
 		}
-		return out
+		if out == nil {
+			return x, false
+		}
+		return out, true
 	case map[string]string:
-		out := make(map[string]string, len(x))
+		if x == nil {
+			return map[string]string{}, true
+		}
+		var out map[string]string
 		for k, e := range x {
-			if r.SensitiveKey(k) {
-				out[k] = Redacted
+			n := Redacted
+			if !r.SensitiveKey(k) {
+				if n = r.String(e); n == e {
+					continue
+				}
+			}
+			if out == nil {
+				out = maps.Clone(x)
+			}
+			out[k] = n
+		}
+		if out == nil {
+			return x, false
+		}
+		return out, true
+	case []any:
+		if x == nil {
+			return []any{}, true // encoded [] as before, not null
+		}
+		var out []any
+		for i, e := range x {
+			n, changed := r.redactValue(e)
+			if !changed {
 				continue
 			}
-			out[k] = r.String(e)
+			if out == nil {
+				out = slices.Clone(x)
+			}
+			out[i] = n
 		}
-		return out
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = r.value(e)
+		if out == nil {
+			return x, false
 		}
-		return out
+		return out, true
 	case []string:
-		out := make([]string, len(x))
-		for i, e := range x {
-			out[i] = r.String(e)
+		if x == nil {
+			return []string{}, true
 		}
-		return out
+		var out []string
+		for i, e := range x {
+			n := r.String(e)
+			if n == e {
+				continue
+			}
+			if out == nil {
+				out = slices.Clone(x)
+			}
+			out[i] = n
+		}
+		if out == nil {
+			return x, false
+		}
+		return out, true
 	}
 	// Anything else (a struct an action returned, a typed map) is redacted
-	// in its JSON form, which is what would be written.
+	// in its JSON form, which is what would be written. A raw JSON value
+	// (an action's body) already is that form: decoding it gives what
+	// decoding its encoding would.
+	if raw, ok := v.(json.RawMessage); ok && len(raw) > 0 {
+		var generic any
+		if err := json.Unmarshal(raw, &generic); err != nil {
+			return v, false
+		}
+		out, _ := r.redactValue(generic)
+		return out, true
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
-		return v
+		return v, false
 	}
 	var generic any
 	if err := json.Unmarshal(b, &generic); err != nil {
-		return v
+		return v, false
 	}
-	return r.value(generic)
+	out, _ := r.redactValue(generic)
+	return out, true
 }
 
 // urlRE finds absolute URLs in text.

@@ -39,6 +39,15 @@ func TestRedactorRecord(t *testing.T) {
 		{"numbers, bools and nil are kept", RedactConfig{},
 			Record{Data: map[string]any{"attempts": 2, "ok": true, "none": nil}},
 			`|{"attempts":2,"none":null,"ok":true}`},
+		{"raw JSON is redacted in its decoded form", RedactConfig{},
+			Record{Data: map[string]any{"body": json.RawMessage(` {"n": 1.50, "token": "x", "t": "<Bearer abcdefghijkl>", "l": [1e3, "ok"]} `), "none": json.RawMessage(nil)}},
+			`|{"body":{"l":[1000,"ok"],"n":1.5,"t":"\u003c[redacted]\u003e","token":"[redacted]"},"none":null}`},
+		{"nested nil maps and slices are written empty, as always", RedactConfig{},
+			Record{Data: map[string]any{"labels": map[string]string(nil), "params": map[string]any(nil), "list": []any(nil), "names": []string(nil)}},
+			`|{"labels":{},"list":[],"names":[],"params":{}}`},
+		{"a secret deep in an otherwise clean record", RedactConfig{},
+			Record{Data: map[string]any{"a": map[string]any{"b": []any{"x", map[string]string{"k": "v", "c": "Bearer abcdefghijkl"}}, "d": "e"}, "f": []string{"g", "passwd=h"}}},
+			`|{"a":{"b":["x",{"c":"[redacted]","k":"v"}],"d":"e"},"f":["g","[redacted]"]}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -140,12 +149,45 @@ func TestRedactPrefiltersChangeNothing(t *testing.T) {
 					filtered++
 				}
 			}
+			checkScan(t, r, s)
 			if got, want := r.String(s), slow.String(s); got != want {
 				t.Errorf("String(%q) = %q, without prefilters %q", s, got, want)
 			}
 		}
 		if filtered == 0 {
 			t.Errorf("no prefilter skipped anything over the corpus")
+		}
+	}
+}
+
+// checkScan fails t unless the one-pass scan finds, for an ASCII s, the
+// same patterns as their prefilters one by one.
+func checkScan(t *testing.T, r *Redactor, s string) {
+	t.Helper()
+	if !isASCII(s) {
+		return
+	}
+	may := r.scan(s)
+	for i, p := range r.patterns {
+		if p.need == nil {
+			continue
+		}
+		if got, want := may&(1<<i) != 0, p.need.mayMatch(s, true); got != want {
+			t.Errorf("scan(%q) says pattern %s may match: %v, its prefilter: %v", s, p.re, got, want)
+		}
+	}
+}
+
+// TestReplacementMakesNoLiteral: String scans once, before replacing, which
+// holds only if putting Redacted in place of a match cannot create a
+// prefilter literal: Redacted contains none and no literal contains a
+// bracket, so none can straddle its edges.
+func TestReplacementMakesNoLiteral(t *testing.T) {
+	for _, n := range defaultNeeds {
+		for _, l := range n.literals {
+			if strings.ContainsAny(l, "[]") || strings.Contains(strings.ToLower(Redacted), strings.ToLower(l)) {
+				t.Errorf("literal %q breaks the single scan", l)
+			}
 		}
 	}
 }
@@ -161,6 +203,7 @@ func FuzzRedactPrefilters(f *testing.F) {
 	}
 	slow := slowRedactor(r)
 	f.Fuzz(func(t *testing.T, s string) {
+		checkScan(t, r, s)
 		if got, want := r.String(s), slow.String(s); got != want {
 			t.Fatalf("String(%q) = %q, without prefilters %q", s, got, want)
 		}
