@@ -10,13 +10,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/firebreak/firebreak/internal/fbbin"
 	"github.com/firebreak/firebreak/web/tlstest"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
@@ -25,42 +25,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-var (
-	buildOnce sync.Once
-	binDir    string // removed by TestMain
-	binPath   string
-	buildErr  error
-)
-
-// firebreakBin builds the firebreak binary once per test run, into binDir.
+// firebreakBin builds the firebreak binary once per test run; TestMain
+// removes it.
 func firebreakBin(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			if gobin, err = exec.LookPath("go"); err != nil {
-				buildErr = fmt.Errorf("no go tool to build the firebreak binary: %w", err)
-				return
-			}
-		}
-		dir, err := os.MkdirTemp("", "firebreak-deploy-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binDir = dir
-		binPath = filepath.Join(dir, "firebreak")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, gobin, "build", "-o", binPath, "github.com/firebreak/firebreak/cmd/firebreak")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
+	p, err := fbbin.Path()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return binPath
+	return p
 }
 
 // etcdTLS is a single-member etcd in the test process that serves its

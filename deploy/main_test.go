@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/firebreak/firebreak/actions/kubernetes/kubetest"
+	"github.com/firebreak/firebreak/internal/fbbin"
 )
 
 // cluster is the real kube-apiserver the chart is applied to (RBAC on).
@@ -16,9 +17,7 @@ var cluster kubetest.Shared
 // firebreak binary firebreakBin built, if any.
 func TestMain(m *testing.M) {
 	code := cluster.Run(m, kubetest.Options{Authorization: kubetest.RBAC})
-	if binDir != "" {
-		_ = os.RemoveAll(binDir)
-	}
+	fbbin.Remove()
 	os.Exit(code)
 }
 

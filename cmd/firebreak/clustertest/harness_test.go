@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -20,6 +19,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/server/v3/embed"
 	"go.uber.org/zap"
+
+	"github.com/firebreak/firebreak/internal/fbbin"
 )
 
 // need skips the test with why when a real part is missing, or fails it
@@ -35,49 +36,21 @@ func need(t *testing.T, ok bool, why string) {
 	t.Skipf("skipping: %s", why)
 }
 
-var (
-	buildOnce sync.Once
-	binPath   string
-	buildErr  error
-	buildDir  string
-)
-
 // TestMain removes the binary built for the run.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		os.RemoveAll(buildDir)
-	}
+	fbbin.Remove()
 	os.Exit(code)
 }
 
 // firebreakBin builds the firebreak binary once per test run.
 func firebreakBin(t *testing.T) string {
 	t.Helper()
-	buildOnce.Do(func() {
-		gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
-		if _, err := os.Stat(gobin); err != nil {
-			if gobin, err = exec.LookPath("go"); err != nil {
-				buildErr = fmt.Errorf("no go tool to build the firebreak binary: %w", err)
-				return
-			}
-		}
-		dir, err := os.MkdirTemp("", "firebreak-cluster-bin-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		buildDir = dir
-		binPath = filepath.Join(dir, "firebreak")
-		cmd := exec.Command(gobin, "build", "-o", binPath, "github.com/firebreak/firebreak/cmd/firebreak")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		need(t, false, buildErr.Error())
+	p, err := fbbin.Path()
+	if err != nil {
+		need(t, false, err.Error())
 	}
-	return binPath
+	return p
 }
 
 func freePort(t *testing.T) int {
