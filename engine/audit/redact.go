@@ -338,98 +338,77 @@ func (r *Redactor) value(v any) any {
 	return out
 }
 
+// redactString is String that also reports whether anything changed.
+func (r *Redactor) redactString(s string) (string, bool) {
+	n := r.String(s)
+	return n, n != s
+}
+
+// redactMap redacts each value of m with f, or replaces it by redacted
+// under a sensitive key, copying m only when something changes. A nil map
+// comes back empty, so that it is encoded {} as before, not null.
+func redactMap[V any](r *Redactor, m map[string]V, redacted V, f func(V) (V, bool)) (any, bool) {
+	if m == nil {
+		return map[string]V{}, true
+	}
+	var out map[string]V
+	for k, e := range m {
+		n, changed := redacted, true
+		if !r.SensitiveKey(k) {
+			n, changed = f(e)
+		}
+		if !changed {
+			continue
+		}
+		if out == nil {
+			out = maps.Clone(m)
+		}
+		out[k] = n
+	}
+	if out == nil {
+		return m, false
+	}
+	return out, true
+}
+
+// redactSlice redacts each element of s with f, copying s only when
+// something changes. A nil slice comes back empty, encoded [] as before.
+func redactSlice[V any](s []V, f func(V) (V, bool)) (any, bool) {
+	if s == nil {
+		return []V{}, true
+	}
+	var out []V
+	for i, e := range s {
+		n, changed := f(e)
+		if !changed {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(s)
+		}
+		out[i] = n
+	}
+	if out == nil {
+		return s, false
+	}
+	return out, true
+}
+
 // redactValue is value that also reports whether anything changed.
 func (r *Redactor) redactValue(v any) (any, bool) {
 	switch x := v.(type) {
 	case nil, bool, int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64, float32, float64, time.Time, json.Number:
 		return v, false
 	case string:
-		s := r.String(x)
-		return s, s != x
+		return r.redactString(x)
 	case map[string]any:
-		if x == nil {
-			return map[string]any{}, true // encoded {} as before, not null
-		}
-		var out map[string]any
-		for k, e := range x {
-			var n any
-			changed := true
-			if r.SensitiveKey(k) {
-				n = Redacted
-			} else {
-				n, changed = r.redactValue(e)
-			}
-			if !changed {
-				continue
-			}
-			if out == nil {
-				out = maps.Clone(x)
-			}
-			out[k] = n
-		}
-		if out == nil {
-			return x, false
-		}
-		return out, true
+		return redactMap(r, x, any(Redacted), r.redactValue)
 	case map[string]string:
-		if x == nil {
-			return map[string]string{}, true
-		}
-		var out map[string]string
-		for k, e := range x {
-			n := Redacted
-			if !r.SensitiveKey(k) {
-				if n = r.String(e); n == e {
-					continue
-				}
-			}
-			if out == nil {
-				out = maps.Clone(x)
-			}
-			out[k] = n
-		}
-		if out == nil {
-			return x, false
-		}
-		return out, true
+		return redactMap(r, x, Redacted, r.redactString)
 	case []any:
-		if x == nil {
-			return []any{}, true // encoded [] as before, not null
-		}
-		var out []any
-		for i, e := range x {
-			n, changed := r.redactValue(e)
-			if !changed {
-				continue
-			}
-			if out == nil {
-				out = slices.Clone(x)
-			}
-			out[i] = n
-		}
-		if out == nil {
-			return x, false
-		}
-		return out, true
+		return redactSlice(x, r.redactValue)
 	case []string:
-		if x == nil {
-			return []string{}, true
-		}
-		var out []string
-		for i, e := range x {
-			n := r.String(e)
-			if n == e {
-				continue
-			}
-			if out == nil {
-				out = slices.Clone(x)
-			}
-			out[i] = n
-		}
-		if out == nil {
-			return x, false
-		}
-		return out, true
+		return redactSlice(x, r.redactString)
 	}
 	// Anything else (a struct an action returned, a typed map) is redacted
 	// in its JSON form, which is what would be written. A raw JSON value
