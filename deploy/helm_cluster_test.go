@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak/firebreak/internal/etcdtest"
 	"github.com/firebreak/firebreak/internal/fbbin"
 	"github.com/firebreak/firebreak/web/tlstest"
 	clientv3 "go.etcd.io/etcd/client/v3"
@@ -81,37 +82,19 @@ func startEtcdTLS(t *testing.T, auth etcdAuth) *etcdTLS {
 		fbCN = "firebreak"
 	}
 	fb := ca.Client(t, fbCN)
-	cfg := embed.NewConfig()
-	cfg.Name = "m0"
-	cfg.Dir = filepath.Join(dir, "m0")
-	cfg.UnsafeNoFsync = true // TLS and the chart's config are tested, not power loss
-	cfg.LogLevel = "error"
-	cfg.LogOutputs = []string{filepath.Join(dir, "etcd.log")}
-	client := url.URL{Scheme: "https", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-	peer := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
-	cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
-	cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peer}, []url.URL{peer}
-	cfg.InitialCluster = "m0=" + peer.String()
-	cfg.ListenMetricsUrls = nil
-	cfg.TickMs, cfg.ElectionMs = 50, 500
-	cfg.ClientTLSInfo.CertFile = tlstest.Write(t, dir, "server.crt", srv.CertPEM)
-	cfg.ClientTLSInfo.KeyFile = tlstest.Write(t, dir, "server.key", srv.Key)
-	cfg.ClientTLSInfo.TrustedCAFile = tlstest.Write(t, dir, "ca.crt", ca.PEM)
-	cfg.ClientTLSInfo.ClientCertAuth = true
-	e, err := embed.StartEtcd(cfg)
-	if err != nil {
-		t.Fatalf("start etcd: %v", err)
-	}
-	t.Cleanup(e.Close)
-	select {
-	case <-e.Server.ReadyNotify():
-	case err := <-e.Err():
-		t.Fatalf("etcd: %v", err)
-	case <-time.After(20 * time.Second):
-		t.Fatal("etcd not ready in 20s")
-	}
-	et := &etcdTLS{endpoint: client.String(), ca: ca.PEM, cert: fb.CertPEM, key: fb.Key}
+	endpoint := etcdtest.One(t, func(cfg *embed.Config) {
+		// TLS and the chart's config are tested here, not power loss.
+		client := url.URL{Scheme: "https", Host: "127.0.0.1:0"}
+		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
+		cfg.TickMs, cfg.ElectionMs = 50, 500
+		cfg.ClientTLSInfo.CertFile = tlstest.Write(t, dir, "server.crt", srv.CertPEM)
+		cfg.ClientTLSInfo.KeyFile = tlstest.Write(t, dir, "server.key", srv.Key)
+		cfg.ClientTLSInfo.TrustedCAFile = tlstest.Write(t, dir, "ca.crt", ca.PEM)
+		cfg.ClientTLSInfo.ClientCertAuth = true
+	})
+	et := &etcdTLS{endpoint: endpoint, ca: ca.PEM, cert: fb.CertPEM, key: fb.Key}
 	own := ca.Client(t, "root") // with auth on, the certificate's CN is the user
+	var err error
 	et.client, err = clientv3.New(clientv3.Config{
 		Endpoints: []string{et.endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
 		TLS: &tls.Config{RootCAs: ca.Pool(), Certificates: []tls.Certificate{own.TLS(t)}, MinVersion: tls.VersionTLS12},

@@ -16,8 +16,9 @@ import (
 
 // One starts a one-member etcd in a temporary directory of t and returns
 // its client URL; it stops when t ends. mutate, when not nil, changes the
-// member's configuration before it starts (a request size limit, say). Its
-// log goes to etcd.log in that directory.
+// member's configuration before it starts (a request size limit, TLS for
+// its clients on an https:// listen URL, say). Its log goes to etcd.log in
+// that directory.
 func One(t testing.TB, mutate func(*embed.Config)) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -50,5 +51,5 @@ func One(t testing.TB, mutate func(*embed.Config)) string {
 	case <-time.After(30 * time.Second):
 		t.Fatal("etcd not ready after 30s")
 	}
-	return "http://" + e.Clients[0].Addr().String()
+	return cfg.ListenClientUrls[0].Scheme + "://" + e.Clients[0].Addr().String()
 }
