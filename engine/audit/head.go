@@ -170,3 +170,18 @@ func kindOf(b []byte) Kind {
 	}
 	return Kind(b)
 }
+
+// HeadOnly reports whether q filters only on what a Head holds (the
+// sequence, the time range and the kind), so that MatchHead can apply it
+// without the rest of the record.
+func (q Query) HeadOnly() bool {
+	return q.EventID == "" && q.Playbook == "" && q.Action == "" && q.Outcome == ""
+}
+
+// MatchHead is Match for a record of which only the head is read; it
+// ignores the filters of q HeadOnly is false for.
+func (q Query) MatchHead(h Head) bool {
+	return (q.Kind == "" || h.Kind == q.Kind) &&
+		(q.Since.IsZero() || !h.Time.Before(q.Since)) &&
+		(q.Until.IsZero() || h.Time.Before(q.Until))
+}

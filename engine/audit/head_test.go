@@ -161,3 +161,32 @@ func FuzzDecodeHead(f *testing.F) {
 		}
 	})
 }
+
+// TestMatchHeadIsMatch: for a query HeadOnly is true of, MatchHead
+// decides as Match does on the whole record; a filter on another field
+// makes HeadOnly false.
+func TestMatchHeadIsMatch(t *testing.T) {
+	at := time.Date(2026, 12, 7, 12, 0, 0, 0, time.UTC)
+	recs := []Record{
+		{Seq: 1, Time: at.Add(-time.Nanosecond), Kind: KindReceived, EventID: "e"},
+		{Seq: 2, Time: at, Kind: KindReceived},
+		{Seq: 3, Time: at.Add(time.Hour - time.Nanosecond), Kind: KindStepFailed, Outcome: "failed"},
+		{Seq: 4, Time: at.Add(time.Hour), Kind: KindStepFailed},
+	}
+	queries := []Query{{}, {Kind: KindReceived}, {Since: at}, {Until: at.Add(time.Hour)}, {Since: at, Until: at.Add(time.Hour), Kind: KindStepFailed}, {After: 2, Limit: 1}}
+	for _, q := range queries {
+		if !q.HeadOnly() {
+			t.Fatalf("%+v: HeadOnly false", q)
+		}
+		for i := range recs {
+			if got, want := q.MatchHead(recs[i].Head()), q.Match(&recs[i]); got != want {
+				t.Errorf("%+v on record %d: MatchHead %v, Match %v", q, recs[i].Seq, got, want)
+			}
+		}
+	}
+	for _, q := range []Query{{EventID: "e"}, {Playbook: "p"}, {Action: "a"}, {Outcome: "failed"}} {
+		if q.HeadOnly() {
+			t.Errorf("%+v: HeadOnly true, but a head cannot tell", q)
+		}
+	}
+}
