@@ -157,22 +157,51 @@ func (d *DB) ListAudit(_ context.Context, q audit.Query) ([]audit.Record, uint64
 	}
 	var out []audit.Record
 	var next uint64
-	err := d.bolt.View(func(tx *boltTx) error {
-		b := tx.Bucket(bucketAudit)
-		lo, hi, err := seqRange(b, q.Since, q.Until)
-		if err != nil {
-			return err
-		}
-		lo = max(lo, q.After+1)
-		// visit decodes the record at seq and collects it if it matches;
-		// it returns false once the page is full.
-		needles := queryNeedles(q)
-		visit := func(seq uint64, v []byte) (bool, error) {
-			for _, n := range needles {
-				if len(v) > sha256.Size && !bytes.Contains(v[sha256.Size:], n) {
-					return true, nil // cannot match: skip the decoding
-				}
+	needles := queryNeedles(q)
+	err := d.scanAudit(q, func(seq uint64, v []byte) (bool, error) {
+		for _, n := range needles {
+			if len(v) > sha256.Size && !bytes.Contains(v[sha256.Size:], n) {
+				return true, nil // cannot match: skip the decoding
 			}
+		}
+		r, err := decodeRecord(seq, v)
+		if err != nil {
+			return false, err
+		}
+		if !q.Match(&r) {
+			return true, nil
+		}
+		if len(out) == q.Limit {
+			next = out[len(out)-1].Seq
+			return false, nil
+		}
+		out = append(out, r)
+		return true, nil
+	})
+	return out, next, err
+}
+
+// AuditHeads is ListAudit returning only each record's sequence, time and
+// kind, with the same filters, order and paging. A query that filters on
+// the time range and the kind only (the dashboard's counters) reads no
+// more of a record than the front of its JSON (audit.DecodeHead); one
+// that filters on another field decodes the records as ListAudit does.
+func (d *DB) AuditHeads(_ context.Context, q audit.Query) ([]audit.Head, uint64, error) {
+	if q.Limit <= 0 {
+		q.Limit = 100
+	}
+	var out []audit.Head
+	var next uint64
+	needles := queryNeedles(q)
+	full := !q.HeadOnly()
+	err := d.scanAudit(q, func(seq uint64, v []byte) (bool, error) {
+		for _, n := range needles {
+			if len(v) > sha256.Size && !bytes.Contains(v[sha256.Size:], n) {
+				return true, nil
+			}
+		}
+		var h audit.Head
+		if full {
 			r, err := decodeRecord(seq, v)
 			if err != nil {
 				return false, err
@@ -180,13 +209,39 @@ func (d *DB) ListAudit(_ context.Context, q audit.Query) ([]audit.Record, uint64
 			if !q.Match(&r) {
 				return true, nil
 			}
-			if len(out) == q.Limit {
-				next = out[len(out)-1].Seq
-				return false, nil
+			h = r.Head()
+		} else {
+			var err error
+			if h, err = audit.DecodeHead(v); err != nil {
+				return false, fmt.Errorf("audit record %d: %w", seq, err)
 			}
-			out = append(out, r)
-			return true, nil
+			if !q.MatchHead(h) {
+				return true, nil
+			}
 		}
+		if len(out) == q.Limit {
+			next = out[len(out)-1].Seq
+			return false, nil
+		}
+		out = append(out, h)
+		return true, nil
+	})
+	return out, next, err
+}
+
+// scanAudit calls visit, in sequence order, with the stored value of each
+// record that may match q (a time range becomes a sequence range, an event
+// id or a playbook is looked up in its index; After bounds the sequence),
+// until visit returns false or an error. The values are only valid inside
+// the call.
+func (d *DB) scanAudit(q audit.Query, visit func(seq uint64, v []byte) (bool, error)) error {
+	return d.bolt.View(func(tx *boltTx) error {
+		b := tx.Bucket(bucketAudit)
+		lo, hi, err := seqRange(b, q.Since, q.Until)
+		if err != nil {
+			return err
+		}
+		lo = max(lo, q.After+1)
 		if lo >= hi {
 			return nil
 		}
@@ -227,7 +282,6 @@ func (d *DB) ListAudit(_ context.Context, q audit.Query) ([]audit.Record, uint64
 		}
 		return nil
 	})
-	return out, next, err
 }
 
 // AuditForEvent returns every record of the event, in order: the
@@ -283,14 +337,8 @@ func decodeRecord(seq uint64, v []byte) (audit.Record, error) {
 
 // recordTime reads only the time of a stored record.
 func recordTime(v []byte) (time.Time, error) {
-	var r struct {
-		Time time.Time `json:"time"`
-	}
-	if len(v) < sha256.Size {
-		return time.Time{}, audit.ErrChainBroken
-	}
-	err := json.Unmarshal(v[sha256.Size:], &r)
-	return r.Time, err
+	h, err := audit.DecodeHead(v)
+	return h.Time, err
 }
 
 // seqRange turns [since, until) into the sequence range [lo, hi) by binary

@@ -39,6 +39,7 @@ type Backend interface {
 	// The audit trail.
 	Audit(ctx context.Context, recs ...audit.Record) error
 	ListAudit(ctx context.Context, q audit.Query) ([]audit.Record, uint64, error)
+	AuditHeads(ctx context.Context, q audit.Query) ([]audit.Head, uint64, error)
 	AuditForEvent(ctx context.Context, eventID string) ([]audit.Record, error)
 	VerifyAudit(ctx context.Context) (int, error)
 	VerifyAuditWith(ctx context.Context, opts audit.VerifyOptions) (audit.VerifyReport, error)

@@ -136,15 +136,10 @@ func (n *snap) seqRange(since, until time.Time) (lo, hi uint64, err error) {
 	return lo, hi, nil
 }
 
+// recordTime reads only the time of a stored record.
 func recordTime(v []byte) (time.Time, error) {
-	var r struct {
-		Time time.Time `json:"time"`
-	}
-	if len(v) < sha256.Size {
-		return time.Time{}, audit.ErrChainBroken
-	}
-	err := json.Unmarshal(v[sha256.Size:], &r)
-	return r.Time, err
+	h, err := audit.DecodeHead(v)
+	return h.Time, err
 }
 
 // queryNeedles returns, for each exact-match filter of q, bytes a stored
@@ -178,16 +173,10 @@ func (s *Store) ListAudit(ctx context.Context, q audit.Query) ([]audit.Record, u
 	if q.Limit <= 0 {
 		q.Limit = 100
 	}
-	n := s.snapshot(ctx)
-	lo, hi, err := n.seqRange(q.Since, q.Until)
-	if err != nil {
-		return nil, 0, err
-	}
-	lo = max(lo, q.After+1)
 	var out []audit.Record
 	var next uint64
 	needles := queryNeedles(q)
-	visit := func(seq uint64, v []byte) (bool, error) {
+	err := s.scanAudit(ctx, q, func(seq uint64, v []byte) (bool, error) {
 		for _, nd := range needles {
 			if len(v) > sha256.Size && !bytes.Contains(v[sha256.Size:], nd) {
 				return true, nil
@@ -206,9 +195,71 @@ func (s *Store) ListAudit(ctx context.Context, q audit.Query) ([]audit.Record, u
 		}
 		out = append(out, r)
 		return true, nil
+	})
+	return out, next, err
+}
+
+// AuditHeads is ListAudit returning only each record's sequence, time and
+// kind, with the same filters, order and paging, as the bbolt store's: a
+// query that filters on the time range and the kind only reads no more of
+// a record than the front of its JSON (audit.DecodeHead); one that filters
+// on another field decodes the records as ListAudit does.
+func (s *Store) AuditHeads(ctx context.Context, q audit.Query) ([]audit.Head, uint64, error) {
+	if q.Limit <= 0 {
+		q.Limit = 100
 	}
+	var out []audit.Head
+	var next uint64
+	needles := queryNeedles(q)
+	full := !q.HeadOnly()
+	err := s.scanAudit(ctx, q, func(seq uint64, v []byte) (bool, error) {
+		for _, nd := range needles {
+			if len(v) > sha256.Size && !bytes.Contains(v[sha256.Size:], nd) {
+				return true, nil
+			}
+		}
+		var h audit.Head
+		if full {
+			r, err := decodeRecord(seq, v)
+			if err != nil {
+				return false, err
+			}
+			if !q.Match(&r) {
+				return true, nil
+			}
+			h = r.Head()
+		} else {
+			var err error
+			if h, err = audit.DecodeHead(v); err != nil {
+				return false, fmt.Errorf("audit record %d: %w", seq, err)
+			}
+			if !q.MatchHead(h) {
+				return true, nil
+			}
+		}
+		if len(out) == q.Limit {
+			next = out[len(out)-1].Seq
+			return false, nil
+		}
+		out = append(out, h)
+		return true, nil
+	})
+	return out, next, err
+}
+
+// scanAudit calls visit, in sequence order and at one revision, with the
+// stored value of each record that may match q (a time range becomes a
+// sequence range, an event id or a playbook is looked up in its index;
+// After bounds the sequence), until visit returns false or an error.
+func (s *Store) scanAudit(ctx context.Context, q audit.Query, visit func(seq uint64, v []byte) (bool, error)) error {
+	n := s.snapshot(ctx)
+	lo, hi, err := n.seqRange(q.Since, q.Until)
+	if err != nil {
+		return err
+	}
+	lo = max(lo, q.After+1)
 	if lo >= hi {
-		return nil, 0, nil
+		return nil
 	}
 	var prefix string
 	switch {
@@ -223,7 +274,7 @@ func (s *Store) ListAudit(ctx context.Context, q audit.Query) ([]audit.Record, u
 		for {
 			resp, err := n.get(from, clientv3.WithRange(end), clientv3.WithLimit(listPage), clientv3.WithKeysOnly())
 			if err != nil {
-				return nil, 0, fmt.Errorf("read audit index: %w", err)
+				return fmt.Errorf("read audit index: %w", err)
 			}
 			var seqs []uint64
 			done := !resp.More
@@ -240,7 +291,7 @@ func (s *Store) ListAudit(ctx context.Context, q audit.Query) ([]audit.Record, u
 			}
 			recs, err := n.records(seqs)
 			if err != nil {
-				return nil, 0, err
+				return err
 			}
 			for _, q := range seqs {
 				v, ok := recs[q]
@@ -248,11 +299,11 @@ func (s *Store) ListAudit(ctx context.Context, q audit.Query) ([]audit.Record, u
 					continue
 				}
 				if more, err := visit(q, v); err != nil || !more {
-					return out, next, err
+					return err
 				}
 			}
 			if done || len(resp.Kvs) == 0 {
-				return out, next, nil
+				return nil
 			}
 			from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 		}
@@ -262,16 +313,16 @@ func (s *Store) ListAudit(ctx context.Context, q audit.Query) ([]audit.Record, u
 	for {
 		resp, err := n.get(from, clientv3.WithRange(end), clientv3.WithLimit(listPage))
 		if err != nil {
-			return nil, 0, fmt.Errorf("read audit trail: %w", err)
+			return fmt.Errorf("read audit trail: %w", err)
 		}
 		for _, kv := range resp.Kvs {
 			q, _ := parseSeqKey(string(kv.Key), s.key(dirAudit))
 			if more, err := visit(q, kv.Value); err != nil || !more {
-				return out, next, err
+				return err
 			}
 		}
 		if !resp.More || len(resp.Kvs) == 0 {
-			return out, next, nil
+			return nil
 		}
 		from = string(resp.Kvs[len(resp.Kvs)-1].Key) + "\x00"
 	}

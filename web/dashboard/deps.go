@@ -98,9 +98,14 @@ type Guards interface {
 	Resume(ctx context.Context, actor string) (guard.PauseStatus, error)
 }
 
-// AuditLog reads the audit trail; *store.DB implements it.
+// AuditLog reads the audit trail; *store.DB and the etcd store implement
+// it.
 type AuditLog interface {
 	ListAudit(ctx context.Context, q audit.Query) ([]audit.Record, uint64, error)
+	// AuditHeads is ListAudit returning only each record's sequence, time
+	// and kind (the last-hour counters need no more), with the same
+	// filters and paging.
+	AuditHeads(ctx context.Context, q audit.Query) ([]audit.Head, uint64, error)
 	VerifyAudit(ctx context.Context) (int, error)
 }
 

@@ -13,8 +13,8 @@ import (
 // (succeeded or failed) and steps refused in the last hour.
 type hourCounts struct{ events, actions, refusals int }
 
-func (h *hourCounts) add(r *audit.Record, n int) {
-	switch r.Kind {
+func (h *hourCounts) add(k audit.Kind, n int) {
+	switch k {
 	case audit.KindReceived:
 		h.events += n
 	case audit.KindStepSucceeded, audit.KindStepFailed:
@@ -69,15 +69,16 @@ func newHourCounter(log AuditLog, now func() time.Time, logr *slog.Logger) *hour
 		secs: map[int64]*hourCounts{}, kick: make(chan struct{}, 1)}
 }
 
-// read reads the page of records after cursor.
-func (h *hourCounter) read(ctx context.Context, cursor uint64) ([]audit.Record, bool, error) {
+// read reads the page of records after cursor: their heads only (the
+// sequence, time and kind), which is all the counts need.
+func (h *hourCounter) read(ctx context.Context, cursor uint64) ([]audit.Head, bool, error) {
 	q := audit.Query{After: cursor, Since: h.now().Add(-time.Hour), Limit: hourPage}
-	recs, next, err := h.log.ListAudit(ctx, q)
+	recs, next, err := h.log.AuditHeads(ctx, q)
 	return recs, next == 0, err
 }
 
 // apply counts recs, read after the cursor; h.mu is held.
-func (h *hourCounter) apply(recs []audit.Record) {
+func (h *hourCounter) apply(recs []audit.Head) {
 	for i := range recs {
 		r := &recs[i]
 		sec := r.Time.Unix()
@@ -86,7 +87,7 @@ func (h *hourCounter) apply(recs []audit.Record) {
 			c = &hourCounts{}
 			h.secs[sec] = c
 		}
-		c.add(r, 1)
+		c.add(r.Kind, 1)
 		h.cursor = max(h.cursor, r.Seq)
 	}
 }
@@ -231,12 +232,12 @@ func (h *hourCounter) countRange(ctx context.Context, since, until time.Time) (h
 	var c hourCounts
 	q := audit.Query{Since: since, Until: until, Limit: hourPage}
 	for {
-		recs, next, err := h.log.ListAudit(ctx, q)
+		recs, next, err := h.log.AuditHeads(ctx, q)
 		if err != nil {
 			return c, err
 		}
 		for i := range recs {
-			c.add(&recs[i], 1)
+			c.add(recs[i].Kind, 1)
 		}
 		if next == 0 {
 			return c, nil

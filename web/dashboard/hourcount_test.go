@@ -49,7 +49,7 @@ func bruteHour(t *testing.T, db AuditLog, now time.Time) hourCounts {
 		for i := range recs {
 			n++
 			if r := &recs[i]; !r.Time.Before(now.Add(-time.Hour)) && !r.Time.After(now) {
-				c.add(r, 1)
+				c.add(r.Kind, 1)
 			}
 		}
 		if next == 0 {
@@ -227,4 +227,62 @@ func TestHourCounterRun(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// headsOnly is an AuditLog over a real store that counts the full reads
+// the counter makes.
+type headsOnly struct {
+	*store.DB
+	mu        sync.Mutex
+	listAudit int
+}
+
+func (h *headsOnly) ListAudit(ctx context.Context, q audit.Query) ([]audit.Record, uint64, error) {
+	h.mu.Lock()
+	h.listAudit++
+	h.mu.Unlock()
+	return h.DB.ListAudit(ctx, q)
+}
+
+// The counter reads the trail through AuditHeads only: neither its
+// warm-up and catch-ups (run) nor a render's edge seconds decode whole
+// records, which cost the server a full JSON decode of every record it
+// writes, every few seconds, whether anybody looked or not (issue 18's
+// profile). Its counts stay those of a brute-force count.
+func TestHourCounterReadsOnlyHeads(t *testing.T) {
+	clock := &hourClock{t: time.Date(2026, 12, 1, 12, 0, 0, 250_000_000, time.UTC)}
+	db, err := store.Open(filepath.Join(t.TempDir(), "firebreak.db"), store.Options{Now: clock.Now, NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	rng := rand.New(rand.NewPCG(7, 8))
+	t0 := clock.Now()
+	writeSpread(t, db, rng, 2000, t0.Add(-90*time.Minute), t0.Add(-time.Millisecond), t0)
+	log := &headsOnly{DB: db}
+	h := newHourCounter(log, clock.Now, slog.New(slog.DiscardHandler))
+	h.budget = time.Minute
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); h.run(ctx) }()
+	got, ok, err := h.counts(context.Background())
+	for deadline := time.Now().Add(20 * time.Second); !ok && err == nil; got, ok, err = h.counts(context.Background()) {
+		if time.Now().After(deadline) {
+			t.Fatal("the counts did not show in 20s")
+		}
+		<-time.After(time.Millisecond) // the warm-up under way
+	}
+	cancel()
+	<-done
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := bruteHour(t, db, clock.Now()); got != want {
+		t.Fatalf("counted %+v, brute force %+v", got, want)
+	}
+	log.mu.Lock()
+	defer log.mu.Unlock()
+	if log.listAudit != 0 {
+		t.Fatalf("the counter decoded whole records %d times", log.listAudit)
+	}
 }
