@@ -41,14 +41,14 @@ type handoffSlot struct {
 	ev  event.Event
 }
 
-// Put keeps ev, just committed under seq, for Take. The caller gives up
-// ev's maps and slices: it must not modify them afterwards.
+// Put keeps ev under seq for Take. ev must be what AsStored returned for
+// the event stored under seq. Put may be called inside the transaction
+// that stores it, before the commit (so that it is there when the event
+// is first seen as pending): if that commit fails, the caller drops what
+// it put. The caller gives up ev's maps and slices: it must not modify
+// them afterwards.
 func (h *Handoff) Put(seq uint64, ev event.Event) {
 	if seq == 0 {
-		return
-	}
-	ev, ok := AsStored(ev)
-	if !ok {
 		return
 	}
 	h.mu.Lock()
