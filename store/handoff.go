@@ -34,7 +34,7 @@ type Handoff struct {
 // HandoffSlots is how many events a Handoff holds. The engine loads an
 // event within moments of its commit unless a backlog builds; events
 // beyond this many waiting are read from the store.
-const HandoffSlots = 4096
+const HandoffSlots = 1024
 
 type handoffSlot struct {
 	seq uint64 // 0: empty
