@@ -64,6 +64,10 @@ type DB struct {
 	prealloc *preallocator // used by the commit loop only
 
 	health commitHealth // the last failed commit, for Ready
+
+	// handoff holds the events this process appended until its engine
+	// loads them (Event), so that needs no read and no decode.
+	handoff Handoff
 }
 
 type op struct {

@@ -59,6 +59,20 @@ func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, 
 			enc[i].open = open
 		}
 	}
+	// What the engine will load, handed over in the transaction (see
+	// Handoff): the events as the file reads them back.
+	handed := make([]event.Event, len(events))
+	canHand := make([]bool, len(events))
+	for i := range events {
+		ev := events[i]
+		if enc[i].full != nil && len(ev.Raw) > 0 {
+			// Inline, the body reads back as a member's value: without
+			// the whitespace around it. A shared body reads back whole.
+			ev.Raw = trimJSONSpace(ev.Raw)
+		}
+		handed[i], canHand[i] = AsStored(ev)
+	}
+	var put []uint64 // sequences handed over by the transaction's runs
 	seqs := make([]uint64, len(events))
 	err := d.Update(ctx, func(stx state.Tx) error {
 		tx := stx.(*Tx)
@@ -105,10 +119,21 @@ func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, 
 				return err
 			}
 			seqs[i] = seq
+			if canHand[i] {
+				d.handoff.Put(seq, handed[i])
+				put = append(put, seq)
+			} else {
+				// A failed commit may have left another event here.
+				d.handoff.Drop(seq)
+			}
 		}
 		return nil
 	})
 	if err != nil {
+		// Not committed: the sequences will be given to other events.
+		for _, seq := range put {
+			d.handoff.Drop(seq)
+		}
 		return nil, fmt.Errorf("append events: %w", err)
 	}
 	return seqs, nil
@@ -169,6 +194,9 @@ func (d *DB) PendingCount() int {
 
 // Event loads the inbox event with the given sequence.
 func (d *DB) Event(_ context.Context, seq uint64) (event.Event, error) {
+	if ev, ok := d.handoff.Take(seq); ok {
+		return ev, nil
+	}
 	var ev event.Event
 	err := d.bolt.View(func(tx *boltTx) error {
 		v := tx.Bucket(bucketInbox).Get(itob(seq))

@@ -304,6 +304,9 @@ func (d *DB) compactInboxChunk(ctx context.Context, cutoff time.Time, forget fun
 			if err := inbox.Delete(k); err != nil {
 				return err
 			}
+			// Gone from the file, so gone from the handoff too (dropping
+			// it from there is harmless should this commit fail).
+			d.handoff.Drop(btoi(k))
 		}
 		// A shared body goes with the last event naming it. Those events
 		// have consecutive sequences from the body's key, so the first

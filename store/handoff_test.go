@@ -1,0 +1,242 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/web/sources"
+)
+
+// eventDiff names the fields in which a and b differ, with both values
+// (Raw abbreviated to its length and ends); "" when they are deeply equal.
+func eventDiff(a, b event.Event) string {
+	var out []string
+	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
+	for i := range va.NumField() {
+		fa, fb := va.Field(i).Interface(), vb.Field(i).Interface()
+		if reflect.DeepEqual(fa, fb) {
+			continue
+		}
+		name := va.Type().Field(i).Name
+		if name == "Raw" {
+			out = append(out, fmt.Sprintf("Raw: %d bytes ending %q vs %d bytes ending %q", len(a.Raw), tail(a.Raw), len(b.Raw), tail(b.Raw)))
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s: %#v vs %#v", name, fa, fb))
+	}
+	return strings.Join(out, "; ")
+}
+
+func tail(b []byte) string { return string(b[max(0, len(b)-8):]) }
+
+// held reports whether h keeps an event under seq, without taking it.
+func (h *Handoff) held(seq uint64) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.slots != nil && h.slots[seq%HandoffSlots].seq == seq
+}
+
+// Every sample payload of every source, decoded by its real decoder and
+// appended, is handed to Event exactly as the store reads it back from the
+// file, with the receive time in UTC, in a fixed zone and in Local.
+func TestHandoffGivesWhatTheStoreReads(t *testing.T) {
+	generic, err := sources.NewGeneric("generic", sources.GenericConfig{
+		Items:      "body.alerts ?? [body]",
+		ID:         "item.fingerprint ?? item.uuid ?? item.rule",
+		Name:       `item.labels?.alertname ?? item.rule ?? "unnamed"`,
+		Status:     "item.status",
+		LabelsFrom: "item.labels",
+		Fields:     map[string]string{"item": "item", "count": "item.count ?? 1.5"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoders := map[string]sources.Decoder{
+		"alertmanager": sources.Alertmanager{}, "azure": sources.Azure{}, "elastic": sources.Elastic{},
+		"falco": sources.Falco{}, "grafana": sources.Grafana{}, "graylog": sources.Graylog{},
+		"splunk": sources.Splunk{}, "wazuh": sources.Wazuh{},
+	}
+	files, err := filepath.Glob("../web/sources/testdata/*.json")
+	if err != nil || len(files) < 20 {
+		t.Fatalf("sample payloads: %d files, %v", len(files), err)
+	}
+	db, _ := openAuditTest(t)
+	ctx := context.Background()
+	zones := []*time.Location{time.UTC, time.FixedZone("CET", 3600), time.Local}
+	var appended, handed int
+	for _, file := range files {
+		body, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		name := strings.SplitN(filepath.Base(file), "-", 2)[0]
+		dec, ok := decoders[name]
+		if !ok {
+			continue
+		}
+		for zi, loc := range zones {
+			for _, d := range []sources.Decoder{dec, generic} {
+				now := time.Now().In(loc) // with a monotonic reading, as the receiver has
+				evs, err := d.Decode(body, now)
+				if err != nil || len(evs) == 0 {
+					continue // not every payload suits the generic mapping
+				}
+				for i := range evs {
+					evs[i].ID += "/" + d.Name() + "/" + loc.String() + "/" + string(rune('0'+zi))
+					evs[i].ReceivedAt = now
+					evs[i].Raw = body
+				}
+				seqs, err := db.AppendEvents(ctx, evs)
+				if err != nil {
+					t.Fatalf("%s: append: %v", file, err)
+				}
+				for _, seq := range seqs {
+					if seq == 0 {
+						continue
+					}
+					appended++
+					if !db.handoff.held(seq) {
+						continue
+					}
+					handed++
+					got, err := db.Event(ctx, seq) // from the handoff
+					if err != nil {
+						t.Fatal(err)
+					}
+					if db.handoff.held(seq) {
+						t.Fatalf("event %d is still held after Event took it", seq)
+					}
+					want, err := db.Event(ctx, seq) // decoded from the file
+					if err != nil {
+						t.Fatal(err)
+					}
+					if diff := eventDiff(got, want); diff != "" {
+						t.Errorf("%s via %s in %s: handed over and read from the file differ: %s", file, d.Name(), loc, diff)
+					}
+				}
+			}
+		}
+	}
+	// Every payload here is valid JSON, so every event is one AsStored can
+	// tell; one not handed over would mean a type it does not model.
+	if appended < 60 || handed != appended {
+		t.Fatalf("%d of %d appended events handed over", handed, appended)
+	}
+}
+
+// What AsStored cannot tell without the round trip is not handed over,
+// and Event reads it from the file instead.
+func TestHandoffKeepsOnlyWhatItCanTell(t *testing.T) {
+	at := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	for name, ev := range map[string]event.Event{
+		"invalid UTF-8 label":   {Labels: map[string]string{"k": "caf\xe9"}},
+		"invalid UTF-8 name":    {Name: "\xff"},
+		"a struct in fields":    {Fields: map[string]any{"t": at}},
+		"a number beyond float": {Fields: map[string]any{"n": json.Number("1e400")}},
+		"NaN":                   {Fields: map[string]any{"n": math.NaN()}},
+		"year 10000":            {StartsAt: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		if _, ok := AsStored(ev); ok {
+			t.Errorf("%s: AsStored claims to know how it reads back", name)
+		}
+	}
+	db, _ := openAuditTest(t)
+	ctx := context.Background()
+	// What a commit that failed after its transaction ran leaves behind:
+	// an event kept under the sequence the next commit gives another.
+	db.handoff.Put(1, event.Event{ID: "rolled back", Source: "test"})
+	seqs, err := db.AppendEvents(ctx, []event.Event{{ID: "bad", Source: "test", Name: "caf\xe9", StartsAt: at}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if db.handoff.held(seqs[0]) {
+		t.Fatal("an event with invalid UTF-8 was handed over")
+	}
+	ev, err := db.Event(ctx, seqs[0])
+	if err != nil || ev.ID != "bad" || ev.Name != "caf\ufffd" {
+		t.Fatalf("Event = %q %q, %v; want bad, in the stored form caf\\ufffd", ev.ID, ev.Name, err)
+	}
+}
+
+// The ring keeps HandoffSlots events at most: a newer event takes an
+// older one's slot, a take happens once, a drop forgets.
+func TestHandoffRing(t *testing.T) {
+	var h Handoff
+	if _, ok := h.Take(1); ok {
+		t.Fatal("an empty handoff gave an event")
+	}
+	h.Put(0, event.Event{ID: "zero"})
+	if h.held(0) {
+		t.Fatal("sequence 0 was kept")
+	}
+	h.Put(1, event.Event{ID: "one"})
+	h.Put(2, event.Event{ID: "two"})
+	h.Put(1+HandoffSlots, event.Event{ID: "one again"})
+	if _, ok := h.Take(1); ok {
+		t.Fatal("event 1 survived a newer event in its slot")
+	}
+	if ev, ok := h.Take(1 + HandoffSlots); !ok || ev.ID != "one again" {
+		t.Fatalf("Take(%d) = %q, %v", 1+HandoffSlots, ev.ID, ok)
+	}
+	if _, ok := h.Take(1 + HandoffSlots); ok {
+		t.Fatal("an event was taken twice")
+	}
+	h.Drop(2)
+	if _, ok := h.Take(2); ok {
+		t.Fatal("a dropped event was taken")
+	}
+}
+
+// FuzzAsStored: for any event AsStored accepts, what it returns is what
+// the store's own encoding decodes to; an event with only valid UTF-8 and
+// the types the decoders produce is accepted.
+func FuzzAsStored(f *testing.F) {
+	f.Add("alertname", "Cart\u2028<b>&", 3, 1.5, "12.50", int64(1)<<60, -7200)
+	f.Add("", "", 0, 0.0, "0", int64(0), 0)
+	f.Add("k\xff", "v", -1, 1e-7, "1e21", int64(-1), 3600)
+	f.Fuzz(func(t *testing.T, key, val string, n int, x float64, num string, big int64, offset int) {
+		loc := time.FixedZone("", offset%(18*3600))
+		at := time.Unix(big%(1<<35), int64(n)%1e9).In(loc)
+		ev := event.Event{
+			ID: "id-" + val, Source: "fuzz", Name: key, Severity: val,
+			Labels:      map[string]string{key: val},
+			Annotations: map[string]string{},
+			Fields: map[string]any{
+				"n": n, "big": big, "x": x, "num": json.Number(num), "s": val,
+				"nested":  map[string]any{key: []any{n, val, map[string]string{key: val}, nil, true}},
+				"strings": []string{key, val}, "nilmap": map[string]string(nil),
+			},
+			StartsAt: at, ReceivedAt: time.Now(),
+		}
+		var last []byte
+		open, err := encodeOpen(&ev, false, &last)
+		if err != nil {
+			return
+		}
+		var want storedEvent
+		decErr := json.Unmarshal(append(open, '}'), &want)
+		got, ok := AsStored(ev)
+		if !ok {
+			valid := decErr == nil && !math.IsNaN(x) && !math.IsInf(x, 0) && strings.ToValidUTF8(key, "") == key && strings.ToValidUTF8(val, "") == val
+			if _, off := at.Zone(); valid && off%60 == 0 && json.Valid([]byte(num)) {
+				t.Fatalf("AsStored refused an event it can tell: %#v", ev)
+			}
+			return
+		}
+		if decErr != nil {
+			t.Fatalf("AsStored accepted an event whose stored form does not decode: %v", decErr)
+		}
+		if diff := eventDiff(got, want.Event); diff != "" {
+			t.Fatalf("AsStored and the store's decode differ: %s", diff)
+		}
+	})
+}
