@@ -1,6 +1,7 @@
 package etcd
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -40,6 +41,10 @@ type item struct {
 	id   string
 	val  []byte
 	size int
+	// handed is the event as Event reads it back, for the handoff; ok
+	// is false when store.AsStored cannot tell it.
+	handed event.Event
+	ok     bool
 }
 
 // AppendEvents makes events durable in the shared inbox, committed to a
@@ -61,6 +66,15 @@ func (s *Store) AppendEvents(ctx context.Context, events []event.Event) ([]uint6
 			return nil, fmt.Errorf("encode event %s: %w", events[i].ID, err)
 		}
 		it := item{id: events[i].ID, val: v, size: s.itemSize(events[i].ID, v)}
+		ev := events[i]
+		if len(ev.Raw) > 0 {
+			if i > 0 && sameBytes(ev.Raw, events[i-1].Raw) {
+				ev.Raw = r.items[i-1].handed.Raw // the group's body, made once
+			} else {
+				ev.Raw = marshalledRaw(ev.Raw)
+			}
+		}
+		it.handed, it.ok = store.AsStored(ev)
 		if it.size > maxTxnBytes-txnSlack {
 			return nil, fmt.Errorf("append event %s (%d bytes): %w", it.id, len(v), ErrTooLarge)
 		}
@@ -107,6 +121,24 @@ func (s *Store) AppendEvents(ctx context.Context, events []event.Event) ([]uint6
 }
 
 func jsonEvent(ev *event.Event) ([]byte, error) { return json.Marshal(ev) }
+
+// marshalledRaw is a body as json.Marshal writes a json.RawMessage, and so
+// as Event reads it back: compacted, with <, >, &, U+2028 and U+2029 in
+// strings escaped. An invalid body is returned as it is (its event fails
+// to encode anyway).
+func marshalledRaw(raw []byte) []byte {
+	var c, h bytes.Buffer
+	if json.Compact(&c, raw) != nil {
+		return raw
+	}
+	json.HTMLEscape(&h, c.Bytes())
+	return h.Bytes()
+}
+
+// sameBytes reports whether a and b are the same slice of memory.
+func sameBytes(a, b []byte) bool {
+	return len(a) == len(b) && len(a) > 0 && &a[0] == &b[0]
+}
 
 // itemSize estimates what an event adds to a transaction: its two puts
 // (inbox and idempotency key), its compare and their keys.
@@ -356,6 +388,10 @@ func (s *Store) commitChunk(chunk []pend, seq *seqState) error {
 				n := first + uint64(j)
 				p.r.seqs[p.i] = n
 				mine = append(mine, n)
+				// Before own makes it pending, so the engine finds it.
+				if it := &p.r.items[p.i]; it.ok {
+					s.handoff.Put(n, it.handed)
+				}
 			}
 			s.own(mine, se.owner)
 			return nil
@@ -387,6 +423,9 @@ func seqName(seq uint64) string { return fmt.Sprintf("%020d", seq) }
 
 // Event returns the inbox event at seq.
 func (s *Store) Event(ctx context.Context, seq uint64) (event.Event, error) {
+	if ev, ok := s.handoff.Take(seq); ok {
+		return ev, nil
+	}
 	ctx, cancel := s.reqCtx(ctx)
 	defer cancel()
 	resp, err := s.cli.Get(ctx, s.key(dirInbox+seqName(seq)))

@@ -103,6 +103,7 @@ func (s *Store) afterFinish(seqs []uint64) {
 	for _, q := range seqs {
 		delete(s.owned, q)
 		delete(s.delivered, q)
+		s.handoff.Drop(q) // finished without being loaded
 	}
 }
 

@@ -11,11 +11,17 @@ import (
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+
+	"github.com/firebreak/firebreak/store"
 )
 
 // Store is Firebreak's shared state in etcd. It is safe for concurrent use;
 // each replica opens one.
 type Store struct {
+	// handoff holds the events this replica appended until its engine
+	// loads them (Event), which then needs no read from etcd.
+	handoff store.Handoff
+
 	cli           *clientv3.Client
 	prefix        string
 	timeout       time.Duration
