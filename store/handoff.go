@@ -23,12 +23,13 @@ import (
 // round trip is not kept.
 //
 // It is a ring of slots indexed by sequence, so it holds at most
-// HandoffSlots events, never leaks one that nobody takes, and a put or a
-// take is O(1). The zero value is ready to use; it is safe for
+// HandoffSlots events (and HandoffBytes), never leaks one that nobody
+// takes, and a put or a take is O(1). The zero value is ready to use; it is safe for
 // concurrent use.
 type Handoff struct {
 	mu    sync.Mutex
 	slots []handoffSlot
+	bytes int // the sizes of the events held (handoffSize)
 }
 
 // HandoffSlots is how many events a Handoff holds. The engine loads an
@@ -36,10 +37,22 @@ type Handoff struct {
 // beyond this many waiting are read from the store.
 const HandoffSlots = 1024
 
+// HandoffBytes bounds what a Handoff holds by size as well: bodies are
+// whatever senders post, up to the receiver's limit, and a thousand large
+// ones must not sit in memory behind a slow engine. An event larger than a
+// 64th of it is never kept.
+const HandoffBytes = 16 << 20
+
 type handoffSlot struct {
-	seq uint64 // 0: empty
-	ev  event.Event
+	seq  uint64 // 0: empty
+	size int
+	ev   event.Event
 }
+
+// handoffSize is what an event counts against HandoffBytes: its body
+// (counted whole by every event that shares it) and a rough allowance for
+// the rest.
+func handoffSize(ev *event.Event) int { return len(ev.Raw) + 1024 }
 
 // Put keeps ev under seq for Take. ev must be what AsStored returned for
 // the event stored under seq. Put may be called inside the transaction
@@ -51,12 +64,20 @@ func (h *Handoff) Put(seq uint64, ev event.Event) {
 	if seq == 0 {
 		return
 	}
+	size := handoffSize(&ev)
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	if h.slots == nil {
 		h.slots = make([]handoffSlot, HandoffSlots)
 	}
-	h.slots[seq%HandoffSlots] = handoffSlot{seq: seq, ev: ev}
-	h.mu.Unlock()
+	s := &h.slots[seq%HandoffSlots]
+	h.bytes -= s.size
+	*s = handoffSlot{}
+	if size > HandoffBytes/64 || h.bytes+size > HandoffBytes {
+		return // read from the store instead
+	}
+	*s = handoffSlot{seq: seq, size: size, ev: ev}
+	h.bytes += size
 }
 
 // Take returns the event kept under seq and forgets it, or false.
@@ -71,6 +92,7 @@ func (h *Handoff) Take(seq uint64) (event.Event, bool) {
 		return event.Event{}, false
 	}
 	ev := s.ev
+	h.bytes -= s.size
 	*s = handoffSlot{}
 	return ev, true
 }
@@ -79,8 +101,13 @@ func (h *Handoff) Take(seq uint64) (event.Event, bool) {
 // store before anybody loaded it).
 func (h *Handoff) Drop(seq uint64) {
 	h.mu.Lock()
-	if h.slots != nil && h.slots[seq%HandoffSlots].seq == seq {
-		h.slots[seq%HandoffSlots] = handoffSlot{}
+	if h.slots == nil {
+		h.mu.Unlock()
+		return
+	}
+	if s := &h.slots[seq%HandoffSlots]; s.seq == seq {
+		h.bytes -= s.size
+		*s = handoffSlot{}
 	}
 	h.mu.Unlock()
 }

@@ -240,3 +240,42 @@ func FuzzAsStored(f *testing.F) {
 		}
 	})
 }
+
+// The handoff holds HandoffBytes at most: a body larger than a 64th of
+// it is never kept, and once the budget is used up events are read from
+// the store until taken ones free it.
+func TestHandoffBoundsBytes(t *testing.T) {
+	var h Handoff
+	h.Drop(1) // on an empty handoff: nothing to do, no panic
+	h.Put(1, event.Event{ID: "huge", Raw: make([]byte, HandoffBytes/64)})
+	if h.held(1) {
+		t.Fatal("a body beyond a 64th of the budget was kept")
+	}
+	body := make([]byte, 200<<10)
+	fits := HandoffBytes / (len(body) + 1024)
+	for seq := uint64(1); seq <= uint64(fits)+10; seq++ {
+		h.Put(seq, event.Event{ID: "big", Raw: body})
+	}
+	held := 0
+	for seq := uint64(1); seq <= uint64(fits)+10; seq++ {
+		if h.held(seq) {
+			held++
+		}
+	}
+	if held != fits || h.bytes > HandoffBytes {
+		t.Fatalf("%d held (%d bytes), want %d within %d bytes", held, h.bytes, fits, HandoffBytes)
+	}
+	if _, ok := h.Take(1); !ok {
+		t.Fatal("the first event was not held")
+	}
+	h.Put(uint64(fits)+20, event.Event{ID: "after a take", Raw: body})
+	if !h.held(uint64(fits) + 20) {
+		t.Fatal("a take did not free room for the next event")
+	}
+	// Overwriting a slot gives its size back.
+	before := h.bytes
+	h.Put(2+HandoffSlots, event.Event{ID: "small"})
+	if want := before - (len(body) + 1024) + 1024; h.bytes != want {
+		t.Fatalf("bytes after replacing a slot = %d, want %d", h.bytes, want)
+	}
+}
