@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # fuzz.sh runs every fuzz target of the packages that parse or write outside
 # input (the source decoders, Slack's interaction callback, the inbox's event
-# encoder) for a bounded number
+# encoder and its handoff, the audit trail's record-head reader) for a
+# bounded number
 # of executions (FUZZTIME, default 100000x each), one after the other. The
 # budget is a count, not a duration: with a duration, Go 1.26's fuzzing
 # coordinator can report a spurious "context deadline exceeded" failure at
@@ -14,7 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(./web/sources/ ./web/ ./store/)
+packages=(./web/sources/ ./web/ ./store/ ./engine/audit/)
 fuzztime=${FUZZTIME:-100000x}
 # The machines are shared: two fuzzing workers unless told otherwise.
 parallel=${FUZZ_PARALLEL:-2}
