@@ -163,7 +163,9 @@ type Result struct {
 
 // Action is one integration. Implementations must be safe for concurrent use.
 type Action interface {
-	// Spec describes the action.
+	// Spec describes the action. It is called for every planned step, so
+	// it should not build its description anew each time; callers must not
+	// modify what it returns (its slices and maps may be shared).
 	Spec() Spec
 	// Validate checks parameters at load time (only literal values are
 	// present; templated ones are absent) and again at run time with every

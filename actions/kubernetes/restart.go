@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/firebreak/firebreak/actions"
@@ -25,7 +26,10 @@ type Restart struct {
 var _ actions.Action = (*Restart)(nil)
 
 // Spec describes kubernetes.restart.
-func (a *Restart) Spec() actions.Spec {
+func (a *Restart) Spec() actions.Spec { return restartSpec() }
+
+// restartSpec is built once: Spec is called for every planned step.
+var restartSpec = sync.OnceValue(func() actions.Spec {
 	return actions.Spec{
 		ID: RestartID,
 		Description: "Restart a Deployment, StatefulSet or DaemonSet the way `kubectl rollout restart` does " +
@@ -44,7 +48,7 @@ func (a *Restart) Spec() actions.Spec {
 		Reversible:  false,
 		Permissions: permissionStrings(RestartID),
 	}
-}
+})
 
 // Validate checks the parameters; see actions.Action.
 func (a *Restart) Validate(params map[string]any, final bool) error {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/firebreak/firebreak/actions"
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
@@ -20,7 +21,10 @@ type Scale struct {
 var _ actions.Action = (*Scale)(nil)
 
 // Spec describes kubernetes.scale.
-func (a *Scale) Spec() actions.Spec {
+func (a *Scale) Spec() actions.Spec { return scaleSpec() }
+
+// scaleSpec is built once: Spec is called for every planned step.
+var scaleSpec = sync.OnceValue(func() actions.Spec {
 	return actions.Spec{
 		ID: ScaleID,
 		Description: "Scale a Deployment or StatefulSet through its scale subresource, to an absolute replica count " +
@@ -49,7 +53,7 @@ func (a *Scale) Spec() actions.Spec {
 		RestoreDrops: []string{"replicas", "delta"},
 		Permissions:  permissionStrings(ScaleID),
 	}
-}
+})
 
 // Validate checks the parameters; see actions.Action. Beyond the types it
 // checks that exactly one of replicas, delta and restore: true is given,

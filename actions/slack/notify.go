@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/slack-go/slack"
 
@@ -26,7 +27,10 @@ type Notify struct {
 func (c *Client) Notify() *Notify { return &Notify{c: c} }
 
 // Spec implements actions.Action.
-func (n *Notify) Spec() actions.Spec {
+func (n *Notify) Spec() actions.Spec { return notifySpec() }
+
+// notifySpec is built once: Spec is called for every planned step.
+var notifySpec = sync.OnceValue(func() actions.Spec {
 	return actions.Spec{
 		ID: NotifyID,
 		Description: "Post a Slack message (Block Kit) with the event's name, severity, status, key labels, " +
@@ -57,7 +61,7 @@ func (n *Notify) Spec() actions.Spec {
 		Reversible:  false,
 		Permissions: []string{"slack scope chat:write"},
 	}
-}
+})
 
 // Validate implements actions.Action.
 func (n *Notify) Validate(params map[string]any, final bool) error {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/firebreak/firebreak/actions"
@@ -71,7 +72,10 @@ func New(cfg Config) *Action {
 }
 
 // Spec implements actions.Action.
-func (a *Action) Spec() actions.Spec {
+func (a *Action) Spec() actions.Spec { return webhookSpec() }
+
+// webhookSpec is built once: Spec is called for every planned step.
+var webhookSpec = sync.OnceValue(func() actions.Spec {
 	return actions.Spec{
 		ID:          ID,
 		Description: "POST a JSON body to a URL; signs it (Standard Webhooks) when a secret is set; 5xx, 429 and timeouts are retried by the step's retries, honouring Retry-After.",
@@ -92,7 +96,7 @@ func (a *Action) Spec() actions.Spec {
 		Destructive: false,
 		Reversible:  false,
 	}
-}
+})
 
 // Validate implements actions.Action.
 func (a *Action) Validate(params map[string]any, final bool) error {
