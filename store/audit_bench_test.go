@@ -75,7 +75,7 @@ func BenchmarkAuditQuery(b *testing.B) {
 			err := db.bolt.View(func(tx *boltTx) error {
 				c := tx.Bucket(bucketAudit).Cursor()
 				for k, v := c.First(); k != nil && len(out) < 100; k, v = c.Next() {
-					r, err := decodeRecord(btoi(k), v)
+					r, err := DecodeRecord(btoi(k), v)
 					if err != nil {
 						return err
 					}

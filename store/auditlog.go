@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -123,27 +122,6 @@ func (d *DB) Audit(ctx context.Context, recs ...audit.Record) error {
 	})
 }
 
-// queryNeedles returns, for each exact-match filter of q, the bytes its field must
-// contain in a stored record's JSON ("outcome":"failed"), so that records
-// which cannot match are skipped without being decoded. A record holding
-// the bytes elsewhere (in its message) is still decoded and checked.
-func queryNeedles(q audit.Query) [][]byte {
-	var out [][]byte
-	for _, f := range []struct{ key, val string }{
-		{"event_id", q.EventID}, {"playbook", q.Playbook}, {"action", q.Action}, {"kind", string(q.Kind)}, {"outcome", q.Outcome},
-	} {
-		if f.val == "" {
-			continue
-		}
-		v, err := json.Marshal(f.val)
-		if err != nil {
-			continue
-		}
-		out = append(out, append([]byte(`"`+f.key+`":`), v...))
-	}
-	return out
-}
-
 // ListAudit returns the records matching q in sequence order, and the cursor
 // for the next page (0 when there is none).
 //
@@ -152,32 +130,9 @@ func queryNeedles(q audit.Query) [][]byte {
 // playbook is looked up in its index, so the cost is that of the records
 // returned plus those of the index entry that fail the other filters.
 func (d *DB) ListAudit(_ context.Context, q audit.Query) ([]audit.Record, uint64, error) {
-	if q.Limit <= 0 {
-		q.Limit = 100
-	}
-	var out []audit.Record
-	var next uint64
-	needles := queryNeedles(q)
-	err := d.scanAudit(q, func(seq uint64, v []byte) (bool, error) {
-		for _, n := range needles {
-			if len(v) > sha256.Size && !bytes.Contains(v[sha256.Size:], n) {
-				return true, nil // cannot match: skip the decoding
-			}
-		}
-		r, err := decodeRecord(seq, v)
-		if err != nil {
-			return false, err
-		}
-		if !q.Match(&r) {
-			return true, nil
-		}
-		if len(out) == q.Limit {
-			next = out[len(out)-1].Seq
-			return false, nil
-		}
-		out = append(out, r)
-		return true, nil
-	})
+	p := NewRecordPage(q)
+	err := d.scanAudit(p.Query(), p.Visit)
+	out, next := p.Result()
 	return out, next, err
 }
 
@@ -187,45 +142,9 @@ func (d *DB) ListAudit(_ context.Context, q audit.Query) ([]audit.Record, uint64
 // more of a record than the front of its JSON (audit.DecodeHead); one
 // that filters on another field decodes the records as ListAudit does.
 func (d *DB) AuditHeads(_ context.Context, q audit.Query) ([]audit.Head, uint64, error) {
-	if q.Limit <= 0 {
-		q.Limit = 100
-	}
-	var out []audit.Head
-	var next uint64
-	needles := queryNeedles(q)
-	full := !q.HeadOnly()
-	err := d.scanAudit(q, func(seq uint64, v []byte) (bool, error) {
-		for _, n := range needles {
-			if len(v) > sha256.Size && !bytes.Contains(v[sha256.Size:], n) {
-				return true, nil
-			}
-		}
-		var h audit.Head
-		if full {
-			r, err := decodeRecord(seq, v)
-			if err != nil {
-				return false, err
-			}
-			if !q.Match(&r) {
-				return true, nil
-			}
-			h = r.Head()
-		} else {
-			var err error
-			if h, err = audit.DecodeHead(v); err != nil {
-				return false, fmt.Errorf("audit record %d: %w", seq, err)
-			}
-			if !q.MatchHead(h) {
-				return true, nil
-			}
-		}
-		if len(out) == q.Limit {
-			next = out[len(out)-1].Seq
-			return false, nil
-		}
-		out = append(out, h)
-		return true, nil
-	})
+	p := NewHeadPage(q)
+	err := d.scanAudit(p.Query(), p.Visit)
+	out, next := p.Result()
 	return out, next, err
 }
 
@@ -322,17 +241,6 @@ func (d *DB) EventByID(_ context.Context, id string) (uint64, event.Event, error
 		return err
 	})
 	return seq, ev, err
-}
-
-func decodeRecord(seq uint64, v []byte) (audit.Record, error) {
-	var r audit.Record
-	if len(v) < sha256.Size {
-		return r, fmt.Errorf("audit record %d: %w", seq, audit.ErrChainBroken)
-	}
-	if err := json.Unmarshal(v[sha256.Size:], &r); err != nil {
-		return r, fmt.Errorf("audit record %d: %w", seq, err)
-	}
-	return r, nil
 }
 
 // recordTime reads only the time of a stored record.

@@ -193,7 +193,7 @@ func (d *DB) compactAuditChunk(ctx context.Context, r Retention) (int, error) {
 		var lastSum []byte
 		c := b.Cursor()
 		for k, v := c.First(); k != nil && removed < compactChunk; k, v = c.First() {
-			rec, err := decodeRecord(btoi(k), v)
+			rec, err := DecodeRecord(btoi(k), v)
 			if err != nil {
 				return err
 			}

@@ -326,17 +326,6 @@ func (s *Store) AuditBytes(ctx context.Context) (int64, error) {
 	return h.Bytes, err
 }
 
-func decodeRecord(seq uint64, v []byte) (audit.Record, error) {
-	var r audit.Record
-	if len(v) < sha256.Size {
-		return r, fmt.Errorf("audit record %d: %w", seq, audit.ErrChainBroken)
-	}
-	if err := json.Unmarshal(v[sha256.Size:], &r); err != nil {
-		return r, fmt.Errorf("audit record %d: %w", seq, err)
-	}
-	return r, nil
-}
-
 func parseSeqKey(k, prefix string) (uint64, bool) {
 	if len(k) < len(prefix)+20 {
 		return 0, false

@@ -1,9 +1,7 @@
 package etcd
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -142,26 +140,6 @@ func recordTime(v []byte) (time.Time, error) {
 	return h.Time, err
 }
 
-// queryNeedles returns, for each exact-match filter of q, bytes a stored
-// record's JSON must contain to match, so most records that cannot match
-// are skipped without being decoded.
-func queryNeedles(q audit.Query) [][]byte {
-	var out [][]byte
-	for _, f := range []struct{ key, val string }{
-		{"event_id", q.EventID}, {"playbook", q.Playbook}, {"action", q.Action}, {"kind", string(q.Kind)}, {"outcome", q.Outcome},
-	} {
-		if f.val == "" {
-			continue
-		}
-		v, err := json.Marshal(f.val)
-		if err != nil {
-			continue
-		}
-		out = append(out, append([]byte(`"`+f.key+`":`), v...))
-	}
-	return out
-}
-
 // listPage is how many keys one read of a query takes.
 const listPage = 256
 
@@ -170,32 +148,9 @@ const listPage = 256
 // the bbolt store's: the time range becomes a sequence range by binary
 // search, and an event id or a playbook is looked up in its index.
 func (s *Store) ListAudit(ctx context.Context, q audit.Query) ([]audit.Record, uint64, error) {
-	if q.Limit <= 0 {
-		q.Limit = 100
-	}
-	var out []audit.Record
-	var next uint64
-	needles := queryNeedles(q)
-	err := s.scanAudit(ctx, q, func(seq uint64, v []byte) (bool, error) {
-		for _, nd := range needles {
-			if len(v) > sha256.Size && !bytes.Contains(v[sha256.Size:], nd) {
-				return true, nil
-			}
-		}
-		r, err := decodeRecord(seq, v)
-		if err != nil {
-			return false, err
-		}
-		if !q.Match(&r) {
-			return true, nil
-		}
-		if len(out) == q.Limit {
-			next = out[len(out)-1].Seq
-			return false, nil
-		}
-		out = append(out, r)
-		return true, nil
-	})
+	p := store.NewRecordPage(q)
+	err := s.scanAudit(ctx, p.Query(), p.Visit)
+	out, next := p.Result()
 	return out, next, err
 }
 
@@ -205,45 +160,9 @@ func (s *Store) ListAudit(ctx context.Context, q audit.Query) ([]audit.Record, u
 // a record than the front of its JSON (audit.DecodeHead); one that filters
 // on another field decodes the records as ListAudit does.
 func (s *Store) AuditHeads(ctx context.Context, q audit.Query) ([]audit.Head, uint64, error) {
-	if q.Limit <= 0 {
-		q.Limit = 100
-	}
-	var out []audit.Head
-	var next uint64
-	needles := queryNeedles(q)
-	full := !q.HeadOnly()
-	err := s.scanAudit(ctx, q, func(seq uint64, v []byte) (bool, error) {
-		for _, nd := range needles {
-			if len(v) > sha256.Size && !bytes.Contains(v[sha256.Size:], nd) {
-				return true, nil
-			}
-		}
-		var h audit.Head
-		if full {
-			r, err := decodeRecord(seq, v)
-			if err != nil {
-				return false, err
-			}
-			if !q.Match(&r) {
-				return true, nil
-			}
-			h = r.Head()
-		} else {
-			var err error
-			if h, err = audit.DecodeHead(v); err != nil {
-				return false, fmt.Errorf("audit record %d: %w", seq, err)
-			}
-			if !q.MatchHead(h) {
-				return true, nil
-			}
-		}
-		if len(out) == q.Limit {
-			next = out[len(out)-1].Seq
-			return false, nil
-		}
-		out = append(out, h)
-		return true, nil
-	})
+	p := store.NewHeadPage(q)
+	err := s.scanAudit(ctx, p.Query(), p.Visit)
+	out, next := p.Result()
 	return out, next, err
 }
 

@@ -135,7 +135,7 @@ func (s *Store) compactAuditChunk(ctx context.Context, r store.Retention) (int, 
 		var lastSum []byte
 		for _, kv := range recs {
 			q, _ := parseSeqKey(kv.key, s.key(dirAudit))
-			rec, err := decodeRecord(q, kv.val)
+			rec, err := store.DecodeRecord(q, kv.val)
 			if err != nil {
 				return err
 			}
