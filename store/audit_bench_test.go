@@ -9,6 +9,7 @@ import (
 
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/state"
+	"github.com/firebreak/firebreak/internal/storetest"
 )
 
 // benchRecord is a realistic record: a step outcome with rendered params.
@@ -226,44 +227,5 @@ func BenchmarkAuditHeads(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	readAll := func(b *testing.B, read func(q audit.Query) (int, uint64, error)) {
-		q := audit.Query{Since: auditT0, Limit: 1000}
-		got := 0
-		for {
-			k, next, err := read(q)
-			if err != nil {
-				b.Fatal(err)
-			}
-			got += k
-			if next == 0 {
-				break
-			}
-			q.After = next
-		}
-		if got != n {
-			b.Fatalf("read %d records, want %d", got, n)
-		}
-	}
-	for _, c := range []struct {
-		name string
-		read func(q audit.Query) (int, uint64, error)
-	}{
-		{"ListAudit", func(q audit.Query) (int, uint64, error) {
-			recs, next, err := db.ListAudit(ctx, q)
-			return len(recs), next, err
-		}},
-		{"AuditHeads", func(q audit.Query) (int, uint64, error) {
-			heads, next, err := db.AuditHeads(ctx, q)
-			return len(heads), next, err
-		}},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				readAll(b, c.read)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
-			b.ReportMetric(0, "ns/op")
-		})
-	}
+	storetest.BenchAuditReads(b, db, auditT0, n)
 }

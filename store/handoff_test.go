@@ -3,40 +3,15 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"math"
-	"os"
-	"path/filepath"
-	"reflect"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/internal/storetest"
 	"github.com/firebreak/firebreak/web/sources"
 )
-
-// eventDiff names the fields in which a and b differ, with both values
-// (Raw abbreviated to its length and ends); "" when they are deeply equal.
-func eventDiff(a, b event.Event) string {
-	var out []string
-	va, vb := reflect.ValueOf(a), reflect.ValueOf(b)
-	for i := range va.NumField() {
-		fa, fb := va.Field(i).Interface(), vb.Field(i).Interface()
-		if reflect.DeepEqual(fa, fb) {
-			continue
-		}
-		name := va.Type().Field(i).Name
-		if name == "Raw" {
-			out = append(out, fmt.Sprintf("Raw: %d bytes ending %q vs %d bytes ending %q", len(a.Raw), tail(a.Raw), len(b.Raw), tail(b.Raw)))
-			continue
-		}
-		out = append(out, fmt.Sprintf("%s: %#v vs %#v", name, fa, fb))
-	}
-	return strings.Join(out, "; ")
-}
-
-func tail(b []byte) string { return string(b[max(0, len(b)-8):]) }
 
 // held reports whether h keeps an event under seq, without taking it.
 func (h *Handoff) held(seq uint64) bool {
@@ -60,29 +35,12 @@ func TestHandoffGivesWhatTheStoreReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	decoders := map[string]sources.Decoder{
-		"alertmanager": sources.Alertmanager{}, "azure": sources.Azure{}, "elastic": sources.Elastic{},
-		"falco": sources.Falco{}, "grafana": sources.Grafana{}, "graylog": sources.Graylog{},
-		"splunk": sources.Splunk{}, "wazuh": sources.Wazuh{},
-	}
-	files, err := filepath.Glob("../web/sources/testdata/*.json")
-	if err != nil || len(files) < 20 {
-		t.Fatalf("sample payloads: %d files, %v", len(files), err)
-	}
 	db, _ := openAuditTest(t)
 	ctx := context.Background()
 	zones := []*time.Location{time.UTC, time.FixedZone("CET", 3600), time.Local}
 	var appended, handed int
-	for _, file := range files {
-		body, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := strings.SplitN(filepath.Base(file), "-", 2)[0]
-		dec, ok := decoders[name]
-		if !ok {
-			continue
-		}
+	for _, sample := range storetest.Samples(t, "../web/sources/testdata") {
+		file, body, dec := sample.File, sample.Body, sample.Decoder
 		for zi, loc := range zones {
 			for _, d := range []sources.Decoder{dec, generic} {
 				now := time.Now().In(loc) // with a monotonic reading, as the receiver has
@@ -119,7 +77,7 @@ func TestHandoffGivesWhatTheStoreReads(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					if diff := eventDiff(got, want); diff != "" {
+					if diff := storetest.EventDiff(got, want); diff != "" {
 						t.Errorf("%s via %s in %s: handed over and read from the file differ: %s", file, d.Name(), loc, diff)
 					}
 				}
@@ -235,7 +193,7 @@ func FuzzAsStored(f *testing.F) {
 		if decErr != nil {
 			t.Fatalf("AsStored accepted an event whose stored form does not decode: %v", decErr)
 		}
-		if diff := eventDiff(got, want.Event); diff != "" {
+		if diff := storetest.EventDiff(got, want.Event); diff != "" {
 			t.Fatalf("AsStored and the store's decode differ: %s", diff)
 		}
 	})

@@ -2,16 +2,12 @@ package etcd
 
 import (
 	"context"
-	"os"
-	"path/filepath"
-	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/internal/etcdtest"
-	"github.com/firebreak/firebreak/web/sources"
+	"github.com/firebreak/firebreak/internal/storetest"
 )
 
 // Every sample payload of every source, decoded by its real decoder and
@@ -25,26 +21,10 @@ func TestHandoffGivesWhatEtcdReads(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = s.Close() })
-	decoders := map[string]sources.Decoder{
-		"alertmanager": sources.Alertmanager{}, "azure": sources.Azure{}, "elastic": sources.Elastic{},
-		"falco": sources.Falco{}, "grafana": sources.Grafana{}, "graylog": sources.Graylog{},
-		"splunk": sources.Splunk{}, "wazuh": sources.Wazuh{},
-	}
-	files, err := filepath.Glob("../../web/sources/testdata/*.json")
-	if err != nil || len(files) < 20 {
-		t.Fatalf("sample payloads: %d files, %v", len(files), err)
-	}
 	ctx := context.Background()
 	var appended, handed int
-	for _, file := range files {
-		body, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatal(err)
-		}
-		dec, ok := decoders[strings.SplitN(filepath.Base(file), "-", 2)[0]]
-		if !ok {
-			continue
-		}
+	for _, sample := range storetest.Samples(t, "../../web/sources/testdata") {
+		file, body, dec := sample.File, sample.Body, sample.Decoder
 		for _, loc := range []*time.Location{time.UTC, time.FixedZone("CET", 3600)} {
 			now := time.Now().In(loc)
 			evs, err := dec.Decode(body, now)
@@ -74,15 +54,8 @@ func TestHandoffGivesWhatEtcdReads(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if !reflect.DeepEqual(got, want) {
-					var diff []string
-					va, vb := reflect.ValueOf(got), reflect.ValueOf(want)
-					for i := range va.NumField() {
-						if !reflect.DeepEqual(va.Field(i).Interface(), vb.Field(i).Interface()) {
-							diff = append(diff, va.Type().Field(i).Name)
-						}
-					}
-					t.Errorf("%s in %s: handed over and read from etcd differ in %v", file, loc, diff)
+				if diff := storetest.EventDiff(got, want); diff != "" {
+					t.Errorf("%s in %s: handed over and read from etcd differ: %s", file, loc, diff)
 				}
 			}
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/internal/etcdtest"
+	"github.com/firebreak/firebreak/internal/storetest"
 	"github.com/firebreak/firebreak/store"
 	fbetcd "github.com/firebreak/firebreak/store/etcd"
 )
@@ -174,44 +175,5 @@ func BenchmarkAuditHeads(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	read := func(b *testing.B, page func(q audit.Query) (int, uint64, error)) {
-		q := audit.Query{Since: t0, Limit: 1000}
-		got := 0
-		for {
-			k, next, err := page(q)
-			if err != nil {
-				b.Fatal(err)
-			}
-			got += k
-			if next == 0 {
-				break
-			}
-			q.After = next
-		}
-		if got != n {
-			b.Fatalf("read %d records, want %d", got, n)
-		}
-	}
-	for _, c := range []struct {
-		name string
-		page func(q audit.Query) (int, uint64, error)
-	}{
-		{"ListAudit", func(q audit.Query) (int, uint64, error) {
-			recs, next, err := s.ListAudit(ctx, q)
-			return len(recs), next, err
-		}},
-		{"AuditHeads", func(q audit.Query) (int, uint64, error) {
-			heads, next, err := s.AuditHeads(ctx, q)
-			return len(heads), next, err
-		}},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			b.ReportAllocs()
-			for b.Loop() {
-				read(b, c.page)
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/record")
-			b.ReportMetric(0, "ns/op")
-		})
-	}
+	storetest.BenchAuditReads(b, s, t0, n)
 }
