@@ -1,10 +1,9 @@
 #!/usr/bin/env bash
 # fuzz.sh runs every fuzz target of the packages that parse or write outside
 # input (the source decoders, Slack's interaction callback, the inbox's event
-# encoder and its handoff, the audit trail's record-head reader) for a
-# bounded number
-# of executions (FUZZTIME, default 100000x each), one after the other. The
-# budget is a count, not a duration: with a duration, Go 1.26's fuzzing
+# encoder and its handoff, the audit trail's record-head reader and its
+# stored-record codec) for a bounded number of executions (FUZZTIME,
+# default 100000x each), one after the other. The budget is a count, not a duration: with a duration, Go 1.26's fuzzing
 # coordinator can report a spurious "context deadline exceeded" failure at
 # the deadline on a loaded machine (Go issue 75804, fixed in Go 1.27). A failure leaves the
 # crashing input in <package>/testdata/fuzz/<Target>/, where plain `go test`

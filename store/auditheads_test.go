@@ -23,7 +23,7 @@ func TestAuditHeadsPageAsListAudit(t *testing.T) {
 	// Record 1500 rewritten with its keys in another order.
 	err := db.bolt.Update(func(tx *boltTx) error {
 		b := tx.Bucket(bucketAudit)
-		r, err := DecodeRecord(1500, b.Get(itob(1500)))
+		r, err := DecodeRecord(1500, sealedOf(b.Get(itob(1500))))
 		if err != nil {
 			return err
 		}

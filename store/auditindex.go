@@ -115,10 +115,14 @@ func ensureAuditIndex(tx *bolt.Tx) error {
 		return err
 	}
 	var newest uint64
-	err = tx.Bucket(bucketAudit).ForEach(func(k, v []byte) error {
+	err = tx.Bucket(bucketAudit).ForEach(func(k, stored []byte) error {
 		var r struct {
 			EventID  string `json:"event_id"`
 			Playbook string `json:"playbook"`
+		}
+		v, err := unpackRecord(stored, nil)
+		if err != nil {
+			return fmt.Errorf("record %d: %w", btoi(k), err)
 		}
 		if len(v) > 32 {
 			_ = json.Unmarshal(v[32:], &r)

@@ -61,7 +61,11 @@ func (t *Tx) Audit(rec audit.Record) error {
 	if err != nil {
 		return err
 	}
-	if err := b.Put(itob(seq), val); err != nil {
+	stored := val
+	if !t.db.plainAudit {
+		stored = packRecord(val)
+	}
+	if err := b.Put(itob(seq), stored); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	if err := indexAudit(t.tx, &rec); err != nil {
@@ -70,7 +74,7 @@ func (t *Tx) Audit(rec audit.Record) error {
 	if err := meta.Put(keyAuditTime, itob(uint64(rec.Time.UnixNano()))); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	if err := addAuditBytes(meta, int64(len(val))); err != nil {
+	if err := addAuditBytes(meta, int64(len(stored))); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	if t.db.hooks.observer.Load() != nil {
@@ -148,12 +152,24 @@ func (d *DB) AuditHeads(_ context.Context, q audit.Query) ([]audit.Head, uint64,
 	return out, next, err
 }
 
-// scanAudit calls visit, in sequence order, with the stored value of each
-// record that may match q (a time range becomes a sequence range, an event
-// id or a playbook is looked up in its index; After bounds the sequence),
-// until visit returns false or an error. The values are only valid inside
-// the call.
-func (d *DB) scanAudit(q audit.Query, visit func(seq uint64, v []byte) (bool, error)) error {
+// scanAudit calls visit, in sequence order, with the sealed value
+// (sha256 ‖ JSON, unpacked from the stored form) of each record that may
+// match q (a time range becomes a sequence range, an event id or a
+// playbook is looked up in its index; After bounds the sequence), until
+// visit returns false or an error. The values are only valid inside the
+// call.
+func (d *DB) scanAudit(q audit.Query, visitSealed func(seq uint64, v []byte) (bool, error)) error {
+	var buf []byte
+	visit := func(seq uint64, v []byte) (bool, error) {
+		sealed, err := unpackRecord(v, buf)
+		if err != nil {
+			return false, fmt.Errorf("audit record %d: %w", seq, err)
+		}
+		if isPacked(v) {
+			buf = sealed // reused for the next packed record
+		}
+		return visitSealed(seq, sealed)
+	}
 	return d.bolt.View(func(tx *boltTx) error {
 		b := tx.Bucket(bucketAudit)
 		lo, hi, err := seqRange(b, q.Since, q.Until)
@@ -245,7 +261,11 @@ func (d *DB) EventByID(_ context.Context, id string) (uint64, event.Event, error
 
 // recordTime reads only the time of a stored record.
 func recordTime(v []byte) (time.Time, error) {
-	h, err := audit.DecodeHead(v)
+	sealed, err := unpackRecord(v, nil)
+	if err != nil {
+		return time.Time{}, err
+	}
+	h, err := audit.DecodeHead(sealed)
 	return h.Time, err
 }
 

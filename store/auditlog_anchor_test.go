@@ -97,7 +97,7 @@ func rewriteChain(edit func([]audit.Record) []audit.Record) func(tx *bolt.Tx) er
 		var recs []audit.Record
 		if err := b.ForEach(func(k, v []byte) error {
 			var r audit.Record
-			if err := json.Unmarshal(v[sha256.Size:], &r); err != nil {
+			if err := json.Unmarshal(sealedOf(v)[sha256.Size:], &r); err != nil {
 				return err
 			}
 			recs = append(recs, r)

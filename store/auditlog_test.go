@@ -303,7 +303,7 @@ func TestTamperingDetectedAfterCompaction(t *testing.T) {
 		{"record edited", func(tx *bolt.Tx) error {
 			b := tx.Bucket(bucketAudit)
 			k, v := b.Cursor().First()
-			k, v = append([]byte(nil), k...), append([]byte(nil), v...)
+			k, v = append([]byte(nil), k...), sealedOf(v)
 			var r map[string]any
 			_ = json.Unmarshal(v[32:], &r)
 			r["outcome"] = "ok-but-forged"
@@ -315,7 +315,7 @@ func TestTamperingDetectedAfterCompaction(t *testing.T) {
 			c := b.Cursor()
 			c.First()
 			k, v := c.Next()
-			k, v = append([]byte(nil), k...), append([]byte(nil), v...)
+			k, v = append([]byte(nil), k...), sealedOf(v)
 			var r audit.Record
 			_ = json.Unmarshal(v[32:], &r)
 			r.Outcome = "forged"
@@ -333,7 +333,7 @@ func TestTamperingDetectedAfterCompaction(t *testing.T) {
 			k = append([]byte(nil), k...)
 			cp, _ := readCheckpoint(tx)
 			cp.RemovedThrough = btoi(k)
-			cp.RemovedHash = fmt.Sprintf("%x", auditSHA256(v[32:]))
+			cp.RemovedHash = fmt.Sprintf("%x", auditSHA256(sealedOf(v)[32:]))
 			raw, _ := json.Marshal(cp)
 			if err := tx.Bucket(bucketMeta).Put(keyAuditCheckpoint, raw); err != nil {
 				return err

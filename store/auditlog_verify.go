@@ -86,8 +86,16 @@ func (d *DB) VerifyAuditWith(_ context.Context, opts audit.VerifyOptions) (audit
 		var confirmed *Checkpoint
 		var signedAt uint64
 		c := b.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
+		var buf []byte
+		for k, stored := c.First(); k != nil; k, stored = c.Next() {
 			seq := btoi(k)
+			v, err := unpackRecord(stored, buf)
+			if err != nil {
+				return fmt.Errorf("record %d: %w", seq, err)
+			}
+			if isPacked(stored) {
+				buf = v
+			}
 			if len(v) < sha256.Size {
 				return fmt.Errorf("record %d: truncated: %w", seq, audit.ErrChainBroken)
 			}

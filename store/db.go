@@ -23,7 +23,7 @@ var (
 	bucketPending = []byte("pending") // seq → nil: accepted, not yet processed
 	bucketSeen    = []byte("seen")    // event id → seq (idempotency keys)
 	bucketRaw     = []byte("raw")     // seq of a request's first event → its body, when several events share it
-	bucketAudit   = []byte("audit")   // seq → sha256(body) ‖ body
+	bucketAudit   = []byte("audit")   // seq → sha256(body) ‖ body, packed (auditcodec.go)
 	bucketMeta    = []byte("meta")    // small facts: audit head …
 	bucketState   = []byte("state")   // nested buckets of guard, step and approval state
 )
@@ -68,6 +68,10 @@ type DB struct {
 	// handoff holds the events this process appended until its engine
 	// loads them (Event), so that needs no read and no decode.
 	handoff Handoff
+
+	// plainAudit stores audit records without packRecord, as files written
+	// before the codec hold them (tests of mixed files only).
+	plainAudit bool
 }
 
 type op struct {

@@ -162,12 +162,12 @@ func TestVerifyAuditDetectsTampering(t *testing.T) {
 	}{
 		{"untouched", nil, ""},
 		{"record content edited", func(b, _ *bolt.Bucket) error {
-			v := append([]byte(nil), b.Get(itob(5))...)
+			v := sealedOf(b.Get(itob(5)))
 			v[len(v)-3] ^= 1
 			return b.Put(itob(5), v)
 		}, "record 5: content does not match its hash"},
 		{"record edited and its hash recomputed", func(b, _ *bolt.Bucket) error {
-			v := b.Get(itob(5))
+			v := sealedOf(b.Get(itob(5)))
 			body := []byte(string(v[32:]))
 			body = []byte(replaceOnce(string(body), `"e4"`, `"eX"`))
 			return b.Put(itob(5), append(sum(body), body...))

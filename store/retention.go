@@ -29,8 +29,9 @@ type Retention struct {
 	MaxAge time.Duration
 	// MaxRecords keeps at most this many audit records (the newest).
 	MaxRecords int
-	// MaxBytes keeps the stored audit records (hash and JSON body) within
-	// this many bytes, removing the oldest.
+	// MaxBytes keeps the stored audit records (hash and JSON body, as
+	// stored: packed, auditcodec.go) within this many bytes, removing the
+	// oldest.
 	MaxBytes int64
 	// InboxMaxAge removes finished inbox events received longer ago than
 	// this, with their idempotency keys. A pending event is never removed.
@@ -192,7 +193,11 @@ func (d *DB) compactAuditChunk(ctx context.Context, r Retention) (int, error) {
 		var last audit.Record
 		var lastSum []byte
 		c := b.Cursor()
-		for k, v := c.First(); k != nil && removed < compactChunk; k, v = c.First() {
+		for k, stored := c.First(); k != nil && removed < compactChunk; k, stored = c.First() {
+			v, err := unpackRecord(stored, nil)
+			if err != nil {
+				return fmt.Errorf("audit record %d: %w", btoi(k), err)
+			}
 			rec, err := DecodeRecord(btoi(k), v)
 			if err != nil {
 				return err
@@ -204,7 +209,7 @@ func (d *DB) compactAuditChunk(ctx context.Context, r Retention) (int, error) {
 			if !byCount && !byAge && !bySize {
 				break
 			}
-			removedBytes += int64(len(v))
+			removedBytes += int64(len(stored))
 			sum := sha256.Sum256(v[sha256.Size:])
 			lastSum = sum[:]
 			last = rec
