@@ -68,6 +68,9 @@ func indexAudit(tx *bolt.Tx, rec *audit.Record) error {
 		}
 	}
 	if rec.Playbook != "" {
+		// A playbook's keys only grow: filled pages are never split
+		// half-empty (the default fill) and left so.
+		pb.FillPercent = appendFill
 		if err := pb.Put(indexKey(rec.Playbook, rec.Seq), nil); err != nil {
 			return err
 		}

@@ -607,3 +607,21 @@ func TestListAuditPrefilterIsExact(t *testing.T) {
 		}
 	}
 }
+
+// TestPlaybookIndexPagesStayFull: the playbook index's keys only grow
+// within each playbook, so its pages are filled before they split rather
+// than left half-empty (issue 18 target 3: bytes on disk per event).
+func TestPlaybookIndexPagesStayFull(t *testing.T) {
+	db, clk := openAuditTest(t)
+	fillAudit(t, db, clk, 6000)
+	err := db.bolt.View(func(tx *boltTx) error {
+		st := tx.Bucket(bucketAuditIdx).Bucket(idxPlaybook).Stats()
+		if fill := float64(st.LeafInuse) / float64(st.LeafAlloc); fill < 0.85 {
+			t.Errorf("the playbook index's %d leaf pages are %.0f%% full, want at least 85%%", st.LeafPageN, 100*fill)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
