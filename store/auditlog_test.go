@@ -14,6 +14,7 @@ import (
 
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/engine/state"
 )
 
 // auditClock is an injectable auditClock for tests.
@@ -624,4 +625,62 @@ func TestPlaybookIndexPagesStayFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestFileStopsGrowingUnderRetention: with retention on, a steady load —
+// each minute, 200 events appended, each audited with three records and
+// finished, then retention run with a ten-minute window — reaches a size
+// the file then keeps: the pages retention frees are reused (issue 18
+// target 3).
+func TestFileStopsGrowingUnderRetention(t *testing.T) {
+	ctx := context.Background()
+	db, clk := openAuditTest(t)
+	window := 10 * time.Minute
+	var high []int64
+	for minute := range 40 {
+		evs := make([]event.Event, 200)
+		for i := range evs {
+			evs[i] = event.Event{ID: fmt.Sprintf("am:%04d-%03d", minute, i), Source: "alertmanager", Name: "KubePodCrashLooping", Status: event.StatusFiring,
+				Labels: map[string]string{"namespace": "shop", "pod": fmt.Sprintf("cart-%d", i)}, ReceivedAt: clk.Now()}
+		}
+		seqs, err := db.AppendEvents(ctx, evs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.Update(ctx, func(stx state.Tx) error {
+			tx := stx.(*Tx)
+			for i, seq := range seqs {
+				for _, k := range []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepDryRun} {
+					if err := tx.Audit(audit.Record{Kind: k, EventID: evs[i].ID, Playbook: "restart-crashloop", Outcome: "ok",
+						Data: map[string]any{"labels": evs[i].Labels}}); err != nil {
+						return err
+					}
+				}
+				if err := tx.Finish(seq); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		clk.Advance(time.Minute)
+		if _, err := db.Compact(ctx, Retention{MaxAge: window, InboxMaxAge: window}); err != nil {
+			t.Fatal(err)
+		}
+		sp, err := db.Space(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		high = append(high, sp.HighWater)
+	}
+	// The window is full from minute 10 on; give the freelist five more.
+	settled := high[15]
+	for m, h := range high[16:] {
+		if h > settled+settled/10 {
+			t.Fatalf("minute %d: the file's pages reach %d bytes, past the %d they had settled at by minute 15 (high-water marks %v)", m+16, h, settled, high)
+		}
+	}
+	t.Logf("high-water marks by minute: %v", high)
 }
