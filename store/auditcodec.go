@@ -23,9 +23,9 @@ import (
 //	sha256(body) ‖ body                                a body starts with '{'
 //	sha256(body) ‖ 0x01 ‖ prev ‖ s2(rest, dict v1)     packed, v1
 //
-// A sealed body ends with its link, `"prev":"<64 hex digits>"}`. Packed,
+// A sealed body ends with its link, `,"prev":"<64 hex digits>"}`. Packed,
 // the link's 32 bytes are kept as they are (prev) rather than as 64 hex
-// digits, and rest — the body with those digits taken out — is an S2
+// digits, and rest — the body up to the digits, `…,"prev":"` — is an S2
 // block that may copy from a dictionary of typical records. Records repeat
 // their keys, kinds, outcomes and much of their data from event to event,
 // so a record keeps about half its bytes, at about a microsecond to pack
@@ -65,12 +65,8 @@ var dictV1 = sync.OnceValue(func() *s2.Dict {
 	return d
 })
 
-// linkHead and linkTail surround the hex digits of a sealed body's link;
-// emptyLink is how a packed body's rest ends.
-var (
-	linkHead, linkTail = []byte(`,"prev":"`), []byte(`"}`)
-	emptyLink          = []byte(`,"prev":""}`)
-)
+// linkHead and linkTail surround the hex digits of a sealed body's link.
+var linkHead, linkTail = []byte(`,"prev":"`), []byte(`"}`)
 
 // packedHead is the bytes before a packed record's S2 block.
 const packedHead = sha256.Size + 1 + sha256.Size
@@ -87,8 +83,7 @@ func packRecord(sealed []byte) []byte {
 	if digits < len(linkHead) || !bytes.HasSuffix(body, linkTail) || !bytes.Equal(body[digits-len(linkHead):digits], linkHead) {
 		return sealed
 	}
-	rest := make([]byte, 0, digits+len(linkTail))
-	rest = append(append(rest, body[:digits]...), linkTail...)
+	rest := body[:digits] // up to the link's opening quote; unpacking adds the digits and the close
 	out := make([]byte, packedHead+s2.MaxEncodedLen(len(rest)))
 	copy(out, sealed[:sha256.Size])
 	out[sha256.Size] = codecS2V1
@@ -153,7 +148,7 @@ func unpackRecord(v, buf []byte) ([]byte, error) {
 	if err != nil {
 		return nil, bad(err)
 	}
-	size := sha256.Size + n + 2*sha256.Size // the rest and the link's digits
+	size := sha256.Size + n + 2*sha256.Size + len(linkTail) // the rest, the link's digits and close
 	out := buf[:0]
 	if cap(out) < size {
 		out = make([]byte, 0, size)
@@ -163,10 +158,10 @@ func unpackRecord(v, buf []byte) ([]byte, error) {
 	if err != nil {
 		return nil, bad(err)
 	}
-	if !bytes.HasSuffix(rest, emptyLink) {
+	if !bytes.HasSuffix(rest, linkHead) {
 		return nil, bad(errors.New("the unpacked body does not end with its link"))
 	}
-	out = append(out[:sha256.Size], rest[:len(rest)-len(linkTail)]...) // rest is in place already: a copy onto itself
+	out = append(out[:sha256.Size], rest...) // rest is in place already: a copy onto itself
 	out = hex.AppendEncode(out, v[sha256.Size+1:packedHead])
 	return append(out, linkTail...), nil
 }
