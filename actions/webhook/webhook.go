@@ -255,7 +255,10 @@ func (a *Action) Run(ctx context.Context, req actions.Request) (actions.Result, 
 	if req.DryRun {
 		return actions.Result{
 			Summary: fmt.Sprintf("would POST %d bytes to %s", len(payload), shown),
-			Output:  map[string]any{"body": json.RawMessage(payload)},
+			// The body as a value, which encodes to payload: the record
+			// shows what would be posted, and the redactor walks it as
+			// it is rather than decoding raw JSON into float64s.
+			Output: map[string]any{"body": body},
 		}, nil
 	}
 	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(payload))

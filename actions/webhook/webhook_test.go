@@ -3,6 +3,7 @@ package webhook_test
 import (
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/actions/webhook"
+	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/web/auth"
 )
@@ -203,5 +205,43 @@ func TestSecretRuleMatchesTheReceivers(t *testing.T) {
 	}
 	if _, err := auth.New(auth.Config{Type: auth.TypeStandardWebhooks, Secret: "not base64!"}); err == nil {
 		t.Fatal("the receiver accepts a secret that is not base64")
+	}
+}
+
+// TestDryRunShowsTheBodyItWouldPost: the audit record of a dry run shows,
+// after the default redactor, byte for byte the body a live run posts.
+// The dry run's output used to be the encoded body as raw JSON, which the
+// redactor decoded into generic values: an integer beyond float64's
+// precision then read one off from what would have been sent.
+func TestDryRunShowsTheBodyItWouldPost(t *testing.T) {
+	a := webhook.New(webhook.Config{})
+	rec := &recorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	params := map[string]any{"url": srv.URL + "/p", "body": map[string]any{
+		"alert": "KubePodCrashLooping", "count": int64(9007199254740993), "ratio": 0.25, "tags": []any{"a", "<b>"}, "nested": map[string]any{"ok": true},
+	}}
+	ev := &event.Event{ID: "e", Name: "N"}
+	dry, err := a.Run(context.Background(), actions.Request{Params: params, Event: ev, DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Run(context.Background(), actions.Request{Params: params, Event: ev}); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.body) != 1 {
+		t.Fatalf("%d requests posted, want 1", len(rec.body))
+	}
+	red, err := audit.NewRedactor(audit.RedactConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := red.Record(audit.Record{Kind: audit.KindStepDryRun, Data: map[string]any{"output": dry.Output}})
+	shown, err := json.Marshal(out.Data["output"].(map[string]any)["body"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(shown) != string(rec.body[0]) {
+		t.Fatalf("the dry run's record shows the body\n%s\nthe live run posted\n%s", shown, rec.body[0])
 	}
 }
