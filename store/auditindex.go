@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 
@@ -9,9 +11,21 @@ import (
 	"github.com/firebreak/firebreak/engine/audit"
 )
 
-// The audit index: bucketAuditIdx holds one nested bucket per indexed field,
-// whose keys are value ‖ 0x00 ‖ seq (8 bytes, big-endian) with empty values,
-// so one field value's records are a contiguous, sequence-ordered key range.
+// The audit index: bucketAuditIdx holds one nested bucket per indexed field
+// (the event id, the playbook), whose keys are value ‖ 0x00 ‖ seq (8 bytes,
+// big-endian), so one field value's records are a contiguous,
+// sequence-ordered key range.
+//
+// An entry covers the records of one field value written in one
+// transaction: its key carries the first one's sequence, and its value
+// lists them all as uvarints, each the difference from the key's
+// sequence (the first is 0). An event's three or four records thus take
+// one or two keys instead of one each: with event ids that are hashes,
+// each key lands on a leaf of its own, so the keys were most of the bytes
+// a processed event kept beside its packed records. Entries never
+// interleave: a later transaction's sequences are all greater. Entries
+// written before this format have an empty value and cover their key's
+// sequence alone; both are read alike, and neither is rewritten.
 var (
 	bucketAuditIdx = []byte("audit_idx")
 	idxEvent       = []byte("event")
@@ -53,17 +67,18 @@ func writableIndex(tx *bolt.Tx) (ev, pb *bolt.Bucket, err error) {
 	return ev, pb, nil
 }
 
-// indexAudit adds rec to the event and playbook indexes.
-func indexAudit(tx *bolt.Tx, rec *audit.Record) error {
+// indexAudit adds rec to the event and playbook indexes, in the entry
+// this transaction holds for its event id (playbook), or a new one.
+func (t *Tx) indexAudit(rec *audit.Record) error {
 	if rec.EventID == "" && rec.Playbook == "" {
 		return nil
 	}
-	ev, pb, err := writableIndex(tx)
+	ev, pb, err := writableIndex(t.tx)
 	if err != nil {
 		return err
 	}
 	if rec.EventID != "" {
-		if err := ev.Put(indexKey(rec.EventID, rec.Seq), nil); err != nil {
+		if err := t.addIndex(ev, idxEvent, rec.EventID, rec.Seq); err != nil {
 			return err
 		}
 	}
@@ -71,8 +86,87 @@ func indexAudit(tx *bolt.Tx, rec *audit.Record) error {
 		// A playbook's keys only grow: filled pages are never split
 		// half-empty (the default fill) and left so.
 		pb.FillPercent = appendFill
-		if err := pb.Put(indexKey(rec.Playbook, rec.Seq), nil); err != nil {
+		if err := t.addIndex(pb, idxPlaybook, rec.Playbook, rec.Seq); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// indexed names one field value of one index, for Tx.entries.
+type indexed struct {
+	index string
+	value string
+}
+
+// addIndex records seq under value in b: in the entry this transaction
+// started for value, or in a new one keyed by seq.
+func (t *Tx) addIndex(b *bolt.Bucket, index []byte, value string, seq uint64) error {
+	at := indexed{string(index), value}
+	if first, ok := t.entries[at]; ok {
+		key := indexKey(value, first)
+		if old := b.Get(key); len(old) > 0 && seq > first {
+			return b.Put(key, binary.AppendUvarint(append(make([]byte, 0, len(old)+3), old...), seq-first))
+		}
+	}
+	if t.entries == nil {
+		t.entries = map[indexed]uint64{}
+	}
+	t.entries[at] = seq
+	return b.Put(indexKey(value, seq), []byte{0})
+}
+
+// entrySeqs appends to out the sequences an index entry covers: its key's
+// alone for an entry of the earlier format (an empty value). A value
+// that does not decode is read up to where it stops decoding.
+func entrySeqs(out []uint64, first uint64, v []byte) []uint64 {
+	if len(v) == 0 {
+		return append(out, first)
+	}
+	for len(v) > 0 {
+		d, n := binary.Uvarint(v)
+		if n <= 0 {
+			break
+		}
+		out = append(out, first+d)
+		v = v[n:]
+	}
+	return out
+}
+
+// scanIndex calls visit, in order, with each sequence in [lo, hi) that b
+// indexes under prefix (indexPrefix of a value), until visit returns
+// false or an error.
+func scanIndex(b *bolt.Bucket, prefix []byte, lo, hi uint64, visit func(seq uint64) (bool, error)) error {
+	inRange := func(k []byte) bool { return k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 }
+	c := b.Cursor()
+	target := append(prefix[:len(prefix):len(prefix)], itob(lo)...)
+	k, v := c.Seek(target)
+	// The entry before lo's place may cover sequences from lo on.
+	var pk, pv []byte
+	if k == nil {
+		pk, pv = c.Last()
+	} else {
+		pk, pv = c.Prev()
+	}
+	if inRange(pk) {
+		k, v = pk, pv
+	} else {
+		k, v = c.Seek(target)
+	}
+	var seqs []uint64
+	for ; inRange(k); k, v = c.Next() {
+		seqs = entrySeqs(seqs[:0], btoi(k[len(prefix):]), v)
+		for _, seq := range seqs {
+			if seq < lo {
+				continue
+			}
+			if seq >= hi {
+				return nil
+			}
+			if more, err := visit(seq); err != nil || !more {
+				return err
+			}
 		}
 	}
 	return nil
@@ -85,16 +179,57 @@ func unindexAudit(tx *bolt.Tx, rec *audit.Record) error {
 		return nil
 	}
 	if b := root.Bucket(idxEvent); b != nil && rec.EventID != "" {
-		if err := b.Delete(indexKey(rec.EventID, rec.Seq)); err != nil {
+		if err := removeIndex(b, rec.EventID, rec.Seq); err != nil {
 			return err
 		}
 	}
 	if b := root.Bucket(idxPlaybook); b != nil && rec.Playbook != "" {
-		if err := b.Delete(indexKey(rec.Playbook, rec.Seq)); err != nil {
+		if err := removeIndex(b, rec.Playbook, rec.Seq); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// removeIndex takes seq out of the entry of value that covers it: the
+// entry keyed by seq, or the one before its place. An entry left covering
+// nothing is deleted; one that still covers some keeps its key (its
+// sequence stays the base of the differences).
+func removeIndex(b *bolt.Bucket, value string, seq uint64) error {
+	prefix := indexPrefix(value)
+	key := indexKey(value, seq)
+	c := b.Cursor()
+	k, v := c.Seek(key)
+	if !bytes.Equal(k, key) {
+		if k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+8 {
+			return nil // not indexed
+		}
+	}
+	first := btoi(k[len(prefix):])
+	seqs := entrySeqs(nil, first, v)
+	keep := seqs[:0]
+	for _, s := range seqs {
+		if s != seq {
+			keep = append(keep, s)
+		}
+	}
+	if len(keep) == len(seqs) {
+		return nil // not in this entry
+	}
+	k = append([]byte(nil), k...)
+	if len(keep) == 0 {
+		return b.Delete(k)
+	}
+	nv := make([]byte, 0, len(v))
+	for _, s := range keep {
+		nv = binary.AppendUvarint(nv, s-first)
+	}
+	return b.Put(k, nv)
 }
 
 // ensureAuditIndex builds the index over the records of a file written

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -68,7 +67,7 @@ func (t *Tx) Audit(rec audit.Record) error {
 	if err := b.Put(itob(seq), stored); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
-	if err := indexAudit(t.tx, &rec); err != nil {
+	if err := t.indexAudit(&rec); err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}
 	if err := meta.Put(keyAuditTime, itob(uint64(rec.Time.UnixNano()))); err != nil {
@@ -189,21 +188,13 @@ func (d *DB) scanAudit(q audit.Query, visitSealed func(seq uint64, v []byte) (bo
 			idx, prefix = indexBucket(tx, idxPlaybook), indexPrefix(q.Playbook)
 		}
 		if idx != nil {
-			c := idx.Cursor()
-			for k, _ := c.Seek(append(prefix, itob(lo)...)); k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8; k, _ = c.Next() {
-				seq := btoi(k[len(prefix):])
-				if seq >= hi {
-					break
-				}
-				v := b.Get(k[len(prefix):])
+			return scanIndex(idx, prefix, lo, hi, func(seq uint64) (bool, error) {
+				v := b.Get(itob(seq))
 				if v == nil {
-					continue // compacted away after the index entry was read
+					return true, nil // compacted away after the index entry was read
 				}
-				if more, err := visit(seq, v); err != nil || !more {
-					return err
-				}
-			}
-			return nil
+				return visit(seq, v)
+			})
 		}
 		c := b.Cursor()
 		for k, v := c.Seek(itob(lo)); k != nil; k, v = c.Next() {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +16,7 @@ import (
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/engine/state"
+	"github.com/firebreak/firebreak/internal/loadid"
 )
 
 // auditClock is an injectable auditClock for tests.
@@ -613,8 +615,18 @@ func TestListAuditPrefilterIsExact(t *testing.T) {
 // within each playbook, so its pages are filled before they split rather
 // than left half-empty (issue 18 target 3: bytes on disk per event).
 func TestPlaybookIndexPagesStayFull(t *testing.T) {
-	db, clk := openAuditTest(t)
-	fillAudit(t, db, clk, 6000)
+	db, _ := openAuditTest(t)
+	// As the engine writes: a few records per transaction, most of one
+	// playbook's, some of another's.
+	for i := range 3000 {
+		recs := []audit.Record{{Kind: audit.KindMatched, EventID: fmt.Sprintf("e%d", i), Playbook: "pb-a"}}
+		if i%10 == 0 {
+			recs = append(recs, audit.Record{Kind: audit.KindMatched, EventID: fmt.Sprintf("e%d", i), Playbook: "pb-b"})
+		}
+		if err := db.Audit(context.Background(), recs...); err != nil {
+			t.Fatal(err)
+		}
+	}
 	err := db.bolt.View(func(tx *boltTx) error {
 		st := tx.Bucket(bucketAuditIdx).Bucket(idxPlaybook).Stats()
 		if fill := float64(st.LeafInuse) / float64(st.LeafAlloc); fill < 0.85 {
@@ -683,4 +695,142 @@ func TestFileStopsGrowingUnderRetention(t *testing.T) {
 		}
 	}
 	t.Logf("high-water marks by minute: %v", high)
+}
+
+// TestIndexEntriesOfBothFormats: the event and playbook indexes hold one
+// entry per value per transaction, and a file whose index was built in
+// the earlier format (one key per record, as ensureAuditIndex builds it)
+// and then written in the new one answers every event-id and playbook
+// query, page for page, as a scan of the whole trail does — before and
+// after retention removed the older half.
+func TestIndexEntriesOfBothFormats(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "firebreak.db")
+	clk := &auditClock{t: auditT0}
+	idOf := func(i int) string { return fmt.Sprintf("am:%016x", loadid.Scatter(uint64(i), 64)) }
+	open := func() *DB {
+		db, err := Open(path, Options{NoSync: true, Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
+	}
+	write := func(db *DB, from, to int) {
+		for i := from; i < to; i++ {
+			id := idOf(i)
+			clk.Advance(time.Second)
+			if err := db.Audit(ctx,
+				audit.Record{Kind: audit.KindReceived, EventID: id},
+				audit.Record{Kind: audit.KindMatched, EventID: id, Playbook: "pb-a"},
+				audit.Record{Kind: audit.KindStepStarted, EventID: id, Playbook: "pb-a"},
+				audit.Record{Kind: audit.KindMatched, EventID: id, Playbook: "pb-b"},
+			); err != nil {
+				t.Fatal(err)
+			}
+			if i%2 == 0 {
+				if err := db.Audit(ctx, audit.Record{Kind: audit.KindStepSucceeded, EventID: id, Playbook: "pb-a"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	db := open()
+	write(db, 0, 30)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Drop the index: opening rebuilds it in the earlier format.
+	b, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketAuditIdx); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketMeta).Delete(keyIndexed)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db = open()
+	defer func() { _ = db.Close() }()
+	write(db, 30, 60)
+	// An old event gets records in the new format too.
+	old := idOf(4)
+	if err := db.Audit(ctx, audit.Record{Kind: audit.KindApproval, EventID: old, Playbook: "pb-a"}); err != nil {
+		t.Fatal(err)
+	}
+
+	keysOf := func(value string) (n int) {
+		_ = db.bolt.View(func(tx *boltTx) error {
+			c := indexBucket(tx, idxEvent).Cursor()
+			p := indexPrefix(value)
+			for k, _ := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, _ = c.Next() {
+				n++
+			}
+			return nil
+		})
+		return n
+	}
+	if n := keysOf(old); n != 6 {
+		t.Errorf("event 4 has %d index keys, want 6 (5 of the earlier format, 1 entry)", n)
+	}
+	if n := keysOf(idOf(40)); n != 2 {
+		t.Errorf("event 40 has %d index keys, want 2 (one per transaction)", n)
+	}
+
+	check := func(when string) {
+		all, _, err := db.ListAudit(ctx, audit.Query{Limit: 100000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		queries := []audit.Query{{Playbook: "pb-a", Limit: 7}, {Playbook: "pb-b", Limit: 50}, {EventID: old, Limit: 2}}
+		for i := 0; i < 60; i += 7 {
+			queries = append(queries, audit.Query{EventID: idOf(i), Limit: 3})
+		}
+		if len(all) > 100 {
+			queries = append(queries, audit.Query{Playbook: "pb-a", After: all[len(all)/2].Seq, Since: all[10].Time, Limit: 5})
+		}
+		for _, q := range queries {
+			var want []uint64
+			for i := range all {
+				if q.Match(&all[i]) && all[i].Seq > q.After {
+					want = append(want, all[i].Seq)
+				}
+			}
+			var got []uint64
+			for page := q; ; {
+				recs, next, err := db.ListAudit(ctx, page)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, seqsOf(recs)...)
+				if next == 0 {
+					break
+				}
+				page.After = next
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s: %+v pages through %v, the trail holds %v", when, q, got, want)
+			}
+		}
+	}
+	check("both formats")
+	if _, err := db.Compact(ctx, Retention{MaxRecords: 60}); err != nil {
+		t.Fatal(err)
+	}
+	check("after retention")
+	if _, err := db.VerifyAudit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Retention took every record of the first forty-odd events: their
+	// entries went with them, of either format.
+	for _, i := range []int{1, 2, 40} {
+		if n := keysOf(idOf(i)); n != 0 {
+			t.Errorf("event %d's records were removed, but %d index keys remain", i, n)
+		}
+	}
 }

@@ -300,6 +300,9 @@ type Tx struct {
 	audited []audit.Record
 	// signed holds the signed checkpoints written, reported after the commit.
 	signed []audit.SignedCheckpoint
+	// entries holds the audit-index entries this transaction started, by
+	// index and value, with the sequence each is keyed by (auditindex.go).
+	entries map[indexed]uint64
 }
 
 // Now returns the store's clock reading.
