@@ -21,7 +21,7 @@ import (
 // State buckets the engine owns.
 const (
 	bucketSteps     = "steps"     // plan key → stepClaim: a step runs at most once
-	bucketEvents    = "events"    // event id → "matched": received/matched records written
+	bucketEvents    = "events"    // event id → "matched" (files written before the marker moved to bucketSteps)
 	bucketTriggered = "triggered" // playbook|fingerprint → triggerRecord, for on_resolved
 	bucketUndo      = "undo"      // playbook|action|target → undoRecord, for restore steps
 	bucketHeld      = "held"      // plan key → heldRecord: steps refused while paused, run on resume
@@ -152,7 +152,7 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 	// claim, or the finish when no step runs.
 	c := &carry{}
 	c.later(func(tx state.Tx) error {
-		if tx.Get(bucketEvents, ev.ID) != nil {
+		if eventKnown(tx, ev.ID) {
 			return nil // a previous attempt wrote these records
 		}
 		if err := tx.Audit(received); err != nil {
@@ -163,7 +163,7 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 				return err
 			}
 		}
-		return tx.Put(bucketEvents, ev.ID, []byte("matched"))
+		return tx.Put(bucketSteps, markerKey(ev.ID), []byte("matched"))
 	})
 	log.Info("event received", "matched", len(matched))
 	for _, pb := range matched {
@@ -764,7 +764,7 @@ func SweepForgotten(tx state.Tx) (int, error) {
 			if json.Unmarshal(v, &rec) != nil || rec.EventID == "" {
 				return nil // not ours to judge; leave it
 			}
-			if tx.Get(bucketEvents, rec.EventID) == nil {
+			if !eventKnown(tx, rec.EventID) {
 				dead = append(dead, key)
 			}
 			return nil
@@ -782,11 +782,26 @@ func SweepForgotten(tx state.Tx) (int, error) {
 	return n, nil
 }
 
+// markerKey is the key, in bucketSteps, of the record that an event's
+// decisions were audited: the event id and the separator, which no plan
+// key equals (a plan key goes on with the playbook, the phase and the
+// step). It sits beside the event's step claims, so that an event's first
+// commit rewrites one leaf of state rather than one in each of two
+// buckets: with hashed event ids, each is a leaf of its own.
+func markerKey(eventID string) string { return eventID + "|" }
+
+// eventKnown reports whether the event's decisions were audited: its
+// marker beside its step claims, or, in a file written before the marker
+// moved there, in bucketEvents.
+func eventKnown(tx state.Tx, eventID string) bool {
+	return tx.Get(bucketSteps, markerKey(eventID)) != nil || tx.Get(bucketEvents, eventID) != nil
+}
+
 // ForgetEvent drops the engine's per-event state — the record that the
 // event's decisions were audited and its step claims — for an event that
 // retention removed from the inbox. It runs in retention's transaction.
 func ForgetEvent(tx state.Tx, eventID string) error {
-	if err := tx.Delete(bucketEvents, eventID); err != nil {
+	if err := tx.Delete(bucketEvents, eventID); err != nil { // files written before the marker moved
 		return err
 	}
 	if err := tx.DeletePrefix(bucketHeld, eventID+"|"); err != nil {
