@@ -3,6 +3,7 @@ package clustertest
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -72,14 +73,59 @@ type etcdCluster struct {
 	clients []string
 }
 
+// startEtcd starts the cluster, on fresh ports again when a member could
+// not bind one: a port freePort handed out can be taken by another test
+// process before etcd binds it (go test runs packages in parallel; the
+// store/etcd tests do the same).
 func startEtcd(t *testing.T) *etcdCluster {
 	t.Helper()
-	const n = 3
 	dir := t.TempDir()
+	t0 := time.Now()
+	var err error
+	for attempt := range 5 {
+		var c *etcdCluster
+		c, err = tryStartEtcd(t, filepath.Join(dir, fmt.Sprintf("try%d", attempt)))
+		if err == nil {
+			t.Cleanup(func() {
+				for i := range c.members {
+					c.Stop(i)
+				}
+			})
+			return c
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) && !strings.Contains(err.Error(), "address already in use") {
+			break
+		}
+		t.Logf("start etcd, attempt %d (%s): %v; again on other ports", attempt+1, time.Since(t0).Round(time.Millisecond), err)
+	}
+	t.Fatalf("start etcd: %v", err)
+	return nil
+}
+
+// closeAll closes the members that started, side by side: a member
+// without a quorum takes seconds to close.
+func closeAll(members []*embed.Etcd) {
+	var wg sync.WaitGroup
+	for _, e := range members {
+		if e != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); e.Close() }()
+		}
+	}
+	wg.Wait()
+}
+
+// etcdPort is freePort; a test replaces it to hand out a taken port.
+var etcdPort = freePort
+
+// tryStartEtcd starts the three members with their data under dir, and
+// stops those that started when one did not.
+func tryStartEtcd(t *testing.T, dir string) (*etcdCluster, error) {
+	const n = 3
 	peers := make([]url.URL, n)
 	var initial []string
 	for i := range n {
-		peers[i] = url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		peers[i] = url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", etcdPort(t))}
 		initial = append(initial, fmt.Sprintf("m%d=%s", i, peers[i].String()))
 	}
 	c := &etcdCluster{t: t, cfgs: make([]*embed.Config, n), members: make([]*embed.Etcd, n), clients: make([]string, n)}
@@ -90,7 +136,7 @@ func startEtcd(t *testing.T) *etcdCluster {
 		cfg.UnsafeNoFsync = true // quorum and transactions are tested, not power loss
 		cfg.LogLevel = "error"
 		cfg.LogOutputs = []string{filepath.Join(dir, cfg.Name+".log")}
-		client := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", freePort(t))}
+		client := url.URL{Scheme: "http", Host: fmt.Sprintf("127.0.0.1:%d", etcdPort(t))}
 		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{client}, []url.URL{client}
 		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{peers[i]}, []url.URL{peers[i]}
 		cfg.InitialCluster = strings.Join(initial, ",")
@@ -99,24 +145,33 @@ func startEtcd(t *testing.T) *etcdCluster {
 		cfg.TickMs, cfg.ElectionMs = 50, 500
 		c.cfgs[i], c.clients[i] = cfg, client.String()
 	}
-	var wg sync.WaitGroup
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, err
+	}
+	// Bind every member first: a port taken fails here, at once, and the
+	// others are closed without waiting for a quorum that cannot form.
+	started := make([]*embed.Etcd, n)
 	errs := make([]error, n)
+	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
-		go func() { defer wg.Done(); errs[i] = c.start(i) }()
+		go func() { defer wg.Done(); started[i], errs[i] = embed.StartEtcd(c.cfgs[i]) }()
 	}
 	wg.Wait()
-	t.Cleanup(func() {
-		for i := range n {
-			c.Stop(i)
-		}
-	})
-	for _, err := range errs {
-		if err != nil {
-			t.Fatalf("start etcd: %v", err)
+	if err := errors.Join(errs...); err != nil {
+		closeAll(started)
+		return nil, err
+	}
+	for i, e := range started {
+		select {
+		case <-e.Server.ReadyNotify():
+		case <-time.After(20 * time.Second):
+			closeAll(started)
+			return nil, fmt.Errorf("member %d not ready", i)
 		}
 	}
-	return c
+	copy(c.members, started)
+	return c, nil
 }
 
 func (c *etcdCluster) start(i int) error {
@@ -308,4 +363,36 @@ func pendingCount(ctx context.Context, cli *clientv3.Client, prefix string) (int
 		return 0, err
 	}
 	return resp.Count, nil
+}
+
+// TestStartEtcdRetriesATakenPort: a port taken between freePort and
+// etcd's bind (another test process took it) costs an attempt, not the
+// test. It failed a whole-suite run once with "bind: address already in
+// use" before startEtcd tried again.
+func TestStartEtcdRetriesATakenPort(t *testing.T) {
+	held, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	taken := held.Addr().(*net.TCPAddr).Port
+	calls := 0
+	etcdPort = func(t *testing.T) int {
+		calls++
+		if calls == 1 {
+			return taken
+		}
+		return freePort(t)
+	}
+	defer func() { etcdPort = freePort }()
+	c := startEtcd(t)
+	if calls <= 6 {
+		t.Fatalf("%d ports asked for: the taken one was not replaced by a second attempt", calls)
+	}
+	cli := c.client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := cli.Put(ctx, "/retry", "ok"); err != nil {
+		t.Fatalf("the cluster of the second attempt does not take a write: %v", err)
+	}
 }
