@@ -102,9 +102,24 @@ func startEtcd(t *testing.T) *etcdCluster {
 	return nil
 }
 
-// closeAll closes the members that started, side by side: a member
-// without a quorum takes seconds to close.
-func closeAll(members []*embed.Etcd) {
+// closeAll closes the members that started. Close waits for a member's
+// client servers, which start only once it is ready, so each is first
+// given 20 s to become ready (two of three make a quorum) — closing one
+// first could take the others' quorum away for good — and then all are
+// closed side by side, waiting at most 15 s: a member that still hangs is
+// left behind rather than the test. Its ports stay taken; the next
+// attempt asks for fresh ones.
+func closeAll(t *testing.T, members []*embed.Etcd) {
+	deadline := time.After(20 * time.Second)
+	for _, e := range members {
+		if e == nil {
+			continue
+		}
+		select {
+		case <-e.Server.ReadyNotify():
+		case <-deadline:
+		}
+	}
 	var wg sync.WaitGroup
 	for _, e := range members {
 		if e != nil {
@@ -112,7 +127,13 @@ func closeAll(members []*embed.Etcd) {
 			go func() { defer wg.Done(); e.Close() }()
 		}
 	}
-	wg.Wait()
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(15 * time.Second):
+		t.Logf("etcd members of a failed start did not close within 15s; left behind")
+	}
 }
 
 // etcdPort is freePort; a test replaces it to hand out a taken port.
@@ -159,14 +180,14 @@ func tryStartEtcd(t *testing.T, dir string) (*etcdCluster, error) {
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
-		closeAll(started)
+		closeAll(t, started)
 		return nil, err
 	}
 	for i, e := range started {
 		select {
 		case <-e.Server.ReadyNotify():
 		case <-time.After(20 * time.Second):
-			closeAll(started)
+			closeAll(t, started)
 			return nil, fmt.Errorf("member %d not ready", i)
 		}
 	}
