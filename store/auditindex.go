@@ -138,24 +138,16 @@ func entrySeqs(out []uint64, first uint64, v []byte) []uint64 {
 // indexes under prefix (indexPrefix of a value), until visit returns
 // false or an error.
 func scanIndex(b *bolt.Bucket, prefix []byte, lo, hi uint64, visit func(seq uint64) (bool, error)) error {
-	inRange := func(k []byte) bool { return k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 }
 	c := b.Cursor()
 	target := append(prefix[:len(prefix):len(prefix)], itob(lo)...)
-	k, v := c.Seek(target)
-	// The entry before lo's place may cover sequences from lo on.
-	var pk, pv []byte
+	// The entry at or before lo's place may cover sequences from lo on;
+	// without one, the first entry after it.
+	k, v := coveringEntry(c, prefix, target)
 	if k == nil {
-		pk, pv = c.Last()
-	} else {
-		pk, pv = c.Prev()
-	}
-	if inRange(pk) {
-		k, v = pk, pv
-	} else {
 		k, v = c.Seek(target)
 	}
 	var seqs []uint64
-	for ; inRange(k); k, v = c.Next() {
+	for ; inIndexRange(k, prefix); k, v = c.Next() {
 		seqs = entrySeqs(seqs[:0], btoi(k[len(prefix):]), v)
 		for _, seq := range seqs {
 			if seq < lo {
@@ -170,6 +162,31 @@ func scanIndex(b *bolt.Bucket, prefix []byte, lo, hi uint64, visit func(seq uint
 		}
 	}
 	return nil
+}
+
+// inIndexRange reports whether k is an entry key of the value whose
+// indexPrefix is prefix.
+func inIndexRange(k, prefix []byte) bool {
+	return k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8
+}
+
+// coveringEntry positions c on the entry of prefix's value with the
+// greatest key at or below target (prefix ‖ seq), the only one that can
+// cover seq, and returns it; nil when the value has none there.
+func coveringEntry(c *bolt.Cursor, prefix, target []byte) (k, v []byte) {
+	k, v = c.Seek(target)
+	if bytes.Equal(k, target) {
+		return k, v
+	}
+	if k == nil {
+		k, v = c.Last()
+	} else {
+		k, v = c.Prev()
+	}
+	if !inIndexRange(k, prefix) {
+		return nil, nil
+	}
+	return k, v
 }
 
 // unindexAudit removes rec from the indexes (compaction).
@@ -197,18 +214,9 @@ func unindexAudit(tx *bolt.Tx, rec *audit.Record) error {
 // sequence stays the base of the differences).
 func removeIndex(b *bolt.Bucket, value string, seq uint64) error {
 	prefix := indexPrefix(value)
-	key := indexKey(value, seq)
-	c := b.Cursor()
-	k, v := c.Seek(key)
-	if !bytes.Equal(k, key) {
-		if k == nil {
-			k, v = c.Last()
-		} else {
-			k, v = c.Prev()
-		}
-		if k == nil || !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+8 {
-			return nil // not indexed
-		}
+	k, v := coveringEntry(b.Cursor(), prefix, indexKey(value, seq))
+	if k == nil {
+		return nil // not indexed
 	}
 	first := btoi(k[len(prefix):])
 	seqs := entrySeqs(nil, first, v)
