@@ -34,12 +34,7 @@ func benchRecord(i int) audit.Record {
 // 20 playbooks) for the first page of 100.
 func BenchmarkAuditQuery(b *testing.B) {
 	const n = 1_000_000
-	clk := &auditClock{t: auditT0}
-	db, err := Open(filepath.Join(b.TempDir(), "firebreak.db"), Options{NoSync: true, Now: clk.Now})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db, _ := openAuditTest(b)
 	ctx := context.Background()
 	start := time.Now()
 	for i := 0; i < n; i += 10000 {
@@ -68,14 +63,19 @@ func BenchmarkAuditQuery(b *testing.B) {
 		{"playbook+outcome_no_match_in_range", audit.Query{Since: mid, Until: mid.Add(time.Hour), Playbook: "playbook-07", Outcome: "failed"}, 0},
 	}
 	// The baseline: what ListAudit did before the index, the binary search
-	// and the prefilter — decode every record from the start and filter.
+	// and the prefilter — unpack and decode every record from the start
+	// and filter.
 	b.Run("baseline_full_scan_time_range+playbook", func(b *testing.B) {
 		q := queries[0].q
 		for b.Loop() {
 			var out []audit.Record
 			err := db.bolt.View(func(tx *boltTx) error {
 				c := tx.Bucket(bucketAudit).Cursor()
-				for k, v := c.First(); k != nil && len(out) < 100; k, v = c.Next() {
+				for k, stored := c.First(); k != nil && len(out) < 100; k, stored = c.Next() {
+					v, err := unpackRecord(stored, nil)
+					if err != nil {
+						return err
+					}
 					r, err := DecodeRecord(btoi(k), v)
 					if err != nil {
 						return err
@@ -209,14 +209,9 @@ func BenchmarkTxAudit(b *testing.B) {
 // all 10,000.
 func BenchmarkAuditHeads(b *testing.B) {
 	const n = 10_000
-	clk := &auditClock{t: auditT0}
-	db, err := Open(filepath.Join(b.TempDir(), "firebreak.db"), Options{NoSync: true, Now: clk.Now})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
+	db, _ := openAuditTest(b)
 	ctx := context.Background()
-	err = db.Update(ctx, func(stx state.Tx) error {
+	err := db.Update(ctx, func(stx state.Tx) error {
 		for j := range n {
 			if err := stx.Audit(benchRecord(j)); err != nil {
 				return err
