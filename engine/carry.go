@@ -22,6 +22,9 @@ type carry struct {
 	// an operator forced the retry (ContinueStale). Not a write; it rides
 	// here because carry is the one value that follows a run's steps.
 	actOnStale bool
+	// finishing says the next commit is the event's finish: writes that
+	// only matter if the event is processed again can be left out of it.
+	finishing bool
 }
 
 // later adds fn to the writes of the event's next commit.

@@ -3,27 +3,32 @@ package engine_test
 import (
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/firebreak/firebreak/engine"
 	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/engine/state"
 )
 
 // TestCommitsPerEvent pins how many store commits one event costs: an
 // event's records ride on its first commit and a step's outcome on the
 // next (carry.go), so an unmatched event is one commit and an event with
 // one step two, shadow or executing — and the trail still holds every
-// record, in order.
+// record, in order. It also pins the per-event state each keeps among the
+// step claims: an event whose records ride on its finish keeps none (with
+// hashed ids, each key there is a leaf of its own to rewrite).
 func TestCommitsPerEvent(t *testing.T) {
 	for _, tt := range []struct {
 		name, mode, match string
 		commits           uint64
 		want              []audit.Kind
+		state             int // keys of the event's among the step claims
 	}{
-		{"unmatched", "auto", `event.name == "Other"`, 1, []audit.Kind{audit.KindReceived, audit.KindUnmatched}},
-		{"shadow step", "shadow", `event.name == "Crash"`, 2, []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepDryRun}},
-		{"executed step", "auto", `event.name == "Crash"`, 2, []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepStarted, audit.KindStepSucceeded}},
+		{"unmatched", "auto", `event.name == "Other"`, 1, []audit.Kind{audit.KindReceived, audit.KindUnmatched}, 0},
+		{"shadow step", "shadow", `event.name == "Crash"`, 2, []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepDryRun}, 2},
+		{"executed step", "auto", `event.name == "Crash"`, 2, []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepStarted, audit.KindStepSucceeded}, 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx := context.Background()
@@ -52,6 +57,25 @@ func TestCommitsPerEvent(t *testing.T) {
 				}
 				if n := db.PendingCount(); n != 0 {
 					t.Errorf("pending after processing = %d, want 0", n)
+				}
+				var keys []string
+				if err := db.View(ctx, func(tx state.Tx) error {
+					for _, b := range []string{"steps", "events"} {
+						if err := tx.ForEach(b, func(k string, _ []byte) error {
+							if strings.HasPrefix(k, id+"|") || k == id {
+								keys = append(keys, b+"/"+k)
+							}
+							return nil
+						}); err != nil {
+							return err
+						}
+					}
+					return nil
+				}); err != nil {
+					t.Fatal(err)
+				}
+				if len(keys) != tt.state {
+					t.Errorf("event %s keeps %q in the engine's state, want %d keys", id, keys, tt.state)
 				}
 			}
 		})

@@ -163,6 +163,13 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 				return err
 			}
 		}
+		if c.finishing {
+			// The records ride on the event's finish (no step ran): once
+			// that commits the event is never processed again, and until
+			// then nothing of it is written, so nothing needs to say the
+			// records are there. An unmatched event keeps no state.
+			return nil
+		}
 		return tx.Put(bucketSteps, markerKey(ev.ID), []byte("matched"))
 	})
 	log.Info("event received", "matched", len(matched))
@@ -182,6 +189,7 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 			}
 		}
 	}
+	c.finishing = true
 	err = e.update(ctx, c, func(tx state.Tx) error { return tx.Finish(seq) })
 	if err != nil {
 		return wrapf(err, "finish event %s", ev.ID)
