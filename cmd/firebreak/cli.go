@@ -15,6 +15,7 @@ import (
 
 	"github.com/firebreak/firebreak/cmd/firebreak/app"
 	"github.com/firebreak/firebreak/cmd/firebreak/config"
+	"github.com/firebreak/firebreak/internal/gctune"
 )
 
 const usage = `firebreak — incident-response automation engine
@@ -136,6 +137,12 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	gcCtx, gcCancel := context.WithCancel(context.Background())
+	if tuned, stopGC := gctune.Start(gcCtx, log); tuned {
+		log.Debug("garbage collector tuned", "gc_percent", gctune.Percent, "soft_limit_floor_bytes", gctune.Floor)
+		defer stopGC()
+	}
+	defer gcCancel() // runs before stopGC waits
 	a, err := app.Start(ctx, cfg, log, app.Options{})
 	if err != nil {
 		var ps config.Problems
