@@ -558,9 +558,7 @@ func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Ev
 
 func (e *Engine) dryRun(ctx context.Context, c *carry, plan *Plan, base audit.Record, log *slog.Logger) error {
 	st := plan.Step
-	actx, cancel := context.WithTimeout(ctx, st.Timeout)
-	res, err := plan.Action.Run(actx, e.request(plan, 1))
-	cancel()
+	res, err := e.runAction(ctx, plan, 1)
 	r := base
 	r.Kind, r.Outcome = audit.KindStepDryRun, "dry_run"
 	r.Message = "would run (" + plan.DryRunWhy + "): " + res.Summary
@@ -574,6 +572,22 @@ func (e *Engine) dryRun(ctx context.Context, c *carry, plan *Plan, base audit.Re
 	log.Info("step dry run", "why", plan.DryRunWhy, "summary", res.Summary)
 	e.cfg.Observer.StepFinished(st.Action, "dry_run", 0)
 	return nil
+}
+
+// runAction runs one attempt of plan's action within the step's timeout,
+// once one of the MaxActions slots is free (the wait is not part of the
+// timeout). A ctx that ends while it waits ends the attempt unrun, with
+// ctx's error.
+func (e *Engine) runAction(ctx context.Context, plan *Plan, attempt int) (actions.Result, error) {
+	select {
+	case e.slots <- struct{}{}:
+	case <-ctx.Done():
+		return actions.Result{}, fmt.Errorf("waiting for a free action slot: %w", ctx.Err())
+	}
+	defer func() { <-e.slots }()
+	actx, cancel := context.WithTimeout(ctx, plan.Step.Timeout)
+	defer cancel()
+	return plan.Action.Run(actx, e.request(plan, attempt))
 }
 
 func (e *Engine) request(plan *Plan, attempt int) actions.Request {
@@ -590,9 +604,7 @@ func (e *Engine) execute(ctx context.Context, c *carry, plan *Plan, base audit.R
 	attempts := st.Retries + 1
 	attempt := 1
 	for ; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, st.Timeout)
-		res, err = plan.Action.Run(actx, e.request(plan, attempt))
-		cancel()
+		res, err = e.runAction(ctx, plan, attempt)
 		if err == nil || errors.Is(err, actions.ErrPermanent) || attempt >= attempts || ctx.Err() != nil {
 			break
 		}

@@ -193,7 +193,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, opts Options) (*Ap
 	// 6. The engine.
 	eng := engine.New(engine.Config{
 		Store: db, Registry: a.Registry, Logger: log.With("component", "engine"),
-		Workers: cfg.Workers, DryRun: cfg.DryRun, ActOnStale: cfg.ActOnStale, MaxEventAge: res.MaxEventAge, Now: opts.Now,
+		Workers: cfg.Workers, MaxActions: cfg.MaxConcurrentActions, DryRun: cfg.DryRun, ActOnStale: cfg.ActOnStale, MaxEventAge: res.MaxEventAge, Now: opts.Now,
 		Guard: a.guard, Approver: a.approvals, Observer: a.metrics, HoldPaused: res.HoldPaused, DeadLetter: dlqSink{redact: redact(a.res)},
 	})
 	eng.SetPlaybooks(set)

@@ -31,8 +31,11 @@ type Config struct {
 	// DryRun makes every step a dry run.
 	DryRun bool `yaml:"dry_run"`
 	// Workers bounds concurrent event processing (default
-	// engine.DefaultWorkers, 32).
+	// engine.DefaultWorkers, 256).
 	Workers int `yaml:"workers"`
+	// MaxConcurrentActions bounds the action runs, dry runs included,
+	// under way at once (default engine.DefaultMaxActions, 32).
+	MaxConcurrentActions int `yaml:"max_concurrent_actions"`
 	// MaxBodyBytes bounds a webhook body (default 1 MiB).
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// MaxEventAge marks older firing events stale: audited, not acted on
@@ -74,13 +77,14 @@ type Config struct {
 func Defaults() Config {
 	age := Duration(time.Hour)
 	return Config{
-		Listen:       "127.0.0.1:9095",
-		DataDir:      "data",
-		LogFormat:    "text",
-		LogLevel:     "info",
-		Workers:      engine.DefaultWorkers,
-		MaxBodyBytes: 1 << 20,
-		MaxEventAge:  &age,
+		Listen:               "127.0.0.1:9095",
+		DataDir:              "data",
+		LogFormat:            "text",
+		LogLevel:             "info",
+		Workers:              engine.DefaultWorkers,
+		MaxConcurrentActions: engine.DefaultMaxActions,
+		MaxBodyBytes:         1 << 20,
+		MaxEventAge:          &age,
 	}
 }
 

@@ -85,7 +85,7 @@ func TestGoodConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Listen != "0.0.0.0:9095" || cfg.Workers != 4 || res.MaxEventAge != 30*time.Minute || cfg.LogFormat != "json" {
+	if cfg.Listen != "0.0.0.0:9095" || cfg.Workers != 4 || cfg.MaxConcurrentActions != 8 || res.MaxEventAge != 30*time.Minute || cfg.LogFormat != "json" {
 		t.Errorf("top level = %+v", cfg)
 	}
 	if res.AuditKey == nil || cfg.Audit.CheckpointEvery != 500 || cfg.Audit.Witness.URL == "" {

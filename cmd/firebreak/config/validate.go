@@ -228,6 +228,9 @@ func (v *validator) top(res *Resolved) {
 	if c.Workers < 0 {
 		v.errorf("workers", "must not be negative")
 	}
+	if c.MaxConcurrentActions < 0 {
+		v.errorf("max_concurrent_actions", "must not be negative")
+	}
 	if c.MaxBodyBytes < 0 {
 		v.errorf("max_body_bytes", "must not be negative")
 	}
