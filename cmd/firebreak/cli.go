@@ -137,12 +137,11 @@ func cmdServe(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	gcCtx, gcCancel := context.WithCancel(context.Background())
-	if tuned, stopGC := gctune.Start(gcCtx, log); tuned {
+	tuned, stopGC := gctune.Start(log)
+	defer stopGC()
+	if tuned {
 		log.Debug("garbage collector tuned", "gc_percent", gctune.Percent, "soft_limit_floor_bytes", gctune.Floor)
-		defer stopGC()
 	}
-	defer gcCancel() // runs before stopGC waits
 	a, err := app.Start(ctx, cfg, log, app.Options{})
 	if err != nil {
 		var ps config.Problems

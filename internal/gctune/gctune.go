@@ -49,15 +49,16 @@ func Limit(live uint64) int64 {
 
 // Start applies Percent and a soft limit of Limit(live heap), unless the
 // environment sets GOGC or GOMEMLIMIT, and keeps the limit following the
-// live heap until ctx is done. It reports whether it took over; the
-// returned stop waits for the follower to end.
-func Start(ctx context.Context, log *slog.Logger) (tuned bool, stop func()) {
+// live heap until stop is called. It reports whether it took over; stop
+// ends the follower and waits for it.
+func Start(log *slog.Logger) (tuned bool, stop func()) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		log.Debug("garbage collector left as the environment sets it", "GOGC", os.Getenv("GOGC"), "GOMEMLIMIT", os.Getenv("GOMEMLIMIT"))
 		return false, func() {}
 	}
 	debug.SetMemoryLimit(Limit(liveHeap()))
 	debug.SetGCPercent(Percent)
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -72,7 +73,7 @@ func Start(ctx context.Context, log *slog.Logger) (tuned bool, stop func()) {
 			}
 		}
 	}()
-	return true, func() { <-done }
+	return true, func() { cancel(); <-done }
 }
 
 // liveHeap is the heap the last collection marked live, in bytes (0

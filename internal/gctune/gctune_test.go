@@ -1,7 +1,6 @@
 package gctune_test
 
 import (
-	"context"
 	"log/slog"
 	"runtime"
 	"runtime/debug"
@@ -51,7 +50,7 @@ func TestStartLeavesTheEnvironmentsChoice(t *testing.T) {
 			t.Setenv(env, "150") // what it says does not matter here: it is set
 			debug.SetGCPercent(100)
 			debug.SetMemoryLimit(1 << 40)
-			tuned, stop := gctune.Start(context.Background(), slog.New(slog.DiscardHandler))
+			tuned, stop := gctune.Start(slog.New(slog.DiscardHandler))
 			stop()
 			if tuned {
 				t.Error("Start took over although the environment sets " + env)
@@ -74,9 +73,8 @@ func TestStartFollowsTheLiveHeap(t *testing.T) {
 	t.Cleanup(func() { gctune.Interval = old })
 
 	runtime.GC()
-	ctx, cancel := context.WithCancel(context.Background())
-	tuned, stop := gctune.Start(ctx, slog.New(slog.DiscardHandler))
-	defer func() { cancel(); stop() }()
+	tuned, stop := gctune.Start(slog.New(slog.DiscardHandler))
+	defer stop()
 	if !tuned {
 		t.Fatal("Start did not take over with GOGC and GOMEMLIMIT unset")
 	}
