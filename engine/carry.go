@@ -13,11 +13,16 @@ import (
 // close of an on_resolved mark, or the event's finish. They run first in
 // that transaction, so the trail keeps its order and every read in it sees
 // them. This halves the transactions of an event with one step (four to
-// two) and makes an unmatched event one. A crash before that commit loses
+// two) and makes an unmatched event one; a phase's last dry run decided
+// in the next commit (deferDryRun) makes a shadow event with one step one
+// too. A crash before that commit loses
 // nothing acknowledged: the event is not finished and is processed again
 // (a started step's claim then says interrupted, as before).
 type carry struct {
 	pending []func(state.Tx) error
+	// afters run once the commit that carried pending succeeded: the
+	// logging and counting of decisions made in it (deferDryRun).
+	afters []func()
 	// actOnStale lets this run's steps act although the event is stale:
 	// an operator forced the retry (ContinueStale). Not a write; it rides
 	// here because carry is the one value that follows a run's steps.
@@ -29,6 +34,9 @@ type carry struct {
 
 // later adds fn to the writes of the event's next commit.
 func (c *carry) later(fn func(state.Tx) error) { c.pending = append(c.pending, fn) }
+
+// afterCommit adds fn to what runs once the event's next commit succeeded.
+func (c *carry) afterCommit(fn func()) { c.afters = append(c.afters, fn) }
 
 // update commits fn together with the carried writes, which run first.
 func (e *Engine) update(ctx context.Context, c *carry, fn func(state.Tx) error) error {
@@ -49,6 +57,11 @@ func (e *Engine) update(ctx context.Context, c *carry, fn func(state.Tx) error) 
 	})
 	if err == nil {
 		c.pending = nil
+		afters := c.afters
+		c.afters = nil
+		for _, fn := range afters {
+			fn()
+		}
 	}
 	return err
 }

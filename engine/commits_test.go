@@ -14,10 +14,12 @@ import (
 
 // TestCommitsPerEvent pins how many store commits one event costs: an
 // event's records ride on its first commit and a step's outcome on the
-// next (carry.go), so an unmatched event is one commit and an event with
-// one step two, shadow or executing — and the trail still holds every
-// record, in order. It also pins the per-event state each keeps among the
-// step claims: an event whose records ride on its finish keeps none (with
+// next (carry.go), so an unmatched event is one commit and an executed
+// step two; a phase's last dry run is decided in the event's next commit
+// too (deferDryRun), so a shadow event with one step is one commit and
+// one with two steps two — and the trail still holds every record, in
+// order. It also pins the per-event state each keeps among the step
+// claims: an event whose records ride on its finish keeps none (with
 // hashed ids, each key there is a leaf of its own to rewrite).
 func TestCommitsPerEvent(t *testing.T) {
 	for _, tt := range []struct {
@@ -27,7 +29,10 @@ func TestCommitsPerEvent(t *testing.T) {
 		state             int // keys of the event's among the step claims
 	}{
 		{"unmatched", "auto", `event.name == "Other"`, 1, []audit.Kind{audit.KindReceived, audit.KindUnmatched}, 0},
-		{"shadow step", "shadow", `event.name == "Crash"`, 2, []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepDryRun}, 2},
+		{"shadow step", "shadow", `event.name == "Crash"`, 1, []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepDryRun}, 0},
+		// The first dry run commits its claim (with the marker) before the
+		// next step is planned; the last rides on the finish.
+		{"two shadow steps", "shadow", `event.name == "Crash"`, 2, []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepDryRun, audit.KindStepDryRun}, 2},
 		{"executed step", "auto", `event.name == "Crash"`, 2, []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepStarted, audit.KindStepSucceeded}, 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -35,7 +40,11 @@ func TestCommitsPerEvent(t *testing.T) {
 			clk := &clock{now: t0}
 			db := openStore(t, clk)
 			act := &countAction{}
-			set, reg := parseSet(t, act, "name: p\ndescription: d\nmode: "+tt.mode+"\nmatch: '"+tt.match+"'\nsteps:\n  - action: test.restart\n    with: { name: cart }\n")
+			steps := "steps:\n  - action: test.restart\n    with: { name: cart }\n"
+			if strings.HasPrefix(tt.name, "two") {
+				steps += "  - action: test.restart\n    with: { name: web }\n"
+			}
+			set, reg := parseSet(t, act, "name: p\ndescription: d\nmode: "+tt.mode+"\nmatch: '"+tt.match+"'\n"+steps)
 			eng := engine.New(engine.Config{Store: db, Registry: reg, Now: clk.Now})
 			eng.SetPlaybooks(set)
 			for i := range 3 {

@@ -333,6 +333,10 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // errRefused is not an error of processing: the step was refused by a guard.
 var errStop = errors.New("stop playbook")
 
+// errScratchWrite: a claim function tried a write a scratch view does not
+// keep (scratchTx).
+var errScratchWrite = errors.New("write not supported in a scratch view")
+
 func wrapf(err error, format string, args ...any) error {
 	return fmt.Errorf(format+": %w", append(args, err)...)
 }

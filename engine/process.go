@@ -328,7 +328,7 @@ func (e *Engine) runSteps(ctx context.Context, c *carry, seq uint64, ev *event.E
 		if i == from {
 			r = resume
 		}
-		err := e.runStep(ctx, c, seq, ev, pb, phase, steps[i], r)
+		err := e.runStep(ctx, c, seq, ev, pb, phase, steps[i], r, i == len(steps)-1)
 		if errors.Is(err, errStop) {
 			return nil
 		}
@@ -340,8 +340,9 @@ func (e *Engine) runSteps(ctx context.Context, c *carry, seq uint64, ev *event.E
 }
 
 // runStep returns errStop when the playbook must not go on to its next
-// step, another error when the store failed, nil otherwise.
-func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Event, pb *playbooks.Playbook, phase string, st *playbooks.Step, resume claimStatus) error {
+// step, another error when the store failed, nil otherwise. last says no
+// step of the phase follows this one.
+func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Event, pb *playbooks.Playbook, phase string, st *playbooks.Step, resume claimStatus, last bool) error {
 	approved := resume == claimParked
 	forced := c != nil && c.actOnStale // an operator forced a stale event's step
 	log := e.log.With("event_id", ev.ID, "playbook", pb.Name, "phase", phase, "step", st.Index, "action", st.Action)
@@ -400,7 +401,11 @@ func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Ev
 	var approvalID string
 	var verdict Verdict
 	key := pl.Key()
-	err := e.update(ctx, c, func(tx state.Tx) error {
+	// skipDryRunClaim leaves a dry run's claim out of a commit that also
+	// finishes the event (deferDryRun): the claim only matters should the
+	// event be processed again, and a finished one never is.
+	skipDryRunClaim := false
+	decide := func(tx state.Tx) error {
 		decision, approvalID, verdict = "", "", Verdict{}
 		now := tx.Now()
 		// claim stores the step's claim and its audit record together.
@@ -499,6 +504,9 @@ func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Ev
 		switch {
 		case pl.DryRun:
 			decision = claimDryRun
+			if skipDryRunClaim {
+				return nil
+			}
 			return tx.Put(bucketSteps, key, claimJSON(claimDryRun, now))
 		case needsApproval:
 			if e.cfg.Approver == nil {
@@ -513,37 +521,23 @@ func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Ev
 		}
 		decision = claimStarted
 		return claim(claimStarted, audit.KindStepStarted, "started", "")
-	})
-	if err != nil {
+	}
+	if last && pl.DryRun && !restore && resume == "" && c != nil {
+		deferred, err := e.deferDryRun(ctx, c, pl, base, log, decide, &decision, &skipDryRunClaim, func() error {
+			_, err := e.reportDecision(ctx, pl, decision, verdict, approvalID, log)
+			return err
+		})
+		if err != nil || deferred {
+			return err
+		}
+	}
+	if err := e.update(ctx, c, decide); err != nil {
 		return wrapf(err, "claim step %s", key)
 	}
-
+	if done, err := e.reportDecision(ctx, pl, decision, verdict, approvalID, log); done {
+		return err
+	}
 	switch decision {
-	case claimNothingToRestore:
-		log.Info("nothing to restore; step skipped")
-		e.cfg.Observer.StepFinished(st.Action, string(claimNothingToRestore), 0)
-		return nil
-	case claimHeld:
-		log.Info("step held while paused", "message", verdict.Message)
-		e.held.Store(true)
-		e.cfg.Observer.GuardRefused(string(verdict.Reason), pb.Name)
-		return errStop
-	case claimInterrupted:
-		log.Warn("step was interrupted by a restart; not run again")
-		return errStop
-	case claimStale:
-		log.Warn("event went stale before the step ran; the playbook stops")
-		return errStop
-	case claimRefused:
-		log.Info("step refused", "reason", verdict.Reason, "message", verdict.Message)
-		e.cfg.Observer.GuardRefused(string(verdict.Reason), pb.Name)
-		return errStop
-	case claimParked:
-		log.Info("step waits for approval", "approval_id", approvalID)
-		if err := e.cfg.Approver.Notify(ctx, approvalID); err != nil {
-			log.Error("posting the approval request failed", "approval_id", approvalID, "error", err)
-		}
-		return errStop
 	case claimDryRun:
 		return e.dryRun(ctx, c, pl, base, log)
 	case claimStarted:
@@ -556,8 +550,54 @@ func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Ev
 	return errStop
 }
 
+// reportDecision logs and counts a step's decision that runs nothing
+// (a refusal, a hold, a wait for approval …) and returns what runStep
+// returns for it, with done; done is false for a decision to run the step
+// (dry run, started) or one an earlier attempt made (already_*).
+func (e *Engine) reportDecision(ctx context.Context, pl *Plan, decision claimStatus, verdict Verdict, approvalID string, log *slog.Logger) (done bool, err error) {
+	st, pb := pl.Step, pl.Playbook
+
+	switch decision {
+	case claimNothingToRestore:
+		log.Info("nothing to restore; step skipped")
+		e.cfg.Observer.StepFinished(st.Action, string(claimNothingToRestore), 0)
+		return true, nil
+	case claimHeld:
+		log.Info("step held while paused", "message", verdict.Message)
+		e.held.Store(true)
+		e.cfg.Observer.GuardRefused(string(verdict.Reason), pb.Name)
+		return true, errStop
+	case claimInterrupted:
+		log.Warn("step was interrupted by a restart; not run again")
+		return true, errStop
+	case claimStale:
+		log.Warn("event went stale before the step ran; the playbook stops")
+		return true, errStop
+	case claimRefused:
+		log.Info("step refused", "reason", verdict.Reason, "message", verdict.Message)
+		e.cfg.Observer.GuardRefused(string(verdict.Reason), pb.Name)
+		return true, errStop
+	case claimParked:
+		log.Info("step waits for approval", "approval_id", approvalID)
+		if err := e.cfg.Approver.Notify(ctx, approvalID); err != nil {
+			log.Error("posting the approval request failed", "approval_id", approvalID, "error", err)
+		}
+		return true, errStop
+	}
+	return false, nil
+}
+
 func (e *Engine) dryRun(ctx context.Context, c *carry, plan *Plan, base audit.Record, log *slog.Logger) error {
-	st := plan.Step
+	r, summary := e.runDry(ctx, plan, base)
+	// Recorded with the event's next commit (its next step's claim or its
+	// finish): nothing acts in between.
+	c.later(func(tx state.Tx) error { return tx.Audit(r) })
+	e.dryRunDone(plan, summary, log)
+	return nil
+}
+
+// runDry runs plan's dry run and returns its record and summary.
+func (e *Engine) runDry(ctx context.Context, plan *Plan, base audit.Record) (audit.Record, string) {
 	res, err := e.runAction(ctx, plan, 1)
 	r := base
 	r.Kind, r.Outcome = audit.KindStepDryRun, "dry_run"
@@ -566,12 +606,59 @@ func (e *Engine) dryRun(ctx context.Context, c *carry, plan *Plan, base audit.Re
 		r.Message = "would run (" + plan.DryRunWhy + "); the dry run failed: " + err.Error()
 	}
 	r.Data = mergeData(r.Data, resultData(res))
-	// Recorded with the event's next commit (its next step's claim or its
-	// finish): nothing acts in between.
-	c.later(func(tx state.Tx) error { return tx.Audit(r) })
-	log.Info("step dry run", "why", plan.DryRunWhy, "summary", res.Summary)
-	e.cfg.Observer.StepFinished(st.Action, "dry_run", 0)
-	return nil
+	return r, res.Summary
+}
+
+func (e *Engine) dryRunDone(plan *Plan, summary string, log *slog.Logger) {
+	log.Info("step dry run", "why", plan.DryRunWhy, "summary", summary)
+	e.cfg.Observer.StepFinished(plan.Step.Action, "dry_run", 0)
+}
+
+// deferDryRun handles the last dry-run step of a phase without a commit
+// of its own. A dry run acts on nothing, so its claim need not be durable
+// before it runs: the claim function runs first against a scratch view
+// (scratchTx), and when it would decide a dry run, the dry run runs and
+// the claim function — deciding again, now for real — rides on the
+// event's next commit with the dry run's record, usually the finish. That
+// makes a shadow event with one step one commit instead of two, and its
+// audit records one index entry: with hashed event ids, each commit of
+// an event rewrote a leaf of the index and one of the step claims.
+//
+// Should the real decision differ (another event took the dedupe window
+// meanwhile), it is what is stored and reported, and the dry run's
+// record is dropped. Nothing is deferred, and deferred is false, when the
+// view decides anything but a dry run: a refusal costs no dry run, which
+// may ask a remote system (a Kubernetes server-side dry run).
+//
+// report runs after that commit with the real decision; skip is set, in
+// the commit, when that commit also finishes the event.
+func (e *Engine) deferDryRun(ctx context.Context, c *carry, plan *Plan, base audit.Record, log *slog.Logger,
+	decide func(state.Tx) error, decision *claimStatus, skip *bool, report func() error) (deferred bool, err error) {
+	err = e.cfg.Store.View(ctx, func(tx state.Tx) error { return decide(newScratch(tx)) })
+	if err != nil || *decision != claimDryRun {
+		// A view that cannot decide (a write it does not keep) leaves
+		// the step to its own commit.
+		return false, nil
+	}
+	r, summary := e.runDry(ctx, plan, base)
+	c.later(func(tx state.Tx) error {
+		*skip = c.finishing
+		if err := decide(tx); err != nil {
+			return err
+		}
+		if *decision != claimDryRun {
+			return nil // decided otherwise: its own record is written
+		}
+		return tx.Audit(r)
+	})
+	c.afterCommit(func() {
+		if *decision == claimDryRun {
+			e.dryRunDone(plan, summary, log)
+			return
+		}
+		_ = report()
+	})
+	return true, nil
 }
 
 // runAction runs one attempt of plan's action within the step's timeout,

@@ -1,0 +1,140 @@
+package engine_test
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/firebreak/firebreak/engine"
+	"github.com/firebreak/firebreak/engine/audit"
+	"github.com/firebreak/firebreak/engine/event"
+	"github.com/firebreak/firebreak/engine/guard"
+	"github.com/firebreak/firebreak/engine/state"
+	"github.com/firebreak/firebreak/playbooks"
+)
+
+// flipGuard allows its first allow checks and refuses every later one:
+// what a dedupe window taken by another event between a shadow step's
+// view and its commit looks like to the step.
+type flipGuard struct {
+	allow  int32
+	checks atomic.Int32
+}
+
+func (g *flipGuard) Check(state.Tx, *engine.Plan) (engine.Verdict, error) {
+	if g.checks.Add(1) <= g.allow {
+		return engine.Verdict{}, nil
+	}
+	return engine.Verdict{Reason: "deduped", Message: "would be refused (shadow): deduped"}, nil
+}
+func (*flipGuard) Observe(state.Tx, *engine.Plan, error) error { return nil }
+func (*flipGuard) Resolved(state.Tx, *playbooks.Playbook, *event.Event) error {
+	return nil
+}
+
+type countingObserver struct {
+	refused, dryRuns atomic.Int32
+}
+
+func (*countingObserver) EventProcessed(string, int, time.Duration) {}
+func (*countingObserver) PlaybookMatched(string)                    {}
+func (o *countingObserver) StepFinished(_, outcome string, _ time.Duration) {
+	if outcome == "dry_run" {
+		o.dryRuns.Add(1)
+	}
+}
+func (o *countingObserver) GuardRefused(string, string) { o.refused.Add(1) }
+
+const shadowPlaybook = "name: p\ndescription: d\nmode: shadow\nmatch: 'event.name == \"Crash\"'\nsteps:\n  - action: test.restart\n    with: { name: cart }\n"
+
+// TestDeferredDryRunDecidesAgainInItsCommit: a shadow step whose view
+// decided a dry run but whose commit refuses it is recorded as refused —
+// the refusal's claim and record, no dry-run record — and counted as a
+// refusal, not a dry run.
+func TestDeferredDryRunDecidesAgainInItsCommit(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: t0}
+	db := openStore(t, clk)
+	act := &countAction{}
+	set, reg := parseSet(t, act, shadowPlaybook)
+	g := &flipGuard{allow: 1}
+	obs := &countingObserver{}
+	eng := engine.New(engine.Config{Store: db, Registry: reg, Now: clk.Now, Guard: g, Observer: obs})
+	eng.SetPlaybooks(set)
+	seqs, err := db.AppendEvents(ctx, []event.Event{{ID: "e1", Source: "am", Name: "Crash", Status: event.StatusFiring, Fingerprint: "fp", StartsAt: t0, ReceivedAt: t0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Process(ctx, seqs[0]); err != nil {
+		t.Fatal(err)
+	}
+	if n := g.checks.Load(); n != 2 {
+		t.Fatalf("guard checked %d times, want 2 (the view, then the commit)", n)
+	}
+	want := []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepRefused}
+	if got := kinds(t, db, "e1"); !equal(got, want) {
+		t.Errorf("records %q, want %q", got, want)
+	}
+	if r, d := obs.refused.Load(), obs.dryRuns.Load(); r != 1 || d != 0 {
+		t.Errorf("observer counted %d refusals and %d dry runs, want 1 and 0", r, d)
+	}
+	var claim string
+	if err := db.View(ctx, func(tx state.Tx) error {
+		return tx.ForEach("steps", func(k string, v []byte) error {
+			if strings.HasPrefix(k, "e1|p|") {
+				claim = string(v)
+			}
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(claim, `"refused"`) {
+		t.Errorf("claim %q, want the refusal stored", claim)
+	}
+	if n := db.PendingCount(); n != 0 {
+		t.Errorf("pending = %d, want 0", n)
+	}
+}
+
+// TestShadowRefusalRunsNoDryRun: with the real guard, a shadow step its
+// dedupe window refuses is refused before any dry run runs — a dry run
+// may ask a remote system, and the window is there to spare it — and the
+// step that ran first is dry-run once, counted once.
+func TestShadowRefusalRunsNoDryRun(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: t0}
+	db := openStore(t, clk)
+	act := &countAction{}
+	set, reg := parseSet(t, act, "name: p\ndescription: d\nmode: shadow\nmatch: 'event.name == \"Crash\"'\ndedupe: { key: 'event.name', window: 15m }\nsteps:\n  - action: test.restart\n    with: { name: cart }\n")
+	g, err := guard.New(guard.Config{Store: db, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs := &countingObserver{}
+	eng := engine.New(engine.Config{Store: db, Registry: reg, Now: clk.Now, Guard: g, Observer: obs})
+	eng.SetPlaybooks(set)
+	for _, id := range []string{"e1", "e2"} {
+		seqs, err := db.AppendEvents(ctx, []event.Event{{ID: id, Source: "am", Name: "Crash", Status: event.StatusFiring, Fingerprint: id, StartsAt: t0, ReceivedAt: t0}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := eng.Process(ctx, seqs[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := act.runs.Load(); n != 1 {
+		t.Errorf("the action ran %d times, want 1 (the first event's dry run)", n)
+	}
+	if got, want := kinds(t, db, "e1"), []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepDryRun}; !equal(got, want) {
+		t.Errorf("e1 records %q, want %q", got, want)
+	}
+	if got, want := kinds(t, db, "e2"), []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepRefused}; !equal(got, want) {
+		t.Errorf("e2 records %q, want %q", got, want)
+	}
+	if r, d := obs.refused.Load(), obs.dryRuns.Load(); r != 1 || d != 1 {
+		t.Errorf("observer counted %d refusals and %d dry runs, want 1 and 1", r, d)
+	}
+}
