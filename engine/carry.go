@@ -13,11 +13,11 @@ import (
 // close of an on_resolved mark, or the event's finish. They run first in
 // that transaction, so the trail keeps its order and every read in it sees
 // them. This halves the transactions of an event with one step (four to
-// two) and makes an unmatched event one; a phase's last dry run decided
-// in the next commit (deferDryRun) makes a shadow event with one step one
-// too. A crash before that commit loses
-// nothing acknowledged: the event is not finished and is processed again
-// (a started step's claim then says interrupted, as before).
+// two) and makes an unmatched event one; a phase's last dry run, decided
+// in the next commit (deferDryRun), makes a shadow event with one step one
+// too. A crash before that commit loses nothing acknowledged: the event
+// is not finished and is processed again (a started step's claim then
+// says interrupted, as before).
 type carry struct {
 	pending []func(state.Tx) error
 	// afters run once the commit that carried pending succeeded: the
