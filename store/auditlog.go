@@ -31,7 +31,12 @@ var (
 // encoded, so secrets never reach the file; the record is indexed by event
 // id and playbook in the same transaction.
 func (t *Tx) Audit(rec audit.Record) error {
-	if r := t.db.hooks.redact.Load(); r != nil && rec.Kind != audit.KindCheckpoint {
+	r := t.db.hooks.redact.Load()
+	if rec.Prepared() && rec.PreparedBy() != t.db.preparedBy(r) {
+		// Not prepared by PrepareAudit under the redactor in force now.
+		rec = audit.Unprepared(rec)
+	}
+	if r != nil && rec.Kind != audit.KindCheckpoint && !rec.Prepared() {
 		rec = (*r)(rec)
 	}
 	b := t.tx.Bucket(bucketAudit)
@@ -77,7 +82,7 @@ func (t *Tx) Audit(rec audit.Record) error {
 		return fmt.Errorf("audit: %w", err)
 	}
 	if t.db.hooks.observer.Load() != nil {
-		t.audited = append(t.audited, rec)
+		t.audited = append(t.audited, audit.Unprepared(rec))
 	}
 	head := append(itob(seq), val[:sha256.Size]...)
 	if err := meta.Put(keyAuditHead, head); err != nil {
@@ -89,6 +94,29 @@ func (t *Tx) Audit(rec audit.Record) error {
 		}
 	}
 	return nil
+}
+
+// PrepareAudit redacts rec with the configured redactor and encodes its
+// fields from Kind to Data (audit.Prepare), outside any transaction: a
+// record so prepared costs Audit only the encoding of its sequence, time
+// and link, in the commit loop every writer waits on. Audit stores the
+// same bytes either way; a record prepared under a redactor replaced
+// since is redacted and encoded again.
+func (d *DB) PrepareAudit(rec audit.Record) audit.Record {
+	r := d.hooks.redact.Load()
+	if r != nil && rec.Kind != audit.KindCheckpoint {
+		rec = (*r)(rec)
+	}
+	return audit.Prepare(rec, d.preparedBy(r))
+}
+
+// preparedBy is what PrepareAudit prepares records under: the redactor,
+// or the store itself when there is none.
+func (d *DB) preparedBy(r *func(audit.Record) audit.Record) any {
+	if r == nil {
+		return d
+	}
+	return r
 }
 
 // addAuditBytes adjusts the running size of the kept records.

@@ -127,6 +127,11 @@ func SignedCheckpointOf(r *Record) (SignedCheckpoint, error) {
 // and a newline); it is encoded straight behind room for the hash, so the
 // value is built in one buffer rather than encoded and then copied.
 func Seal(rec *Record) ([]byte, error) {
+	if rec.middle != nil {
+		if val, ok := sealPrepared(rec); ok {
+			return val, nil
+		}
+	}
 	var buf bytes.Buffer
 	buf.Grow(sealGuess)
 	buf.Write(make([]byte, sha256.Size))
@@ -143,3 +148,76 @@ func Seal(rec *Record) ([]byte, error) {
 // sealGuess is the buffer Seal starts with: most records fit, so the body
 // is encoded without the buffer growing.
 const sealGuess = 1024
+
+// Prepare returns rec with the JSON of its fields from Kind to Data
+// encoded now, so that Seal, which runs in the store's transaction, only
+// encodes the sequence, the time and the link the store fills in: the
+// transaction is the one serial section of a store, and encoding a
+// record's data was much of what it did per record. The sealed bytes are
+// the same either way. rec must not change between Prepare and Seal but
+// for those three fields; anything that must change the rest (a
+// redactor) runs before Prepare. A record whose fields cannot be encoded
+// is returned as it is, for Seal to report.
+//
+// by names what the record was prepared under — the store passes its
+// redactor — and PreparedBy returns it, so that the store can tell a
+// record it redacted and prepared from one prepared elsewhere or under
+// a redactor since replaced, which it redacts and encodes afresh.
+func Prepare(rec Record, by any) Record {
+	probe := rec
+	probe.Seq, probe.Time, probe.Prev, probe.middle, probe.by = 0, time.Time{}, "", nil, nil
+	b, err := json.Marshal(&probe)
+	if err != nil || !bytes.HasPrefix(b, middleHead) || !bytes.HasSuffix(b, middleTail) || len(b) < len(middleHead)+len(middleTail) {
+		return rec
+	}
+	rec.middle, rec.by = b[len(middleHead):len(b)-len(middleTail)], by
+	return rec
+}
+
+// Prepared reports whether Prepare encoded rec's fields from Kind to Data.
+func (r *Record) Prepared() bool { return r.middle != nil }
+
+// PreparedBy returns what Prepare was given as by, nil when unprepared.
+func (r *Record) PreparedBy() any { return r.by }
+
+// Unprepared returns rec without what Prepare encoded: for a record that
+// is handed on after the store wrote it, or one to encode afresh.
+func Unprepared(rec Record) Record {
+	rec.middle, rec.by = nil, nil
+	return rec
+}
+
+// What a record with a zero sequence, time and link encodes to around
+// its middle (Prepare).
+var (
+	middleHead = []byte(`{"seq":0,"time":"0001-01-01T00:00:00Z",`)
+	middleTail = []byte(`,"prev":""}`)
+)
+
+// sealPrepared is Seal for a prepared record; ok is false when a field
+// the store filled in must be left to encoding/json (a time it cannot
+// encode, a link that is not plain hex).
+func sealPrepared(rec *Record) ([]byte, bool) {
+	for i := 0; i < len(rec.Prev); i++ {
+		if c := rec.Prev[i]; !('0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
+			return nil, false
+		}
+	}
+	t, err := rec.Time.MarshalJSON()
+	if err != nil {
+		return nil, false
+	}
+	val := make([]byte, sha256.Size, sha256.Size+len(rec.middle)+len(rec.Prev)+len(t)+48)
+	val = append(val, `{"seq":`...)
+	val = strconv.AppendUint(val, rec.Seq, 10)
+	val = append(val, `,"time":`...)
+	val = append(val, t...)
+	val = append(val, ',')
+	val = append(val, rec.middle...)
+	val = append(val, `,"prev":"`...)
+	val = append(val, rec.Prev...)
+	val = append(val, `"}`...)
+	sum := sha256.Sum256(val[sha256.Size:])
+	copy(val, sum[:])
+	return val, true
+}

@@ -98,6 +98,13 @@ type Record struct {
 	Data map[string]any `json:"data,omitempty"`
 	// Prev is the hex SHA-256 of the previous record's stored bytes.
 	Prev string `json:"prev"`
+
+	// middle is the JSON of the fields from Kind to Data, encoded ahead of
+	// the store's transaction by Prepare; Seal then encodes only what the
+	// store fills in. Unexported, so no encoding sees it. by is what the
+	// preparer said it was prepared under (PreparedBy).
+	middle []byte
+	by     any
 }
 
 // StepIndex returns a pointer to i, for Record.Step.
