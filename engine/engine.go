@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/firebreak/firebreak/engine/audit"
 	"hash/fnv"
 	"log/slog"
 	"sync"
@@ -26,6 +27,22 @@ type Store interface {
 	Update(ctx context.Context, fn func(state.Tx) error) error
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(state.Tx) error) error
+}
+
+// AuditPreparer is a Store that can redact and encode an audit record
+// ahead of the transaction that writes it (audit.Prepare), so that its
+// one serial writer does less per record. The bbolt store is one.
+type AuditPreparer interface {
+	PrepareAudit(rec audit.Record) audit.Record
+}
+
+// prepare readies r for the trail outside the transaction, when the store
+// can.
+func (e *Engine) prepare(r audit.Record) audit.Record {
+	if p, ok := e.cfg.Store.(AuditPreparer); ok {
+		return p.PrepareAudit(r)
+	}
+	return r
 }
 
 // Config configures an Engine.

@@ -148,6 +148,10 @@ func (e *Engine) process(ctx context.Context, seq uint64, ev event.Event) error 
 	if stale {
 		records = append(records, audit.Record{Kind: audit.KindStale, EventID: ev.ID, Outcome: "stale", Message: "event older than the configured maximum age: no step runs"})
 	}
+	received = e.prepare(received)
+	for i := range records {
+		records[i] = e.prepare(records[i])
+	}
 	// The event's records ride on its first commit: the first step's
 	// claim, or the finish when no step runs.
 	c := &carry{}
@@ -606,7 +610,7 @@ func (e *Engine) runDry(ctx context.Context, plan *Plan, base audit.Record) (aud
 		r.Message = "would run (" + plan.DryRunWhy + "); the dry run failed: " + err.Error()
 	}
 	r.Data = mergeData(r.Data, resultData(res))
-	return r, res.Summary
+	return e.prepare(r), res.Summary
 }
 
 func (e *Engine) dryRunDone(plan *Plan, summary string, log *slog.Logger) {
@@ -713,6 +717,7 @@ func (e *Engine) execute(ctx context.Context, c *carry, plan *Plan, base audit.R
 		status = claimFailed
 		r.Kind, r.Outcome, r.Message = audit.KindStepFailed, actions.FailureReason(err), err.Error()
 	}
+	r = e.prepare(r)
 	key := plan.Key()
 	trigKey := plan.Playbook.Name + "|" + plan.Event.Fingerprint
 	// The outcome rides on the event's next commit, which follows at once
