@@ -28,8 +28,9 @@ var (
 // predecessor's (a clock stepped back, a writer-supplied time) is given the
 // predecessor's time, so that time-range queries can binary-search the
 // sequence. A configured redactor (SetRedactor) runs before the record is
-// encoded, so secrets never reach the file; the record is indexed by event
-// id and playbook in the same transaction.
+// encoded, so secrets never reach the file — here, or in PrepareAudit for
+// a record it prepared under the redactor still in force; the record is
+// indexed by event id and playbook in the same transaction.
 func (t *Tx) Audit(rec audit.Record) error {
 	r := t.db.hooks.redact.Load()
 	if rec.Prepared() && rec.PreparedBy() != t.db.preparedBy(r) {
