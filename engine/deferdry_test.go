@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -136,5 +137,68 @@ func TestShadowRefusalRunsNoDryRun(t *testing.T) {
 	}
 	if r, d := obs.refused.Load(), obs.dryRuns.Load(); r != 1 || d != 1 {
 		t.Errorf("observer counted %d refusals and %d dry runs, want 1 and 1", r, d)
+	}
+}
+
+// TestShadowDedupeUnderConcurrency: many events sharing one dedupe key,
+// processed at once by many workers with the real guard — the case where
+// a shadow step's view and its commit can disagree. The window lets
+// exactly one dry run through; every other event is recorded refused;
+// each event has its received and matched records and exactly one
+// outcome; no dry run is recorded that the window refused.
+func TestShadowDedupeUnderConcurrency(t *testing.T) {
+	const events = 60
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clk := &clock{now: t0}
+	db := openStore(t, clk)
+	act := &countAction{}
+	set, reg := parseSet(t, act, "name: p\ndescription: d\nmode: shadow\nmatch: 'event.name == \"Crash\"'\ndedupe: { key: 'event.name', window: 15m }\nsteps:\n  - action: test.restart\n    with: { name: cart }\n")
+	g, err := guard.New(guard.Config{Store: db, Registry: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := engine.New(engine.Config{Store: db, Registry: reg, Now: clk.Now, Guard: g, Workers: 32})
+	eng.SetPlaybooks(set)
+	var evs []event.Event
+	for i := range events {
+		evs = append(evs, event.Event{ID: fmt.Sprintf("e%d", i), Source: "am", Name: "Crash", Status: event.StatusFiring,
+			Fingerprint: fmt.Sprintf("fp-%d", i), StartsAt: t0, ReceivedAt: t0})
+	}
+	if _, err := db.AppendEvents(ctx, evs); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- eng.Run(ctx) }()
+	eng.Notify()
+	deadline := time.Now().Add(20 * time.Second)
+	for db.PendingCount() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d events still pending", db.PendingCount())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	dry, refused := 0, 0
+	for _, ev := range evs {
+		got := kinds(t, db, ev.ID)
+		if len(got) != 3 || got[0] != audit.KindReceived || got[1] != audit.KindMatched {
+			t.Fatalf("event %s records %q, want received, matched and one outcome", ev.ID, got)
+		}
+		switch got[2] {
+		case audit.KindStepDryRun:
+			dry++
+		case audit.KindStepRefused:
+			refused++
+		default:
+			t.Fatalf("event %s outcome %q", ev.ID, got[2])
+		}
+	}
+	if dry != 1 || refused != events-1 {
+		t.Errorf("%d dry runs and %d refusals recorded, want 1 and %d", dry, refused, events-1)
+	}
+	if n := int(act.runs.Load()); n < dry {
+		t.Errorf("the action ran %d times for %d recorded dry runs", n, dry)
 	}
 }
