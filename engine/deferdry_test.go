@@ -14,6 +14,7 @@ import (
 	"github.com/firebreak/firebreak/engine/guard"
 	"github.com/firebreak/firebreak/engine/state"
 	"github.com/firebreak/firebreak/playbooks"
+	"github.com/firebreak/firebreak/store"
 )
 
 // flipGuard allows its first allow checks and refuses every later one:
@@ -48,6 +49,20 @@ func (o *countingObserver) StepFinished(_, outcome string, _ time.Duration) {
 }
 func (o *countingObserver) GuardRefused(string, string) { o.refused.Add(1) }
 
+// processCrash appends a firing Crash event with id (its fingerprint too)
+// and processes it.
+func processCrash(t *testing.T, db *store.DB, eng *engine.Engine, id string) {
+	t.Helper()
+	ctx := context.Background()
+	seqs, err := db.AppendEvents(ctx, []event.Event{{ID: id, Source: "am", Name: "Crash", Status: event.StatusFiring, Fingerprint: id, StartsAt: t0, ReceivedAt: t0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := eng.Process(ctx, seqs[0]); err != nil {
+		t.Fatal(err)
+	}
+}
+
 const shadowPlaybook = "name: p\ndescription: d\nmode: shadow\nmatch: 'event.name == \"Crash\"'\nsteps:\n  - action: test.restart\n    with: { name: cart }\n"
 
 // TestDeferredDryRunDecidesAgainInItsCommit: a shadow step whose view
@@ -64,13 +79,7 @@ func TestDeferredDryRunDecidesAgainInItsCommit(t *testing.T) {
 	obs := &countingObserver{}
 	eng := engine.New(engine.Config{Store: db, Registry: reg, Now: clk.Now, Guard: g, Observer: obs})
 	eng.SetPlaybooks(set)
-	seqs, err := db.AppendEvents(ctx, []event.Event{{ID: "e1", Source: "am", Name: "Crash", Status: event.StatusFiring, Fingerprint: "fp", StartsAt: t0, ReceivedAt: t0}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := eng.Process(ctx, seqs[0]); err != nil {
-		t.Fatal(err)
-	}
+	processCrash(t, db, eng, "e1")
 	if n := g.checks.Load(); n != 2 {
 		t.Fatalf("guard checked %d times, want 2 (the view, then the commit)", n)
 	}
@@ -105,7 +114,6 @@ func TestDeferredDryRunDecidesAgainInItsCommit(t *testing.T) {
 // may ask a remote system, and the window is there to spare it — and the
 // step that ran first is dry-run once, counted once.
 func TestShadowRefusalRunsNoDryRun(t *testing.T) {
-	ctx := context.Background()
 	clk := &clock{now: t0}
 	db := openStore(t, clk)
 	act := &countAction{}
@@ -117,15 +125,8 @@ func TestShadowRefusalRunsNoDryRun(t *testing.T) {
 	obs := &countingObserver{}
 	eng := engine.New(engine.Config{Store: db, Registry: reg, Now: clk.Now, Guard: g, Observer: obs})
 	eng.SetPlaybooks(set)
-	for _, id := range []string{"e1", "e2"} {
-		seqs, err := db.AppendEvents(ctx, []event.Event{{ID: id, Source: "am", Name: "Crash", Status: event.StatusFiring, Fingerprint: id, StartsAt: t0, ReceivedAt: t0}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := eng.Process(ctx, seqs[0]); err != nil {
-			t.Fatal(err)
-		}
-	}
+	processCrash(t, db, eng, "e1")
+	processCrash(t, db, eng, "e2")
 	if n := act.runs.Load(); n != 1 {
 		t.Errorf("the action ran %d times, want 1 (the first event's dry run)", n)
 	}

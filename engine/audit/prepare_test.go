@@ -43,14 +43,7 @@ func TestPrepareSealsTheSameBytes(t *testing.T) {
 			rec.Prev = fmt.Sprintf("%064x", rng.Uint64())
 		}
 		p.Seq, p.Time, p.Prev = r.Seq, r.Time, r.Prev
-		want, err := Seal(&r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := Seal(&p)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got, want := sealBoth(t, &p, &r)
 		if !bytes.Equal(got, want) {
 			t.Fatalf("record %d: prepared seal\n%s\nwant\n%s", i, got[32:], want[32:])
 		}
@@ -85,14 +78,7 @@ func TestPrepareCoversEveryField(t *testing.T) {
 		}
 	}
 	p := Prepare(r, "t")
-	want, err := Seal(&r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := Seal(&p)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got, want := sealBoth(t, &p, &r)
 	if !p.Prepared() || !bytes.Equal(got, want) {
 		t.Fatalf("prepared %v, seal\n%s\nwant\n%s", p.Prepared(), got[32:], want[32:])
 	}
@@ -105,9 +91,22 @@ func TestPrepareCoversEveryField(t *testing.T) {
 func TestPrepareOddLink(t *testing.T) {
 	r := Record{Kind: "k", Prev: `a"<b`, Time: time.Unix(1, 0).UTC()}
 	p := Prepare(r, "t")
-	want, _ := Seal(&r)
-	got, _ := Seal(&p)
+	got, want := sealBoth(t, &p, &r)
 	if !bytes.Equal(got, want) {
 		t.Fatalf("seal %s, want %s", got[32:], want[32:])
 	}
+}
+
+// sealBoth seals a prepared record and its plain twin.
+func sealBoth(t *testing.T, prepared, plain *Record) (got, want []byte) {
+	t.Helper()
+	got, err := Seal(prepared)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err = Seal(plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, want
 }
