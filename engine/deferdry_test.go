@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -201,5 +202,55 @@ func TestShadowDedupeUnderConcurrency(t *testing.T) {
 	}
 	if n := int(act.runs.Load()); n < dry {
 		t.Errorf("the action ran %d times for %d recorded dry runs", n, dry)
+	}
+}
+
+// failingUpdates is a store whose Update fails from the fail-th call on,
+// as a process killed before that commit would leave the file.
+type failingUpdates struct {
+	*store.DB
+	calls, fail int
+}
+
+func (f *failingUpdates) Update(ctx context.Context, fn func(state.Tx) error) error {
+	f.calls++
+	if f.calls >= f.fail {
+		return errors.New("killed before this commit")
+	}
+	return f.DB.Update(ctx, fn)
+}
+
+// TestDryRunRecordedWithItsClaim: a shadow event with two steps whose
+// finish never commits (the process died after the first step's commit)
+// and is processed again after a restart ends with each dry run recorded
+// exactly once. Before a dry run's claim committed with its record, the
+// first step's claim was durable and its record not: the restart found
+// the claim, took the step as done and never recorded its dry run.
+func TestDryRunRecordedWithItsClaim(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{now: t0}
+	db := openStore(t, clk)
+	act := &countAction{}
+	set, reg := parseSet(t, act, "name: p\ndescription: d\nmode: shadow\nmatch: 'event.name == \"Crash\"'\nsteps:\n  - action: test.restart\n    with: { name: cart }\n  - action: test.restart\n    with: { name: web }\n")
+	seqs, err := db.AppendEvents(ctx, []event.Event{{ID: "e1", Source: "am", Name: "Crash", Status: event.StatusFiring, Fingerprint: "e1", StartsAt: t0, ReceivedAt: t0}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dying := engine.New(engine.Config{Store: &failingUpdates{DB: db, fail: 2}, Registry: reg, Now: clk.Now})
+	dying.SetPlaybooks(set)
+	if err := dying.Process(ctx, seqs[0]); err == nil {
+		t.Fatal("the event finished although its finish failed")
+	}
+	restarted := engine.New(engine.Config{Store: db, Registry: reg, Now: clk.Now})
+	restarted.SetPlaybooks(set)
+	if err := restarted.Process(ctx, seqs[0]); err != nil {
+		t.Fatal(err)
+	}
+	want := []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepDryRun, audit.KindStepDryRun}
+	if got := kinds(t, db, "e1"); !equal(got, want) {
+		t.Errorf("records %q, want %q", got, want)
+	}
+	if n := db.PendingCount(); n != 0 {
+		t.Errorf("pending = %d, want 0", n)
 	}
 }

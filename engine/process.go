@@ -526,13 +526,24 @@ func (e *Engine) runStep(ctx context.Context, c *carry, seq uint64, ev *event.Ev
 		decision = claimStarted
 		return claim(claimStarted, audit.KindStepStarted, "started", "")
 	}
-	if last && pl.DryRun && !restore && resume == "" && c != nil {
+	if pl.DryRun && !restore && resume == "" && c != nil {
 		deferred, err := e.deferDryRun(ctx, c, pl, base, log, decide, &decision, &skipDryRunClaim, func() error {
 			_, err := e.reportDecision(ctx, pl, decision, verdict, approvalID, log)
 			return err
 		})
-		if err != nil || deferred {
+		if err != nil || (deferred && last) {
 			return err
+		}
+		if deferred {
+			// The next step is planned on this one's decision: commit it
+			// now, with the dry run's record.
+			if err := e.flush(ctx, c); err != nil {
+				return err
+			}
+			if decision == claimDryRun || decision == "already_"+claimDone || decision == "already_"+claimDryRun {
+				return nil
+			}
+			return errStop
 		}
 	}
 	if err := e.update(ctx, c, decide); err != nil {
@@ -618,15 +629,20 @@ func (e *Engine) dryRunDone(plan *Plan, summary string, log *slog.Logger) {
 	e.cfg.Observer.StepFinished(plan.Step.Action, "dry_run", 0)
 }
 
-// deferDryRun handles the last dry-run step of a phase without a commit
-// of its own. A dry run acts on nothing, so its claim need not be durable
-// before it runs: the claim function runs first against a scratch view
+// deferDryRun decides a dry-run step in the commit that records its dry
+// run. A dry run acts on nothing, so its claim need not be durable before
+// it runs: the claim function runs first against a scratch view
 // (scratchTx), and when it would decide a dry run, the dry run runs and
 // the claim function — deciding again, now for real — rides on the
-// event's next commit with the dry run's record, usually the finish. That
-// makes a shadow event with one step one commit instead of two, and its
-// audit records one index entry: with hashed event ids, each commit of
-// an event rewrote a leaf of the index and one of the step claims.
+// event's next commit with the dry run's record: for the last step of a
+// phase usually the finish (the caller commits at once for a step that
+// others follow). That makes a shadow event with one step one commit
+// instead of two, and its audit records one index entry (with hashed
+// event ids, each commit of an event rewrote a leaf of the index and one
+// of the step claims). And a claim is never durable without its dry
+// run's record: when the claim committed first, a crash before the
+// record's commit left the step decided and its dry run unrecorded for
+// good (the restart found the claim and did not run it again).
 //
 // Should the real decision differ (another event took the dedupe window
 // meanwhile), it is what is stored and reported, and the dry run's

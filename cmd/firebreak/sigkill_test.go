@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/firebreak/firebreak/engine/audit"
 	"github.com/firebreak/firebreak/engine/event"
 	"github.com/firebreak/firebreak/store"
 )
@@ -250,6 +252,27 @@ func TestSigkillMidLoadLosesNothing(t *testing.T) {
 		if c != 1 {
 			t.Errorf("event %s is stored %d times", uuid, c)
 		}
+	}
+	// And every acknowledged event's decisions are in the trail exactly
+	// once, whether the kill caught it before, while or after it was
+	// processed: received, matched, the shadow step's dry run — none
+	// lost, none written twice by the restarted engine.
+	want := []audit.Kind{audit.KindReceived, audit.KindMatched, audit.KindStepDryRun}
+	for _, uuid := range ackedAtKill {
+		recs, _, err := db.ListAudit(context.Background(), audit.Query{EventID: "falco:" + uuid, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []audit.Kind
+		for _, r := range recs {
+			got = append(got, r.Kind)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("acknowledged event %s has records %q, want %q", uuid, got, want)
+		}
+	}
+	if _, err := db.VerifyAudit(context.Background()); err != nil {
+		t.Errorf("the audit trail does not verify after the kill: %v", err)
 	}
 }
 
