@@ -3,7 +3,6 @@ package engine_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -110,11 +109,11 @@ func TestDeferredDryRunDecidesAgainInItsCommit(t *testing.T) {
 	}
 }
 
-// TestShadowRefusalRunsNoDryRun: with the real guard, a shadow step its
-// dedupe window refuses is refused before any dry run runs — a dry run
-// may ask a remote system, and the window is there to spare it — and the
-// step that ran first is dry-run once, counted once.
-func TestShadowRefusalRunsNoDryRun(t *testing.T) {
+// newDedupeRig opens a store and an engine with the real guard and a
+// shadow playbook whose dedupe window is keyed by the event's name; cfg
+// gives the rest of the engine's configuration.
+func newDedupeRig(t *testing.T, cfg engine.Config) (*store.DB, *countAction, *engine.Engine) {
+	t.Helper()
 	clk := &clock{now: t0}
 	db := openStore(t, clk)
 	act := &countAction{}
@@ -123,9 +122,19 @@ func TestShadowRefusalRunsNoDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	obs := &countingObserver{}
-	eng := engine.New(engine.Config{Store: db, Registry: reg, Now: clk.Now, Guard: g, Observer: obs})
+	cfg.Store, cfg.Registry, cfg.Now, cfg.Guard = db, reg, clk.Now, g
+	eng := engine.New(cfg)
 	eng.SetPlaybooks(set)
+	return db, act, eng
+}
+
+// TestShadowRefusalRunsNoDryRun: with the real guard, a shadow step its
+// dedupe window refuses is refused before any dry run runs — a dry run
+// may ask a remote system, and the window is there to spare it — and the
+// step that ran first is dry-run once, counted once.
+func TestShadowRefusalRunsNoDryRun(t *testing.T) {
+	obs := &countingObserver{}
+	db, act, eng := newDedupeRig(t, engine.Config{Observer: obs})
 	processCrash(t, db, eng, "e1")
 	processCrash(t, db, eng, "e2")
 	if n := act.runs.Load(); n != 1 {
@@ -152,21 +161,8 @@ func TestShadowDedupeUnderConcurrency(t *testing.T) {
 	const events = 60
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	clk := &clock{now: t0}
-	db := openStore(t, clk)
-	act := &countAction{}
-	set, reg := parseSet(t, act, "name: p\ndescription: d\nmode: shadow\nmatch: 'event.name == \"Crash\"'\ndedupe: { key: 'event.name', window: 15m }\nsteps:\n  - action: test.restart\n    with: { name: cart }\n")
-	g, err := guard.New(guard.Config{Store: db, Registry: reg})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := engine.New(engine.Config{Store: db, Registry: reg, Now: clk.Now, Guard: g, Workers: 32})
-	eng.SetPlaybooks(set)
-	var evs []event.Event
-	for i := range events {
-		evs = append(evs, event.Event{ID: fmt.Sprintf("e%d", i), Source: "am", Name: "Crash", Status: event.StatusFiring,
-			Fingerprint: fmt.Sprintf("fp-%d", i), StartsAt: t0, ReceivedAt: t0})
-	}
+	db, act, eng := newDedupeRig(t, engine.Config{Workers: 32})
+	evs := crashEvents(events)
 	if _, err := db.AppendEvents(ctx, evs); err != nil {
 		t.Fatal(err)
 	}

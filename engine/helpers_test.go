@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -116,3 +117,14 @@ func (a *parkingApprover) Park(state.Tx, *engine.Plan, []engine.Verdict) (string
 }
 func (*parkingApprover) Notify(context.Context, string) error       { return nil }
 func (*parkingApprover) Cancel(context.Context, *event.Event) error { return nil }
+
+// crashEvents returns n firing Crash events, ids e0… and fingerprints
+// fp-0… (so that they spread over the workers).
+func crashEvents(n int) []event.Event {
+	var evs []event.Event
+	for i := range n {
+		evs = append(evs, event.Event{ID: fmt.Sprintf("e%d", i), Source: "am", Name: "Crash", Status: event.StatusFiring,
+			Fingerprint: fmt.Sprintf("fp-%d", i), StartsAt: t0, ReceivedAt: t0})
+	}
+	return evs
+}

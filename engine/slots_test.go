@@ -2,14 +2,12 @@ package engine_test
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/firebreak/firebreak/actions"
 	"github.com/firebreak/firebreak/engine"
-	"github.com/firebreak/firebreak/engine/event"
 )
 
 // gateAction blocks every run until release is closed, and keeps the
@@ -60,12 +58,7 @@ func TestMaxActionsBoundsTheRunsUnderWay(t *testing.T) {
 	set, reg := parseSet(t, act, stalePlaybook)
 	eng := engine.New(engine.Config{Store: db, Registry: reg, Now: clk.Now, Workers: workers, MaxActions: slots})
 	eng.SetPlaybooks(set)
-	var evs []event.Event
-	for i := range events {
-		evs = append(evs, event.Event{ID: fmt.Sprintf("e%d", i), Source: "am", Name: "Crash", Status: event.StatusFiring,
-			Fingerprint: fmt.Sprintf("fp-%d", i), StartsAt: t0, ReceivedAt: t0})
-	}
-	if _, err := db.AppendEvents(ctx, evs); err != nil {
+	if _, err := db.AppendEvents(ctx, crashEvents(events)); err != nil {
 		t.Fatal(err)
 	}
 	done := make(chan error, 1)
