@@ -36,6 +36,14 @@ type AuditPreparer interface {
 	PrepareAudit(rec audit.Record) audit.Record
 }
 
+// PendingNotifier is a Store that makes accepted events pending after the
+// receiver has acknowledged them (the bbolt store moves them from its
+// write-ahead log): Run registers Notify with it, so that the engine hears
+// of them when they can be read.
+type PendingNotifier interface {
+	AddPendingHook(fn func()) (remove func())
+}
+
 // prepare readies r for the trail outside the transaction, when the store
 // can.
 func (e *Engine) prepare(r audit.Record) audit.Record {
@@ -205,6 +213,9 @@ func (e *Engine) Run(ctx context.Context) error {
 		wg.Wait()
 	}()
 
+	if n, ok := e.cfg.Store.(PendingNotifier); ok {
+		defer n.AddPendingHook(e.Notify)()
+	}
 	// Steps held while paused by an earlier run may be releasable now.
 	e.held.Store(e.cfg.HoldPaused)
 	var cursor uint64

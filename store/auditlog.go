@@ -259,9 +259,14 @@ func (d *DB) AuditForEvent(ctx context.Context, eventID string) ([]audit.Record,
 
 // EventByID loads the inbox event with the given id, or returns an error
 // wrapping ErrNotFound when it was never stored or retention removed it.
-func (d *DB) EventByID(_ context.Context, id string) (uint64, event.Event, error) {
+func (d *DB) EventByID(ctx context.Context, id string) (uint64, event.Event, error) {
 	var ev event.Event
 	var seq uint64
+	if d.wal != nil {
+		if err := d.wal.sync(ctx); err != nil {
+			return 0, ev, err
+		}
+	}
 	err := d.bolt.View(func(tx *boltTx) error {
 		s := tx.Bucket(bucketSeen).Get([]byte(id))
 		if s == nil {

@@ -53,7 +53,7 @@ func processedTrail(t *testing.T, n int, key ed25519.PrivateKey, every int) (str
 	for i := 0; i < n; i++ {
 		clk.Advance(time.Second)
 		ev := event.Event{ID: fmt.Sprintf("e%d", i), Source: "test", Name: "Alert", Status: event.StatusFiring, ReceivedAt: clk.Now()}
-		seqs, err := db.AppendEvents(ctx, []event.Event{ev})
+		seqs, err := appendPending(ctx, db, []event.Event{ev})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -257,7 +257,7 @@ func TestVerifyWithoutKeyFindsWipedAndCutTrails(t *testing.T) {
 func TestVerifyInboxCheckSkipsPendingAndCompacted(t *testing.T) {
 	db, clk := openAuditTest(t)
 	ctx := context.Background()
-	seqs, err := db.AppendEvents(ctx, []event.Event{{ID: "old", ReceivedAt: clk.Now()}})
+	seqs, err := appendPending(ctx, db, []event.Event{{ID: "old", ReceivedAt: clk.Now()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -375,7 +375,7 @@ func TestInboxRetentionKeepsPending(t *testing.T) {
 	for i := range 10 {
 		evs = append(evs, event.Event{ID: fmt.Sprintf("ev%d", i), Source: "alertmanager", ReceivedAt: auditT0.Add(time.Duration(i) * time.Hour)})
 	}
-	seqs, err := db.AppendEvents(ctx, evs)
+	seqs, err := appendPending(ctx, db, evs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -655,7 +655,7 @@ func TestFileStopsGrowingUnderRetention(t *testing.T) {
 			evs[i] = event.Event{ID: fmt.Sprintf("am:%04d-%03d", minute, i), Source: "alertmanager", Name: "KubePodCrashLooping", Status: event.StatusFiring,
 				Labels: map[string]string{"namespace": "shop", "pod": fmt.Sprintf("cart-%d", i)}, ReceivedAt: clk.Now()}
 		}
-		seqs, err := db.AppendEvents(ctx, evs)
+		seqs, err := appendPending(ctx, db, evs)
 		if err != nil {
 			t.Fatal(err)
 		}

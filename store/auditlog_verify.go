@@ -50,7 +50,10 @@ func (d *DB) VerifyAudit(ctx context.Context) (int, error) {
 // holds, and the newest retention checkpoint record in the trail must name
 // the same sequence and hash, so the checkpoint cannot be moved to hide
 // more.
-func (d *DB) VerifyAuditWith(_ context.Context, opts audit.VerifyOptions) (audit.VerifyReport, error) {
+func (d *DB) VerifyAuditWith(ctx context.Context, opts audit.VerifyOptions) (audit.VerifyReport, error) {
+	if err := d.syncInbox(ctx); err != nil {
+		return audit.VerifyReport{}, err
+	}
 	var rep audit.VerifyReport
 	witness := map[uint64]string{}
 	var newestWitness *audit.SignedCheckpoint

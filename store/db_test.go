@@ -67,7 +67,13 @@ func TestAppendEventsIsIdempotentAndDurable(t *testing.T) {
 }
 
 func TestGroupCommitSharesTransactions(t *testing.T) {
-	db, _ := openTemp(t)
+	// The file's own commit loop: without the write-ahead log every
+	// append is a function of it.
+	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{NoWAL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
 	ctx := context.Background()
 	const writers, each = 32, 20
 	var wg sync.WaitGroup
@@ -92,6 +98,45 @@ func TestGroupCommitSharesTransactions(t *testing.T) {
 	}
 	if n := db.PendingCount(); n != writers*each {
 		t.Fatalf("pending = %d", n)
+	}
+}
+
+// With the write-ahead log, concurrent appends share its flushes, and the
+// mover carries many of them in one commit of the file.
+func TestWALFlushesAreShared(t *testing.T) {
+	db, _ := openTemp(t)
+	ctx := context.Background()
+	const writers, each = 32, 20
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				if _, err := db.AppendEvents(ctx, []event.Event{{ID: fmt.Sprintf("%d-%d", w, i)}}); err != nil {
+					t.Error(err)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	if n := db.PendingCount(); n != writers*each {
+		t.Fatalf("pending = %d", n)
+	}
+	if err := db.syncInbox(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st := db.wal.log.Stats()
+	if st.Records != writers*each || st.Syncs == 0 || st.Flushes >= writers*each {
+		t.Errorf("log stats %+v for %d appends: concurrent appends did not share flushes", st, writers*each)
+	}
+	commits, _ := db.CommitStats()
+	if commits >= writers*each/2 {
+		t.Errorf("%d commits of the file moved %d events: the mover did not batch them", commits, writers*each)
+	}
+	pend, err := db.Pending(ctx, 0, 1000)
+	if err != nil || len(pend) != writers*each {
+		t.Fatalf("pending %d, %v", len(pend), err)
 	}
 }
 

@@ -15,7 +15,7 @@ import (
 func TestDLQEntriesAndRetention(t *testing.T) {
 	db, clk := openAuditTest(t)
 	ctx := context.Background()
-	seqs, err := db.AppendEvents(ctx, []event.Event{{ID: "ev1", ReceivedAt: clk.Now()}, {ID: "ev2", ReceivedAt: clk.Now().Add(time.Hour)}})
+	seqs, err := appendPending(ctx, db, []event.Event{{ID: "ev1", ReceivedAt: clk.Now()}, {ID: "ev2", ReceivedAt: clk.Now().Add(time.Hour)}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,14 @@
 // commit. A caller is therefore never acknowledged before its data is durable,
 // and an alert storm pays one fsync per batch rather than per request.
 //
+// Accepted events take a shorter path to durability: AppendEvents writes
+// one record per request to a write-ahead log beside the file (package
+// store/wal, directory <file>.wal), returns once that log's shared
+// fdatasync has, and a mover copies the records into the inbox through the
+// same commit loop moments later (walinbox.go). Reads of the inbox wait for
+// what was acknowledged before them, so callers see no difference but the
+// latency; Open moves whatever a crash left in the log.
+//
 // The audit trail is hash-chained and kept in time order; it is indexed by
 // event id and playbook (bucket audit_idx) so that queries read only what
 // they return, passed through a redactor before it is written, and

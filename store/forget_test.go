@@ -20,7 +20,7 @@ func TestInboxRetentionForgetsPerEventState(t *testing.T) {
 	for i := range 4 {
 		evs = append(evs, event.Event{ID: fmt.Sprintf("ev%d", i), Source: "alertmanager", ReceivedAt: auditT0.Add(time.Duration(i) * time.Hour)})
 	}
-	seqs, err := db.AppendEvents(ctx, evs)
+	seqs, err := appendPending(ctx, db, evs)
 	if err != nil {
 		t.Fatal(err)
 	}

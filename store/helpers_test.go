@@ -1,8 +1,11 @@
 package store
 
 import (
+	"context"
 	"crypto/sha256"
 	"strings"
+
+	"github.com/firebreak/firebreak/engine/event"
 )
 
 // replaceOnce replaces the first old in s with new.
@@ -26,4 +29,15 @@ func sealedOf(stored []byte) []byte {
 		panic(err)
 	}
 	return append([]byte(nil), v...)
+}
+
+// appendPending appends events and returns once they are pending in the
+// file, as the engine reads them (Pending): tests that finish or compact
+// them at once need that, not only their durability.
+func appendPending(ctx context.Context, db *DB, evs []event.Event) ([]uint64, error) {
+	seqs, err := db.AppendEvents(ctx, evs)
+	if err != nil {
+		return nil, err
+	}
+	return seqs, db.syncInbox(ctx)
 }

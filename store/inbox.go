@@ -24,7 +24,9 @@ func btoi(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 
 // AppendEvents makes events durable in the inbox. Events whose id was seen
 // before are not stored again. The result has one entry per event: its inbox
-// sequence, or 0 for a duplicate. It returns after the commit.
+// sequence, or 0 for a duplicate. It returns once the events are durable:
+// in the write-ahead log (walinbox.go), from which they are moved into the
+// file moments later, or, with Options.NoWAL, after the file's commit.
 //
 // The events of one request share its body (Event.Raw, the same slice).
 // A lone event carries it inline; when a request brings several new events,
@@ -32,10 +34,41 @@ func btoi(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 // first, and each event names it (raw_ref). An Alertmanager group of ten
 // alerts otherwise wrote its whole body ten times.
 func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, error) {
+	if d.opts.ReadOnly {
+		return nil, ErrReadOnly
+	}
+	p, err := prepareAppend(events)
+	if err != nil {
+		return nil, err
+	}
+	if d.wal != nil {
+		return d.wal.append(ctx, d, p)
+	}
+	return d.appendDirect(ctx, p, nil)
+}
+
+// preparedAppend is an AppendEvents call encoded outside any lock: the
+// entries as the inbox stores them (but for the shared bodies' references,
+// which need the sequences) and what the handoff will hold.
+type preparedAppend struct {
+	events    []event.Event
+	enc       []encodedEvent
+	groupSize []int
+	handed    []event.Event
+	canHand   []bool
+}
+
+func prepareAppend(events []event.Event) (*preparedAppend, error) {
 	// Encode outside the write transaction: the commit loop is the one
 	// serial section of ingest, so it only does puts.
-	enc := make([]encodedEvent, len(events))
-	groupSize := make([]int, len(events))
+	p := &preparedAppend{
+		events:    events,
+		enc:       make([]encodedEvent, len(events)),
+		groupSize: make([]int, len(events)),
+		handed:    make([]event.Event, len(events)),
+		canHand:   make([]bool, len(events)),
+	}
+	enc, groupSize := p.enc, p.groupSize
 	for i := range events {
 		enc[i] = encodedEvent{raw: events[i].Raw, group: i}
 		if i > 0 && len(enc[i].raw) > 0 && sameBytes(enc[i].raw, enc[i-1].raw) {
@@ -59,10 +92,8 @@ func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, 
 			enc[i].open = open
 		}
 	}
-	// What the engine will load, handed over in the transaction (see
-	// Handoff): the events as the file reads them back.
-	handed := make([]event.Event, len(events))
-	canHand := make([]bool, len(events))
+	// What the engine will load, handed over once stored (see Handoff):
+	// the events as the file reads them back.
 	for i := range events {
 		ev := events[i]
 		if enc[i].full != nil && len(ev.Raw) > 0 {
@@ -70,8 +101,17 @@ func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, 
 			// the whitespace around it. A shared body reads back whole.
 			ev.Raw = trimJSONSpace(ev.Raw)
 		}
-		handed[i], canHand[i] = AsStored(ev)
+		p.handed[i], p.canHand[i] = AsStored(ev)
 	}
+	return p, nil
+}
+
+// appendDirect stores the events in the file's inbox in one commit: the
+// path without a write-ahead log, and the log's path for a request too
+// large for a log segment. w, when not nil, is the log whose sequence the
+// inbox continues; its caller holds w.mu with nothing left to move.
+func (d *DB) appendDirect(ctx context.Context, p *preparedAppend, w *walInbox) ([]uint64, error) {
+	events, enc, canHand, handed := p.events, p.enc, p.canHand, p.handed
 	var put []uint64 // sequences handed over by the transaction's runs
 	seqs := make([]uint64, len(events))
 	err := d.Update(ctx, func(stx state.Tx) error {
@@ -83,11 +123,18 @@ func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, 
 		// Sequence keys only ever append: fill pages instead of splitting
 		// them in half, which halves the pages each commit writes.
 		inbox.FillPercent, pending.FillPercent, raws.FillPercent = appendFill, appendFill, appendFill
+		if w != nil && w.nextSeq > inbox.Sequence()+1 {
+			// Sequences the log gave to events whose flush failed may be
+			// recovered from it later: never give them again.
+			if err := inbox.SetSequence(w.nextSeq - 1); err != nil {
+				return err
+			}
+		}
 		var refs map[int]uint64 // group → key of its stored body, this run
 		for i := range events {
 			seqs[i] = 0
 			id := []byte(events[i].ID)
-			if seen.Get(id) != nil {
+			if seen.Get(id) != nil || (w != nil && w.resident[events[i].ID] != nil) {
 				continue
 			}
 			seq, err := inbox.NextSequence()
@@ -136,6 +183,11 @@ func (d *DB) AppendEvents(ctx context.Context, events []event.Event) ([]uint64, 
 		}
 		return nil, fmt.Errorf("append events: %w", err)
 	}
+	if w != nil {
+		for _, seq := range seqs {
+			w.nextSeq = max(w.nextSeq, seq+1)
+		}
+	}
 	return seqs, nil
 }
 
@@ -170,7 +222,12 @@ func decodeStored(tx *bolt.Tx, v []byte) (event.Event, error) {
 
 // Pending returns up to limit sequences of accepted but unfinished events
 // greater than after, in order.
-func (d *DB) Pending(_ context.Context, after uint64, limit int) ([]uint64, error) {
+func (d *DB) Pending(ctx context.Context, after uint64, limit int) ([]uint64, error) {
+	if d.wal != nil {
+		if err := d.wal.sync(ctx); err != nil {
+			return nil, err
+		}
+	}
 	var out []uint64
 	err := d.bolt.View(func(tx *boltTx) error {
 		c := tx.Bucket(bucketPending).Cursor()
@@ -187,13 +244,25 @@ func (d *DB) PendingCount() int {
 	n := 0
 	_ = d.bolt.View(func(tx *boltTx) error {
 		n = tx.Bucket(bucketPending).Stats().KeyN
+		if d.wal != nil {
+			n += d.wal.unmovedIn(tx) // accepted, not yet moved into the file
+		}
 		return nil
 	})
 	return n
 }
 
 // Event loads the inbox event with the given sequence.
-func (d *DB) Event(_ context.Context, seq uint64) (event.Event, error) {
+//
+// With the write-ahead log, an event not yet moved into the file is waited
+// for: once Event returns, the event is pending in the file and can be
+// finished.
+func (d *DB) Event(ctx context.Context, seq uint64) (event.Event, error) {
+	if d.wal != nil && d.wal.queuedSeq(seq) {
+		if err := d.wal.sync(ctx); err != nil {
+			return event.Event{}, err
+		}
+	}
 	if ev, ok := d.handoff.Take(seq); ok {
 		return ev, nil
 	}
@@ -212,7 +281,12 @@ func (d *DB) Event(_ context.Context, seq uint64) (event.Event, error) {
 
 // EventsSince calls fn for each stored event received at or after since, in
 // inbox order. It is the input of replay.
-func (d *DB) EventsSince(_ context.Context, sinceUnixNano int64, fn func(seq uint64, ev event.Event) error) error {
+func (d *DB) EventsSince(ctx context.Context, sinceUnixNano int64, fn func(seq uint64, ev event.Event) error) error {
+	if d.wal != nil {
+		if err := d.wal.sync(ctx); err != nil {
+			return err
+		}
+	}
 	return d.bolt.View(func(tx *boltTx) error {
 		c := tx.Bucket(bucketInbox).Cursor()
 		start := inboxStart(c, sinceUnixNano)
@@ -268,8 +342,18 @@ func inboxStart(c *bolt.Cursor, sinceUnixNano int64) uint64 {
 
 // Finish marks the event done: it leaves the pending set. The caller's
 // records are written in the same transaction.
+//
+// seq must be one Pending listed: with the write-ahead log an event
+// becomes pending when it is moved into the file, moments after
+// AppendEvents returned, and finishing it before would leave it pending.
+// That is refused with an error, not ignored.
 func (tx *Tx) Finish(seq uint64) error {
-	return tx.tx.Bucket(bucketPending).Delete(itob(seq))
+	pending := tx.tx.Bucket(bucketPending)
+	k := itob(seq)
+	if w := tx.db.wal; w != nil && pending.Get(k) == nil && w.queuedSeq(seq) {
+		return fmt.Errorf("finish event %d: it is not in the inbox yet (read it through Pending first)", seq)
+	}
+	return pending.Delete(k)
 }
 
 // appendFill is the fill percent for buckets whose keys only grow.

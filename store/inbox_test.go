@@ -76,6 +76,9 @@ func TestSharedBodyIsStoredOnce(t *testing.T) {
 	ctx := context.Background()
 	body := []byte(`{"alerts":[` + strings.Repeat(`{"labels":{"a":"b"}},`, 50) + `{}]}`)
 	countRaw := func() (n int, inlineBodies int) {
+		if err := db.syncInbox(ctx); err != nil {
+			t.Fatal(err)
+		}
 		_ = db.bolt.View(func(tx *bolt.Tx) error {
 			n = tx.Bucket(bucketRaw).Stats().KeyN
 			return tx.Bucket(bucketInbox).ForEach(func(_, v []byte) error {

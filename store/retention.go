@@ -116,6 +116,9 @@ func (d *DB) AuditCheckpoint(_ context.Context) (*Checkpoint, error) {
 // keys; pending events are kept whatever their age.
 func (d *DB) Compact(ctx context.Context, r Retention) (CompactResult, error) {
 	var res CompactResult
+	if err := d.syncInbox(ctx); err != nil {
+		return res, err
+	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return res, err

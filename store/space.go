@@ -28,7 +28,10 @@ type Space struct {
 // Space measures the file's use (a read transaction over every bucket's
 // pages, so it costs about a full scan; benchmarks and tools, not the hot
 // path).
-func (d *DB) Space(_ context.Context) (Space, error) {
+func (d *DB) Space(ctx context.Context) (Space, error) {
+	if err := d.syncInbox(ctx); err != nil {
+		return Space{}, err
+	}
 	s := Space{Buckets: map[string]int64{}}
 	err := d.bolt.View(func(tx *bolt.Tx) error {
 		s.HighWater = tx.Size()

@@ -162,13 +162,19 @@ func BenchmarkIngest(b *testing.B) {
 				b.ReportMetric(float64(lg.appends.Load())/float64(max(1, lg.syncs.Load())), "requests/commit")
 			})
 			b.Run(fmt.Sprintf("%s/c%d/durable-inbox", src.name, clients), func(b *testing.B) {
-				benchDurable(b, src.hook, clients, src.perRequest, src.body, src.dec, false)
+				benchDurable(b, src.hook, clients, src.perRequest, src.body, src.dec, store.Options{})
+			})
+			// The durable path as it was before the write-ahead log: each
+			// request waits for the file's commit (store.Options.NoWAL).
+			// The ratio of the row above to this one is the log's gain.
+			b.Run(fmt.Sprintf("%s/c%d/durable-inbox-nowal", src.name, clients), func(b *testing.B) {
+				benchDurable(b, src.hook, clients, src.perRequest, src.body, src.dec, store.Options{NoWAL: true})
 			})
 			// The same path with fsync off: not durable, so not a product
 			// figure, but it splits the gap to the bare handler into CPU
 			// (this row) and waiting for the flush (the row above).
 			b.Run(fmt.Sprintf("%s/c%d/inbox-nosync", src.name, clients), func(b *testing.B) {
-				benchDurable(b, src.hook, clients, src.perRequest, src.body, src.dec, true)
+				benchDurable(b, src.hook, clients, src.perRequest, src.body, src.dec, store.Options{NoSync: true})
 			})
 			// The durable path with the engine running in the same
 			// process, as in service: 100 playbooks loaded, one of which
@@ -204,7 +210,11 @@ func BenchmarkIngest(b *testing.B) {
 }
 
 func openBench(b *testing.B, noSync bool) *store.DB {
-	db, err := store.Open(filepath.Join(b.TempDir(), "firebreak.db"), store.Options{NoSync: noSync})
+	return openBenchWith(b, store.Options{NoSync: noSync})
+}
+
+func openBenchWith(b *testing.B, opts store.Options) *store.DB {
+	db, err := store.Open(filepath.Join(b.TempDir(), "firebreak.db"), opts)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -268,8 +278,8 @@ func benchBareWith(b *testing.B, name string, clients, perRequest int, body func
 	load(b, srv.URL+"/hooks/"+name, clients, perRequest, body)
 }
 
-func benchDurable(b *testing.B, name string, clients, perRequest int, body func(int64) []byte, dec sources.Decoder, noSync bool) {
-	db := openBench(b, noSync)
+func benchDurable(b *testing.B, name string, clients, perRequest int, body func(int64) []byte, dec sources.Decoder, opts store.Options) {
+	db := openBenchWith(b, opts)
 	s := web.New(web.Config{Inbox: db, Audit: db, Engine: nopEngine{}, Sources: map[string]web.Source{name: {Decoder: dec}}})
 	srv := httptest.NewServer(s)
 	defer srv.Close()
