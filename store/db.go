@@ -42,10 +42,11 @@ type Options struct {
 	ReadOnly bool
 	// LockTimeout bounds the wait for the file lock (default 5s).
 	LockTimeout time.Duration
-	// NoWAL stores accepted events in the file's commit directly instead
-	// of in the write-ahead log beside it (walinbox.go): the layout before
-	// the log, kept for benchmarks that compare the two.
-	NoWAL bool
+	// WAL acknowledges accepted events once they are in the write-ahead
+	// log beside the file (walinbox.go) instead of after the file's own
+	// commit. Off, a log a previous run left is still recovered at Open
+	// (and then removed), so turning it off never loses an event.
+	WAL bool
 
 	walSegmentSize int64 // tests: smaller log segments
 }
@@ -75,7 +76,7 @@ type DB struct {
 	// loads them (Event), so that needs no read and no decode.
 	handoff Handoff
 
-	// wal is the write-ahead inbox (nil with NoWAL or ReadOnly).
+	// wal is the write-ahead inbox (nil without Options.WAL).
 	wal *walInbox
 
 	// plainAudit stores audit records without packRecord, as files written
@@ -175,10 +176,20 @@ func Open(path string, opts Options) (*DB, error) {
 		d.prealloc = newPreallocator(path)
 	}
 	go d.loop()
-	if !opts.NoWAL {
+	if opts.WAL || fileExists(walDir(path)) {
 		if err := d.openWAL(); err != nil {
 			_ = d.Close()
 			return nil, fmt.Errorf("open store %s: %w", path, err)
+		}
+	}
+	if !opts.WAL && d.wal != nil {
+		// Recovered what a run with the log left; without it, the log
+		// goes: everything it held is in the file now.
+		d.closeWAL()
+		d.wal = nil
+		if err := os.RemoveAll(walDir(path)); err != nil {
+			_ = d.Close()
+			return nil, fmt.Errorf("open store %s: remove the write-ahead log: %w", path, err)
 		}
 	}
 	return d, nil

@@ -69,7 +69,7 @@ func TestAppendEventsIsIdempotentAndDurable(t *testing.T) {
 func TestGroupCommitSharesTransactions(t *testing.T) {
 	// The file's own commit loop: without the write-ahead log every
 	// append is a function of it.
-	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{NoWAL: true})
+	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,11 @@ func TestGroupCommitSharesTransactions(t *testing.T) {
 // With the write-ahead log, concurrent appends share its flushes, and the
 // mover carries many of them in one commit of the file.
 func TestWALFlushesAreShared(t *testing.T) {
-	db, _ := openTemp(t)
+	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{WAL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
 	ctx := context.Background()
 	const writers, each = 32, 20
 	var wg sync.WaitGroup

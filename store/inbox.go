@@ -26,7 +26,7 @@ func btoi(b []byte) uint64 { return binary.BigEndian.Uint64(b) }
 // before are not stored again. The result has one entry per event: its inbox
 // sequence, or 0 for a duplicate. It returns once the events are durable:
 // in the write-ahead log (walinbox.go), from which they are moved into the
-// file moments later, or, with Options.NoWAL, after the file's commit.
+// file moments later (Options.WAL), or else after the file's commit.
 //
 // The events of one request share its body (Event.Raw, the same slice).
 // A lone event carries it inline; when a request brings several new events,

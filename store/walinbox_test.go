@@ -65,7 +65,7 @@ func TestWALInboxStoresWhatTheFileDid(t *testing.T) {
 	requests = append(requests, []event.Event{{ID: "bare", Source: "test"}})
 	dumps := map[bool]string{}
 	for _, noWAL := range []bool{true, false} {
-		db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{NoWAL: noWAL})
+		db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{WAL: !noWAL})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -89,7 +89,7 @@ func TestWALInboxStoresWhatTheFileDid(t *testing.T) {
 		if err := db.Close(); err != nil {
 			t.Fatal(err)
 		}
-		db, err = Open(db.Path(), Options{NoWAL: true, ReadOnly: true})
+		db, err = Open(db.Path(), Options{ReadOnly: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -143,11 +143,12 @@ func copyFile(t *testing.T, from, to string) {
 }
 
 // An event acknowledged while only the log holds it survives a crash:
-// the next open moves it into the file, once, and its id stays known.
+// the next open moves it into the file, once, and its id stays known —
+// also when that open has the log turned off.
 func TestWALRecoveryMovesAcknowledgedEvents(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	db, err := Open(filepath.Join(dir, "a", "firebreak.db"), Options{})
+	db, err := Open(filepath.Join(dir, "a", "firebreak.db"), Options{WAL: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,9 +185,14 @@ func TestWALRecoveryMovesAcknowledgedEvents(t *testing.T) {
 	}
 	before := ""
 	for round := range 2 {
-		re, err := Open(crashed, Options{})
+		// The second round runs with the log turned off: what the log
+		// held is still recovered, and the log removed.
+		re, err := Open(crashed, Options{WAL: round == 0})
 		if err != nil {
 			t.Fatal(err)
+		}
+		if _, err := os.Stat(walDir(crashed)); round == 1 && !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("with the log turned off its directory is still there: %v", err)
 		}
 		pending, err := re.Pending(ctx, 0, 100)
 		if err != nil {
@@ -237,7 +243,7 @@ func TestWALRecoveryMovesAcknowledgedEvents(t *testing.T) {
 // after it was moved; concurrent deliveries of one id store it once.
 func TestWALDuplicatesBeforeAndAfterTheMove(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{})
+	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{WAL: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +293,7 @@ func TestWALDuplicatesBeforeAndAfterTheMove(t *testing.T) {
 // sequence with the events logged before it.
 func TestWALRequestTooLargeForASegment(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{walSegmentSize: 64 << 10})
+	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{WAL: true, walSegmentSize: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,7 +328,7 @@ func TestWALRequestTooLargeForASegment(t *testing.T) {
 // is after AppendEvents returned.
 func TestWALPendingHook(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{})
+	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{WAL: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +380,7 @@ func TestWALRefusesARestoredFile(t *testing.T) {
 	path := filepath.Join(dir, "firebreak.db")
 	run := func(prefix string) {
 		t.Helper()
-		db, err := Open(path, Options{})
+		db, err := Open(path, Options{WAL: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -390,13 +396,13 @@ func TestWALRefusesARestoredFile(t *testing.T) {
 	run("second")
 	run("third") // a clean stop and start in between changes nothing
 	copyFile(t, filepath.Join(dir, "backup.db"), path)
-	if _, err := Open(path, Options{}); !errors.Is(err, ErrWALForeign) {
+	if _, err := Open(path, Options{WAL: true}); !errors.Is(err, ErrWALForeign) {
 		t.Fatalf("a restored file beside a later log opened: %v, want ErrWALForeign", err)
 	}
 	if err := os.Rename(walDir(path), filepath.Join(dir, "aside")); err != nil {
 		t.Fatal(err)
 	}
-	db, err := Open(path, Options{})
+	db, err := Open(path, Options{WAL: true})
 	if err != nil {
 		t.Fatalf("with the log moved aside: %v", err)
 	}

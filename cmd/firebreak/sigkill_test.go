@@ -51,6 +51,13 @@ func TestSigkillMidLoadLosesNothing(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts and kills two server processes")
 	}
+	// Both ways to durability: the file's commit, and the write-ahead log
+	// (whose records the restart moves into the file).
+	t.Run("file", func(t *testing.T) { sigkillMidLoad(t, false) })
+	t.Run("write-ahead-log", func(t *testing.T) { sigkillMidLoad(t, true) })
+}
+
+func sigkillMidLoad(t *testing.T, wal bool) {
 	dir := t.TempDir()
 	dataDir := filepath.Join(dir, "data")
 	pbDir := filepath.Join(dir, "playbooks")
@@ -74,6 +81,9 @@ func TestSigkillMidLoadLosesNothing(t *testing.T) {
 		ln.Close()
 		cfgPath := filepath.Join(dir, name+".yaml")
 		cfg := fmt.Sprintf("listen: %s\ndata_dir: %s\nlog_level: warn\n", addr, dataDir)
+		if wal {
+			cfg += "store:\n  write_ahead_log: true\n"
+		}
 		if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -225,6 +235,11 @@ func TestSigkillMidLoadLosesNothing(t *testing.T) {
 		t.Fatalf("the restarted server did not stop cleanly: %v\n%s", err, log)
 	}
 
+	if segs, _ := filepath.Glob(filepath.Join(dataDir, "firebreak.db.wal", "*.log")); wal && len(segs) == 0 {
+		t.Fatal("store.write_ahead_log was on, and the data directory has no log segments")
+	} else if !wal && len(segs) > 0 {
+		t.Fatalf("store.write_ahead_log was off, and the data directory has log segments %v", segs)
+	}
 	// Every acknowledged event is in the inbox exactly once.
 	files, _ := filepath.Glob(filepath.Join(dataDir, "*.db"))
 	if len(files) != 1 {

@@ -51,7 +51,7 @@ const passwordEnv = "FIREBREAK_ETCD_PASSWORD_RESOLVED"
 // store.etcd is set.
 func openStore(ctx context.Context, cfg Config, res *config.Resolved, opts Options, log *slog.Logger) (store.Backend, error) {
 	if res.Etcd == nil {
-		return store.Open(cfg.DBPath(), store.Options{NoSync: opts.NoSync, Now: opts.Now})
+		return store.Open(cfg.DBPath(), store.Options{NoSync: opts.NoSync, Now: opts.Now, WAL: cfg.Store.WriteAheadLog})
 	}
 	return OpenEtcd(ctx, *res.Etcd, res.Node, opts.Now, log)
 }

@@ -68,3 +68,25 @@ func TestEtcdConfig(t *testing.T) {
 		t.Errorf("single node resolved etcd %+v node %q", res.Etcd, res.Node)
 	}
 }
+
+// store.write_ahead_log is for the bbolt file: with store.etcd it is an
+// error at its line, not silently ignored.
+func TestWriteAheadLogIsSingleNodeOnly(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "firebreak.yaml")
+	body := "store:\n  write_ahead_log: true\n  etcd:\n    endpoints: [http://127.0.0.1:2379]\n"
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := config.Load(path, nil)
+	if err == nil || !strings.Contains(err.Error(), "store.write_ahead_log") || !strings.Contains(err.Error(), path+":2:") {
+		t.Fatalf("write_ahead_log with etcd: %v; want an error naming the key at line 2", err)
+	}
+	if err := os.WriteFile(path, []byte("store:\n  write_ahead_log: true\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := config.Load(path, nil)
+	if err != nil || !cfg.Store.WriteAheadLog {
+		t.Fatalf("write_ahead_log alone: %v, %v", cfg.Store.WriteAheadLog, err)
+	}
+}

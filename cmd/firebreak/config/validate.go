@@ -729,6 +729,9 @@ func (v *validator) store(res *Resolved) {
 		}
 		return
 	}
+	if v.cfg.Store.WriteAheadLog {
+		v.errorf("store.write_ahead_log", "applies to the bbolt file only; with store.etcd every accepted event commits to etcd: remove it")
+	}
 	e := &Etcd{Prefix: ec.Prefix, Username: ec.Username}
 	if e.Prefix == "" {
 		e.Prefix = "/firebreak"
