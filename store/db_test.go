@@ -66,29 +66,29 @@ func TestAppendEventsIsIdempotentAndDurable(t *testing.T) {
 	}
 }
 
-func TestGroupCommitSharesTransactions(t *testing.T) {
-	// The file's own commit loop: without the write-ahead log every
-	// append is a function of it.
-	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = db.Close() })
-	ctx := context.Background()
-	const writers, each = 32, 20
+// appendFromWriters appends writers×each one-event requests from writers
+// goroutines at once.
+func appendFromWriters(t *testing.T, db *DB, writers, each int) {
+	t.Helper()
 	var wg sync.WaitGroup
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
 		go func(w int) {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				if _, err := db.AppendEvents(ctx, []event.Event{{ID: fmt.Sprintf("%d-%d", w, i)}}); err != nil {
+				if _, err := db.AppendEvents(context.Background(), []event.Event{{ID: fmt.Sprintf("%d-%d", w, i)}}); err != nil {
 					t.Error(err)
 				}
 			}
 		}(w)
 	}
 	wg.Wait()
+}
+
+func TestGroupCommitSharesTransactions(t *testing.T) {
+	db, _ := openTemp(t)
+	const writers, each = 32, 20
+	appendFromWriters(t, db, writers, each)
 	commits, fns := db.CommitStats()
 	if fns != writers*each {
 		t.Fatalf("functions committed = %d, want %d", fns, writers*each)
@@ -111,19 +111,7 @@ func TestWALFlushesAreShared(t *testing.T) {
 	t.Cleanup(func() { _ = db.Close() })
 	ctx := context.Background()
 	const writers, each = 32, 20
-	var wg sync.WaitGroup
-	for w := 0; w < writers; w++ {
-		wg.Add(1)
-		go func(w int) {
-			defer wg.Done()
-			for i := 0; i < each; i++ {
-				if _, err := db.AppendEvents(ctx, []event.Event{{ID: fmt.Sprintf("%d-%d", w, i)}}); err != nil {
-					t.Error(err)
-				}
-			}
-		}(w)
-	}
-	wg.Wait()
+	appendFromWriters(t, db, writers, each)
 	if n := db.PendingCount(); n != writers*each {
 		t.Fatalf("pending = %d", n)
 	}
