@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # fuzz.sh runs every fuzz target of the packages that parse or write outside
 # input (the source decoders, Slack's interaction callback, the inbox's event
-# encoder and its handoff, the audit trail's record-head reader and its
-# stored-record codec) for a bounded number of executions (FUZZTIME,
+# encoder and its handoff, the write-ahead log's recovery, the audit trail's
+# record-head reader and its stored-record codec) for a bounded number of executions (FUZZTIME,
 # default 100000x each), one after the other. The budget is a count, not a duration: with a duration, Go 1.26's fuzzing
 # coordinator can report a spurious "context deadline exceeded" failure at
 # the deadline on a loaded machine (Go issue 75804, fixed in Go 1.27). A failure leaves the
@@ -14,7 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(./web/sources/ ./web/ ./store/ ./engine/audit/)
+packages=(./web/sources/ ./web/ ./store/ ./store/wal/ ./engine/audit/)
 fuzztime=${FUZZTIME:-100000x}
 # The machines are shared: two fuzzing workers unless told otherwise.
 parallel=${FUZZ_PARALLEL:-2}
@@ -29,7 +29,9 @@ for pkg in "${packages[@]}"; do
 		fi
 		count=$((count + 1))
 		echo "fuzz: $pkg $t for $fuzztime"
-		if ! go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" -parallel "$parallel" "$pkg"; then
+		# A bounded minimisation: an input of a slow target (the log's
+		# recovery opens a whole log per input) can stall it for a minute.
+		if ! go test -run '^$' -fuzz "^${t}\$" -fuzztime "$fuzztime" -fuzzminimizetime 5s -parallel "$parallel" "$pkg"; then
 			failed+=("$t")
 		fi
 	done
