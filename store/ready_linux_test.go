@@ -119,3 +119,38 @@ func mustSize(t *testing.T, path string) int64 {
 	}
 	return info.Size()
 }
+
+// A request whose flush failed was answered with an error, so its sender
+// retries it: the retry is stored at once, not refused as a duplicate of
+// the failed delivery until the mover has passed the failed record.
+func TestWALRetryAfterAFailedFlushIsStored(t *testing.T) {
+	ctx := context.Background()
+	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{WAL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	// The mover stays behind: the failed record is still in its queue.
+	db.wal.gate.Lock()
+	release := sync.OnceFunc(db.wal.gate.Unlock)
+	defer release()
+	if _, err := db.AppendEvents(ctx, []event.Event{{ID: "first", Source: "am"}}); err != nil {
+		t.Fatal(err)
+	}
+	// The next flush starts at the log's second block: past this limit.
+	restore := fileSizeLimit(t, 4096)
+	if _, err := db.AppendEvents(ctx, []event.Event{{ID: "retried", Source: "am"}}); err == nil {
+		restore()
+		t.Fatal("a flush past the file size limit succeeded; the test cannot make a flush fail here")
+	}
+	restore()
+	seqs, err := db.AppendEvents(ctx, []event.Event{{ID: "retried", Source: "am"}})
+	if err != nil || len(seqs) != 1 || seqs[0] == 0 {
+		t.Fatalf("the retry after the failed flush: %v, %v; want it stored", seqs, err)
+	}
+	release()
+	_, ev, err := db.EventByID(ctx, "retried")
+	if err != nil || ev.ID != "retried" {
+		t.Fatalf("the retried event after the move: %v, %v", ev.ID, err)
+	}
+}

@@ -374,6 +374,16 @@ func (w *walInbox) append(ctx context.Context, d *DB, p *preparedAppend) ([]uint
 			for _, seq := range b.seqs {
 				d.handoff.Drop(seq)
 			}
+			// Not stored, and the sender was told so: its retry must not
+			// be refused as a duplicate of this delivery (the mover only
+			// drops the failed record when it passes it).
+			w.mu.Lock()
+			for _, id := range b.ids {
+				if w.resident[id] == b {
+					delete(w.resident, id)
+				}
+			}
+			w.mu.Unlock()
 			w.noteErr(err)
 			return nil, fmt.Errorf("append events: %w", err)
 		}
