@@ -116,13 +116,7 @@ func (d *DB) appendDirect(ctx context.Context, p *preparedAppend, w *walInbox) (
 	seqs := make([]uint64, len(events))
 	err := d.Update(ctx, func(stx state.Tx) error {
 		tx := stx.(*Tx)
-		inbox := tx.tx.Bucket(bucketInbox)
-		pending := tx.tx.Bucket(bucketPending)
-		seen := tx.tx.Bucket(bucketSeen)
-		raws := tx.tx.Bucket(bucketRaw)
-		// Sequence keys only ever append: fill pages instead of splitting
-		// them in half, which halves the pages each commit writes.
-		inbox.FillPercent, pending.FillPercent, raws.FillPercent = appendFill, appendFill, appendFill
+		inbox, pending, seen, raws := tx.inboxBuckets()
 		if w != nil && w.nextSeq > inbox.Sequence()+1 {
 			// Sequences the log gave to events whose flush failed may be
 			// recovered from it later: never give them again.
@@ -354,6 +348,16 @@ func (tx *Tx) Finish(seq uint64) error {
 		return fmt.Errorf("finish event %d: it is not in the inbox yet (read it through Pending first)", seq)
 	}
 	return pending.Delete(k)
+}
+
+// inboxBuckets returns the buckets an accepted event is stored in, set for
+// keys that only append: fill pages instead of splitting them in half,
+// which halves the pages each commit writes.
+func (tx *Tx) inboxBuckets() (inbox, pending, seen, raws *bolt.Bucket) {
+	inbox, pending = tx.tx.Bucket(bucketInbox), tx.tx.Bucket(bucketPending)
+	seen, raws = tx.tx.Bucket(bucketSeen), tx.tx.Bucket(bucketRaw)
+	inbox.FillPercent, pending.FillPercent, raws.FillPercent = appendFill, appendFill, appendFill
+	return inbox, pending, seen, raws
 }
 
 // appendFill is the fill percent for buckets whose keys only grow.

@@ -125,15 +125,9 @@ func mustSize(t *testing.T, path string) int64 {
 // the failed delivery until the mover has passed the failed record.
 func TestWALRetryAfterAFailedFlushIsStored(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{WAL: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openWALTest(t)
 	// The mover stays behind: the failed record is still in its queue.
-	db.wal.gate.Lock()
-	release := sync.OnceFunc(db.wal.gate.Unlock)
-	defer release()
+	release := holdMover(t, db)
 	if _, err := db.AppendEvents(ctx, []event.Event{{ID: "first", Source: "am"}}); err != nil {
 		t.Fatal(err)
 	}

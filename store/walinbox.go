@@ -86,7 +86,6 @@ type walInbox struct {
 	qcond       *sync.Cond // signalled when the queue shrinks
 	queue       []*walBatch
 	queuedBytes int
-	queuedN     int
 	enqueued    uint64 // batches queued so far (walBatch.n)
 	movedN      uint64 // the n of the last batch moved (or dropped)
 	stopped     bool   // the mover has stopped
@@ -357,7 +356,6 @@ func (w *walInbox) append(ctx context.Context, d *DB, p *preparedAppend) ([]uint
 		b.n = w.enqueued
 		w.queue = append(w.queue, b)
 		w.queuedBytes += len(b.payload)
-		w.queuedN += b.events
 		w.qmu.Unlock()
 		select {
 		case w.wake <- struct{}{}:
@@ -553,7 +551,7 @@ func (w *walInbox) run(d *DB) {
 				slog.Default().Error("store: moving accepted events from the write-ahead log into the file failed; they stay in the log for the next start", "error", err)
 				w.qmu.Lock()
 				w.queue = nil
-				w.queuedBytes, w.queuedN = 0, 0
+				w.queuedBytes = 0
 				w.stopped = true
 				w.qcond.Broadcast()
 				w.qmu.Unlock()
@@ -575,7 +573,6 @@ func (w *walInbox) run(d *DB) {
 		w.movedN = last.n
 		for _, b := range batch {
 			w.queuedBytes -= len(b.payload)
-			w.queuedN -= b.events
 		}
 		w.qcond.Broadcast()
 		w.qmu.Unlock()
@@ -625,11 +622,7 @@ func (d *DB) moveWAL(ctx context.Context, batches []*walBatch, recovering bool) 
 	}
 	return d.Update(ctx, func(stx state.Tx) error {
 		tx := stx.(*Tx)
-		inbox := tx.tx.Bucket(bucketInbox)
-		pending := tx.tx.Bucket(bucketPending)
-		seen := tx.tx.Bucket(bucketSeen)
-		raws := tx.tx.Bucket(bucketRaw)
-		inbox.FillPercent, pending.FillPercent, raws.FillPercent = appendFill, appendFill, appendFill
+		inbox, pending, seen, raws := tx.inboxBuckets()
 		top := inbox.Sequence()
 		for _, r := range recs {
 			used := map[uint64]bool{}

@@ -34,6 +34,27 @@ func walEvents(prefix string, n int) []event.Event {
 	return evs
 }
 
+// openWALTest opens a store with the write-ahead log in a new directory.
+func openWALTest(t *testing.T) *DB {
+	t.Helper()
+	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{WAL: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	return db
+}
+
+// holdMover keeps the mover from moving until the returned function (also
+// run at cleanup, before the store closes) is called: what is appended
+// meanwhile is in the log only.
+func holdMover(t *testing.T, db *DB) (release func()) {
+	db.wal.gate.Lock()
+	release = sync.OnceFunc(db.wal.gate.Unlock)
+	t.Cleanup(release)
+	return release
+}
+
 // dumpInbox returns every key and value of the inbox buckets, as text.
 func dumpInbox(t *testing.T, db *DB) string {
 	t.Helper()
@@ -152,7 +173,7 @@ func TestWALRecoveryMovesAcknowledgedEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { _ = db.Close() }) // after holdMover's release
 	if _, err := db.AppendEvents(ctx, walEvents("moved", 3)); err != nil {
 		t.Fatal(err)
 	}
@@ -160,9 +181,7 @@ func TestWALRecoveryMovesAcknowledgedEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Hold the mover: what follows is only in the log.
-	db.wal.gate.Lock()
-	release := sync.OnceFunc(db.wal.gate.Unlock)
-	defer release()
+	release := holdMover(t, db)
 	var acked [][]uint64
 	for i := range 5 {
 		seqs, err := db.AppendEvents(ctx, walEvents(fmt.Sprint("logged", i), 1+i))
@@ -243,14 +262,8 @@ func TestWALRecoveryMovesAcknowledgedEvents(t *testing.T) {
 // after it was moved; concurrent deliveries of one id store it once.
 func TestWALDuplicatesBeforeAndAfterTheMove(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{WAL: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	db.wal.gate.Lock()
-	release := sync.OnceFunc(db.wal.gate.Unlock)
-	defer release()
+	db := openWALTest(t)
+	release := holdMover(t, db)
 	var wg sync.WaitGroup
 	results := make([][]uint64, 16)
 	for i := range results {
@@ -328,16 +341,10 @@ func TestWALRequestTooLargeForASegment(t *testing.T) {
 // is after AppendEvents returned.
 func TestWALPendingHook(t *testing.T) {
 	ctx := context.Background()
-	db, err := Open(filepath.Join(t.TempDir(), "firebreak.db"), Options{WAL: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := openWALTest(t)
 	called := make(chan struct{}, 100)
 	remove := db.AddPendingHook(func() { called <- struct{}{} })
-	db.wal.gate.Lock()
-	release := sync.OnceFunc(db.wal.gate.Unlock)
-	defer release()
+	release := holdMover(t, db)
 	if _, err := db.AppendEvents(ctx, walEvents("hook", 1)); err != nil {
 		t.Fatal(err)
 	}

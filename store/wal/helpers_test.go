@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -156,4 +157,21 @@ func writeFiles(t testing.TB, dir string, files map[string][]byte) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// stallArmedWrite makes the first pwrite after armed is set stop: inFlush
+// closes, and the write waits for proceed to close, then fails with fail
+// (nil: it goes ahead).
+func stallArmedWrite(l *Log, fail error) (armed *atomic.Bool, inFlush, proceed chan struct{}) {
+	armed = new(atomic.Bool)
+	inFlush, proceed = make(chan struct{}), make(chan struct{})
+	l.hooks.Store(&hooks{write: func(uint64, uint64, int64, []byte) error {
+		if armed.CompareAndSwap(true, false) {
+			close(inFlush)
+			<-proceed
+			return fail
+		}
+		return nil
+	}})
+	return armed, inFlush, proceed
 }

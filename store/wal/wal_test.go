@@ -527,16 +527,7 @@ func TestFailedFlushQueuedBehind(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{SegmentSize: 16 * BlockSize, NoSync: true}
 	l, _ := openCollect(t, dir, opts)
-	inFlush, proceed := make(chan struct{}), make(chan struct{})
-	var armed atomic.Bool
-	l.hooks.Store(&hooks{write: func(uint64, uint64, int64, []byte) error {
-		if armed.CompareAndSwap(true, false) {
-			close(inFlush)
-			<-proceed
-			return errInjected
-		}
-		return nil
-	}})
+	armed, inFlush, proceed := stallArmedWrite(l, errInjected)
 	p0 := []byte("acknowledged")
 	c0 := mustWrite(t, l, p0)
 	mustWait(t, c0)
@@ -572,15 +563,7 @@ func TestReleaseKeepsUnflushed(t *testing.T) {
 	dir := t.TempDir()
 	opts := Options{SegmentSize: 4 * BlockSize, NoSync: true}
 	l, _ := openCollect(t, dir, opts)
-	inFlush, proceed := make(chan struct{}), make(chan struct{})
-	var armed atomic.Bool
-	l.hooks.Store(&hooks{write: func(uint64, uint64, int64, []byte) error {
-		if armed.CompareAndSwap(true, false) {
-			close(inFlush)
-			<-proceed
-		}
-		return nil
-	}})
+	armed, inFlush, proceed := stallArmedWrite(l, nil)
 	rng := rand.New(rand.NewPCG(12, 12))
 	p0 := randPayload(rng, 100)
 	c0 := mustWrite(t, l, p0)
